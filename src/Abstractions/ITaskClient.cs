@@ -1,0 +1,30 @@
+namespace Celeriac;
+
+/// <summary>
+/// Sends tasks and reads their results. Generated stubs (<c>MathTasks.AddTask.DelayAsync(client, 4, 5)</c>) call it;
+/// application code rarely needs to. Implementations are thread-safe and meant to be shared.
+/// </summary>
+public interface ITaskClient
+{
+    /// <summary>Encodes <paramref name="args"/> with the task's generated formatter and enqueues the message.</summary>
+    /// <typeparam name="TArgs">The task's generated argument list.</typeparam>
+    /// <param name="task">The generated definition of the task.</param>
+    /// <param name="args">The arguments.</param>
+    /// <param name="options">Per-call options, or <see langword="null"/> for the task's defaults.</param>
+    /// <param name="cancellationToken">Cancels the send (the task may still have been stored).</param>
+    /// <returns>The task id, once the broker has stored the message.</returns>
+    ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken);
+
+    /// <summary>Reads the current result record of a task (<see cref="TaskResult.Pending"/> when unknown).</summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The current record.</returns>
+    ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken);
+
+    /// <summary>Waits until the task is ready (success, failure or revoked) or <paramref name="timeout"/> passes; woken by a notification, not by polling.</summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The record: ready, or the latest state seen when the timeout passed.</returns>
+    ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken);
+}

@@ -1,0 +1,46 @@
+namespace Celeriac;
+
+/// <summary>
+/// What a running task may know about its own run. Declare a parameter of this type on a <c>[Task]</c> method and the
+/// worker passes it in; it is never serialized. Tests of task code can construct one directly.
+/// </summary>
+public sealed class TaskContext
+{
+    private static readonly IReadOnlyDictionary<string, string> NoHeaders = new Dictionary<string, string>();
+
+    /// <summary>The task's id.</summary>
+    public required string TaskId { get; init; }
+
+    /// <summary>The task's wire name.</summary>
+    public required string TaskName { get; init; }
+
+    /// <summary>The queue the task was delivered from.</summary>
+    public string Queue { get; init; } = TaskAttribute.DefaultQueue;
+
+    /// <summary>How many times this task has been retried before this run (0 on the first run).</summary>
+    public int Retries { get; init; }
+
+    /// <summary>How many times the broker has delivered this message, this delivery included (more than 1 after a worker died).</summary>
+    public int DeliveryCount { get; init; } = 1;
+
+    /// <summary>The instant the task was due, if it had an ETA or countdown.</summary>
+    public DateTimeOffset? Eta { get; init; }
+
+    /// <summary>The instant after which the task would not have been run, if any.</summary>
+    public DateTimeOffset? Expires { get; init; }
+
+    /// <summary>The id of the task that sent this one, if any.</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>The id of the first task of this workflow; the task's own id when it has no parent.</summary>
+    public string? RootId { get; init; }
+
+    /// <summary>Application headers sent with the message.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = NoHeaders;
+
+    /// <summary>The services of the run's dependency-injection scope.</summary>
+    public IServiceProvider? Services { get; init; }
+
+    /// <summary>Cancelled when the run must stop: worker shutdown past its grace period, revoke, or a time limit.</summary>
+    public CancellationToken CancellationToken { get; init; }
+}

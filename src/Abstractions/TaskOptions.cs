@@ -1,0 +1,35 @@
+namespace Celeriac;
+
+/// <summary>Per-call options of <c>ApplyAsync</c>. Every member is optional; unset members take the task's defaults.</summary>
+public sealed class TaskOptions
+{
+    /// <summary>The task id to use instead of a new one. Sending a second task with an id in use fails.</summary>
+    public string? TaskId { get; set; }
+
+    /// <summary>Run no earlier than this long after sending. Ignored when <see cref="Eta"/> is set.</summary>
+    public TimeSpan? Countdown { get; set; }
+
+    /// <summary>Run no earlier than this instant (held in the broker, never in a worker's memory).</summary>
+    public DateTimeOffset? Eta { get; set; }
+
+    /// <summary>Do not run after this instant; a task found expired is marked revoked instead.</summary>
+    public DateTimeOffset? Expires { get; set; }
+
+    /// <summary>Do not run later than this long after sending. Ignored when <see cref="Expires"/> is set.</summary>
+    public TimeSpan? ExpiresIn { get; set; }
+
+    /// <summary>The queue to send to instead of the task's routed queue.</summary>
+    public string? Queue { get; set; }
+
+    /// <summary>The message priority, 0 (lowest) to 9 (highest), instead of the task's default.</summary>
+    public int? Priority { get; set; }
+
+    /// <summary>Application headers carried with the message and visible in <see cref="TaskContext.Headers"/>.</summary>
+    public IDictionary<string, string>? Headers { get; set; }
+
+    /// <summary>The id of the task that sends this one (workflows and tracing); set automatically inside a running task when using <see cref="TaskContext"/>.</summary>
+    public string? ParentId { get; set; }
+
+    /// <summary>The id of the first task of the workflow this one belongs to.</summary>
+    public string? RootId { get; set; }
+}

@@ -1,0 +1,49 @@
+using System.Buffers;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Celeriac;
+
+/// <summary>
+/// Runs one task from its encoded arguments: decodes them (throwing <see cref="TaskPayloadException"/> when it cannot),
+/// calls the task method, and writes the MessagePack encoding of its return value to <paramref name="result"/>.
+/// Generated per task; no reflection.
+/// </summary>
+/// <param name="args">The encoded argument list.</param>
+/// <param name="context">The run's context; <see cref="TaskContext.Services"/> is the run's DI scope.</param>
+/// <param name="result">Receives the encoded return value.</param>
+/// <returns>A task that completes when the method has returned.</returns>
+public delegate ValueTask TaskInvoker(ReadOnlyMemory<byte> args, TaskContext context, IBufferWriter<byte> result);
+
+/// <summary>One entry of the worker's dispatch table. Generated per task.</summary>
+public sealed class TaskRegistration
+{
+    /// <summary>Creates an entry.</summary>
+    /// <param name="name">The task's wire name.</param>
+    /// <param name="queue">The queue the task is routed to.</param>
+    /// <param name="invoker">The generated invoker.</param>
+    /// <param name="configureServices">Registers what the task needs in DI (its containing type, for instance tasks), or <see langword="null"/>.</param>
+    /// <param name="maxRetries">The task's retry limit.</param>
+    public TaskRegistration(string name, string queue, TaskInvoker invoker, Action<IServiceCollection>? configureServices = null, int maxRetries = 0)
+    {
+        Name = name;
+        Queue = queue;
+        Invoker = invoker;
+        ConfigureServices = configureServices;
+        MaxRetries = maxRetries;
+    }
+
+    /// <summary>The task's wire name.</summary>
+    public string Name { get; }
+
+    /// <summary>The queue the task is routed to.</summary>
+    public string Queue { get; }
+
+    /// <summary>The generated invoker.</summary>
+    public TaskInvoker Invoker { get; }
+
+    /// <summary>Registers the task's services, or <see langword="null"/>.</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; }
+
+    /// <summary>The task's retry limit.</summary>
+    public int MaxRetries { get; }
+}
