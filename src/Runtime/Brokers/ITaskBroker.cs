@@ -1,0 +1,85 @@
+namespace Celeriac.Brokers;
+
+/// <summary>A message to store: its id, target queue, encoded envelope, and when it is due.</summary>
+/// <param name="Id">The task id (unique; the broker refuses a second message with an id still in use).</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="Envelope">The encoded envelope (see <c>EnvelopeCodec</c>).</param>
+/// <param name="DueAtMs">Unix milliseconds when the task becomes runnable; 0 or a past instant means now.</param>
+internal readonly record struct EnqueueItem(string Id, string Queue, ReadOnlyMemory<byte> Envelope, long DueAtMs);
+
+/// <summary>A message leased to a worker. Only the holder of <see cref="LeaseToken"/> can complete, release or dead-letter it (fencing).</summary>
+internal sealed class Delivery
+{
+    public required string Id { get; init; }
+    public required string Queue { get; init; }
+    /// <summary>The raw envelope bytes exactly as stored (may be garbage: the worker decodes and dead-letters what it cannot read).</summary>
+    public required ReadOnlyMemory<byte> Envelope { get; init; }
+    /// <summary>How many times the broker has handed this message out, this time included.</summary>
+    public required int DeliveryCount { get; init; }
+    /// <summary>Identifies this lease; a reclaimed lease gets a new token and the old one no longer matches.</summary>
+    public required string LeaseToken { get; init; }
+}
+
+/// <summary>What to fetch: from which queues (in order), how many at most, for how long to lease, how long to block when nothing is ready.</summary>
+internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId);
+
+/// <summary>A dead-lettered message with the reason it was set aside.</summary>
+internal sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
+
+/// <summary>
+/// The one gateway to storage. Two implementations with one contract (tested by one suite): <c>RedisBroker</c> and
+/// <c>InMemoryBroker</c>. Semantics: at-least-once with leases (a fetched message stays owned by its lease until
+/// completed, released or dead-lettered; an expired lease puts it back), ETA held in the broker, results with a TTL.
+/// </summary>
+internal interface ITaskBroker : IAsyncDisposable
+{
+    /// <summary>A short name for logs ("redis" or "in-memory").</summary>
+    string Name { get; }
+
+    /// <summary>Stores messages; returns when the broker has them. Throws when an id is in use or the broker is unreachable.</summary>
+    Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Leases up to <see cref="FetchRequest.MaxCount"/> runnable messages, taking queues in the order given. Promotes due
+    /// scheduled messages and reclaims expired leases on the way. When nothing is runnable, blocks (in the broker, not
+    /// by polling) up to <see cref="FetchRequest.MaxWait"/> or until the next scheduled message is due, and returns 0
+    /// if still nothing came.
+    /// </summary>
+    Task<int> FetchAsync(FetchRequest request, List<Delivery> into, CancellationToken cancellationToken);
+
+    /// <summary>Extends the leases of running messages (heartbeat). Returns how many were still held.</summary>
+    Task<int> ExtendLeasesAsync(IReadOnlyList<Delivery> deliveries, TimeSpan lease, CancellationToken cancellationToken);
+
+    /// <summary>Records a non-final state (RECEIVED, STARTED, RETRY) unless the result is already final.</summary>
+    Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically, if the lease is still held: stores the final result (with its TTL), acknowledges the message and
+    /// notifies waiters. Returns false (and changes nothing) when the lease was lost to another delivery.
+    /// </summary>
+    Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Hands leased messages back to the front of their queue at once (graceful shutdown). Fenced like completion.</summary>
+    Task ReleaseAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Moves a leased message to its queue's dead-letter set with <paramref name="reason"/>, and, when <paramref name="result"/>
+    /// is given, stores it as the task's final result and notifies waiters. Fenced like completion.
+    /// </summary>
+    Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>Reads a task's result record (<see cref="TaskResult.Pending"/> when none).</summary>
+    Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken);
+
+    /// <summary>Waits until the task's result is final or the timeout passes, woken by a notification (never only by it: it re-reads on timeout).</summary>
+    Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>How many messages are waiting (runnable, not scheduled, not leased) in a queue.</summary>
+    Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>Lists a queue's dead letters, oldest first.</summary>
+    Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken);
+
+    /// <summary>Puts dead letters back on their queue (by id) as new deliveries; returns how many were requeued.</summary>
+    Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken);
+}

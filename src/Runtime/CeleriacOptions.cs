@@ -1,0 +1,69 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Celeriac;
+
+/// <summary>
+/// Options shared by clients and workers: where the broker is and how results are kept. Bind from configuration
+/// (section <c>Celeriac</c>) or set in code; validated when the host starts.
+/// </summary>
+public sealed class CeleriacOptions
+{
+    /// <summary>The default key prefix.</summary>
+    public const string DefaultKeyPrefix = "celeriac";
+
+    /// <summary>The default result time-to-live: one day.</summary>
+    public static readonly TimeSpan DefaultResultTtl = TimeSpan.FromDays(1);
+
+    /// <summary>The default visibility timeout (lease): 60 seconds, renewed by the worker's heartbeat while a task runs.</summary>
+    public static readonly TimeSpan DefaultVisibilityTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A StackExchange.Redis configuration string (for example <c>localhost:6379</c>). <see langword="null"/> or empty
+    /// selects the in-process broker, which keeps everything in this process's memory (tests, tools, the Quickstart).
+    /// </summary>
+    public string? Redis { get; set; }
+
+    /// <summary>The prefix of every Redis key and channel, so several applications can share one Redis. Default <c>celeriac</c>.</summary>
+    [RegularExpression("^[A-Za-z0-9_.:-]{1,64}$", ErrorMessage = "Celeriac:KeyPrefix must be 1-64 characters of letters, digits, '_', '.', ':' or '-'.")]
+    public string KeyPrefix { get; set; } = DefaultKeyPrefix;
+
+    /// <summary>How long a final result is kept. Default one day. Must be positive.</summary>
+    public TimeSpan ResultTtl { get; set; } = DefaultResultTtl;
+
+    /// <summary>
+    /// How long a fetched task stays leased to its worker without a heartbeat before any worker may take it back
+    /// (it is the recovery time after a worker dies). Running tasks renew it every third of this. Default 60 s; at least 1 s.
+    /// </summary>
+    public TimeSpan VisibilityTimeout { get; set; } = DefaultVisibilityTimeout;
+
+    /// <summary>The largest encoded message a client sends or a worker accepts, in bytes. Default 16 MiB; 0 means no limit.</summary>
+    [Range(0, int.MaxValue)]
+    public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Validates the values that attributes cannot express; returns the first problem, or <see langword="null"/>.</summary>
+    /// <returns>A message naming the offending setting, or <see langword="null"/> when the options are valid.</returns>
+    public string? Validate()
+    {
+        if (string.IsNullOrEmpty(KeyPrefix) || KeyPrefix.Length > 64 || !KeyPrefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or ':' or '-'))
+        {
+            return "Celeriac:KeyPrefix must be 1-64 characters of letters, digits, '_', '.', ':' or '-'.";
+        }
+
+        if (ResultTtl <= TimeSpan.Zero)
+        {
+            return $"Celeriac:ResultTtl must be positive (it is {ResultTtl}).";
+        }
+
+        if (VisibilityTimeout < TimeSpan.FromSeconds(1))
+        {
+            return $"Celeriac:VisibilityTimeout must be at least 1 second (it is {VisibilityTimeout}).";
+        }
+
+        if (MaxMessageBytes < 0)
+        {
+            return $"Celeriac:MaxMessageBytes must be 0 (no limit) or positive (it is {MaxMessageBytes}).";
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,189 @@
+using System.Buffers;
+using MessagePack;
+
+namespace Celeriac.Protocol;
+
+/// <summary>
+/// Encodes and decodes <see cref="Envelope"/> as one MessagePack array:
+/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms]</c>.
+/// Readers of version 1 ignore trailing elements they do not know, so fields can be added without a version change;
+/// a different version number means an incompatible layout and the message is set aside, never guessed at.
+/// </summary>
+internal static class EnvelopeCodec
+{
+    public const int Version = 1;
+    private const int FieldCount = 13;
+
+    public static void Write(IBufferWriter<byte> output, Envelope envelope)
+    {
+        var writer = new MessagePackWriter(output);
+        writer.WriteArrayHeader(FieldCount);
+        writer.Write(Version);
+        writer.Write(envelope.Id);
+        writer.Write(envelope.Task);
+        writer.Write(envelope.Args.Span);
+        writer.Write(envelope.Queue);
+        writer.Write(envelope.Retries);
+        WriteNullable(ref writer, envelope.EtaMs);
+        WriteNullable(ref writer, envelope.ExpiresMs);
+        writer.Write(envelope.RootId);
+        writer.Write(envelope.ParentId);
+        if (envelope.Headers is { Count: > 0 } headers)
+        {
+            writer.WriteMapHeader(headers.Count);
+            foreach (KeyValuePair<string, string> header in headers)
+            {
+                writer.Write(header.Key);
+                writer.Write(header.Value);
+            }
+        }
+        else
+        {
+            writer.WriteNil();
+        }
+
+        writer.Write(envelope.Priority);
+        writer.Write(envelope.CreatedMs);
+        writer.Flush();
+    }
+
+    public static byte[] Encode(Envelope envelope)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128 + envelope.Args.Length);
+        Write(buffer, envelope);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Decodes an envelope. <paramref name="bytes"/> must stay alive as long as the envelope's <see cref="Envelope.Args"/> is used.</summary>
+    /// <exception cref="EnvelopeException">The bytes are not a readable envelope of a supported version.</exception>
+    public static Envelope Decode(ReadOnlyMemory<byte> bytes)
+    {
+        int version;
+        var reader = new MessagePackReader(bytes);
+        int count;
+        try
+        {
+            if (reader.NextMessagePackType != MessagePackType.Array)
+            {
+                throw new EnvelopeException("undecodable", $"The message is not a Celeriac envelope (it starts with a {reader.NextMessagePackType}, not an array).");
+            }
+
+            count = reader.ReadArrayHeader();
+            if (count < 1)
+            {
+                throw new EnvelopeException("undecodable", "The message is an empty array.");
+            }
+
+            version = reader.ReadInt32();
+        }
+        catch (EnvelopeException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            throw new EnvelopeException("undecodable", "The message is not a Celeriac envelope: " + ex.Message, ex);
+        }
+
+        if (version != Version)
+        {
+            throw new EnvelopeException("unsupported-version", $"The envelope has protocol version {version}; this worker reads version {Version}.");
+        }
+
+        if (count < FieldCount)
+        {
+            throw new EnvelopeException("undecodable", $"The envelope has {count} fields; version {Version} has at least {FieldCount}.");
+        }
+
+        try
+        {
+            string id = ReadRequiredString(ref reader, "id");
+            string task = ReadRequiredString(ref reader, "task");
+            ReadOnlySequence<byte>? argsSequence = reader.ReadBytes();
+            if (argsSequence is null)
+            {
+                throw new EnvelopeException("undecodable", "The envelope has no argument payload.");
+            }
+
+            ReadOnlyMemory<byte> args = Slice(bytes, argsSequence.Value);
+            string queue = ReadRequiredString(ref reader, "queue");
+            int retries = reader.ReadInt32();
+            long? eta = ReadNullableInt64(ref reader);
+            long? expires = ReadNullableInt64(ref reader);
+            string? root = reader.ReadString();
+            string? parent = reader.ReadString();
+            Dictionary<string, string>? headers = null;
+            if (!reader.TryReadNil())
+            {
+                int n = reader.ReadMapHeader();
+                headers = new Dictionary<string, string>(n, StringComparer.Ordinal);
+                for (int i = 0; i < n; i++)
+                {
+                    string key = ReadRequiredString(ref reader, "header name");
+                    headers[key] = reader.ReadString() ?? string.Empty;
+                }
+            }
+
+            int priority = reader.ReadInt32();
+            long created = reader.ReadInt64();
+            for (int i = FieldCount; i < count; i++)
+            {
+                reader.Skip();
+            }
+
+            return new Envelope
+            {
+                Id = id,
+                Task = task,
+                Args = args,
+                Queue = queue,
+                Retries = retries,
+                EtaMs = eta,
+                ExpiresMs = expires,
+                RootId = root,
+                ParentId = parent,
+                Headers = headers,
+                Priority = priority,
+                CreatedMs = created,
+            };
+        }
+        catch (EnvelopeException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            throw new EnvelopeException("undecodable", "The envelope is truncated or malformed: " + ex.Message, ex);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> Slice(ReadOnlyMemory<byte> whole, ReadOnlySequence<byte> part)
+    {
+        // A reader over a single ReadOnlyMemory yields single-segment sequences that alias it: slice, don't copy.
+        if (part.IsSingleSegment && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(whole, out ArraySegment<byte> wholeSegment)
+            && System.Runtime.InteropServices.MemoryMarshal.TryGetArray(part.First, out ArraySegment<byte> partSegment)
+            && ReferenceEquals(wholeSegment.Array, partSegment.Array))
+        {
+            return whole.Slice(partSegment.Offset - wholeSegment.Offset, partSegment.Count);
+        }
+
+        return part.ToArray();
+    }
+
+    private static string ReadRequiredString(ref MessagePackReader reader, string field)
+        => reader.ReadString() is { Length: > 0 } value ? value : throw new EnvelopeException("undecodable", $"The envelope's {field} is missing.");
+
+    private static void WriteNullable(ref MessagePackWriter writer, long? value)
+    {
+        if (value is { } v)
+        {
+            writer.Write(v);
+        }
+        else
+        {
+            writer.WriteNil();
+        }
+    }
+
+    private static long? ReadNullableInt64(ref MessagePackReader reader) => reader.TryReadNil() ? null : reader.ReadInt64();
+}
