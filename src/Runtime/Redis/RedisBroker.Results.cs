@@ -1,0 +1,140 @@
+using Celeriac.Brokers;
+using StackExchange.Redis;
+
+namespace Celeriac.Redis;
+
+internal sealed partial class RedisBroker
+{
+    /// <inheritdoc />
+    public async Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new List<RedisValue>(16) { Ms(ttl) };
+        RedisResultCodec.AppendFields(state, _time.GetUtcNow(), args);
+        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(taskId)], [.. args]).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        ArgumentNullException.ThrowIfNull(result);
+        cancellationToken.ThrowIfCancellationRequested();
+        string state = RedisResultCodec.StateName(result.State);
+        var args = new List<RedisValue>(24) { delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state };
+        RedisResultCodec.AppendFields(result, _time.GetUtcNow(), args);
+        RedisResult reply = await _db.ScriptEvaluateAsync(
+            RedisScripts.Complete,
+            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Result(delivery.Id)],
+            [.. args]).ConfigureAwait(false);
+        return (int)reply == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        ArgumentNullException.ThrowIfNull(reason);
+        cancellationToken.ThrowIfCancellationRequested();
+        DateTimeOffset now = _time.GetUtcNow();
+        var args = new List<RedisValue>(24)
+        {
+            delivery.LeaseToken, delivery.Id, reason, now.ToUnixTimeMilliseconds(), Ms(ttl), Keys.DoneChannelName(delivery.Id),
+            result is null ? RedisValue.EmptyString : RedisResultCodec.StateName(result.State),
+        };
+        if (result is not null)
+        {
+            RedisResultCodec.AppendFields(result, now, args);
+        }
+
+        RedisResult reply = await _db.ScriptEvaluateAsync(
+            RedisScripts.DeadLetter,
+            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), Keys.Result(delivery.Id)],
+            [.. args]).ConfigureAwait(false);
+        return (int)reply == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        HashEntry[] entries = await _db.HashGetAllAsync(Keys.Result(taskId)).ConfigureAwait(false);
+        return RedisResultCodec.Read(entries);
+    }
+
+    /// <inheritdoc />
+    public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (timeout <= TimeSpan.Zero)
+        {
+            return await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+        }
+
+        long started = _time.GetTimestamp();
+        var signal = new WakeSignal();
+        RedisChannel channel = Keys.DoneChannel(taskId);
+        ISubscriber subscriber = _multiplexer.GetSubscriber();
+        Action<RedisChannel, RedisValue> onMessage = (_, _) => signal.Set();
+        EventHandler<ConnectionFailedEventArgs> onRestored = (_, _) => signal.Set();
+
+        // Subscribe first, then read: a completion between the two is then either in the read or in a message.
+        await subscriber.SubscribeAsync(channel, onMessage).ConfigureAwait(false);
+        _multiplexer.ConnectionRestored += onRestored;
+        try
+        {
+            while (true)
+            {
+                Task woken = signal.Arm();
+                TaskResult result = await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+                TimeSpan remaining = timeout - _time.GetElapsedTime(started);
+                if (result.IsReady || remaining <= TimeSpan.Zero)
+                {
+                    return result;
+                }
+
+                try
+                {
+                    await woken.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // Pub/sub is only a hint: the loop reads the hash once more and then returns.
+                }
+            }
+        }
+        finally
+        {
+            _multiplexer.ConnectionRestored -= onRestored;
+            try
+            {
+                await subscriber.UnsubscribeAsync(channel, onMessage).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
+            {
+                // The subscription dies with the connection anyway.
+            }
+        }
+    }
+
+    /// <summary>A re-armable wake-up: each <see cref="Arm"/> returns a task that the next <see cref="Set"/> completes.</summary>
+    private sealed class WakeSignal
+    {
+        private TaskCompletionSource _current = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Arm()
+        {
+            TaskCompletionSource current = Volatile.Read(ref _current);
+            if (current.Task.IsCompleted)
+            {
+                var fresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Interlocked.CompareExchange(ref _current, fresh, current);
+            }
+
+            return Volatile.Read(ref _current).Task;
+        }
+
+        public void Set() => Volatile.Read(ref _current).TrySetResult();
+    }
+}

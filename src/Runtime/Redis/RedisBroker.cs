@@ -1,0 +1,167 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+using Celeriac.Brokers;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Celeriac.Redis;
+
+/// <summary>
+/// The Redis implementation of <see cref="ITaskBroker"/>: per-queue lists, sorted sets and message hashes changed by
+/// Lua scripts, results in hashes with a TTL, completion published on a channel. The layout and every script's
+/// contract are in docs/protocol.md.
+/// </summary>
+/// <remarks>
+/// Two connections: the shared multiplexer for every ordinary command, and a dedicated one, opened on the first
+/// blocking fetch, used only for <c>BLPOP</c> (a blocking command on the shared multiplexer would stall every command
+/// queued behind it). Fetches are meant to come from one fetch loop per broker: concurrent blocking fetches queue
+/// behind each other on the dedicated connection.
+/// </remarks>
+internal sealed partial class RedisBroker : ITaskBroker
+{
+    /// <summary>The longest single blocking wait; a longer <see cref="FetchRequest.MaxWait"/> returns 0 after this and the caller loops.</summary>
+    internal static readonly TimeSpan MaxBlockingWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>The async timeout of the blocking connection: comfortably above <see cref="MaxBlockingWait"/>.</summary>
+    internal static readonly TimeSpan BlockingAsyncTimeout = MaxBlockingWait + TimeSpan.FromSeconds(15);
+
+    private static readonly TimeSpan MinBlockingWait = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan BlockingFailureBackoff = TimeSpan.FromMilliseconds(250);
+
+    private readonly IConnectionMultiplexer _multiplexer;
+    private readonly bool _ownsMultiplexer;
+    private readonly IDatabase _db;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _blockingGate = new(1, 1);
+    private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+    private ConnectionMultiplexer? _blocking;
+    private long _tokenSequence;
+    private int _disposed;
+
+    /// <summary>Creates a broker over an existing multiplexer (tests, tools).</summary>
+    /// <param name="multiplexer">The shared multiplexer.</param>
+    /// <param name="options">Key prefix and other settings.</param>
+    /// <param name="logger">Where to log.</param>
+    /// <param name="time">The clock; "now" in every script argument comes from it.</param>
+    /// <param name="ownsMultiplexer">Whether <see cref="DisposeAsync"/> closes <paramref name="multiplexer"/> too.</param>
+    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false)
+    {
+        ArgumentNullException.ThrowIfNull(multiplexer);
+        ArgumentNullException.ThrowIfNull(options);
+        _multiplexer = multiplexer;
+        _ownsMultiplexer = ownsMultiplexer;
+        _db = multiplexer.GetDatabase();
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        Keys = new RedisKeys(options.KeyPrefix);
+        _multiplexer.ConnectionFailed += OnConnectionFailed;
+        _multiplexer.ConnectionRestored += OnConnectionRestored;
+    }
+
+    /// <inheritdoc />
+    public string Name => "redis";
+
+    /// <summary>The shared multiplexer (tests and tools).</summary>
+    internal IConnectionMultiplexer Multiplexer => _multiplexer;
+
+    /// <summary>The key builder (tests and tools).</summary>
+    internal RedisKeys Keys { get; }
+
+    /// <summary>
+    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/>. The client keeps retrying in the background
+    /// when Redis is not up yet (a worker may start before its Redis); a configuration that cannot be used at all
+    /// fails here with a message naming it.
+    /// </summary>
+    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> must be set.</param>
+    /// <param name="logger">Where to log.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="cancellationToken">Stops waiting for the first connection attempt.</param>
+    /// <returns>The connected broker.</returns>
+    public static async Task<RedisBroker> ConnectAsync(CeleriacOptions options, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Redis is not { Length: > 0 } configuration)
+        {
+            throw new InvalidOperationException("Celeriac:Redis is not set; the Redis broker needs a StackExchange.Redis configuration string such as 'localhost:6379'.");
+        }
+
+        ConfigurationOptions config;
+        try
+        {
+            config = ConfigurationOptions.Parse(configuration);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or NotSupportedException)
+        {
+            throw new InvalidOperationException($"Celeriac:Redis is not a valid StackExchange.Redis configuration string: {ex.Message}", ex);
+        }
+
+        config.AbortOnConnectFail = false;
+        config.ClientName ??= "celeriac";
+        string shown = config.ToString(includePassword: false);
+        ConnectionMultiplexer multiplexer;
+        try
+        {
+            multiplexer = await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new InvalidOperationException($"Could not connect to Redis with configuration '{shown}' (Celeriac:Redis): {ex.Message}", ex);
+        }
+
+        if (multiplexer.IsConnected)
+        {
+            RedisLog.Connected(logger, shown, options.KeyPrefix);
+        }
+        else
+        {
+            RedisLog.NotConnectedYet(logger, shown);
+        }
+
+        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _multiplexer.ConnectionFailed -= OnConnectionFailed;
+        _multiplexer.ConnectionRestored -= OnConnectionRestored;
+        ConnectionMultiplexer? blocking = Interlocked.Exchange(ref _blocking, null);
+        if (blocking is not null)
+        {
+            await blocking.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+            await blocking.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_ownsMultiplexer)
+        {
+            await _multiplexer.CloseAsync(allowCommandsToComplete: true).ConfigureAwait(false);
+            await _multiplexer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static long Ms(TimeSpan span) => Math.Max(1, (long)Math.Ceiling(span.TotalMilliseconds));
+
+    private string NextTokenSuffix() => _tokenPrefix + Interlocked.Increment(ref _tokenSequence).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+        => RedisLog.ConnectionFailed(_logger, e.Exception, e.FailureType.ToString(), e.EndPoint?.ToString() ?? "?");
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+        => RedisLog.ConnectionRestored(_logger, e.EndPoint?.ToString() ?? "?");
+
+    [DoesNotReturn]
+    private static void ThrowIdInUse(string id, string queue)
+        => throw new InvalidOperationException($"A task with id '{id}' is already stored in queue '{queue}'; task ids must be unique while a task is queued, scheduled, running or dead-lettered.");
+
+    [DoesNotReturn]
+    private static void ThrowUnexpectedReply(string script, RedisResult? reply)
+        => throw new InvalidOperationException($"Unexpected reply from the {script} script: {reply?.Resp2Type.ToString() ?? "null"} {reply}");
+}

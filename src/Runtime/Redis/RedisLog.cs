@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Logging;
+
+namespace Celeriac.Redis;
+
+/// <summary>The Redis broker's log messages (event ids 3000–3099).</summary>
+internal static partial class RedisLog
+{
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Connected to Redis at {Endpoints} (key prefix '{Prefix}')")]
+    public static partial void Connected(ILogger logger, string endpoints, string prefix);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Redis at {Endpoints} is not reachable yet; commands wait while the client keeps reconnecting")]
+    public static partial void NotConnectedYet(ILogger logger, string endpoints);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Dropped {Count} id(s) from queue '{Queue}' whose message was missing (orphaned ids)")]
+    public static partial void OrphansDropped(ILogger logger, string queue, long count);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The blocking wait for queues {Queues} failed; retrying after a short pause")]
+    public static partial void BlockingWaitFailed(ILogger logger, Exception exception, string queues);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Warning, Message = "Redis connection failed ({FailureType}) at {Endpoint}")]
+    public static partial void ConnectionFailed(ILogger logger, Exception? exception, string failureType, string endpoint);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "Redis connection restored at {Endpoint}")]
+    public static partial void ConnectionRestored(ILogger logger, string endpoint);
+
+    [LoggerMessage(EventId = 3006, Level = LogLevel.Debug, Message = "Released {Released} of {Count} deliveries back to their queues")]
+    public static partial void Released(ILogger logger, int released, int count);
+
+    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Could not return a wake-up token after a cancelled wait on {Key}")]
+    public static partial void TokenReturnFailed(ILogger logger, Exception exception, string key);
+}

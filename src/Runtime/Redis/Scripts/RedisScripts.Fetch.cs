@@ -1,0 +1,104 @@
+namespace Celeriac.Redis;
+
+internal static partial class RedisScripts
+{
+    /// <summary>Promotes due scheduled messages, reclaims expired leases, then leases up to n messages of one queue.</summary>
+    // KEYS[1] -> P:{q}:pending   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify
+    // ARGV[1] -> now (unix ms)
+    // ARGV[2] -> lease deadline (unix ms) given to the leased messages
+    // ARGV[3] -> n, the most messages to lease
+    // ARGV[4] -> message hash prefix P:{q}:t:
+    // ARGV[5] -> worker id
+    // ARGV[6] -> a suffix unique to this call (lease tokens are worker:dc:suffix)
+    // Returns: { orphans, next_due, id1, msg1, dc1, token1, id2, ... } where orphans counts popped ids whose
+    //          message hash was missing (dropped), next_due is the earliest scheduled due time (unix ms) or -1
+    public const string Fetch = """
+        local now = tonumber(ARGV[1])
+        local prefix = ARGV[4]
+        local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
+        if #due > 0 then
+          for i = #due, 1, -1 do
+            redis.call('RPUSH', KEYS[1], due[i])
+          end
+          redis.call('ZREM', KEYS[3], unpack(due))
+        end
+        local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
+        if #expired > 0 then
+          for i = #expired, 1, -1 do
+            local id = expired[i]
+            if redis.call('EXISTS', prefix .. id) == 1 then
+              redis.call('HDEL', prefix .. id, 'lease')
+              redis.call('RPUSH', KEYS[1], id)
+            end
+          end
+          redis.call('ZREM', KEYS[2], unpack(expired))
+        end
+        local out = { 0, -1 }
+        local orphans = 0
+        local ids = redis.call('RPOP', KEYS[1], tonumber(ARGV[3]))
+        if ids then
+          for i = 1, #ids do
+            local id = ids[i]
+            local key = prefix .. id
+            local msg = redis.call('HGET', key, 'msg')
+            if msg then
+              local dc = redis.call('HINCRBY', key, 'dc', 1)
+              local token = ARGV[5] .. ':' .. dc .. ':' .. ARGV[6]
+              redis.call('HSET', key, 'lease', token)
+              redis.call('ZADD', KEYS[2], ARGV[2], id)
+              out[#out + 1] = id
+              out[#out + 1] = msg
+              out[#out + 1] = dc
+              out[#out + 1] = token
+            else
+              orphans = orphans + 1
+            end
+          end
+        end
+        out[1] = orphans
+        if redis.call('LLEN', KEYS[1]) > 0 and redis.call('LLEN', KEYS[4]) == 0 then
+          redis.call('LPUSH', KEYS[4], '1')
+        end
+        local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+        if first[2] then
+          out[2] = tonumber(first[2])
+        end
+        return out
+        """;
+
+    /// <summary>Extends the leases still held by the given deliveries of one queue.</summary>
+    // KEYS[1] -> P:{q}:active
+    // ARGV[1] -> new lease deadline (unix ms)
+    // ARGV[2] -> message hash prefix P:{q}:t:
+    // ARGV[3], ARGV[4] -> id, lease token (repeated for each delivery)
+    // Returns: how many leases were still held (and extended)
+    public const string ExtendLeases = """
+        local held = 0
+        for i = 3, #ARGV, 2 do
+          local id = ARGV[i]
+          if redis.call('HGET', ARGV[2] .. id, 'lease') == ARGV[i + 1] then
+            redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
+            held = held + 1
+          end
+        end
+        return held
+        """;
+
+    /// <summary>Hands one leased message back to the front of its queue (fenced by its lease token).</summary>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending   KEYS[4] -> P:{q}:notify
+    // ARGV[1] -> lease token
+    // ARGV[2] -> task id
+    // Returns: 1 when released; 0 when the lease is no longer held (nothing changed)
+    public const string Release = """
+        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+          return 0
+        end
+        redis.call('ZREM', KEYS[2], ARGV[2])
+        redis.call('HDEL', KEYS[1], 'lease')
+        redis.call('RPUSH', KEYS[3], ARGV[2])
+        if redis.call('LLEN', KEYS[4]) == 0 then
+          redis.call('LPUSH', KEYS[4], '1')
+        end
+        return 1
+        """;
+}

@@ -1,0 +1,91 @@
+namespace Celeriac.Redis;
+
+internal static partial class RedisScripts
+{
+    /// <summary>Stores a final result and acknowledges the message, if the lease is still held; then notifies waiters.</summary>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:r:<id>
+    // ARGV[1] -> lease token
+    // ARGV[2] -> task id
+    // ARGV[3] -> result TTL (ms)
+    // ARGV[4] -> channel P:done:<id>
+    // ARGV[5] -> final state name (published)
+    // ARGV[6..] -> result hash field, value pairs (state first)
+    // Returns: 1 when completed; 0 when the lease is no longer held (nothing changed)
+    public const string Complete = """
+        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+          return 0
+        end
+        redis.call('DEL', KEYS[3])
+        redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+        redis.call('PEXPIRE', KEYS[3], ARGV[3])
+        redis.call('ZREM', KEYS[2], ARGV[2])
+        redis.call('DEL', KEYS[1])
+        redis.call('PUBLISH', ARGV[4], ARGV[5])
+        return 1
+        """;
+
+    /// <summary>Records a non-final state unless the stored state is already final.</summary>
+    // KEYS[1] -> P:r:<id>
+    // ARGV[1] -> result TTL (ms)
+    // ARGV[2..] -> result hash field, value pairs (state first)
+    // Returns: 1 when written; 0 when the stored state is final (SUCCESS, FAILURE, REVOKED; nothing changed)
+    public const string SetState = """
+        local current = redis.call('HGET', KEYS[1], 'state')
+        if current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED' then
+          return 0
+        end
+        redis.call('DEL', KEYS[1])
+        redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        return 1
+        """;
+
+    /// <summary>Moves a leased message to the dead-letter set (fenced), optionally storing a final result and notifying waiters.</summary>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:dead   KEYS[4] -> P:r:<id>
+    // ARGV[1] -> lease token
+    // ARGV[2] -> task id
+    // ARGV[3] -> reason
+    // ARGV[4] -> now (unix ms)
+    // ARGV[5] -> result TTL (ms)
+    // ARGV[6] -> channel P:done:<id>
+    // ARGV[7] -> final state name, or "" to store no result
+    // ARGV[8..] -> result hash field, value pairs (state first), when ARGV[7] is not ""
+    // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
+    public const string DeadLetter = """
+        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+          return 0
+        end
+        redis.call('ZREM', KEYS[2], ARGV[2])
+        redis.call('HDEL', KEYS[1], 'lease')
+        redis.call('HSET', KEYS[1], 'reason', ARGV[3], 'dead_at', ARGV[4])
+        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+        if ARGV[7] ~= '' then
+          redis.call('DEL', KEYS[4])
+          redis.call('HSET', KEYS[4], unpack(ARGV, 8))
+          redis.call('PEXPIRE', KEYS[4], ARGV[5])
+          redis.call('PUBLISH', ARGV[6], ARGV[7])
+        end
+        return 1
+        """;
+
+    /// <summary>Puts one dead letter back on its queue as a new delivery and forgets its old result.</summary>
+    // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
+    // ARGV[1] -> task id
+    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone)
+    public const string Requeue = """
+        if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
+          return 0
+        end
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+          return 0
+        end
+        redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease')
+        redis.call('HSET', KEYS[2], 'dc', 0)
+        redis.call('DEL', KEYS[5])
+        redis.call('LPUSH', KEYS[3], ARGV[1])
+        if redis.call('LLEN', KEYS[4]) == 0 then
+          redis.call('LPUSH', KEYS[4], '1')
+        end
+        return 1
+        """;
+}
