@@ -23,8 +23,13 @@ internal sealed class Delivery
 /// <summary>What to fetch: from which queues (in order), how many at most, for how long to lease, how long to block when nothing is ready.</summary>
 internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId);
 
-/// <summary>A dead-lettered message with the reason it was set aside.</summary>
-internal sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
+/// <summary>A message set aside because it could not be run, with the reason.</summary>
+/// <param name="Id">The task id.</param>
+/// <param name="Queue">The queue it came from.</param>
+/// <param name="Reason">Why it was set aside: a short code (<c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>, <c>unknown-task</c>, <c>undecodable-args</c>, <c>redelivery-limit</c>) followed by ": " and details.</param>
+/// <param name="At">When it was set aside.</param>
+/// <param name="Envelope">The message's bytes exactly as received.</param>
+public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
 
 /// <summary>
 /// The one gateway to storage. Two implementations with one contract (tested by one suite): <c>RedisBroker</c> and

@@ -1,0 +1,450 @@
+namespace Celeriac.Brokers.InMemory;
+
+/// <summary>
+/// The zero-setup broker and result store: everything lives in this process, with the same semantics as the Redis
+/// broker (leases with fencing, ETA held in the broker, dead letters, results with TTL, notification-driven waits).
+/// One lock guards the state; waiters are woken through task completion sources, never by polling.
+/// </summary>
+internal sealed class InMemoryBroker : ITaskBroker
+{
+    private readonly object _gate = new();
+    private readonly TimeProvider _time;
+    private readonly Dictionary<string, QueueState> _queues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StoredMessage> _messages = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StoredResult> _results = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<TaskCompletionSource>> _resultWaiters = new(StringComparer.Ordinal);
+    private TaskCompletionSource _queueSignal = NewSignal();
+    private long _leaseCounter;
+
+    public InMemoryBroker(TimeProvider time) => _time = time;
+
+    public string Name => "in-memory";
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            foreach (EnqueueItem item in items)
+            {
+                if (_messages.ContainsKey(item.Id))
+                {
+                    throw new InvalidOperationException($"A task with id '{item.Id}' is already queued or running.");
+                }
+            }
+
+            long now = NowMs;
+            foreach (EnqueueItem item in items)
+            {
+                _messages[item.Id] = new StoredMessage(item.Id, item.Queue, item.Envelope.ToArray());
+                QueueState queue = GetQueue(item.Queue);
+                if (item.DueAtMs > now)
+                {
+                    queue.Scheduled.Add((item.DueAtMs, item.Id));
+                }
+                else
+                {
+                    queue.Pending.AddLast(item.Id);
+                }
+            }
+
+            SignalQueues();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<int> FetchAsync(FetchRequest request, List<Delivery> into, CancellationToken cancellationToken)
+    {
+        Task signal;
+        long waitMs;
+        lock (_gate)
+        {
+            int got = TakeLocked(request, into, out long nextDue);
+            if (got > 0)
+            {
+                return got;
+            }
+
+            signal = _queueSignal.Task;
+            waitMs = (long)request.MaxWait.TotalMilliseconds;
+            if (nextDue > 0)
+            {
+                waitMs = Math.Clamp(nextDue - NowMs, 1, waitMs);
+            }
+        }
+
+        try
+        {
+            await signal.WaitAsync(TimeSpan.FromMilliseconds(waitMs), _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+
+        lock (_gate)
+        {
+            return TakeLocked(request, into, out _);
+        }
+    }
+
+    private int TakeLocked(FetchRequest request, List<Delivery> into, out long nextDue)
+    {
+        long now = NowMs;
+        int taken = 0;
+        nextDue = 0;
+        foreach (string queueName in request.Queues)
+        {
+            QueueState queue = GetQueue(queueName);
+            PromoteAndReclaimLocked(queue, now);
+            while (taken < request.MaxCount && queue.Pending.First is { } node)
+            {
+                queue.Pending.RemoveFirst();
+                if (!_messages.TryGetValue(node.Value, out StoredMessage? message))
+                {
+                    continue;
+                }
+
+                message.DeliveryCount++;
+                message.LeaseToken = $"{request.WorkerId}:{message.DeliveryCount}:{++_leaseCounter}";
+                message.LeaseDeadlineMs = now + (long)request.Lease.TotalMilliseconds;
+                queue.Active.Add(message.Id);
+                into.Add(new Delivery { Id = message.Id, Queue = queueName, Envelope = message.Envelope, DeliveryCount = message.DeliveryCount, LeaseToken = message.LeaseToken });
+                taken++;
+            }
+
+            if (queue.Scheduled.Count > 0 && (nextDue == 0 || queue.Scheduled.Min.DueMs < nextDue))
+            {
+                nextDue = queue.Scheduled.Min.DueMs;
+            }
+        }
+
+        return taken;
+    }
+
+    private void PromoteAndReclaimLocked(QueueState queue, long now)
+    {
+        while (queue.Scheduled.Count > 0 && queue.Scheduled.Min.DueMs <= now)
+        {
+            (long _, string id) = queue.Scheduled.Min;
+            queue.Scheduled.Remove(queue.Scheduled.Min);
+            queue.Pending.AddFirst(id);
+        }
+
+        if (queue.Active.Count == 0)
+        {
+            return;
+        }
+
+        List<string>? expired = null;
+        foreach (string id in queue.Active)
+        {
+            if (_messages.TryGetValue(id, out StoredMessage? message) && message.LeaseDeadlineMs <= now)
+            {
+                (expired ??= []).Add(id);
+            }
+        }
+
+        if (expired is null)
+        {
+            return;
+        }
+
+        foreach (string id in expired)
+        {
+            queue.Active.Remove(id);
+            _messages[id].LeaseToken = null;
+            queue.Pending.AddFirst(id);
+        }
+    }
+
+    public Task<int> ExtendLeasesAsync(IReadOnlyList<Delivery> deliveries, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        int held = 0;
+        lock (_gate)
+        {
+            long deadline = NowMs + (long)lease.TotalMilliseconds;
+            foreach (Delivery delivery in deliveries)
+            {
+                if (HoldsLeaseLocked(delivery, out StoredMessage? message))
+                {
+                    message.LeaseDeadlineMs = deadline;
+                    held++;
+                }
+            }
+        }
+
+        return Task.FromResult(held);
+    }
+
+    public Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!(TryGetLiveResultLocked(taskId, out TaskResult? current) && current.IsReady))
+            {
+                _results[taskId] = new StoredResult(state, NowMs + (long)ttl.TotalMilliseconds);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        List<TaskCompletionSource>? waiters;
+        lock (_gate)
+        {
+            if (!HoldsLeaseLocked(delivery, out _))
+            {
+                return Task.FromResult(false);
+            }
+
+            GetQueue(delivery.Queue).Active.Remove(delivery.Id);
+            _messages.Remove(delivery.Id);
+            waiters = StoreFinalLocked(delivery.Id, result, ttl);
+        }
+
+        Wake(waiters);
+        return Task.FromResult(true);
+    }
+
+    public Task ReleaseAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            foreach (Delivery delivery in deliveries)
+            {
+                if (HoldsLeaseLocked(delivery, out StoredMessage? message))
+                {
+                    QueueState queue = GetQueue(delivery.Queue);
+                    queue.Active.Remove(delivery.Id);
+                    message.LeaseToken = null;
+                    queue.Pending.AddFirst(delivery.Id);
+                }
+            }
+
+            SignalQueues();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        List<TaskCompletionSource>? waiters = null;
+        lock (_gate)
+        {
+            if (!HoldsLeaseLocked(delivery, out StoredMessage? message))
+            {
+                return Task.FromResult(false);
+            }
+
+            QueueState queue = GetQueue(delivery.Queue);
+            queue.Active.Remove(delivery.Id);
+            message.LeaseToken = null;
+            message.DeadReason = reason;
+            message.DeadAtMs = NowMs;
+            queue.Dead.Add(delivery.Id);
+            if (result is not null)
+            {
+                waiters = StoreFinalLocked(delivery.Id, result, ttl);
+            }
+        }
+
+        Wake(waiters);
+        return Task.FromResult(true);
+    }
+
+    public Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(TryGetLiveResultLocked(taskId, out TaskResult? result) ? result : TaskResult.Pending);
+        }
+    }
+
+    public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource waiter;
+        lock (_gate)
+        {
+            if (TryGetLiveResultLocked(taskId, out TaskResult? ready) && ready.IsReady)
+            {
+                return ready;
+            }
+
+            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_resultWaiters.TryGetValue(taskId, out List<TaskCompletionSource>? list))
+            {
+                _resultWaiters[taskId] = list = [];
+            }
+
+            list.Add(waiter);
+        }
+
+        try
+        {
+            await waiter.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                if (_resultWaiters.TryGetValue(taskId, out List<TaskCompletionSource>? list) && list.Remove(waiter) && list.Count == 0)
+                {
+                    _resultWaiters.Remove(taskId);
+                }
+            }
+        }
+
+        return await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult((long)GetQueue(queue).Pending.Count);
+        }
+    }
+
+    public Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var letters = new List<DeadLetter>();
+            foreach (string id in GetQueue(queue).Dead)
+            {
+                if (letters.Count >= max)
+                {
+                    break;
+                }
+
+                StoredMessage message = _messages[id];
+                letters.Add(new DeadLetter(id, queue, message.DeadReason ?? "unknown", DateTimeOffset.FromUnixTimeMilliseconds(message.DeadAtMs), message.Envelope));
+            }
+
+            return Task.FromResult<IReadOnlyList<DeadLetter>>(letters);
+        }
+    }
+
+    public Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        int requeued = 0;
+        lock (_gate)
+        {
+            QueueState state = GetQueue(queue);
+            foreach (string id in ids)
+            {
+                if (state.Dead.Remove(id))
+                {
+                    StoredMessage message = _messages[id];
+                    message.DeadReason = null;
+                    message.DeliveryCount = 0;
+                    state.Pending.AddLast(id);
+                    requeued++;
+                }
+            }
+
+            SignalQueues();
+        }
+
+        return Task.FromResult(requeued);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private QueueState GetQueue(string name)
+    {
+        if (!_queues.TryGetValue(name, out QueueState? queue))
+        {
+            _queues[name] = queue = new QueueState();
+        }
+
+        return queue;
+    }
+
+    private bool HoldsLeaseLocked(Delivery delivery, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out StoredMessage? message)
+        => _messages.TryGetValue(delivery.Id, out message) && message.LeaseToken == delivery.LeaseToken && message.LeaseToken is not null;
+
+    private bool TryGetLiveResultLocked(string taskId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TaskResult? result)
+    {
+        if (_results.TryGetValue(taskId, out StoredResult? stored))
+        {
+            if (stored.ExpiresAtMs > NowMs)
+            {
+                result = stored.Result;
+                return true;
+            }
+
+            _results.Remove(taskId);
+        }
+
+        result = null;
+        return false;
+    }
+
+    private List<TaskCompletionSource>? StoreFinalLocked(string taskId, TaskResult result, TimeSpan ttl)
+    {
+        _results[taskId] = new StoredResult(result, NowMs + (long)ttl.TotalMilliseconds);
+        if (_resultWaiters.Remove(taskId, out List<TaskCompletionSource>? waiters))
+        {
+            return waiters;
+        }
+
+        return null;
+    }
+
+    private static void Wake(List<TaskCompletionSource>? waiters)
+    {
+        if (waiters is null)
+        {
+            return;
+        }
+
+        foreach (TaskCompletionSource waiter in waiters)
+        {
+            waiter.TrySetResult();
+        }
+    }
+
+    private void SignalQueues()
+    {
+        TaskCompletionSource previous = _queueSignal;
+        _queueSignal = NewSignal();
+        previous.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed class QueueState
+    {
+        public LinkedList<string> Pending { get; } = new();
+        public SortedSet<(long DueMs, string Id)> Scheduled { get; } = new();
+        public HashSet<string> Active { get; } = new(StringComparer.Ordinal);
+        public List<string> Dead { get; } = [];
+    }
+
+    private sealed class StoredMessage(string id, string queue, byte[] envelope)
+    {
+        public string Id { get; } = id;
+        public string Queue { get; } = queue;
+        public byte[] Envelope { get; } = envelope;
+        public int DeliveryCount { get; set; }
+        public string? LeaseToken { get; set; }
+        public long LeaseDeadlineMs { get; set; }
+        public string? DeadReason { get; set; }
+        public long DeadAtMs { get; set; }
+    }
+
+    private sealed record StoredResult(TaskResult Result, long ExpiresAtMs);
+}

@@ -1,0 +1,177 @@
+using System.Buffers;
+using Celeriac.Brokers;
+using Celeriac.Protocol;
+
+namespace Celeriac;
+
+/// <summary>
+/// The task client: sends tasks through the generated stubs and reads results. Get it from DI (<c>ITaskClient</c>
+/// after <c>AddCeleriac</c>) or, without a host, from <see cref="ConnectAsync"/>. Thread-safe; share one per process.
+/// </summary>
+public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
+{
+    private readonly BrokerProvider _brokers;
+    private readonly CeleriacOptions _options;
+    private readonly TimeProvider _time;
+    private readonly bool _ownsBroker;
+
+    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker)
+    {
+        _brokers = brokers;
+        _options = options;
+        _time = time;
+        _ownsBroker = ownsBroker;
+    }
+
+    /// <summary>Creates a client without a host. With <see cref="CeleriacOptions.Redis"/> unset, the client has its own in-process broker (useful only together with a worker in the same process; prefer DI for that).</summary>
+    /// <param name="options">Where the broker is.</param>
+    /// <param name="cancellationToken">Cancels the connection attempt.</param>
+    /// <returns>A connected client; dispose it to close its connections.</returns>
+    /// <exception cref="ArgumentException">The options are invalid; the message names the setting.</exception>
+    public static async Task<CeleriacClient> ConnectAsync(CeleriacOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Validate() is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(options));
+        }
+
+        var brokers = new BrokerProvider(options, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        _ = await brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return new CeleriacClient(brokers, options, TimeProvider.System, ownsBroker: true);
+    }
+
+    /// <summary>"redis" or "in-memory": which broker this client talks to.</summary>
+    public string BrokerName => _options.Redis is { Length: > 0 } ? "redis" : "in-memory";
+
+    /// <inheritdoc/>
+    public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        EnqueueItem item = BuildItem(task, args, options);
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false);
+        return item.Id;
+    }
+
+    /// <summary>Sends many tasks of one kind in as few round trips as the broker allows.</summary>
+    /// <typeparam name="TArgs">The task's generated argument list.</typeparam>
+    /// <param name="task">The generated definition.</param>
+    /// <param name="argsList">One argument list per task.</param>
+    /// <param name="options">Options applied to every task (a fixed <see cref="TaskOptions.TaskId"/> is not allowed here).</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <returns>The task ids, in the order of <paramref name="argsList"/>.</returns>
+    public async ValueTask<string[]> SendManyAsync<TArgs>(TaskDefinition<TArgs> task, IReadOnlyList<TArgs> argsList, TaskOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(argsList);
+        if (options?.TaskId is not null)
+        {
+            throw new ArgumentException("TaskOptions.TaskId cannot be shared by several tasks.", nameof(options));
+        }
+
+        var items = new EnqueueItem[argsList.Count];
+        var ids = new string[items.Length];
+        for (int i = 0; i < items.Length; i++)
+        {
+            items[i] = BuildItem(task, argsList[i], options);
+            ids[i] = items[i].Id;
+        }
+
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        return ids;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(taskId);
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(taskId);
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.WaitResultAsync(taskId, timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>How many tasks wait in <paramref name="queue"/> (runnable now; not scheduled, not running).</summary>
+    /// <param name="queue">The queue.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The number of waiting tasks.</returns>
+    public async Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.GetQueueLengthAsync(queue, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lists the messages of <paramref name="queue"/> that were set aside, oldest first.</summary>
+    /// <param name="queue">The queue.</param>
+    /// <param name="max">The most entries to return.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The dead letters with their reasons.</returns>
+    public async Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max = 100, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.GetDeadLettersAsync(queue, max, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Puts dead letters back on their queue.</summary>
+    /// <param name="queue">The queue.</param>
+    /// <param name="ids">The task ids to requeue.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>How many were requeued.</returns>
+    public async Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.RequeueDeadLettersAsync(queue, ids, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
+
+    private EnqueueItem BuildItem<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
+    {
+        var argsBuffer = new ArrayBufferWriter<byte>(64);
+        var writer = new MessagePack.MessagePackWriter(argsBuffer);
+        task.ArgsFormatter.Serialize(ref writer, args, task.SerializerOptions);
+        writer.Flush();
+
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        string id = options?.TaskId ?? Guid.NewGuid().ToString();
+        int priority = options?.Priority ?? task.Priority;
+        if (priority is < 0 or > 9)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), priority, "TaskOptions.Priority must be between 0 and 9.");
+        }
+
+        long? eta = options?.Eta?.ToUnixTimeMilliseconds() ?? (options?.Countdown is { } countdown ? now + (long)countdown.TotalMilliseconds : null);
+        long? expires = options?.Expires?.ToUnixTimeMilliseconds() ?? (options?.ExpiresIn is { } expiresIn ? now + (long)expiresIn.TotalMilliseconds : null);
+        string queue = options?.Queue ?? task.Queue;
+        var envelope = new Envelope
+        {
+            Id = id,
+            Task = task.Name,
+            Args = argsBuffer.WrittenMemory,
+            Queue = queue,
+            EtaMs = eta,
+            ExpiresMs = expires,
+            RootId = options?.RootId ?? id,
+            ParentId = options?.ParentId,
+            Headers = options?.Headers is { Count: > 0 } headers ? new Dictionary<string, string>(headers, StringComparer.Ordinal) : null,
+            Priority = priority,
+            CreatedMs = now,
+        };
+        byte[] bytes = EnvelopeCodec.Encode(envelope);
+        if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)
+        {
+            throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
+        }
+
+        return new EnqueueItem(id, queue, bytes, eta ?? 0);
+    }
+}

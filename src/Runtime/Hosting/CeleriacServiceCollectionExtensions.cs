@@ -1,0 +1,123 @@
+using Celeriac.Brokers;
+using Celeriac.Hosting;
+using Celeriac.Worker;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers Celeriac in a service collection.</summary>
+public static class CeleriacServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the Celeriac client (<see cref="Celeriac.ITaskClient"/>, <see cref="Celeriac.CeleriacClient"/>) and the broker it
+    /// talks to. Without <see cref="Celeriac.CeleriacOptions.Redis"/>, the broker is in-process. Options are validated when the host starts.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Sets the options, or <see langword="null"/> for the defaults.</param>
+    /// <returns>A builder to add a worker with.</returns>
+    public static CeleriacBuilder AddCeleriac(this IServiceCollection services, Action<Celeriac.CeleriacOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        OptionsBuilder<Celeriac.CeleriacOptions> options = services.AddOptions<Celeriac.CeleriacOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        return AddCore(services);
+    }
+
+    /// <summary>Adds Celeriac with options bound from <paramref name="configuration"/> (for example the <c>Celeriac</c> section).</summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The configuration section holding <see cref="Celeriac.CeleriacOptions"/>'s properties.</param>
+    /// <returns>A builder to add a worker with.</returns>
+    public static CeleriacBuilder AddCeleriac(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<Celeriac.CeleriacOptions>().Bind(configuration);
+        return AddCore(services);
+    }
+
+    private static CeleriacBuilder AddCore(IServiceCollection services)
+    {
+        services.AddOptions<Celeriac.CeleriacOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.CeleriacOptions>, CeleriacOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(Celeriac.TaskCatalog.Global);
+        services.TryAddSingleton(sp => new BrokerProvider(
+            sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance));
+        services.TryAddSingleton(sp => new Celeriac.CeleriacClient(
+            sp.GetRequiredService<BrokerProvider>(),
+            sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            ownsBroker: false));
+        services.TryAddSingleton<Celeriac.ITaskClient>(sp => sp.GetRequiredService<Celeriac.CeleriacClient>());
+        return new CeleriacBuilder(services);
+    }
+}
+
+/// <summary>Adds parts to a Celeriac registration.</summary>
+public sealed class CeleriacBuilder
+{
+    internal CeleriacBuilder(IServiceCollection services) => Services = services;
+
+    /// <summary>The service collection.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>
+    /// Adds a worker (a hosted service) that runs the tasks of <see cref="Celeriac.TaskCatalog.Global"/> (every task of
+    /// this assembly and of the task assemblies it references), and registers the containing types of instance tasks as scoped services.
+    /// </summary>
+    /// <param name="configure">Sets the worker options, or <see langword="null"/> for the defaults.</param>
+    /// <returns>This builder.</returns>
+    public CeleriacBuilder AddWorker(Action<Celeriac.WorkerOptions>? configure = null)
+    {
+        OptionsBuilder<Celeriac.WorkerOptions> options = Services.AddOptions<Celeriac.WorkerOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        return AddWorkerCore();
+    }
+
+    /// <summary>Adds a worker with options bound from <paramref name="configuration"/> (for example the <c>Celeriac:Worker</c> section).</summary>
+    /// <param name="configuration">The configuration section holding <see cref="Celeriac.WorkerOptions"/>'s properties.</param>
+    /// <returns>This builder.</returns>
+    public CeleriacBuilder AddWorker(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        Services.AddOptions<Celeriac.WorkerOptions>().Bind(configuration);
+        return AddWorkerCore();
+    }
+
+    /// <summary>Uses <paramref name="catalog"/> instead of <see cref="Celeriac.TaskCatalog.Global"/> as the worker's set of tasks.</summary>
+    /// <param name="catalog">The tasks the worker runs.</param>
+    /// <returns>This builder.</returns>
+    public CeleriacBuilder UseCatalog(Celeriac.TaskCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        Services.Replace(ServiceDescriptor.Singleton(catalog));
+        return this;
+    }
+
+    private CeleriacBuilder AddWorkerCore()
+    {
+        Services.AddOptions<Celeriac.WorkerOptions>().ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.WorkerOptions>, WorkerOptionsValidator>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
+        foreach (Celeriac.TaskRegistration task in Celeriac.TaskCatalog.Global.Tasks)
+        {
+            task.ConfigureServices?.Invoke(Services);
+        }
+
+        return this;
+    }
+}

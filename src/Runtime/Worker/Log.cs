@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Logging;
+
+namespace Celeriac.Worker;
+
+internal static partial class Log
+{
+    [LoggerMessage(2000, LogLevel.Information, "Celeriac worker {Worker} started on the {Broker} broker: queues [{Queues}], concurrency {Concurrency}, prefetch {Prefetch}, {TaskCount} tasks registered")]
+    public static partial void WorkerStarted(ILogger logger, string worker, string broker, string queues, int concurrency, int prefetch, int taskCount);
+
+    [LoggerMessage(2001, LogLevel.Information, "Celeriac worker {Worker} stopping: {Running} running, {Released} prefetched tasks handed back")]
+    public static partial void WorkerStopping(ILogger logger, string worker, int running, int released);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Celeriac worker {Worker}: {Count} tasks did not finish within the shutdown timeout; cancelled and handed back")]
+    public static partial void ShutdownAbandoned(ILogger logger, string worker, int count);
+
+    [LoggerMessage(2003, LogLevel.Error, "Message {TaskId} on queue {Queue} set aside (dead letter): {Reason}")]
+    public static partial void DeadLettered(ILogger logger, string taskId, string queue, string reason);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Task {TaskId} ({TaskName}) failed: {ErrorType}: {ErrorMessage}")]
+    public static partial void TaskFailed(ILogger logger, string taskId, string taskName, string errorType, string errorMessage);
+
+    [LoggerMessage(2005, LogLevel.Warning, "Task {TaskId} finished but its lease had been taken over by another delivery; its result was discarded (the newer run owns the task)")]
+    public static partial void LeaseLost(ILogger logger, string taskId);
+
+    [LoggerMessage(2006, LogLevel.Warning, "Broker error in the {Loop} loop; retrying in {DelayMs} ms")]
+    public static partial void BrokerError(ILogger logger, Exception exception, string loop, int delayMs);
+
+    [LoggerMessage(2007, LogLevel.Information, "Task {TaskId} ({TaskName}) expired before it ran; marked REVOKED")]
+    public static partial void TaskExpired(ILogger logger, string taskId, string taskName);
+
+    [LoggerMessage(2008, LogLevel.Debug, "Task {TaskId} ({TaskName}) succeeded in {ElapsedMs:0.###} ms")]
+    public static partial void TaskSucceeded(ILogger logger, string taskId, string taskName, double elapsedMs);
+
+    [LoggerMessage(2009, LogLevel.Error, "Could not record the outcome of task {TaskId}; it stays leased and will be redelivered")]
+    public static partial void OutcomeNotRecorded(ILogger logger, Exception exception, string taskId);
+
+    [LoggerMessage(2010, LogLevel.Information, "Task {TaskId} ({TaskName}) failed and will be retried in {DelayMs} ms (retry {Retry} of {MaxRetries})")]
+    public static partial void TaskRetrying(ILogger logger, string taskId, string taskName, long delayMs, int retry, int maxRetries);
+}

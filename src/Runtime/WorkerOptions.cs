@@ -1,0 +1,74 @@
+namespace Celeriac;
+
+/// <summary>How a worker consumes: which queues, how many tasks at once, how many held ahead, how it stops.</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>The default grace period on shutdown: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The default longest single wait in the broker when queues are empty: 2 seconds.</summary>
+    public static readonly TimeSpan DefaultFetchWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>The queues to consume, in priority order (the first non-empty queue is served first). Default: <c>default</c>.</summary>
+    public List<string> Queues { get; set; } = [];
+
+    /// <summary>How many tasks run at once. Default: the number of processors. At least 1.</summary>
+    public int Concurrency { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// How many tasks the worker holds at once, running and waiting to run (Celery's concurrency × prefetch multiplier).
+    /// Held tasks are leased and their leases renewed. 0 (the default) means twice <see cref="Concurrency"/>; otherwise at least <see cref="Concurrency"/>.
+    /// </summary>
+    public int Prefetch { get; set; }
+
+    /// <summary>How long running tasks may finish after shutdown starts before they are cancelled and handed back. Default 30 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
+
+    /// <summary>The longest single blocking wait in the broker when every queue is empty. Default 2 s; between 10 ms and 30 s.</summary>
+    public TimeSpan FetchWait { get; set; } = DefaultFetchWait;
+
+    /// <summary>Record STARTED when a task begins (one more write per task). Default <see langword="true"/>.</summary>
+    public bool TrackStarted { get; set; } = true;
+
+    /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
+    public string? Name { get; set; }
+
+    internal int EffectivePrefetch => Prefetch == 0 ? Concurrency * 2 : Prefetch;
+
+    internal IReadOnlyList<string> EffectiveQueues => Queues.Count == 0 ? [TaskAttribute.DefaultQueue] : Queues;
+
+    /// <summary>Validates the options; returns the first problem, or <see langword="null"/>.</summary>
+    /// <returns>A message naming the offending setting, or <see langword="null"/> when the options are valid.</returns>
+    public string? Validate()
+    {
+        if (Concurrency < 1)
+        {
+            return $"Celeriac:Worker:Concurrency must be at least 1 (it is {Concurrency}).";
+        }
+
+        if (Prefetch != 0 && Prefetch < Concurrency)
+        {
+            return $"Celeriac:Worker:Prefetch must be 0 (twice the concurrency) or at least Concurrency ({Concurrency}); it is {Prefetch}.";
+        }
+
+        if (ShutdownTimeout < TimeSpan.Zero)
+        {
+            return $"Celeriac:Worker:ShutdownTimeout must not be negative (it is {ShutdownTimeout}).";
+        }
+
+        if (FetchWait < TimeSpan.FromMilliseconds(10) || FetchWait > TimeSpan.FromSeconds(30))
+        {
+            return $"Celeriac:Worker:FetchWait must be between 10 ms and 30 s (it is {FetchWait}).";
+        }
+
+        foreach (string queue in Queues)
+        {
+            if (string.IsNullOrWhiteSpace(queue) || queue.Any(c => char.IsWhiteSpace(c) || c is '{' or '}'))
+            {
+                return $"Celeriac:Worker:Queues contains an invalid queue name '{queue}' (no spaces or braces).";
+            }
+        }
+
+        return null;
+    }
+}
