@@ -23,23 +23,42 @@ internal sealed partial class RedisBroker
         }
 
         TimeSpan wait = request.MaxWait < MaxBlockingWait ? request.MaxWait : MaxBlockingWait;
+        bool untilDue = false;
         if (nextDueMs >= 0)
         {
-            TimeSpan untilDue = TimeSpan.FromMilliseconds(nextDueMs - NowMs);
-            if (untilDue < wait)
+            TimeSpan toDue = TimeSpan.FromMilliseconds(nextDueMs - NowMs);
+            if (toDue <= wait)
             {
-                wait = untilDue;
+                wait = toDue;
+                untilDue = true;
             }
         }
 
-        if (wait < MinBlockingWait)
+        if (untilDue && wait <= ServerTimerSlack)
         {
-            wait = MinBlockingWait;
+            // Redis checks blocking timeouts on its timer (10 Hz by default), so a BLPOP can end up to ~100 ms late.
+            // The last stretch before a scheduled message is due is waited here, precisely.
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            }
         }
-
-        if (!await WaitForWakeUpAsync(request.Queues, wait, cancellationToken).ConfigureAwait(false))
+        else
         {
-            return 0;
+            if (untilDue)
+            {
+                wait -= ServerTimerSlack; // wake before the due time; the next call waits out the rest locally
+            }
+
+            if (wait < MinBlockingWait)
+            {
+                wait = MinBlockingWait;
+            }
+
+            if (!await WaitForWakeUpAsync(request.Queues, wait, cancellationToken).ConfigureAwait(false))
+            {
+                return 0;
+            }
         }
 
         cancellationToken.ThrowIfCancellationRequested();

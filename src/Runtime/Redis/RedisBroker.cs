@@ -26,6 +26,9 @@ internal sealed partial class RedisBroker : ITaskBroker
     internal static readonly TimeSpan BlockingAsyncTimeout = MaxBlockingWait + TimeSpan.FromSeconds(15);
 
     private static readonly TimeSpan MinBlockingWait = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How late Redis may end a blocking wait (it checks timeouts at its <c>hz</c>, 10 per second by default).</summary>
+    private static readonly TimeSpan ServerTimerSlack = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan BlockingFailureBackoff = TimeSpan.FromMilliseconds(250);
 
     private readonly IConnectionMultiplexer _multiplexer;
