@@ -166,24 +166,28 @@ internal sealed partial class RedisBroker
     /// </summary>
     private async Task ReturnTokenIfTakenAsync(Task<RedisResult> pop)
     {
-        string? key = null;
+        RedisResult result;
         try
         {
-            RedisResult result = await pop.ConfigureAwait(false);
-            if (result.IsNull || (RedisResult[]?)result is not { Length: 2 } pair)
-            {
-                return;
-            }
+            result = await pop.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            return; // the wait failed or the broker closed: no token was taken
+        }
 
-            key = (string?)pair[0];
-            if (Volatile.Read(ref _disposed) == 0)
-            {
-                await _db.ListLeftPushAsync(key, "1").ConfigureAwait(false);
-            }
+        if (result.IsNull || (RedisResult[]?)result is not { Length: 2 } pair || (string?)pair[0] is not { } key || Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _db.ListLeftPushAsync(key, "1").ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            RedisLog.TokenReturnFailed(_logger, ex, key ?? "?");
+            RedisLog.TokenReturnFailed(_logger, ex, key);
         }
     }
 
