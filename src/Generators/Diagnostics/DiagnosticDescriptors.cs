@@ -1,0 +1,81 @@
+using Microsoft.CodeAnalysis;
+
+namespace Celeriac.Generators.Diagnostics;
+
+/// <summary>Every diagnostic the generator reports. IDs are literals: 0001–0099 task method shape, 0100–0199 payload types.</summary>
+internal static class DiagnosticDescriptors
+{
+    private const string UsageCategory = "Celeriac.Usage";
+    private const string PayloadCategory = "Celeriac.Payload";
+
+    public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Create(
+        "CEL0001",
+        "Containing type of a task is not partial",
+        "Type '{0}' contains the task method '{1}' and must be declared partial (with every type enclosing it) so that the generator can add the task's stubs",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor GenericTask = Create(
+        "CEL0002",
+        "Task method or containing type is generic",
+        "Task method '{0}' cannot be generic or be declared in a generic type: a task name must map to one concrete signature",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor UnsupportedParameterKind = Create(
+        "CEL0003",
+        "Task parameter kind is not supported",
+        "Parameter '{0}' of task method '{1}' cannot be sent in a message: {2}",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor UnsupportedReturnType = Create(
+        "CEL0004",
+        "Task return type is not supported",
+        "Task method '{0}' returns '{1}', which a worker cannot await and store: {2}",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor DuplicateTaskName = Create(
+        "CEL0005",
+        "Duplicate task name",
+        "Task name '{0}' of '{1}' is already used by '{2}'; task names must be unique, set [Task(Name = ...)] on one of them",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor GeneratedNameCollision = Create(
+        "CEL0006",
+        "Generated task type name collides with a member",
+        "The generator would add a nested type '{0}' to '{1}' for task method '{2}', but {3}",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor DuplicateInjectedParameter = Create(
+        "CEL0007",
+        "More than one injected parameter of the same kind",
+        "Task method '{0}' declares more than one '{1}' parameter; declare it at most once",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor InaccessibleContainingType = Create(
+        "CEL0008",
+        "Containing type of a task is not accessible from its assembly",
+        "Type '{0}' contains the task method '{1}' but is {2}, so the generated dispatch table cannot reach it; make it internal or public",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor InvalidTaskName = Create(
+        "CEL0009",
+        "Invalid task name",
+        "Task name '{0}' of '{1}' is invalid: {2}",
+        UsageCategory);
+
+    public static readonly DiagnosticDescriptor ParameterNotSerializable = Create(
+        "CEL0101",
+        "Task parameter type cannot be serialized",
+        "Parameter '{0}' of task method '{1}' cannot be serialized: {2}",
+        PayloadCategory);
+
+    public static readonly DiagnosticDescriptor ReturnNotSerializable = Create(
+        "CEL0102",
+        "Task return type cannot be serialized",
+        "The return value of task method '{0}' cannot be serialized: {1}",
+        PayloadCategory);
+
+    public static string HelpLink(string id) => "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/" + id + ".md";
+
+    private static DiagnosticDescriptor Create(string id, string title, string message, string category)
+        => new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
+}

@@ -1,0 +1,264 @@
+using System.Collections.Generic;
+using System.Linq;
+using Celeriac.Generators.Helpers;
+using Celeriac.Generators.Model;
+
+namespace Celeriac.Generators.Emit;
+
+/// <summary>Emits one task's nested <c>{Method}Task</c> class into the user's partial containing type.</summary>
+internal static class TaskEmitter
+{
+    public static string HintName(TaskModel task)
+    {
+        string fqn = task.ContainingTypeFqn + "." + task.ClassName;
+        return NameHelper.SanitizeHintSegment(task.AssemblyName) + "." + NameHelper.SanitizeTypeName(fqn) + "." + NameHelper.ShortHash(fqn) + ".g.cs";
+    }
+
+    public static string Emit(TaskModel task)
+    {
+        var w = new SourceWriter();
+        w.WriteLine(KnownNames.FileHeader);
+        w.WriteLine();
+        if (task.Namespace is not null)
+        {
+            w.OpenBlock("namespace " + task.Namespace);
+        }
+
+        foreach (ContainingTypeModel type in task.ContainingTypes)
+        {
+            w.OpenBlock("partial " + type.Keyword + " " + type.Name);
+        }
+
+        EmitTaskClass(w, task);
+
+        foreach (ContainingTypeModel _ in task.ContainingTypes)
+        {
+            w.CloseBlock();
+        }
+
+        if (task.Namespace is not null)
+        {
+            w.CloseBlock();
+        }
+
+        return w.ToSourceText();
+    }
+
+    private static void EmitTaskClass(SourceWriter w, TaskModel task)
+    {
+        string resolver = task.ResolverFqn;
+        string options = resolver + ".Options";
+        string nameLiteral = NameHelper.ToLiteral(task.TaskName);
+        List<ParameterModel> payload = task.Parameters.Where(p => p.Kind == ParameterKind.Payload).ToList();
+        bool hasValue = task.Result is not null;
+        string handleType = hasValue ? KnownNames.TaskHandle + "<" + task.Result!.Fqn + ">" : KnownNames.TaskHandle;
+        string stubParameters = string.Concat(payload.Select(p => ", " + p.Type!.Fqn + " " + p.StubName));
+        string newArgs = "new Args(" + string.Join(", ", payload.Select(p => p.StubName)) + ")";
+        bool isAsync = task.ReturnKind is ReturnKind.Task or ReturnKind.TaskOfT or ReturnKind.ValueTask or ReturnKind.ValueTaskOfT;
+
+        w.WriteLine("/// <summary>Typed entry points of the task <c>" + XmlEscape(task.TaskName) + "</c>.</summary>");
+        w.WriteLine(KnownNames.GeneratedCode);
+        w.OpenBlock((task.IsPublic ? "public" : "internal") + " static class " + task.ClassName);
+
+        w.WriteLine("/// <summary>The task's wire name.</summary>");
+        w.WriteLine("public const string Name = " + nameLiteral + ";");
+        w.WriteLine();
+        w.WriteLine("/// <summary>The queue the task is routed to.</summary>");
+        w.WriteLine("public const string Queue = " + NameHelper.ToLiteral(task.Queue) + ";");
+        w.WriteLine();
+        w.WriteLine("/// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>");
+        w.WriteLine("internal static readonly " + KnownNames.TaskDefinition + "<Args> Definition = new(Name, Queue, "
+            + NameHelper.ToInvariant(task.Priority) + ", " + NameHelper.ToInvariant(task.MaxRetries) + ", ArgsFormatter.Instance, " + options + ");");
+        w.WriteLine();
+
+        w.WriteLine("/// <summary>Sends the task with its default options.</summary>");
+        w.WriteLine("public static async " + KnownNames.ValueTask + "<" + handleType + "> DelayAsync(" + KnownNames.ITaskClient + " client" + stubParameters
+            + ", " + KnownNames.CancellationToken + " cancellationToken = default)");
+        w.WriteLine("    => Handle(client, await client.SendAsync(Definition, " + newArgs + ", null, cancellationToken).ConfigureAwait(false));");
+        w.WriteLine();
+        w.WriteLine("/// <summary>Sends the task with per-call options.</summary>");
+        w.WriteLine("public static async " + KnownNames.ValueTask + "<" + handleType + "> ApplyAsync(" + KnownNames.ITaskClient + " client" + stubParameters
+            + ", " + KnownNames.TaskOptions + " options, " + KnownNames.CancellationToken + " cancellationToken = default)");
+        w.WriteLine("    => Handle(client, await client.SendAsync(Definition, " + newArgs + ", options, cancellationToken).ConfigureAwait(false));");
+        w.WriteLine();
+        w.WriteLine("/// <summary>Re-creates a handle on a task of this kind from its id.</summary>");
+        w.WriteLine("public static " + handleType + " Handle(" + KnownNames.ITaskClient + " client, string taskId)");
+        w.WriteLine(hasValue
+            ? "    => new(client, taskId, " + KnownNames.GetFormatterWithVerify + "<" + task.Result!.Fqn + ">(" + options + ".Resolver), " + options + ");"
+            : "    => new(client, taskId);");
+        w.WriteLine();
+
+        string configureServices = task.IsStatic
+            ? "null"
+            : "static services => " + KnownNames.TryAddScoped + "<" + task.ContainingTypeFqn + ">(services)";
+        w.WriteLine("/// <summary>The task's entry in the worker's dispatch table.</summary>");
+        w.WriteLine("internal static " + KnownNames.TaskRegistration + " Registration => new(Name, Queue, InvokeAsync, " + configureServices + ", "
+            + NameHelper.ToInvariant(task.MaxRetries) + ");");
+        w.WriteLine();
+
+        EmitInvoker(w, task, isAsync, hasValue, nameLiteral);
+        w.WriteLine();
+        EmitDecode(w, options);
+        w.WriteLine();
+        EmitWriteResult(w, task, resolver, options);
+        w.WriteLine();
+        EmitArgs(w, payload);
+        w.WriteLine();
+        EmitArgsFormatter(w, task, payload, resolver, nameLiteral);
+        w.CloseBlock();
+    }
+
+    private static void EmitInvoker(SourceWriter w, TaskModel task, bool isAsync, bool hasValue, string nameLiteral)
+    {
+        w.WriteLine("/// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>");
+        w.OpenBlock("internal static " + (isAsync ? "async " : string.Empty) + KnownNames.ValueTask + " InvokeAsync("
+            + KnownNames.ReadOnlyMemoryOfByte + " __celeriac_payload, " + KnownNames.TaskContext + " __celeriac_context, "
+            + KnownNames.BufferWriterOfByte + " __celeriac_result)");
+        w.WriteLine("Args __celeriac_args = Decode(__celeriac_payload);");
+        string target;
+        if (task.IsStatic)
+        {
+            target = task.ContainingTypeFqn;
+        }
+        else
+        {
+            w.WriteLine("var __celeriac_target = " + KnownNames.GetRequiredService + "<" + task.ContainingTypeFqn + ">(__celeriac_context.Services ?? throw new "
+                + KnownNames.InvalidOperationException + "(\"Task '\" + Name + \"' is an instance method and needs TaskContext.Services.\"));");
+            target = "__celeriac_target";
+        }
+
+        string arguments = string.Join(", ", task.Parameters.Select(p => p.Kind switch
+        {
+            ParameterKind.Context => "__celeriac_context",
+            ParameterKind.CancellationToken => "__celeriac_context.CancellationToken",
+            _ => "__celeriac_args." + p.FieldName,
+        }));
+        string call = target + "." + task.MethodName + "(" + arguments + ")";
+        if (isAsync)
+        {
+            call = "await " + call + ".ConfigureAwait(false)";
+        }
+
+        if (hasValue)
+        {
+            w.WriteLine("var __celeriac_value = " + call + ";");
+            w.WriteLine("WriteResult(__celeriac_result, __celeriac_value);");
+        }
+        else
+        {
+            w.WriteLine(call + ";");
+            w.WriteLine("WriteResult(__celeriac_result);");
+        }
+
+        if (!isAsync)
+        {
+            w.WriteLine("return default;");
+        }
+
+        w.CloseBlock();
+        _ = nameLiteral;
+    }
+
+    private static void EmitDecode(SourceWriter w, string options)
+    {
+        w.OpenBlock("private static Args Decode(" + KnownNames.ReadOnlyMemoryOfByte + " payload)");
+        w.OpenBlock("try");
+        w.WriteLine("var reader = new " + KnownNames.MessagePackReader + "(payload);");
+        w.WriteLine("return ArgsFormatter.Instance.Deserialize(ref reader, " + options + ");");
+        w.CloseBlock();
+        w.OpenBlock("catch (" + KnownNames.Exception + " ex)");
+        w.WriteLine("throw new " + KnownNames.TaskPayloadException + "(Name, ex);");
+        w.CloseBlock();
+        w.CloseBlock();
+    }
+
+    private static void EmitWriteResult(SourceWriter w, TaskModel task, string resolver, string options)
+    {
+        if (task.Result is null)
+        {
+            w.OpenBlock("private static void WriteResult(" + KnownNames.BufferWriterOfByte + " output)");
+            w.WriteLine("var writer = new " + KnownNames.MessagePackWriter + "(output);");
+            w.WriteLine("writer.WriteNil();");
+        }
+        else
+        {
+            w.OpenBlock("private static void WriteResult(" + KnownNames.BufferWriterOfByte + " output, " + task.Result.Fqn + " value)");
+            w.WriteLine("var writer = new " + KnownNames.MessagePackWriter + "(output);");
+            w.WriteLine(CodecWriter.Write(task.Result, resolver, "value", options: options));
+        }
+
+        w.WriteLine("writer.Flush();");
+        w.CloseBlock();
+    }
+
+    private static void EmitArgs(SourceWriter w, List<ParameterModel> payload)
+    {
+        w.WriteLine("/// <summary>The task's argument list, as sent on the wire.</summary>");
+        w.WriteLine(KnownNames.EditorBrowsableNever);
+        w.OpenBlock("internal readonly struct Args");
+        foreach (ParameterModel p in payload)
+        {
+            w.WriteLine("public readonly " + p.Type!.Fqn + " " + p.FieldName + ";");
+        }
+
+        if (payload.Count > 0)
+        {
+            w.WriteLine();
+            w.WriteLine("public Args(" + string.Join(", ", payload.Select(p => p.Type!.Fqn + " " + p.FieldName)) + ")");
+            w.OpenBlock();
+            foreach (ParameterModel p in payload)
+            {
+                w.WriteLine("this." + p.FieldName + " = " + p.FieldName + ";");
+            }
+
+            w.CloseBlock();
+        }
+
+        w.CloseBlock();
+    }
+
+    private static void EmitArgsFormatter(SourceWriter w, TaskModel task, List<ParameterModel> payload, string resolver, string nameLiteral)
+    {
+        string count = NameHelper.ToInvariant(payload.Count);
+        string taskNameInMessage = NameHelper.ToLiteral(task.TaskName).Trim('"');
+        w.WriteLine("/// <summary>Writes the argument list as a fixed-length MessagePack array.</summary>");
+        w.WriteLine(KnownNames.EditorBrowsableNever);
+        w.OpenBlock("internal sealed class ArgsFormatter : " + KnownNames.IMessagePackFormatter + "<Args>");
+        w.WriteLine("public static readonly ArgsFormatter Instance = new();");
+        w.WriteLine();
+        w.OpenBlock("public void Serialize(ref " + KnownNames.MessagePackWriter + " writer, Args value, " + KnownNames.SerializerOptions + " options)");
+        w.WriteLine("writer.WriteArrayHeader(" + count + ");");
+        foreach (ParameterModel p in payload)
+        {
+            w.WriteLine(CodecWriter.Write(p.Type!, resolver, "value." + p.FieldName));
+        }
+
+        w.CloseBlock();
+        w.WriteLine();
+        w.OpenBlock("public Args Deserialize(ref " + KnownNames.MessagePackReader + " reader, " + KnownNames.SerializerOptions + " options)");
+        w.WriteLine("int count = reader.ReadArrayHeader();");
+        w.WriteLine("if (count != " + count + ") throw new " + KnownNames.SerializationException + "(\"Task '" + taskNameInMessage + "' takes " + count
+            + (payload.Count == 1 ? " argument" : " arguments") + ", the message has \" + count + \".\");");
+        foreach (ParameterModel p in payload)
+        {
+            TypeRefModel type = p.Type!;
+            string local = "__celeriac_" + p.RawName;
+            if (type.IsNonNullableReference)
+            {
+                w.WriteLine(type.Fqn + " " + local + " = " + CodecWriter.Read(type, resolver));
+                w.WriteLine("    ?? throw new " + KnownNames.SerializationException + "(\"Argument '" + p.RawName + "' of task '" + taskNameInMessage + "' is null but is not nullable.\");");
+            }
+            else
+            {
+                w.WriteLine(type.Fqn + " " + local + " = " + CodecWriter.Read(type, resolver) + ";");
+            }
+        }
+
+        w.WriteLine("return new Args(" + string.Join(", ", payload.Select(p => "__celeriac_" + p.RawName)) + ");");
+        w.CloseBlock();
+        w.CloseBlock();
+        _ = nameLiteral;
+    }
+
+    private static string XmlEscape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+}

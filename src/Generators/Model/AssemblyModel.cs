@@ -1,0 +1,28 @@
+using Celeriac.Generators.Helpers;
+
+namespace Celeriac.Generators.Model;
+
+/// <summary>
+/// Facts read once per compilation: small, immutable, with structural equality, so the per-assembly output is only
+/// recomputed when one of them changes.
+/// </summary>
+internal sealed record CompilationFacts(
+    string AssemblyName,
+    bool HasCeleriac,
+    bool SupportsModuleInitializer,
+    bool SupportsFileLocalTypes,
+    EquatableArray<ReferencedTaskAssemblyModel> References);
+
+/// <summary>A referenced assembly marked <c>[assembly: TaskAssembly(typeof(Registry))]</c>. Immutable, with structural equality.</summary>
+internal sealed record ReferencedTaskAssemblyModel(string AssemblyName, string RegistryFqn);
+
+/// <summary>The per-assembly file: resolver, registry, module initializer. Immutable, with structural equality.</summary>
+internal sealed record AssemblyModel(
+    string AssemblyName,
+    string ResolverNamespace,
+    bool SupportsModuleInitializer,
+    bool SupportsFileLocalTypes,
+    EquatableArray<string> Registrations,
+    EquatableArray<FormatterModel> Formatters,
+    EquatableArray<LookupEntryModel> Lookups,
+    EquatableArray<ReferencedTaskAssemblyModel> References);

@@ -1,0 +1,170 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Text;
+using Celeriac.Generators.Diagnostics;
+using Celeriac.Generators.Emit;
+using Celeriac.Generators.Helpers;
+using Celeriac.Generators.Model;
+using Celeriac.Generators.Parsing;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Celeriac.Generators;
+
+/// <summary>
+/// Generates, for each <c>[Task]</c> method, typed stubs in the containing partial type, and per assembly the
+/// MessagePack resolver, the dispatch registry and the module initializer that registers it.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class TaskGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValueProvider<CompilationFacts> facts = context.CompilationProvider
+            .Select(static (compilation, _) => ReadFacts(compilation))
+            .WithTrackingName(TrackingNames.CompilationFacts);
+
+        IncrementalValuesProvider<TaskParseResult> parsed = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                KnownTypeSymbols.TaskAttribute,
+                static (node, _) => node is MethodDeclarationSyntax,
+                TaskParser.Parse)
+            .WithTrackingName(TrackingNames.ParsedTasks);
+
+        // Diagnostics travel on their own output so that the generation models stay location-free.
+        IncrementalValuesProvider<DiagnosticInfo> diagnostics = parsed
+            .SelectMany(static (result, _) => result.Diagnostics.AsImmutableArray())
+            .WithTrackingName(TrackingNames.TaskDiagnostics);
+        context.RegisterSourceOutput(diagnostics, static (spc, diagnostic) => spc.ReportDiagnostic(diagnostic.ToDiagnostic()));
+
+        // Stubs are user-facing (IntelliSense needs them), so they use RegisterSourceOutput.
+        IncrementalValuesProvider<TaskModel> stubs = parsed
+            .Where(static result => result.Task is not null)
+            .Select(static (result, _) => result.Task!)
+            .WithTrackingName(TrackingNames.TaskStubs);
+        context.RegisterSourceOutput(stubs, static (spc, task) => spc.AddSource(TaskEmitter.HintName(task), SourceText.From(TaskEmitter.Emit(task), Encoding.UTF8)));
+
+        IncrementalValueProvider<ImmutableArray<TaskNameModel>> names = parsed
+            .Where(static result => result.Name is not null)
+            .Select(static (result, _) => result.Name!)
+            .WithTrackingName(TrackingNames.TaskNames)
+            .Collect();
+        IncrementalValuesProvider<DiagnosticInfo> duplicates = names
+            .SelectMany(static (all, _) => FindDuplicates(all))
+            .WithTrackingName(TrackingNames.DuplicateNameDiagnostics);
+        context.RegisterSourceOutput(duplicates, static (spc, diagnostic) => spc.ReportDiagnostic(diagnostic.ToDiagnostic()));
+
+        IncrementalValueProvider<AssemblyModel?> assembly = parsed
+            .Where(static result => result.Registry is not null)
+            .Select(static (result, _) => result.Registry!)
+            .WithTrackingName(TrackingNames.RegistryItems)
+            .Collect()
+            .Combine(facts)
+            .Select(static (pair, _) => BuildAssemblyModel(pair.Left, pair.Right))
+            .WithTrackingName(TrackingNames.AssemblyModel);
+        context.RegisterImplementationSourceOutput(assembly, static (spc, model) =>
+        {
+            if (model is not null)
+            {
+                spc.AddSource(AssemblyEmitter.HintName(model), SourceText.From(AssemblyEmitter.Emit(model), Encoding.UTF8));
+            }
+        });
+    }
+
+    private static CompilationFacts ReadFacts(Compilation compilation)
+    {
+        bool hasCeleriac = compilation.GetTypeByMetadataName(KnownTypeSymbols.TaskContext) is not null
+            && compilation.GetTypeByMetadataName(KnownTypeSymbols.TaskClient) is not null;
+        INamedTypeSymbol? moduleInitializer = compilation.GetTypeByMetadataName("System.Runtime.CompilerServices.ModuleInitializerAttribute");
+        bool supportsModuleInitializer = moduleInitializer is not null && compilation.IsSymbolAccessibleWithin(moduleInitializer, compilation.Assembly);
+        bool supportsFileLocal = compilation is CSharpCompilation { LanguageVersion: >= LanguageVersion.CSharp11 };
+
+        var references = new List<ReferencedTaskAssemblyModel>();
+        if (hasCeleriac)
+        {
+            foreach (IAssemblySymbol referenced in compilation.SourceModule.ReferencedAssemblySymbols)
+            {
+                foreach (AttributeData attribute in referenced.GetAttributes())
+                {
+                    if (attribute.AttributeClass?.ToDisplayString() == KnownTypeSymbols.TaskAssemblyAttribute
+                        && attribute.ConstructorArguments.Length == 1
+                        && attribute.ConstructorArguments[0].Value is INamedTypeSymbol registry)
+                    {
+                        references.Add(new ReferencedTaskAssemblyModel(referenced.Name, registry.ToDisplayString(PayloadTypeWalker.PlainFormat)));
+                    }
+                }
+            }
+        }
+
+        references.Sort(static (a, b) => string.CompareOrdinal(a.AssemblyName, b.AssemblyName));
+        return new CompilationFacts(compilation.AssemblyName ?? string.Empty, hasCeleriac, supportsModuleInitializer, supportsFileLocal, references.ToEquatableArray());
+    }
+
+    private static IEnumerable<DiagnosticInfo> FindDuplicates(ImmutableArray<TaskNameModel> names)
+    {
+        foreach (IGrouping<string, TaskNameModel> group in names.GroupBy(static n => n.TaskName, StringComparer.Ordinal))
+        {
+            List<TaskNameModel> ordered = group
+                .OrderBy(static n => n.Location?.FilePath ?? string.Empty, StringComparer.Ordinal)
+                .ThenBy(static n => n.Location?.Span.Start ?? 0)
+                .ToList();
+            for (int i = 1; i < ordered.Count; i++)
+            {
+                yield return new DiagnosticInfo(
+                    DiagnosticDescriptors.DuplicateTaskName,
+                    ordered[i].Location,
+                    new[] { ordered[i].TaskName, ordered[i].Display, ordered[0].Display }.ToEquatableArray());
+            }
+        }
+    }
+
+    private static AssemblyModel? BuildAssemblyModel(ImmutableArray<RegistryItemModel> items, CompilationFacts facts)
+    {
+        if (!facts.HasCeleriac || (items.IsEmpty && facts.References.IsEmpty))
+        {
+            return null;
+        }
+
+        if (items.IsEmpty && !facts.SupportsModuleInitializer)
+        {
+            return null;
+        }
+
+        var formatters = new Dictionary<string, FormatterModel>(StringComparer.Ordinal);
+        var lookups = new Dictionary<string, LookupEntryModel>(StringComparer.Ordinal);
+        foreach (RegistryItemModel item in items)
+        {
+            foreach (FormatterModel formatter in item.Formatters)
+            {
+                if (!formatters.ContainsKey(formatter.TypeFqn))
+                {
+                    formatters.Add(formatter.TypeFqn, formatter);
+                }
+            }
+
+            foreach (LookupEntryModel lookup in item.Lookups)
+            {
+                if (!lookups.ContainsKey(lookup.TypeFqn))
+                {
+                    lookups.Add(lookup.TypeFqn, lookup);
+                }
+            }
+        }
+
+        return new AssemblyModel(
+            facts.AssemblyName,
+            "Celeriac.Generated." + NameHelper.SanitizeAssemblyName(facts.AssemblyName),
+            facts.SupportsModuleInitializer,
+            facts.SupportsFileLocalTypes,
+            items.OrderBy(static i => i.TaskName, StringComparer.Ordinal).ThenBy(static i => i.RegistrationFqn, StringComparer.Ordinal)
+                .Select(static i => i.RegistrationFqn).ToEquatableArray(),
+            formatters.Values.OrderBy(static f => f.TypeFqn, StringComparer.Ordinal).ToEquatableArray(),
+            lookups.Values.OrderBy(static l => l.TypeFqn, StringComparer.Ordinal).ToEquatableArray(),
+            facts.References);
+    }
+}
