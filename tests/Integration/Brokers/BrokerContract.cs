@@ -1,0 +1,446 @@
+using System.Diagnostics;
+using System.Text;
+using Celeriac.Brokers;
+using Celeriac.IntegrationTests.Infrastructure;
+
+namespace Celeriac.IntegrationTests.Brokers;
+
+/// <summary>
+/// The semantics every <see cref="ITaskBroker"/> promises, run against each implementation (Redis and in-memory).
+/// Real time with short leases (300-500 ms); every wait is bounded. Each test has its own broker and queue names.
+/// </summary>
+public abstract class BrokerContract : IAsyncLifetime
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Ttl = TimeSpan.FromMinutes(5);
+    private ITaskBroker? _broker;
+
+    protected BrokerContract(ITestOutputHelper output) => Output = output;
+
+    protected ITestOutputHelper Output { get; }
+
+    private protected ITaskBroker Broker => _broker ?? throw new InvalidOperationException("The broker was not created.");
+
+    private protected abstract Task<ITaskBroker> CreateBrokerAsync();
+
+    public async Task InitializeAsync() => _broker = await CreateBrokerAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (_broker is not null)
+        {
+            await _broker.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Enqueue_fetch_complete_round_trip_leaves_a_readable_result()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("a", q)], default);
+        Assert.Equal(1, await Broker.GetQueueLengthAsync(q, default));
+
+        List<Delivery> got = await FetchAsync([q], 10, TimeSpan.FromSeconds(10));
+        Delivery d = Assert.Single(got);
+        Output.WriteLine($"fetched id={d.Id} queue={d.Queue} dc={d.DeliveryCount} token={d.LeaseToken} envelope={Encoding.UTF8.GetString(d.Envelope.Span)}");
+        Assert.Equal("a", d.Id);
+        Assert.Equal(q, d.Queue);
+        Assert.Equal(1, d.DeliveryCount);
+        Assert.False(string.IsNullOrEmpty(d.LeaseToken));
+        Assert.Equal(EnvelopeOf("a"), d.Envelope.ToArray());
+        Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
+
+        Assert.True(await Broker.CompleteAsync(d, Success(42), Ttl, default), "CompleteAsync with the current lease must succeed");
+        TaskResult result = await Broker.GetResultAsync("a", default);
+        Output.WriteLine($"result state={result.State} value={Convert.ToHexString(result.Value.Span)} task={result.TaskName} worker={result.Worker}");
+        Assert.Equal(TaskState.Success, result.State);
+        Assert.Equal(new byte[] { 42 }, result.Value.ToArray());
+        Assert.Equal("contract.task", result.TaskName);
+        Assert.Equal("w1", result.Worker);
+
+        Assert.Empty(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("never-sent", default)).State);
+    }
+
+    [Fact]
+    public async Task Messages_are_fetched_in_fifo_order()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("m1", q), Item("m2", q), Item("m3", q)], default);
+        await Broker.EnqueueAsync([Item("m4", q)], default);
+        await Broker.EnqueueAsync([Item("m5", q)], default);
+
+        List<Delivery> got = await FetchAsync([q], 3, TimeSpan.FromSeconds(10));
+        got.AddRange(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
+        string order = string.Join(",", got.Select(d => d.Id));
+        Output.WriteLine($"fetch order: {order}");
+        Assert.Equal("m1,m2,m3,m4,m5", order);
+    }
+
+    [Fact]
+    public async Task A_second_message_with_an_id_in_use_is_refused()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("dup", q)], default);
+        Exception queued = await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("dup", q)], default));
+        Output.WriteLine($"while queued: {queued.GetType().Name}: {queued.Message}");
+        Assert.Equal(1, await Broker.GetQueueLengthAsync(q, default));
+
+        Delivery d = Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
+        Exception leased = await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("dup", q)], default));
+        Output.WriteLine($"while leased: {leased.GetType().Name}: {leased.Message}");
+        Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
+        Assert.Equal(EnvelopeOf("dup"), d.Envelope.ToArray());
+    }
+
+    [Fact]
+    public async Task Fetch_takes_at_most_MaxCount()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([.. Enumerable.Range(1, 5).Select(i => Item("n" + i, q))], default);
+        List<Delivery> first = await FetchAsync([q], 2, TimeSpan.FromSeconds(10));
+        List<Delivery> rest = await FetchAsync([q], 10, TimeSpan.FromSeconds(10));
+        Output.WriteLine($"MaxCount 2 -> {first.Count} ({string.Join(",", first.Select(d => d.Id))}); MaxCount 10 -> {rest.Count}");
+        Assert.Equal(2, first.Count);
+        Assert.Equal(3, rest.Count);
+    }
+
+    [Fact]
+    public async Task A_leased_message_is_not_fetched_again_while_the_lease_holds()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("held", q)], default);
+        Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
+        var clock = Stopwatch.StartNew();
+        List<Delivery> again = await FetchAsync([q], 10, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(300), worker: "w2");
+        Output.WriteLine($"second fetch returned {again.Count} after {clock.ElapsedMilliseconds} ms");
+        Assert.Empty(again);
+    }
+
+    [Fact]
+    public async Task An_expired_lease_is_reclaimed_and_redelivered_with_a_new_token()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("r", q)], default);
+        Delivery first = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300)));
+        var clock = Stopwatch.StartNew();
+        Delivery second = await FetchUntilAsync(q, TimeSpan.FromSeconds(10), "w2");
+        Output.WriteLine($"redelivered after {clock.ElapsedMilliseconds} ms: dc {first.DeliveryCount} -> {second.DeliveryCount}, token {first.LeaseToken} -> {second.LeaseToken}");
+        Assert.Equal("r", second.Id);
+        Assert.Equal(2, second.DeliveryCount);
+        Assert.NotEqual(first.LeaseToken, second.LeaseToken);
+        Assert.True(clock.ElapsedMilliseconds >= 250, $"redelivered after {clock.ElapsedMilliseconds} ms, before the 300 ms lease could have expired");
+        Assert.Equal(EnvelopeOf("r"), second.Envelope.ToArray());
+    }
+
+    [Fact]
+    public async Task The_old_lease_token_is_fenced_off_after_a_redelivery()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("f", q)], default);
+        Delivery old = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300)));
+        Delivery current = await FetchUntilAsync(q, TimeSpan.FromSeconds(10), "w2");
+        Assert.Equal(2, current.DeliveryCount);
+
+        int oldExtended = await Broker.ExtendLeasesAsync([old], TimeSpan.FromSeconds(10), default);
+        bool oldDead = await Broker.DeadLetterAsync(old, "unknown-task: stale", Failure("stale"), Ttl, default);
+        await Broker.ReleaseAsync([old], default);
+        bool oldCompleted = await Broker.CompleteAsync(old, Success(1), Ttl, default);
+        Output.WriteLine($"old token: extend={oldExtended} deadLetter={oldDead} complete={oldCompleted}; queue length after old release={await Broker.GetQueueLengthAsync(q, default)}");
+        Assert.Equal(0, oldExtended);
+        Assert.False(oldDead, "DeadLetterAsync with a stale token must return false");
+        Assert.False(oldCompleted, "CompleteAsync with a stale token must return false");
+        Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
+        Assert.Empty(await Broker.GetDeadLettersAsync(q, 10, default));
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("f", default)).State);
+        Assert.Equal(1, await Broker.ExtendLeasesAsync([current], TimeSpan.FromSeconds(10), default));
+
+        Assert.True(await Broker.CompleteAsync(current, Success(2), Ttl, default));
+        Assert.False(await Broker.CompleteAsync(old, Success(1), Ttl, default), "a stale completion after the real one must not be accepted");
+        TaskResult result = await Broker.GetResultAsync("f", default);
+        Output.WriteLine($"final result {result.State} value={Convert.ToHexString(result.Value.Span)}");
+        Assert.Equal(TaskState.Success, result.State);
+        Assert.Equal(new byte[] { 2 }, result.Value.ToArray());
+    }
+
+    [Fact]
+    public async Task Extending_the_lease_keeps_it_past_the_original_timeout()
+    {
+        string q = Queue();
+        TimeSpan lease = TimeSpan.FromMilliseconds(400);
+        await Broker.EnqueueAsync([Item("x", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, lease));
+        var clock = Stopwatch.StartNew();
+        int rounds = 0;
+        while (clock.ElapsedMilliseconds < 1300)
+        {
+            Assert.Equal(1, await Broker.ExtendLeasesAsync([d], lease, default));
+            rounds++;
+            List<Delivery> stolen = await FetchAsync([q], 1, lease, maxWait: TimeSpan.Zero, worker: "thief");
+            Assert.True(stolen.Count == 0, $"the message was redelivered after {clock.ElapsedMilliseconds} ms although its lease was extended");
+            await Task.Delay(100);
+        }
+
+        Output.WriteLine($"held for {clock.ElapsedMilliseconds} ms with a {lease.TotalMilliseconds} ms lease and {rounds} extensions");
+        Assert.True(await Broker.CompleteAsync(d, Success(7), Ttl, default), "the extended lease must still be held");
+    }
+
+    [Fact]
+    public async Task A_scheduled_message_is_not_fetched_before_it_is_due_and_is_fetched_after()
+    {
+        string q = Queue();
+        var clock = Stopwatch.StartNew();
+        long due = Now() + 700;
+        await Broker.EnqueueAsync([Item("eta", q, due)], default);
+        List<Delivery> early = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(100));
+        long lengthBefore = await Broker.GetQueueLengthAsync(q, default);
+        Output.WriteLine($"early fetch at {clock.ElapsedMilliseconds} ms: {early.Count}, queue length {lengthBefore}");
+        Assert.Empty(early);
+        Assert.Equal(0, lengthBefore);
+
+        // Blocking fetches with a long MaxWait, as the worker's loop issues them: the message must come when it is due,
+        // not after MaxWait (a fetch may return 0 early on a wake-up; the loop counts those).
+        int rounds = 0;
+        List<Delivery> later = [];
+        while (later.Count == 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            rounds++;
+            later = await Wait.WithinAsync(FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(5)), Long, "a blocking fetch of a scheduled message");
+            Output.WriteLine($"blocking fetch #{rounds} returned {later.Count} at {clock.ElapsedMilliseconds} ms ({Now() - due} ms relative to due)");
+        }
+
+        long late = Now() - due;
+        Delivery d = Assert.Single(later);
+        Assert.Equal("eta", d.Id);
+        Assert.True(late >= -20, $"fetched {-late} ms before it was due");
+        Assert.True(late < 1500, $"fetched {late} ms after it was due; a blocking fetch should wake when the next scheduled message is due");
+    }
+
+    [Fact]
+    public async Task A_non_blocking_fetch_with_only_a_scheduled_message_returns_nothing()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("later", q, Now() + 60_000)], default);
+        var clock = Stopwatch.StartNew();
+        List<Delivery> got = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.Zero);
+        Output.WriteLine($"MaxWait 0 with a message due in 60 s: {got.Count} after {clock.ElapsedMilliseconds} ms");
+        Assert.Empty(got);
+        Assert.True(clock.ElapsedMilliseconds < 1000, $"a fetch with MaxWait 0 blocked for {clock.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task A_blocking_fetch_wakes_promptly_when_a_message_arrives()
+    {
+        string q = Queue();
+        var clock = Stopwatch.StartNew();
+        Task<List<Delivery>> fetch = FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(10));
+        await Task.Delay(300);
+        Assert.False(fetch.IsCompleted, $"the fetch on an empty queue returned after {clock.ElapsedMilliseconds} ms with nothing enqueued");
+        long enqueuedAt = clock.ElapsedMilliseconds;
+        await Broker.EnqueueAsync([Item("wake", q)], default);
+        List<Delivery> got = await Wait.WithinAsync(fetch, Long, "the blocked fetch");
+        long latency = clock.ElapsedMilliseconds - enqueuedAt;
+        Output.WriteLine($"fetched {got.Count} {latency} ms after the enqueue (MaxWait 10 s)");
+        Assert.Equal("wake", Assert.Single(got).Id);
+        Assert.True(latency < 1000, $"the blocked fetch took {latency} ms to notice the message (MaxWait 10 s): it should be woken, not poll");
+    }
+
+    [Fact]
+    public async Task A_blocking_fetch_on_an_empty_queue_returns_nothing_after_MaxWait()
+    {
+        string q = Queue();
+        var clock = Stopwatch.StartNew();
+        List<Delivery> got = await Wait.WithinAsync(FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(500)), Long, "a fetch with MaxWait 500 ms");
+        Output.WriteLine($"returned {got.Count} after {clock.ElapsedMilliseconds} ms (MaxWait 500 ms)");
+        Assert.Empty(got);
+        Assert.True(clock.ElapsedMilliseconds >= 400, $"returned after {clock.ElapsedMilliseconds} ms, well before MaxWait");
+        Assert.True(clock.ElapsedMilliseconds < 3000, $"returned after {clock.ElapsedMilliseconds} ms, long after MaxWait");
+    }
+
+    [Fact]
+    public async Task Queues_are_served_in_the_order_given()
+    {
+        string high = Queue(), low = Queue();
+        await Broker.EnqueueAsync([Item("low1", low)], default);
+        await Broker.EnqueueAsync([Item("high1", high), Item("high2", high)], default);
+        List<Delivery> one = await FetchAsync([high, low], 1, TimeSpan.FromSeconds(10));
+        List<Delivery> rest = await FetchAsync([high, low], 10, TimeSpan.FromSeconds(10));
+        string order = string.Join(",", one.Concat(rest).Select(d => $"{d.Id}@{(d.Queue == high ? "high" : "low")}"));
+        Output.WriteLine($"order: {order}");
+        Assert.Equal("high1@high,high2@high,low1@low", order);
+    }
+
+    [Fact]
+    public async Task Release_puts_a_message_back_at_the_front_at_once()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("first", q), Item("second", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        Assert.Equal("first", d.Id);
+        await Broker.ReleaseAsync([d], default);
+        long length = await Broker.GetQueueLengthAsync(q, default);
+        List<Delivery> again = await FetchAsync([q], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w2");
+        Output.WriteLine($"after release: queue length {length}; fetched {string.Join(",", again.Select(x => $"{x.Id}(dc {x.DeliveryCount})"))}");
+        Assert.Equal(2, length);
+        Assert.Equal("first,second", string.Join(",", again.Select(x => x.Id)));
+        Assert.Equal(2, again[0].DeliveryCount);
+        Assert.False(await Broker.CompleteAsync(d, Success(1), Ttl, default), "the released delivery's token must no longer complete");
+    }
+
+    [Fact]
+    public async Task A_dead_letter_is_listed_with_its_reason_and_can_be_requeued()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("d1", q), Item("d2", q)], default);
+        List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30));
+        long before = Now();
+        Assert.True(await Broker.DeadLetterAsync(got[0], "unknown-task: no task named 'x'", Failure("no task named 'x'"), Ttl, default));
+        Assert.True(await Broker.DeadLetterAsync(got[1], "undecodable: garbage", null, Ttl, default));
+
+        IReadOnlyList<DeadLetter> letters = await Broker.GetDeadLettersAsync(q, 10, default);
+        foreach (DeadLetter letter in letters)
+        {
+            Output.WriteLine($"dead letter {letter.Id} queue={(letter.Queue == q ? "q" : letter.Queue)} reason='{letter.Reason}' at={letter.At:O} bytes={letter.Envelope.Length}");
+        }
+
+        Assert.Equal(["d1", "d2"], letters.Select(l => l.Id));
+        Assert.Equal("unknown-task: no task named 'x'", letters[0].Reason);
+        Assert.Equal("undecodable: garbage", letters[1].Reason);
+        Assert.All(letters, l => Assert.Equal(q, l.Queue));
+        Assert.Equal(EnvelopeOf("d1"), letters[0].Envelope.ToArray());
+        Assert.InRange(letters[0].At.ToUnixTimeMilliseconds(), before - 1000, Now() + 1000);
+        Assert.Single(await Broker.GetDeadLettersAsync(q, 1, default));
+
+        TaskResult failed = await Broker.GetResultAsync("d1", default);
+        Assert.Equal(TaskState.Failure, failed.State);
+        Assert.Equal("Celeriac.UnknownTask", failed.Error?.Type);
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("d2", default)).State);
+        Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
+        Assert.Empty(await FetchAsync([q], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero));
+        await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("d1", q)], default));
+
+        Assert.Equal(1, await Broker.RequeueDeadLettersAsync(q, ["d1", "not-dead"], default));
+        Assert.Equal(["d2"], (await Broker.GetDeadLettersAsync(q, 10, default)).Select(l => l.Id));
+        TaskResult afterRequeue = await Broker.GetResultAsync("d1", default);
+        Delivery again = Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero));
+        Output.WriteLine($"requeued d1: result after requeue {afterRequeue.State}; fetched {again.Id} dc={again.DeliveryCount}");
+        Assert.Equal("d1", again.Id);
+        Assert.Equal(1, again.DeliveryCount);
+        Assert.Equal(EnvelopeOf("d1"), again.Envelope.ToArray());
+        Assert.True(afterRequeue.State == TaskState.Pending, $"a requeued task must not keep its old final result ({afterRequeue.State}): a client waiting on it would see the stale failure");
+        Assert.True(await Broker.CompleteAsync(again, Success(5), Ttl, default));
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("d1", default)).State);
+    }
+
+    [Fact]
+    public async Task SetState_records_progress_but_never_overwrites_a_final_result()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("s", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        await Broker.SetStateAsync("s", State(TaskState.Started), Ttl, default);
+        TaskState started = (await Broker.GetResultAsync("s", default)).State;
+        Assert.True(await Broker.CompleteAsync(d, Success(3), Ttl, default));
+        await Broker.SetStateAsync("s", State(TaskState.Started), Ttl, default);
+        await Broker.SetStateAsync("s", State(TaskState.Retry), Ttl, default);
+        TaskResult final = await Broker.GetResultAsync("s", default);
+        Output.WriteLine($"after SetState(STARTED): {started}; after completion and two more SetState calls: {final.State}");
+        Assert.Equal(TaskState.Started, started);
+        Assert.Equal(TaskState.Success, final.State);
+        Assert.Equal(new byte[] { 3 }, final.Value.ToArray());
+    }
+
+    [Fact]
+    public async Task WaitResult_is_woken_by_the_completion()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("w", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        var clock = Stopwatch.StartNew();
+        Task<TaskResult> waiting = Broker.WaitResultAsync("w", TimeSpan.FromSeconds(10), default);
+        await Task.Delay(300);
+        Assert.False(waiting.IsCompleted, $"WaitResultAsync returned after {clock.ElapsedMilliseconds} ms before the task completed");
+        long completedAt = clock.ElapsedMilliseconds;
+        Assert.True(await Broker.CompleteAsync(d, Success(9), Ttl, default));
+        TaskResult result = await Wait.WithinAsync(waiting, Long, "WaitResultAsync after the completion");
+        long latency = clock.ElapsedMilliseconds - completedAt;
+        Output.WriteLine($"woken {latency} ms after the completion with {result.State} (timeout 10 s)");
+        Assert.Equal(TaskState.Success, result.State);
+        Assert.True(latency < 1000, $"WaitResultAsync took {latency} ms to notice the completion (timeout 10 s): it should be woken");
+
+        clock.Restart();
+        TaskResult ready = await Broker.WaitResultAsync("w", TimeSpan.FromSeconds(10), default);
+        Output.WriteLine($"waiting on a ready result returned {ready.State} in {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(TaskState.Success, ready.State);
+        Assert.True(clock.ElapsedMilliseconds < 1000);
+    }
+
+    [Fact]
+    public async Task WaitResult_returns_the_latest_non_final_state_at_the_timeout()
+    {
+        await Broker.SetStateAsync("slow", State(TaskState.Started), Ttl, default);
+        var clock = Stopwatch.StartNew();
+        TaskResult result = await Wait.WithinAsync(Broker.WaitResultAsync("slow", TimeSpan.FromMilliseconds(600), default), Long, "WaitResultAsync with a 600 ms timeout");
+        Output.WriteLine($"returned {result.State} after {clock.ElapsedMilliseconds} ms (timeout 600 ms)");
+        Assert.Equal(TaskState.Started, result.State);
+        Assert.True(clock.ElapsedMilliseconds >= 500, $"returned after {clock.ElapsedMilliseconds} ms, before the timeout");
+
+        clock.Restart();
+        TaskResult unknown = await Broker.WaitResultAsync("unknown", TimeSpan.FromMilliseconds(300), default);
+        Output.WriteLine($"unknown id: {unknown.State} after {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(TaskState.Pending, unknown.State);
+    }
+
+    [Fact]
+    public async Task A_result_expires_after_its_ttl()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("ttl", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        var clock = Stopwatch.StartNew();
+        Assert.True(await Broker.CompleteAsync(d, Success(1), TimeSpan.FromMilliseconds(400), default));
+        TaskState right = (await Broker.GetResultAsync("ttl", default)).State;
+        TimeSpan gone = await Wait.UntilAsync(async () => (await Broker.GetResultAsync("ttl", default)).State == TaskState.Pending, TimeSpan.FromSeconds(5), "the result with a 400 ms TTL to expire");
+        Output.WriteLine($"right after completion: {right}; PENDING again after {gone.TotalMilliseconds:0} ms (TTL 400 ms)");
+        Assert.Equal(TaskState.Success, right);
+        Assert.True(gone.TotalMilliseconds >= 300, $"the result vanished after {gone.TotalMilliseconds:0} ms, before its 400 ms TTL");
+    }
+
+    private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0) => new(id, queue, EnvelopeOf(id), dueAtMs);
+
+    private protected static byte[] EnvelopeOf(string id) => Encoding.UTF8.GetBytes("envelope-of-" + id);
+
+    private static string Queue() => "q" + Guid.NewGuid().ToString("N")[..8];
+
+    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    private static TaskResult Success(byte value) => new() { State = TaskState.Success, Value = new[] { value }, TaskName = "contract.task", Worker = "w1", Timestamp = DateTimeOffset.UtcNow };
+
+    private static TaskResult Failure(string message) => new() { State = TaskState.Failure, Error = new TaskError("Celeriac.UnknownTask", message, null), TaskName = "contract.task", Timestamp = DateTimeOffset.UtcNow };
+
+    private static TaskResult State(TaskState state) => new() { State = state, TaskName = "contract.task", Worker = "w1", Timestamp = DateTimeOffset.UtcNow };
+
+    private async Task<List<Delivery>> FetchAsync(IReadOnlyList<string> queues, int max, TimeSpan lease, TimeSpan? maxWait = null, string worker = "w1")
+    {
+        var into = new List<Delivery>();
+        int n = await Broker.FetchAsync(new FetchRequest(queues, max, lease, maxWait ?? TimeSpan.FromMilliseconds(200), worker), into, default);
+        Assert.Equal(into.Count, n);
+        return into;
+    }
+
+    /// <summary>Fetches from <paramref name="queue"/> until something comes (a reclaimed lease), within <paramref name="timeout"/>.</summary>
+    private async Task<Delivery> FetchUntilAsync(string queue, TimeSpan timeout, string worker)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            List<Delivery> got = await FetchAsync([queue], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.FromMilliseconds(100), worker: worker);
+            if (got.Count > 0)
+            {
+                return got[0];
+            }
+        }
+
+        throw new TimeoutException($"Nothing was redelivered from {queue} within {timeout.TotalSeconds} s: the expired lease was not reclaimed.");
+    }
+}
