@@ -350,6 +350,7 @@ internal sealed class InMemoryBroker : ITaskBroker
                     StoredMessage message = _messages[id];
                     message.DeadReason = null;
                     message.DeliveryCount = 0;
+                    _results.Remove(id); // the dead-letter FAILURE no longer describes the task
                     state.Pending.AddLast(id);
                     requeued++;
                 }
