@@ -22,7 +22,7 @@ internal sealed class PayloadTypeWalker
     private const string FormatterNamespace = "global::MessagePack.Formatters.";
 
     // Generic BCL collections mapped to MessagePack's own generic formatters, instantiated statically in Lookup.
-    private static readonly Dictionary<string, string> CollectionFormatters = new(StringComparer.Ordinal)
+    internal static readonly Dictionary<string, string> CollectionFormatters = new(StringComparer.Ordinal)
     {
         ["System.Collections.Generic.List`1"] = "ListFormatter",
         ["System.Collections.Generic.IList`1"] = "InterfaceListFormatter2",
@@ -38,7 +38,7 @@ internal sealed class PayloadTypeWalker
     };
 
     // Non-primitive types that MessagePack's BuiltinResolver (the last resolver of the chain) formats itself.
-    private static readonly HashSet<string> BuiltinTypes = new(StringComparer.Ordinal)
+    internal static readonly HashSet<string> BuiltinTypes = new(StringComparer.Ordinal)
     {
         "System.Decimal",
         "System.DateTime",

@@ -1,0 +1,261 @@
+using System.Buffers;
+using System.Collections;
+using System.Reflection;
+using System.Runtime.Loader;
+using Celeriac.GeneratorTests.Infrastructure;
+using MessagePack;
+
+namespace Celeriac.GeneratorTests;
+
+/// <summary>Loads generated code and runs it: arguments through the generated formatters and invokers, results back through handles.</summary>
+public sealed class BehaviourUnitTests
+{
+    private const string Probes = """
+        namespace Samples.Tasks
+        {
+            public sealed class FakeMailer : IMailer
+            {
+                public Letter? Last { get; private set; }
+                public Task<bool> SendAsync(Letter letter, CancellationToken ct) { Last = letter; return Task.FromResult(true); }
+            }
+
+            public sealed class Services(FakeMailer mailer) : IServiceProvider
+            {
+                public object? GetService(Type serviceType) => serviceType == typeof(MailTasks) ? new MailTasks(mailer) : null;
+            }
+        }
+        """;
+
+    private const string PayloadProbe = """
+        namespace Samples.Payloads
+        {
+            public static class Probe
+            {
+                public static Shipment Sample()
+                {
+                    var customer = new Customer { Id = new Guid("6f9619ff-8b86-d011-b42d-00c04fc964ff"), Name = "Ada", Email = "ada@example.com", Referrals = [new Customer { Email = "bob@example.com" }] };
+                    return new Shipment(
+                        [new Point(1, 2), new Point(3, 4)],
+                        new Dictionary<string, Point> { ["a"] = new Point(5, 6) },
+                        new Dictionary<Color, int> { [Color.Green] = 7 },
+                        ["x", "y"],
+                        [new Size { Width = 8, Height = 9 }],
+                        [10, 11],
+                        ["n1", null],
+                        [Access.Read | Access.Write],
+                        new Dictionary<int, List<Color?>> { [1] = [Color.Red, null] },
+                        new Point(12, 13),
+                        Color.Green,
+                        new DateTime(2024, 1, 2, 3, 4, 5, DateTimeKind.Utc),
+                        TimeSpan.FromMinutes(90),
+                        new Uri("https://example.com/x"),
+                        new Version(1, 2, 3),
+                        System.Numerics.BigInteger.Parse("123456789012345678901234567890"),
+                        'z',
+                        customer,
+                        new Node("head", new Node("tail", null)));
+                }
+            }
+        }
+        """;
+
+    [Fact]
+    public async Task StaticTaskRoundTripsArgumentsAndResult()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        var client = new RecordingClient();
+
+        var handle = await loaded.Delay<TaskHandle<int>>("Samples.Tasks.MathTasks+AddTask", client, 4, 5);
+        Assert.Equal("Samples.Tasks.MathTasks.Add", client.LastTaskName);
+
+        TaskRegistration registration = loaded.Registration("Samples.Tasks.MathTasks.Add");
+        byte[] result = await Invoke(registration, client.LastPayload, services: null);
+        Assert.Equal(9, MessagePackSerializer.Deserialize<int>(result));
+
+        client.Complete(handle.Id, result);
+        Assert.Equal(9, await handle.GetAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task VoidTaskWritesNilAndReturnsPlainHandle()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        var client = new RecordingClient();
+
+        TaskHandle handle = await loaded.Delay<TaskHandle>("Samples.Tasks.MathTasks+LogTask", client, "hello");
+        Assert.Equal("math.log", client.LastTaskName);
+        Assert.Equal("id-1", handle.Id);
+
+        byte[] result = await Invoke(loaded.Registration("math.log"), client.LastPayload, services: null);
+        Assert.Equal([0xc0], result);
+    }
+
+    [Fact]
+    public async Task InstanceTaskResolvesTargetFromServicesAndRoundTripsRecord()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        var client = new RecordingClient();
+        Type letterType = loaded.Type("Samples.Tasks.Letter");
+        object high = Enum.ToObject(loaded.Type("Samples.Tasks.Urgency"), 1);
+        object letter = Activator.CreateInstance(letterType, "ada@example.com", "Hello", new List<string> { "line 1", "line 2" }, high, (int?)3)!;
+
+        await loaded.Delay<TaskHandle<bool>>("Samples.Tasks.MailTasks+SendTask", client, letter);
+
+        object mailer = Activator.CreateInstance(loaded.Type("Samples.Tasks.FakeMailer"))!;
+        var services = (IServiceProvider)Activator.CreateInstance(loaded.Type("Samples.Tasks.Services"), mailer)!;
+        TaskRegistration registration = loaded.Registration("Samples.Tasks.MailTasks.Send");
+        Assert.NotNull(registration.ConfigureServices);
+        byte[] result = await Invoke(registration, client.LastPayload, services);
+
+        Assert.True(MessagePackSerializer.Deserialize<bool>(result));
+        object received = mailer.GetType().GetProperty("Last")!.GetValue(mailer)!;
+        Assert.Equal("ada@example.com", Get(received, "To"));
+        Assert.Equal("Hello", Get(received, "Subject"));
+        Assert.Equal(["line 1", "line 2"], ((IEnumerable)Get(received, "Lines")!).Cast<string>());
+        Assert.Equal(high, Get(received, "Urgency"));
+        Assert.Equal(3, Get(received, "Copies"));
+    }
+
+    [Fact]
+    public async Task InstanceTaskWithoutServicesFailsClearly()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        var client = new RecordingClient();
+        object letter = Activator.CreateInstance(loaded.Type("Samples.Tasks.Letter"), "a", "b", new List<string>(), Enum.ToObject(loaded.Type("Samples.Tasks.Urgency"), 0), null)!;
+        await loaded.Delay<TaskHandle<bool>>("Samples.Tasks.MailTasks+SendTask", client, letter);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Invoke(loaded.Registration("Samples.Tasks.MailTasks.Send"), client.LastPayload, services: null));
+        Assert.Contains("TaskContext.Services", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadPayloadThrowsTaskPayloadException()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        TaskRegistration add = loaded.Registration("Samples.Tasks.MathTasks.Add");
+
+        // One argument where two are expected; then a nil where a non-nullable string is expected.
+        var wrongCount = await Assert.ThrowsAsync<TaskPayloadException>(() => Invoke(add, new byte[] { 0x91, 0x01 }, services: null));
+        Assert.Contains("takes 2 arguments", wrongCount.Message, StringComparison.Ordinal);
+        var nullArgument = await Assert.ThrowsAsync<TaskPayloadException>(() => Invoke(loaded.Registration("math.log"), new byte[] { 0x91, 0xc0 }, services: null));
+        Assert.Contains("is null but is not nullable", nullArgument.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ModuleInitializerRegistersTasksInGlobalCatalog()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        _ = loaded.Type("Samples.Tasks.MathTasks+AddTask").GetField("Name")!.GetValue(null);
+        System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(loaded.Assembly.ManifestModule.ModuleHandle);
+        Assert.True(TaskCatalog.Global.TryGet("math.log", out _));
+        Assert.NotNull(loaded.Assembly.GetCustomAttribute<TaskAssemblyAttribute>());
+    }
+
+    [Fact]
+    public async Task ComplexPayloadRoundTripsThroughGeneratedFormatters()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Payloads, PayloadProbe);
+        var client = new RecordingClient();
+        object sample = loaded.Type("Samples.Payloads.Probe").GetMethod("Sample")!.Invoke(null, null)!;
+        Type shipmentType = loaded.Type("Samples.Payloads.Shipment");
+        Type sizeType = loaded.Type("Samples.Payloads.Size");
+        object size = Activator.CreateInstance(sizeType)!;
+        Type accessType = loaded.Type("Samples.Payloads.Access");
+        Array extra = Array.CreateInstance(loaded.Type("Samples.Payloads.Point"), 0);
+
+        await loaded.Delay<object>("Samples.Payloads.Shipping+ShipTask", client, sample, extra, new List<int> { 1, 2 }, Enum.ToObject(accessType, 2L), size);
+        byte[] result = await Invoke(loaded.Registration("Samples.Payloads.Shipping.Ship"), client.LastPayload, services: null);
+
+        // The task returns its argument: the result must encode exactly as the original does.
+        var options = (MessagePackSerializerOptions)loaded.Type("Celeriac.Generated.Samples_Tasks.GeneratedResolver").GetField("Options")!.GetValue(null)!;
+        byte[] expected = MessagePackSerializer.Serialize(shipmentType, sample, options);
+        Assert.Equal(expected, result);
+        string json = MessagePackSerializer.ConvertToJson(result);
+        Assert.Contains("ada@example.com", json, StringComparison.Ordinal);
+        Assert.Contains("tail", json, StringComparison.Ordinal);
+    }
+
+    private static object? Get(object target, string property) => target.GetType().GetProperty(property)!.GetValue(target);
+
+    private static async Task<byte[]> Invoke(TaskRegistration registration, ReadOnlyMemory<byte> payload, IServiceProvider? services)
+    {
+        var output = new ArrayBufferWriter<byte>();
+        var context = new TaskContext { TaskId = "id-1", TaskName = registration.Name, Services = services };
+        await registration.Invoker(payload, context, output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    private sealed class LoadedAssembly : IDisposable
+    {
+        private readonly AssemblyLoadContext _context;
+
+        private LoadedAssembly(Assembly assembly, AssemblyLoadContext context)
+        {
+            Assembly = assembly;
+            _context = context;
+        }
+
+        public Assembly Assembly { get; }
+
+        public static LoadedAssembly Create(params string[] sources)
+        {
+            GeneratorRun run = GeneratorHarness.Run(sources);
+            run.AssertCompilesCleanly();
+            Assembly assembly = GeneratorHarness.Load(run.Output, out AssemblyLoadContext context);
+            return new LoadedAssembly(assembly, context);
+        }
+
+        public Type Type(string name) => Assembly.GetType(name, throwOnError: true)!;
+
+        public TaskRegistration Registration(string taskName)
+        {
+            var catalog = new TaskCatalog();
+            Type registry = Assembly.GetTypes().Single(t => t.Name == "TaskRegistry");
+            registry.GetMethod("Register")!.Invoke(null, [catalog]);
+            Assert.True(catalog.TryGet(taskName, out TaskRegistration? registration), "Not registered: " + taskName);
+            return registration;
+        }
+
+        public async Task<T> Delay<T>(string taskClass, ITaskClient client, params object?[] args)
+        {
+            MethodInfo delay = Type(taskClass).GetMethod("DelayAsync")!;
+            object?[] all = [client, .. args, CancellationToken.None];
+            object pending = delay.Invoke(null, all)!;
+
+            // ValueTask<TaskHandle<X>>: await through AsTask() to stay generic over X.
+            var task = (Task)pending.GetType().GetMethod("AsTask")!.Invoke(pending, null)!;
+            await task;
+            return (T)task.GetType().GetProperty("Result")!.GetValue(task)!;
+        }
+
+        public void Dispose() => _context.Unload();
+    }
+
+    private sealed class RecordingClient : ITaskClient
+    {
+        private readonly Dictionary<string, TaskResult> _results = new();
+        private int _next;
+
+        public string? LastTaskName { get; private set; }
+
+        public byte[] LastPayload { get; private set; } = [];
+
+        public ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            var writer = new MessagePackWriter(buffer);
+            task.ArgsFormatter.Serialize(ref writer, args, task.SerializerOptions);
+            writer.Flush();
+            LastTaskName = task.Name;
+            LastPayload = buffer.WrittenSpan.ToArray();
+            return new("id-" + (++_next).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        public void Complete(string taskId, byte[] value) => _results[taskId] = new TaskResult { State = TaskState.Success, Value = value };
+
+        public ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+            => new(_results.TryGetValue(taskId, out TaskResult? result) ? result : TaskResult.Pending);
+
+        public ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);
+    }
+}
