@@ -62,7 +62,7 @@ internal sealed class InMemoryBroker : ITaskBroker
         lock (_gate)
         {
             int got = TakeLocked(request, into, out long nextDue);
-            if (got > 0)
+            if (got > 0 || request.MaxWait <= TimeSpan.Zero)
             {
                 return got;
             }
