@@ -259,7 +259,8 @@ internal static class TaskParser
             }
         }
 
-        TaskNameModel? nameModel = nameError is null ? new TaskNameModel(taskName, methodDisplay, LocationInfo.From(methodLocation)) : null;
+        // Only valid tasks take part in the duplicate-name check, so one mistake is reported once (overloads are CEL0006, not CEL0005).
+        TaskNameModel? nameModel = diagnostics.Count == 0 ? new TaskNameModel(taskName, methodDisplay, LocationInfo.From(methodLocation)) : null;
         EquatableArray<DiagnosticInfo> diagnosticArray = diagnostics.ToEquatableArray();
         if (diagnostics.Count > 0)
         {

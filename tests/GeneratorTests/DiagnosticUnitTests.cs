@@ -1,0 +1,239 @@
+using Celeriac.GeneratorTests.Infrastructure;
+using Microsoft.CodeAnalysis;
+
+namespace Celeriac.GeneratorTests;
+
+/// <summary>One test per diagnostic. Assertions are exhaustive: any unexpected diagnostic fails the test and is printed.</summary>
+public sealed class DiagnosticUnitTests
+{
+    [Fact]
+    public void CEL0001_ContainingTypeNotPartial()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static class NotPartial { [Task] public static void Run() { } }
+            """, "CEL0001");
+        Assert.Contains("NotPartial", Message(run, "CEL0001"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CEL0001_EnclosingTypeNotPartial()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static class Outer { public static partial class Inner { [Task] public static void Run() { } } }
+            """, "CEL0001");
+        Assert.Contains("'Outer'", Message(run, "CEL0001"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CEL0002_GenericMethodOrType()
+        => Expect("""
+            using Celeriac;
+            public static partial class G { [Task] public static void Run<T>() { } }
+            public partial class H<T> { [Task] public static void Run() { } }
+            """, "CEL0002", "CEL0002");
+
+    [Fact]
+    public void CEL0003_RefOutInParamsParameters()
+        => Expect("""
+            using Celeriac;
+            public static partial class P
+            {
+                [Task] public static void A(ref int x) { }
+                [Task] public static void B(out int x) { x = 0; }
+                [Task] public static void C(in int x) { }
+                [Task] public static void D(params int[] x) { }
+                [Task] public static void E(Span<int> x) { }
+            }
+            """, "CEL0003", "CEL0003", "CEL0003", "CEL0003", "CEL0003");
+
+    [Fact]
+    public void CEL0004_AsyncVoidAndUnsupportedReturns()
+        => Expect("""
+            using Celeriac;
+            public static partial class R
+            {
+                [Task] public static async void A() { await Task.Yield(); }
+                [Task] public static IAsyncEnumerable<int> B() => throw null!;
+                [Task] public static Task<Task> C() => throw null!;
+            }
+            """, "CEL0004", "CEL0004", "CEL0004");
+
+    [Fact]
+    public void CEL0005_DuplicateTaskName()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class A { [Task(Name = "same")] public static void Run() { } }
+            public static partial class B { [Task(Name = "same")] public static void Go() { } }
+            """, "CEL0005");
+        Assert.Contains("'same'", Message(run, "CEL0005"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CEL0006_NestedTypeNameCollides()
+        => Expect("""
+            using Celeriac;
+            public static partial class A
+            {
+                [Task] public static void Run() { }
+                public static class RunTask { }
+            }
+            public static partial class B
+            {
+                [Task] public static void Go(int x) { }
+                [Task] public static void Go(string x) { }
+            }
+            """, "CEL0006", "CEL0006");
+
+    [Fact]
+    public void CEL0007_DuplicateInjectedParameters()
+        => Expect("""
+            using Celeriac;
+            public static partial class I
+            {
+                [Task] public static void A(CancellationToken a, CancellationToken b) { }
+                [Task] public static void B(TaskContext a, TaskContext b) { }
+            }
+            """, "CEL0007", "CEL0007");
+
+    [Fact]
+    public void CEL0008_InaccessibleContainingType()
+        => Expect("""
+            using Celeriac;
+            public partial class Outer { private static partial class Hidden { [Task] public static void Run() { } } }
+            """, "CEL0008");
+
+    [Fact]
+    public void CEL0009_InvalidTaskName()
+        => Expect("""
+            using Celeriac;
+            public static partial class N
+            {
+                [Task(Name = "has space")] public static void A() { }
+                [Task(Name = "")] public static void B() { }
+                [Task(Name = "ok.name_with-all:chars9")] public static void C() { }
+            }
+            """, "CEL0009", "CEL0009");
+
+    [Fact]
+    public void CEL0101_ParameterNotSerializable()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public sealed record Envelope(string Id, object Payload);
+            public static partial class S
+            {
+                [Task] public static void A(System.IO.Stream stream) { }
+                [Task] public static void B(Envelope envelope) { }
+                [Task] public static void C(int[,] grid) { }
+            }
+            """, "CEL0101", "CEL0101", "CEL0101");
+        string nested = run.GeneratorDiagnostics.Select(d => d.GetMessage()).Single(m => m.Contains("envelope", StringComparison.Ordinal));
+        Assert.Contains("member 'Payload' of type 'Envelope'", nested, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CEL0101_TypeWithoutUsableConstructor()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public sealed class Sealed { public Sealed(int other) { } public int Value { get; set; } }
+            public sealed class ReadOnly { public int Value { get; } = 1; }
+            public static partial class S
+            {
+                [Task] public static void A(Sealed value) { }
+                [Task] public static void B(ReadOnly value) { }
+            }
+            """, "CEL0101", "CEL0101");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("no public constructor", StringComparison.Ordinal));
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("member 'Value' of type 'ReadOnly' is read-only", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CEL0102_ReturnNotSerializable()
+        => Expect("""
+            using Celeriac;
+            public static partial class S
+            {
+                [Task] public static Task<System.IO.Stream> A() => throw null!;
+                [Task] public static object B() => throw null!;
+            }
+            """, "CEL0102", "CEL0102");
+
+    [Fact]
+    public void MethodWithErrorEmitsNoStubButOthersStillGenerate()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class Mixed
+            {
+                [Task] public static void Bad(ref int x) { }
+                [Task] public static int Good(int x) => x;
+            }
+            """, "CEL0003");
+        Assert.Contains(run.Sources, s => s.HintName.Contains("GoodTask", StringComparison.Ordinal));
+        Assert.DoesNotContain(run.Sources, s => s.HintName.Contains("BadTask", StringComparison.Ordinal));
+        Assert.DoesNotContain("BadTask", run.Source("Celeriac_Generated"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DiagnosticsPointAtTheMethodAndCarryAHelpLink()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static class NotPartial { [Task] public static void Run() { } }
+            """, "CEL0001");
+        Diagnostic diagnostic = run.GeneratorDiagnostics.Single();
+        Assert.Equal("https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/CEL0001.md", diagnostic.Descriptor.HelpLinkUri);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+        Assert.Equal("Source1.cs", diagnostic.Location.GetLineSpan().Path);
+        Assert.Equal(1, diagnostic.Location.GetLineSpan().StartLinePosition.Line);
+    }
+
+    [Fact]
+    public void EveryDiagnosticHasADocumentationPage()
+    {
+        string docs = Path.Combine(RepositoryRoot(), "docs", "diagnostics");
+        string readme = File.ReadAllText(Path.Combine(docs, "README.md"));
+        foreach (string id in AllIds())
+        {
+            string page = Path.Combine(docs, id + ".md");
+            Assert.True(File.Exists(page), "Missing " + page);
+            string text = File.ReadAllText(page);
+            Assert.Contains("```csharp", text, StringComparison.Ordinal);
+            Assert.Contains(id, readme, StringComparison.Ordinal);
+        }
+    }
+
+    internal static IEnumerable<string> AllIds()
+        => typeof(Celeriac.Generators.TaskGenerator).Assembly
+            .GetType("Celeriac.Generators.Diagnostics.DiagnosticDescriptors")!
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id);
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "")
+    {
+        string? directory = Path.GetDirectoryName(path);
+        while (directory is not null && !File.Exists(Path.Combine(directory, "Celeriac.slnx")))
+        {
+            directory = Path.GetDirectoryName(directory);
+        }
+
+        return directory ?? throw new InvalidOperationException("Repository root not found.");
+    }
+
+    private static string Message(GeneratorRun run, string id) => run.GeneratorDiagnostics.Single(d => d.Id == id).GetMessage();
+
+    private static GeneratorRun Expect(string source, params string[] expectedIds)
+    {
+        GeneratorRun run = GeneratorHarness.Run(source);
+        List<string> actual = run.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal).ToList();
+        List<string> expected = expectedIds.Order(StringComparer.Ordinal).ToList();
+        Assert.True(
+            actual.SequenceEqual(expected),
+            "Expected [" + string.Join(", ", expected) + "] but the generator reported:\n" + string.Join("\n", run.GeneratorDiagnostics.Select(d => "  " + d)));
+        return run;
+    }
+}
