@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.TestTasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Celeriac.IntegrationTests.EndToEnd;
+
+/// <summary>
+/// A client and a worker in one host, through the generated stubs, the way the Quickstart uses them. Run against Redis
+/// (<see cref="EndToEndTests"/>) and the in-process broker (<see cref="InProcessEndToEndUnitTests"/>).
+/// </summary>
+public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetime
+{
+    protected static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    protected readonly ITestOutputHelper Output = output;
+    protected readonly MemoryLedger Ledger = new();
+    protected readonly string Prefix = RedisFixture.NewPrefix();
+    protected readonly List<IHost> Hosts = [];
+    private IHost? _host;
+
+    /// <summary>The Redis configuration string, or null for the in-process broker.</summary>
+    protected abstract string? Redis { get; }
+
+    protected IHost Host => _host ?? throw new InvalidOperationException("The host was not started.");
+
+    protected ITaskClient Client => Host.Services.GetRequiredService<ITaskClient>();
+
+    public virtual async Task InitializeAsync()
+    {
+        Output.WriteLine($"broker: {Redis ?? "in-process"}, key prefix {Prefix}, catalog has {TaskCatalog.Global.Count} tasks");
+        _host = await StartHostAsync("worker-1");
+    }
+
+    public Task DisposeAsync() => TestHost.StopAllAsync(Hosts);
+
+    protected async Task<IHost> StartHostAsync(string name, Action<CeleriacOptions>? celeriac = null, Action<WorkerOptions>? worker = null)
+    {
+        IHost host = await TestHost.StartAsync(Output, name, Redis, Prefix, Ledger, celeriac, worker);
+        Hosts.Add(host);
+        return host;
+    }
+
+    [Fact]
+    public async Task Add_returns_the_sum()
+    {
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int> handle = await Calc.AddTask.DelayAsync(Client, 4, 5);
+        int sum = await handle.GetAsync(Timeout);
+        TaskResult record = await handle.GetResultAsync();
+        Output.WriteLine($"Add(4, 5) = {sum} in {clock.ElapsedMilliseconds} ms; task {handle.Id}, state {record.State}, worker {record.Worker}, name {record.TaskName}");
+        Assert.Equal(9, sum);
+        Assert.Equal(TaskState.Success, record.State);
+        Assert.Equal(Calc.AddTask.Name, record.TaskName);
+        Assert.Equal("Celeriac.TestTasks.Calc.Add", Calc.AddTask.Name);
+    }
+
+    [Fact]
+    public async Task An_exception_in_the_task_surfaces_as_TaskFailedException()
+    {
+        TaskHandle<int> handle = await Calc.FailTask.DelayAsync(Client, "boom 42");
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Timeout));
+        Output.WriteLine($"{failure.Message}\nremote type: {failure.RemoteType}\nremote message: {failure.RemoteMessage}\nremote stack: {failure.RemoteStackTrace}");
+        Assert.Equal(handle.Id, failure.TaskId);
+        Assert.Equal("System.InvalidOperationException", failure.RemoteType);
+        Assert.Equal("boom 42", failure.RemoteMessage);
+        Assert.Contains("Calc.Fail", failure.RemoteStackTrace ?? string.Empty, StringComparison.Ordinal);
+        Assert.Equal(TaskState.Failure, await handle.GetStateAsync());
+    }
+
+    [Fact]
+    public async Task An_instance_task_gets_its_dependencies_from_DI()
+    {
+        string run = "di-" + Guid.NewGuid().ToString("N")[..8];
+        TaskHandle<int> handle = await Work.RecordTask.DelayAsync(Client, run, 7);
+        int value = await handle.GetAsync(Timeout);
+        IReadOnlyList<string> entries = await Ledger.ReadAsync(run);
+        Output.WriteLine($"Work.Record returned {value}; ledger[{run}] = [{string.Join(", ", entries)}]");
+        Assert.Equal(7, value);
+        Assert.Equal(["7"], entries);
+    }
+
+    [Fact]
+    public async Task Records_enums_lists_and_nullables_round_trip()
+    {
+        var order = new Order("ada", Tier.Silver, [1, 2, 3], 0.15m, null);
+        TaskHandle<Quote> handle = await Shapes.PriceTask.DelayAsync(Client, order, Tier.Gold, ["x", "y"], null);
+        Quote quote = await handle.GetAsync(Timeout);
+        Output.WriteLine($"Price -> {quote} tags=[{string.Join(",", quote.Tags)}]");
+        Assert.Equal("ada", quote.Customer);
+        Assert.Equal(Tier.Gold, quote.Tier);
+        Assert.Equal(6, quote.Items);
+        Assert.Equal(0.15m, quote.Discount);
+        Assert.Null(quote.Note);
+        Assert.Equal(["x", "y"], quote.Tags);
+        Assert.Null(quote.Extra);
+
+        var other = new Order("bob", Tier.Gold, [], null, "rush");
+        Quote second = await (await Shapes.PriceTask.DelayAsync(Client, other, Tier.Bronze, [], 5)).GetAsync(Timeout);
+        Output.WriteLine($"Price -> {second} tags=[{string.Join(",", second.Tags)}]");
+        Assert.Equal(Tier.Gold, second.Tier);
+        Assert.Equal(0, second.Items);
+        Assert.Null(second.Discount);
+        Assert.Equal("rush", second.Note);
+        Assert.Empty(second.Tags);
+        Assert.Equal(5, second.Extra);
+    }
+
+    [Fact]
+    public async Task A_countdown_task_does_not_run_before_it_is_due()
+    {
+        TimeSpan countdown = TimeSpan.FromMilliseconds(1200);
+        DateTimeOffset sent = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int> handle = await Calc.AddTask.ApplyAsync(Client, 20, 22, new TaskOptions { Countdown = countdown });
+        await Task.Delay(400);
+        TaskState early = await handle.GetStateAsync();
+        int value = await handle.GetAsync(Timeout);
+        long tookMs = clock.ElapsedMilliseconds;
+        TaskResult record = await handle.GetResultAsync();
+        double ranAfterMs = ((record.Timestamp ?? DateTimeOffset.MinValue) - sent).TotalMilliseconds;
+        Output.WriteLine($"state at 400 ms: {early}; value {value} after {tookMs} ms; worker recorded completion {ranAfterMs:0} ms after sending (countdown {countdown.TotalMilliseconds} ms)");
+        Assert.Equal(TaskState.Pending, early);
+        Assert.Equal(42, value);
+        Assert.True(tookMs >= countdown.TotalMilliseconds - 50, $"the result came {tookMs} ms after sending, before the {countdown.TotalMilliseconds} ms countdown");
+        Assert.True(ranAfterMs >= countdown.TotalMilliseconds - 50, $"the worker completed the task {ranAfterMs:0} ms after sending, before its countdown");
+        Assert.True(tookMs < countdown.TotalMilliseconds + 3000, $"the result came {tookMs} ms after sending: far later than the countdown");
+    }
+
+    [Fact]
+    public async Task A_task_that_expires_before_it_is_due_ends_revoked()
+    {
+        TaskHandle<int> handle = await Calc.AddTask.ApplyAsync(Client, 1, 1, new TaskOptions { Countdown = TimeSpan.FromMilliseconds(600), ExpiresIn = TimeSpan.FromMilliseconds(50) });
+        TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => handle.GetAsync(Timeout));
+        TaskResult record = await handle.GetResultAsync();
+        Output.WriteLine($"{revoked.Message}; reason {revoked.Reason}; state {record.State}, error {record.Error}");
+        Assert.Equal(TaskState.Revoked, record.State);
+        Assert.Equal(handle.Id, revoked.TaskId);
+        Assert.Equal("expired", revoked.Reason);
+    }
+
+    [Fact]
+    public async Task A_handle_recreated_from_the_id_returns_the_value()
+    {
+        TaskHandle<int> sent = await Calc.AddTask.DelayAsync(Client, 100, 23);
+        string id = sent.Id;
+        TaskHandle<int> again = Calc.AddTask.Handle(Client, id);
+        int value = await again.GetAsync(Timeout);
+        TaskState state = await again.GetStateAsync();
+        Output.WriteLine($"re-created handle {again.Id}: state {state}, value {value}");
+        Assert.Equal(id, again.Id);
+        Assert.Equal(123, value);
+        Assert.Equal(TaskState.Success, state);
+        Assert.Equal(123, await sent.GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_task_id_given_in_the_options_is_used_and_a_duplicate_is_refused()
+    {
+        string id = "fixed-" + Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Calc.AddTask.ApplyAsync(Client, 2, 3, new TaskOptions { TaskId = id, Countdown = TimeSpan.FromSeconds(2) });
+        Exception duplicate = await Assert.ThrowsAnyAsync<Exception>(async () => await Calc.AddTask.ApplyAsync(Client, 2, 3, new TaskOptions { TaskId = id }));
+        Output.WriteLine($"handle id {handle.Id}; duplicate send: {duplicate.GetType().Name}: {duplicate.Message}");
+        Assert.Equal(id, handle.Id);
+        Assert.Equal(5, await handle.GetAsync(Timeout));
+    }
+}
+
+/// <summary>The end-to-end contract over Redis, plus what needs several processes' worth of workers.</summary>
+public sealed class EndToEndTests(ITestOutputHelper output) : EndToEndContract(output)
+{
+    protected override string? Redis => RedisFixture.Configuration;
+
+    public override async Task InitializeAsync()
+    {
+        _ = await RedisFixture.GetAsync();
+        await base.InitializeAsync();
+    }
+
+    [Fact]
+    public async Task A_thousand_tasks_through_two_workers_each_run_exactly_once()
+    {
+        const int count = 1000;
+        IHost second = await StartHostAsync("worker-2");
+        string run = "many-" + Guid.NewGuid().ToString("N")[..8];
+        var clock = Stopwatch.StartNew();
+        ITaskClient client = second.Services.GetRequiredService<ITaskClient>();
+        var handles = new TaskHandle<int>[count];
+        for (int start = 0; start < count; start += 100)
+        {
+            Task<TaskHandle<int>>[] batch = [.. Enumerable.Range(start, Math.Min(100, count - start)).Select(n => Work.RecordTask.DelayAsync(client, run, n).AsTask())];
+            (await Task.WhenAll(batch)).CopyTo(handles, start);
+        }
+
+        long sentMs = clock.ElapsedMilliseconds;
+        int[] values = await Wait.WithinAsync(Task.WhenAll(handles.Select(h => h.GetAsync(TimeSpan.FromSeconds(60)))), TimeSpan.FromSeconds(90), $"{count} results");
+        long doneMs = clock.ElapsedMilliseconds;
+
+        TaskResult[] records = await Task.WhenAll(handles.Select(h => h.GetResultAsync().AsTask()));
+        var byWorker = records.GroupBy(r => r.Worker ?? "?").ToDictionary(g => g.Key, g => g.Count());
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        var perN = ledger.GroupBy(e => e).ToDictionary(g => g.Key, g => g.Count());
+        int[] missing = [.. Enumerable.Range(0, count).Where(n => !perN.ContainsKey(n.ToString(System.Globalization.CultureInfo.InvariantCulture)))];
+        string[] duplicated = [.. perN.Where(p => p.Value > 1).Select(p => $"{p.Key}x{p.Value}")];
+        Output.WriteLine($"sent {count} in {sentMs} ms, all results in {doneMs} ms; per worker: {string.Join(", ", byWorker.Select(p => $"{p.Key}={p.Value}"))}");
+        Output.WriteLine($"ledger: {ledger.Count} entries, {perN.Count} distinct, missing [{string.Join(",", missing)}], duplicated [{string.Join(",", duplicated)}]");
+
+        Assert.Equal(Enumerable.Range(0, count), values);
+        Assert.All(records, r => Assert.Equal(TaskState.Success, r.State));
+        Assert.Empty(missing);
+        Assert.Empty(duplicated);
+        Assert.Equal(count, ledger.Count);
+        Assert.True(byWorker.Count == 2, $"expected both workers to run tasks; got {string.Join(", ", byWorker.Select(p => $"{p.Key}={p.Value}"))}");
+    }
+}
+
+/// <summary>The end-to-end contract with the in-process broker (no Redis).</summary>
+public sealed class InProcessEndToEndUnitTests(ITestOutputHelper output) : EndToEndContract(output)
+{
+    protected override string? Redis => null;
+}

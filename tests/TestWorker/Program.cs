@@ -1,0 +1,66 @@
+// A worker process for the fault tests (tests/Integration/WorkerKillTests): runs the tasks of Celeriac.TestTasks against
+// Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
+//   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
+using Celeriac;
+using Celeriac.TestTasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+Dictionary<string, string> options = ParseArgs(args);
+string redis = Required(options, "redis");
+string prefix = Required(options, "prefix");
+string[] queues = options.TryGetValue("queues", out string? q) ? q.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : ["default"];
+int concurrency = options.TryGetValue("concurrency", out string? c) ? int.Parse(c, System.Globalization.CultureInfo.InvariantCulture) : 2;
+int visibilityMs = options.TryGetValue("visibility-ms", out string? v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : 2000;
+
+HostApplicationBuilder builder = Host.CreateApplicationBuilder();
+builder.Logging.ClearProviders();
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
+builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+ConnectionMultiplexer ledgerConnection = await ConnectionMultiplexer.ConnectAsync(redis);
+builder.Services.AddSingleton<IConnectionMultiplexer>(ledgerConnection);
+builder.Services.AddSingleton<ILedger, RedisLedger>();
+builder.Services
+    .AddCeleriac(o =>
+    {
+        o.Redis = redis;
+        o.KeyPrefix = prefix;
+        o.VisibilityTimeout = TimeSpan.FromMilliseconds(visibilityMs);
+    })
+    .AddWorker(w =>
+    {
+        w.Queues = [.. queues];
+        w.Concurrency = concurrency;
+        w.FetchWait = TimeSpan.FromMilliseconds(500);
+        w.ShutdownTimeout = TimeSpan.FromSeconds(10);
+    });
+
+using IHost host = builder.Build();
+await host.StartAsync();
+Console.Out.WriteLine($"READY pid={Environment.ProcessId} tasks={TaskCatalog.Global.Count} queues={string.Join(",", queues)}");
+Console.Out.Flush();
+await host.WaitForShutdownAsync();
+await ledgerConnection.CloseAsync();
+Console.Out.WriteLine("STOPPED");
+return 0;
+
+static Dictionary<string, string> ParseArgs(string[] args)
+{
+    var result = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (int i = 0; i + 1 < args.Length; i += 2)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"Expected --name value pairs, got '{args[i]}'.");
+        }
+
+        result[args[i][2..]] = args[i + 1];
+    }
+
+    return result;
+}
+
+static string Required(Dictionary<string, string> options, string name)
+    => options.TryGetValue(name, out string? value) ? value : throw new ArgumentException($"--{name} is required.");
