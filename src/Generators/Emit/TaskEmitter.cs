@@ -96,7 +96,7 @@ internal static class TaskEmitter
             + NameHelper.ToInvariant(task.MaxRetries) + ");");
         w.WriteLine();
 
-        EmitInvoker(w, task, isAsync, hasValue, nameLiteral);
+        EmitInvoker(w, task, isAsync, hasValue);
         w.WriteLine();
         EmitDecode(w, options);
         w.WriteLine();
@@ -104,11 +104,11 @@ internal static class TaskEmitter
         w.WriteLine();
         EmitArgs(w, payload);
         w.WriteLine();
-        EmitArgsFormatter(w, task, payload, resolver, nameLiteral);
+        EmitArgsFormatter(w, task, payload, resolver);
         w.CloseBlock();
     }
 
-    private static void EmitInvoker(SourceWriter w, TaskModel task, bool isAsync, bool hasValue, string nameLiteral)
+    private static void EmitInvoker(SourceWriter w, TaskModel task, bool isAsync, bool hasValue)
     {
         w.WriteLine("/// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>");
         w.OpenBlock("internal static " + (isAsync ? "async " : string.Empty) + KnownNames.ValueTask + " InvokeAsync("
@@ -156,7 +156,6 @@ internal static class TaskEmitter
         }
 
         w.CloseBlock();
-        _ = nameLiteral;
     }
 
     private static void EmitDecode(SourceWriter w, string options)
@@ -217,7 +216,7 @@ internal static class TaskEmitter
         w.CloseBlock();
     }
 
-    private static void EmitArgsFormatter(SourceWriter w, TaskModel task, List<ParameterModel> payload, string resolver, string nameLiteral)
+    private static void EmitArgsFormatter(SourceWriter w, TaskModel task, List<ParameterModel> payload, string resolver)
     {
         string count = NameHelper.ToInvariant(payload.Count);
         string taskNameInMessage = NameHelper.ToLiteral(task.TaskName).Trim('"');
@@ -257,7 +256,6 @@ internal static class TaskEmitter
         w.WriteLine("return new Args(" + string.Join(", ", payload.Select(p => "__celeriac_" + p.RawName)) + ");");
         w.CloseBlock();
         w.CloseBlock();
-        _ = nameLiteral;
     }
 
     private static string XmlEscape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
