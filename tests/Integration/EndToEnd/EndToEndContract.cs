@@ -34,9 +34,9 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
 
     public Task DisposeAsync() => TestHost.StopAllAsync(Hosts);
 
-    protected async Task<IHost> StartHostAsync(string name, Action<CeleriacOptions>? celeriac = null, Action<WorkerOptions>? worker = null)
+    protected async Task<IHost> StartHostAsync(string name, Action<CeleriacOptions>? celeriac = null, Action<WorkerOptions>? worker = null, string? prefix = null)
     {
-        IHost host = await TestHost.StartAsync(Output, name, Redis, Prefix, Ledger, celeriac, worker);
+        IHost host = await TestHost.StartAsync(Output, name, Redis, prefix ?? Prefix, Ledger, celeriac, worker);
         Hosts.Add(host);
         return host;
     }
@@ -152,6 +152,22 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(123, value);
         Assert.Equal(TaskState.Success, state);
         Assert.Equal(123, await sent.GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_task_longer_than_the_visibility_timeout_runs_once()
+    {
+        // The lease is renewed by the heartbeat (every third of the visibility timeout), so no second delivery happens.
+        IHost host = await StartHostAsync("short-lease", o => o.VisibilityTimeout = TimeSpan.FromSeconds(1), prefix: RedisFixture.NewPrefix());
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        string run = "long-" + Guid.NewGuid().ToString("N")[..8];
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(client, run, 5, 2500);
+        int value = await handle.GetAsync(Timeout);
+        IReadOnlyList<string> entries = await Ledger.ReadAsync(run);
+        Output.WriteLine($"Work.Sleep(2500 ms) with a 1 s visibility timeout: {value} after {clock.ElapsedMilliseconds} ms; ledger [{string.Join(", ", entries)}]");
+        Assert.Equal(5, value);
+        Assert.Equal(["start:5", "done:5"], entries);
     }
 
     [Fact]

@@ -1,0 +1,131 @@
+using Celeriac.Brokers;
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.Protocol;
+using Celeriac.TestTasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Celeriac.IntegrationTests;
+
+/// <summary>
+/// Messages a worker cannot run, pushed straight into the broker next to valid tasks: the worker keeps running, the
+/// valid tasks complete, and every bad message is dead-lettered with the right reason.
+/// </summary>
+public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int MaxMessageBytes = 2048;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly List<IHost> _hosts = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => TestHost.StopAllAsync(_hosts);
+
+    [Fact]
+    public async Task Bad_messages_are_dead_lettered_with_their_reason_and_the_worker_keeps_running()
+    {
+        _ = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, prefix, new MemoryLedger(), o => o.MaxMessageBytes = MaxMessageBytes);
+        _hosts.Add(host);
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+        const string queue = "default";
+
+        byte[] valid = Envelope("probe", Calc.AddTask.Name, [0x92, 0x01, 0x02]);
+        var random = new byte[64];
+        new Random(20260101).NextBytes(random);
+        byte[] truncated = Envelope("truncated", Calc.AddTask.Name, [0x92, 0x01, 0x02])[..20];
+        byte[] version99 = Envelope("v99", Calc.AddTask.Name, [0x92, 0x01, 0x02]);
+        Assert.Equal(EnvelopeCodec.Version, version99[1]); // [fixarray 13][fixint version]...
+        version99[1] = 99;
+        byte[] unknown = Envelope("unknown", "Celeriac.TestTasks.NoSuchTask", [0x90]);
+        byte[] oversized = Envelope("oversized", Calc.AddTask.Name, [0x92, 0x01, 0x02, .. new byte[MaxMessageBytes]]);
+        output.WriteLine($"valid envelope {valid.Length} bytes; random {random.Length}; truncated {truncated.Length}; v99 {version99.Length}; unknown-task {unknown.Length}; oversized {oversized.Length} (limit {MaxMessageBytes})");
+
+        TaskHandle<int> before = await Calc.AddTask.DelayAsync(client, 1, 2);
+        await broker.EnqueueAsync(
+        [
+            new EnqueueItem("random", queue, random, 0),
+            new EnqueueItem("truncated", queue, truncated, 0),
+            new EnqueueItem("v99", queue, version99, 0),
+            new EnqueueItem("unknown", queue, unknown, 0),
+            new EnqueueItem("oversized", queue, oversized, 0),
+        ], default);
+        TaskHandle<int> after = await Calc.AddTask.DelayAsync(client, 3, 4);
+
+        // A client waiting on the unknown task gets a failure, not a timeout.
+        TaskFailedException unknownFailure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(client, "unknown").WaitAsync(Timeout));
+        output.WriteLine($"waiting on 'unknown': {unknownFailure.Message}");
+        Assert.Equal(3, await before.GetAsync(Timeout));
+        Assert.Equal(7, await after.GetAsync(Timeout));
+
+        var expected = new Dictionary<string, string>
+        {
+            ["random"] = "undecodable",
+            ["truncated"] = "undecodable",
+            ["v99"] = "unsupported-version",
+            ["unknown"] = "unknown-task",
+            ["oversized"] = "oversized",
+        };
+        IReadOnlyList<DeadLetter> letters = [];
+        try
+        {
+            await Wait.UntilAsync(async () => (letters = await broker.GetDeadLettersAsync(queue, 100, default)).Count >= expected.Count, Timeout, $"{expected.Count} dead letters");
+        }
+        finally
+        {
+            foreach (DeadLetter letter in letters)
+            {
+                output.WriteLine($"dead letter {letter.Id}: '{letter.Reason}' ({letter.Envelope.Length} bytes)");
+            }
+        }
+
+        foreach ((string id, string reason) in expected)
+        {
+            DeadLetter? letter = letters.SingleOrDefault(l => l.Id == id);
+            Assert.True(letter is not null, $"'{id}' is not among the dead letters");
+            Assert.StartsWith(reason + ": ", letter.Reason, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(expected.Count, letters.Count);
+        Assert.Equal(0, await broker.GetQueueLengthAsync(queue, default));
+        Assert.Equal("Celeriac.UnknownTask", unknownFailure.RemoteType);
+        Assert.Contains("NoSuchTask", unknownFailure.RemoteMessage, StringComparison.Ordinal);
+
+        // The worker is still there: another task runs.
+        Assert.Equal(30, await (await Calc.AddTask.DelayAsync(client, 10, 20)).GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Arguments_that_do_not_match_the_task_are_dead_lettered_as_undecodable_args()
+    {
+        _ = await RedisFixture.GetAsync();
+        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, RedisFixture.NewPrefix(), new MemoryLedger());
+        _hosts.Add(host);
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+
+        // Add takes (int, int): send one string argument instead.
+        byte[] wrongArgs = Envelope("wrong-args", Calc.AddTask.Name, [0x91, 0xA3, (byte)'a', (byte)'b', (byte)'c']);
+        await broker.EnqueueAsync([new EnqueueItem("wrong-args", "default", wrongArgs, 0)], default);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(client, "wrong-args").WaitAsync(Timeout));
+        IReadOnlyList<DeadLetter> letters = await broker.GetDeadLettersAsync("default", 10, default);
+        output.WriteLine($"waiting: {failure.Message}; dead letters: {string.Join("; ", letters.Select(l => $"{l.Id}: {l.Reason}"))}");
+        Assert.Equal("Celeriac.UndecodableArguments", failure.RemoteType);
+        DeadLetter letter = Assert.Single(letters);
+        Assert.StartsWith("undecodable-args: ", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
+    }
+
+    private static byte[] Envelope(string id, string task, byte[] args) => EnvelopeCodec.Encode(new Envelope
+    {
+        Id = id,
+        Task = task,
+        Args = args,
+        Queue = "default",
+        RootId = id,
+        CreatedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+    });
+
+}
