@@ -258,6 +258,20 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_blocking_fetch_after_the_queue_was_drained_waits_for_MaxWait()
+    {
+        // The message's wake-up was already used up by the fetch that took it: an idle queue must not wake anyone.
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("only", q)], default);
+        Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(1)));
+        var clock = Stopwatch.StartNew();
+        List<Delivery> got = await Wait.WithinAsync(FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(500)), Long, "a fetch with MaxWait 500 ms on a drained queue");
+        Output.WriteLine($"drained queue: returned {got.Count} after {clock.ElapsedMilliseconds} ms (MaxWait 500 ms)");
+        Assert.Empty(got);
+        Assert.True(clock.ElapsedMilliseconds >= 400, $"the fetch returned 0 after {clock.ElapsedMilliseconds} ms, well before MaxWait: a stale wake-up token was left behind");
+    }
+
+    [Fact]
     public async Task Queues_are_served_in_the_order_given()
     {
         string high = Queue(), low = Queue();
