@@ -71,6 +71,8 @@ internal sealed class CeleriacWorker : BackgroundService
         while (_ready.Reader.TryRead(out Delivery? delivery))
         {
             unstarted.Add(delivery);
+            _held.TryRemove(delivery.Id, out _);
+            _slots.Release();
         }
 
         await ReleaseAsync(unstarted).ConfigureAwait(false);

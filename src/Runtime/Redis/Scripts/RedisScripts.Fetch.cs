@@ -10,6 +10,7 @@ internal static partial class RedisScripts
     // ARGV[4] -> message hash prefix P:{q}:t:
     // ARGV[5] -> worker id
     // ARGV[6] -> a suffix unique to this call (lease tokens are worker:dc:suffix)
+    // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained
     // Returns: { orphans, next_due, id1, msg1, dc1, token1, id2, ... } where orphans counts popped ids whose
     //          message hash was missing (dropped), next_due is the earliest scheduled due time (unix ms) or -1
     public const string Fetch = """
@@ -56,8 +57,15 @@ internal static partial class RedisScripts
           end
         end
         out[1] = orphans
-        if redis.call('LLEN', KEYS[1]) > 0 and redis.call('LLEN', KEYS[4]) == 0 then
-          redis.call('LPUSH', KEYS[4], '1')
+        if redis.call('LLEN', KEYS[1]) > 0 then
+          if redis.call('LLEN', KEYS[4]) == 0 then
+            redis.call('LPUSH', KEYS[4], '1')
+          end
+        else
+          -- Drained: a token left now would end the next blocking wait at once for nothing. Safe to drop: a worker
+          -- blocked when it was pushed already took it, and one that is not blocked runs this script (and learns
+          -- the next due time) before it blocks.
+          redis.call('DEL', KEYS[4])
         end
         local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
         if first[2] then
