@@ -25,7 +25,7 @@ celeriac_free_port() {
 # celeriac_start_redis DIR PORT: starts a throwaway redis-server (no persistence) and waits until it answers.
 celeriac_start_redis() {
   local dir="$1" port="$2"
-  mkdir -p "$dir"
+  mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
     --dir "$dir" --pidfile "$dir/redis-$port.pid" --logfile "$dir/redis-$port.log" >&2
   for _ in $(seq 1 100); do
@@ -39,7 +39,7 @@ celeriac_start_redis() {
 
 # celeriac_stop_redis DIR PORT
 celeriac_stop_redis() {
-  local dir="$1" port="$2" pidfile="$1/redis-$2.pid"
+  local dir; dir=$(cd "$1" 2>/dev/null && pwd || echo "$1"); local port="$2" pidfile="$dir/redis-$2.pid"
   if [ -f "$pidfile" ]; then
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"

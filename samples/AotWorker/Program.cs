@@ -1,14 +1,17 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-// A worker as a native binary. Configuration comes from the usual places (appsettings.json, environment variables
-// such as Celeriac__Redis=localhost:6379 and Celeriac__Worker__Concurrency=8, or --Celeriac:Redis=... arguments);
-// the tasks come from the referenced Celeriac.Samples.Tasks library through its generated registry.
+// A worker as a native binary. Configuration comes from environment variables (Celeriac__Redis=localhost:6379,
+// Celeriac__Worker__Concurrency=8) or arguments (--Celeriac:Redis=localhost:6379); the tasks come from the referenced
+// Celeriac.Samples.Tasks library through its generated registry. The slim builder keeps the binary small: no JSON
+// configuration files, one log provider.
 long startTicks = Stopwatch.GetTimestamp();
-HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
-builder.Logging.SetMinimumLevel(LogLevel.Warning);
+HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { Args = args });
+builder.Configuration.AddEnvironmentVariables().AddCommandLine(args);
+builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging")).AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
 builder.Services
     .AddCeleriac(builder.Configuration.GetSection("Celeriac"))
     .AddWorker(builder.Configuration.GetSection("Celeriac:Worker"));
