@@ -19,4 +19,14 @@ builder.Services
 using IHost host = builder.Build();
 host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
     Console.WriteLine($"READY in {Stopwatch.GetElapsedTime(startTicks).TotalMilliseconds:0.0} ms ({Celeriac.TaskCatalog.Global.Count} tasks)"));
-await host.RunAsync();
+try
+{
+    await host.RunAsync();
+    return 0;
+}
+catch (Microsoft.Extensions.Options.OptionsValidationException invalid)
+{
+    // Bad configuration is reported once, plainly, with the setting's name; no stack trace, no abort.
+    Console.Error.WriteLine("celeriac-aot-worker: invalid configuration: " + invalid.Message);
+    return 2;
+}

@@ -6,27 +6,9 @@ using StackExchange.Redis;
 namespace Celeriac.IntegrationTests;
 
 /// <summary>SIGTERM to a real worker process: it stops fetching, finishes the running task, and exits.</summary>
-public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class GracefulShutdownTests(ITestOutputHelper output) : ProcessTestBase
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-    private readonly List<WorkerProcess> _workers = [];
-    private CeleriacClient? _client;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (WorkerProcess worker in _workers)
-        {
-            worker.Dispose();
-        }
-
-        if (_client is not null)
-        {
-            await _client.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task SIGTERM_lets_the_running_task_finish_and_the_process_exits()
     {
@@ -35,11 +17,11 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLife
         string prefix = RedisFixture.NewPrefix();
         string run = prefix + "-term";
         WorkerProcess worker = await WorkerProcess.StartAsync(output, "worker", RedisFixture.Configuration, prefix, "slow", concurrency: 1, visibilityMs: 2000);
-        _workers.Add(worker);
-        _client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
-        TaskHandle<int> running = await Work.SleepTask.DelayAsync(_client, run, 1, 1500);
+        Workers.Add(worker);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        TaskHandle<int> running = await Work.SleepTask.DelayAsync(Client, run, 1, 1500);
         await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Contains("start:1"), Bound, "the worker to start the task");
-        TaskHandle<int> queued = await Work.SleepTask.DelayAsync(_client, run, 2, 10);
+        TaskHandle<int> queued = await Work.SleepTask.DelayAsync(Client, run, 2, 10);
 
         var clock = Stopwatch.StartNew();
         using (Process kill = Process.Start("kill", ["-TERM", worker.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
@@ -52,7 +34,7 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : IAsyncLife
         TaskResult first = await running.GetResultAsync();
         TaskResult second = await queued.GetResultAsync();
         IReadOnlyList<string> entries = await ledger.ReadAsync(run);
-        long waiting = await _client.GetQueueLengthAsync("slow");
+        long waiting = await Client.GetQueueLengthAsync("slow");
         output.WriteLine($"exited {exitedMs} ms after SIGTERM; running task {first.State}, queued task {second.State}; 'slow' queue length {waiting}; ledger [{string.Join(", ", entries)}]; last lines: {string.Join(" | ", worker.Lines.TakeLast(3))}");
 
         Assert.Equal(TaskState.Success, first.State);

@@ -6,28 +6,10 @@ using StackExchange.Redis;
 namespace Celeriac.IntegrationTests;
 
 /// <summary>At-least-once with real processes: a worker killed with SIGKILL mid-task loses nothing.</summary>
-public sealed class WorkerKillTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class WorkerKillTests(ITestOutputHelper output) : ProcessTestBase
 {
     private const int VisibilityMs = 2000;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
-    private readonly List<WorkerProcess> _workers = [];
-    private CeleriacClient? _client;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (WorkerProcess worker in _workers)
-        {
-            worker.Dispose();
-        }
-
-        if (_client is not null)
-        {
-            await _client.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task A_task_whose_worker_is_killed_is_redelivered_and_completes_once()
     {
@@ -38,8 +20,8 @@ public sealed class WorkerKillTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"redis {RedisFixture.Configuration}, prefix {prefix}, visibility {VisibilityMs} ms, worker {WorkerProcess.WorkerDll}");
 
         WorkerProcess first = await StartWorkerAsync("worker-A", prefix);
-        _client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
-        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(_client, run, 1, 3000);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(Client, run, 1, 3000);
         output.WriteLine($"sent Work.Sleep(3000 ms) as {handle.Id}");
 
         await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Contains("start:1"), Bound, "worker-A to start the task (ledger 'start:1')");
@@ -72,7 +54,7 @@ public sealed class WorkerKillTests(ITestOutputHelper output) : IAsyncLifetime
     private async Task<WorkerProcess> StartWorkerAsync(string name, string prefix)
     {
         WorkerProcess worker = await WorkerProcess.StartAsync(output, name, RedisFixture.Configuration, prefix, "slow,default", concurrency: 2, VisibilityMs);
-        _workers.Add(worker);
+        Workers.Add(worker);
         return worker;
     }
 }
