@@ -21,9 +21,15 @@ public sealed class TaskAttribute : Attribute
     /// <summary>The queue the task is sent to unless a call overrides it. <see langword="null"/> means <see cref="DefaultQueue"/>.</summary>
     public string? Queue { get; set; }
 
-    /// <summary>How many times a failed run is retried; 0 never retries. The default is 0 (retries are opt-in).</summary>
+    /// <summary>
+    /// How many times a failed run is retried; 0 never retries. The default is 0 (retries are opt-in).
+    /// Carried in the task's registration; this version of the worker does not retry yet, so a failure is final.
+    /// </summary>
     public int MaxRetries { get; set; }
 
-    /// <summary>The default priority of the task's messages, 0 (lowest) to 9 (highest). The default is 0.</summary>
+    /// <summary>
+    /// The default priority of the task's messages, 0 (lowest) to 9 (highest). The default is 0.
+    /// Carried in every message; this version of the brokers does not order by priority yet.
+    /// </summary>
     public int Priority { get; set; }
 }
