@@ -15,6 +15,15 @@ public interface ITaskClient
     /// <returns>The task id, once the broker has stored the message.</returns>
     ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken);
 
+    /// <summary>Sends many tasks of one kind in as few broker round trips as possible (bulk enqueue).</summary>
+    /// <typeparam name="TArgs">The task's generated argument list.</typeparam>
+    /// <param name="task">The generated definition of the task.</param>
+    /// <param name="argsList">One argument list per task.</param>
+    /// <param name="options">Options applied to every task (a fixed <see cref="TaskOptions.TaskId"/> is not allowed), or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the send (some tasks may still have been stored).</param>
+    /// <returns>The task ids, in the order of <paramref name="argsList"/>, once the broker has stored every message.</returns>
+    ValueTask<string[]> SendManyAsync<TArgs>(TaskDefinition<TArgs> task, IReadOnlyList<TArgs> argsList, TaskOptions? options, CancellationToken cancellationToken);
+
     /// <summary>Reads the current result record of a task (<see cref="TaskResult.Pending"/> when unknown).</summary>
     /// <param name="taskId">The task id.</param>
     /// <param name="cancellationToken">Cancels the read.</param>

@@ -27,6 +27,33 @@ public sealed class TaskAttribute : Attribute
     /// </summary>
     public int MaxRetries { get; set; }
 
+    /// <summary>The first retry's delay, as a duration string (<c>500ms</c>, <c>10s</c>, <c>5m</c>, <c>1h</c>). Each further retry doubles it, up to <see cref="RetryBackoffMax"/>. Default <c>1s</c>.</summary>
+    public string? RetryBackoff { get; set; }
+
+    /// <summary>The longest delay between retries, as a duration string. Default <c>10m</c>.</summary>
+    public string? RetryBackoffMax { get; set; }
+
+    /// <summary>Whether retry delays are randomized (full jitter: a uniform delay between zero and the backoff) so that many failing tasks do not retry in lockstep. Default <see langword="true"/>.</summary>
+    public bool RetryJitter { get; set; } = true;
+
+    /// <summary>The exception types (and their subclasses) that are retried. <see langword="null"/> or empty: every exception is retried, except those in <see cref="DontRetryOn"/>.</summary>
+    public Type[]? RetryOn { get; set; }
+
+    /// <summary>The exception types (and their subclasses) that are never retried; this wins over <see cref="RetryOn"/>.</summary>
+    public Type[]? DontRetryOn { get; set; }
+
+    /// <summary>When retries are exhausted (or the exception is not retried), also set the message aside in the queue's dead letters, from where it can be requeued. Default <see langword="false"/>: the task simply ends in FAILURE.</summary>
+    public bool DeadLetterOnFailure { get; set; }
+
+    /// <summary>The hard time limit, as a duration string: past it the run is abandoned, the task ends in FAILURE with a time-limit error and its slot is freed. <see langword="null"/>: no limit.</summary>
+    public string? TimeLimit { get; set; }
+
+    /// <summary>The soft time limit, as a duration string: past it the run's <see cref="CancellationToken"/> is cancelled so the task can stop cleanly. <see langword="null"/>: no limit.</summary>
+    public string? SoftTimeLimit { get; set; }
+
+    /// <summary>A rate limit as <c>count/unit</c> with unit <c>s</c>, <c>m</c> or <c>h</c> (<c>100/s</c>, <c>10/m</c>). Validated at compile time; reserved for the rate-limiting milestone.</summary>
+    public string? RateLimit { get; set; }
+
     /// <summary>
     /// The default priority of the task's messages, 0 (lowest) to 9 (highest). The default is 0.
     /// Carried in every message; this version of the brokers does not order by priority yet.

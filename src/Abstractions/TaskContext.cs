@@ -43,4 +43,12 @@ public sealed class TaskContext
 
     /// <summary>Cancelled when the run must stop: worker shutdown past its grace period, revoke, or a time limit.</summary>
     public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>Asks for this task to be retried (Celery's <c>self.retry</c>): always throws; let it propagate.</summary>
+    /// <param name="countdown">How long to wait before the retry; <see langword="null"/> uses the task's backoff.</param>
+    /// <param name="reason">The error that made the task ask, if any.</param>
+    /// <returns>Never returns; the return type lets callers write <c>throw ctx.Retry(...)</c>.</returns>
+    /// <exception cref="TaskRetryException">Always.</exception>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    public Exception Retry(TimeSpan? countdown = null, Exception? reason = null) => throw new TaskRetryException(countdown, reason);
 }

@@ -22,15 +22,20 @@ public sealed class TaskRegistration
     /// <param name="queue">The queue the task is routed to.</param>
     /// <param name="invoker">The generated invoker.</param>
     /// <param name="configureServices">Registers what the task needs in DI (its containing type, for instance tasks), or <see langword="null"/>.</param>
-    /// <param name="maxRetries">The task's retry limit.</param>
-    public TaskRegistration(string name, string queue, TaskInvoker invoker, Action<IServiceCollection>? configureServices = null, int maxRetries = 0)
+    /// <param name="maxRetries">The task's retry limit (used when <paramref name="policy"/> is <see langword="null"/>).</param>
+    /// <param name="policy">The task's retry and time-limit policy; <see langword="null"/> means defaults with <paramref name="maxRetries"/>.</param>
+    public TaskRegistration(string name, string queue, TaskInvoker invoker, Action<IServiceCollection>? configureServices = null, int maxRetries = 0, TaskPolicy? policy = null)
     {
         Name = name;
         Queue = queue;
         Invoker = invoker;
         ConfigureServices = configureServices;
-        MaxRetries = maxRetries;
+        Policy = policy ?? (maxRetries == 0 ? TaskPolicy.Default : new TaskPolicy { MaxRetries = maxRetries });
+        MaxRetries = Policy.MaxRetries;
     }
+
+    /// <summary>The task's retry and time-limit policy.</summary>
+    public TaskPolicy Policy { get; }
 
     /// <summary>The task's wire name.</summary>
     public string Name { get; }

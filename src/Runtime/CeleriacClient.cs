@@ -61,7 +61,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     /// <param name="options">Options applied to every task (a fixed <see cref="TaskOptions.TaskId"/> is not allowed here).</param>
     /// <param name="cancellationToken">Cancels the send.</param>
     /// <returns>The task ids, in the order of <paramref name="argsList"/>.</returns>
-    public async ValueTask<string[]> SendManyAsync<TArgs>(TaskDefinition<TArgs> task, IReadOnlyList<TArgs> argsList, TaskOptions? options = null, CancellationToken cancellationToken = default)
+    public async ValueTask<string[]> SendManyAsync<TArgs>(TaskDefinition<TArgs> task, IReadOnlyList<TArgs> argsList, TaskOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(argsList);

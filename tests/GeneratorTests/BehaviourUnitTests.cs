@@ -251,6 +251,17 @@ public sealed class BehaviourUnitTests
             return new("id-" + (++_next).ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
+        public async ValueTask<string[]> SendManyAsync<TArgs>(TaskDefinition<TArgs> task, IReadOnlyList<TArgs> argsList, TaskOptions? options, CancellationToken cancellationToken)
+        {
+            var ids = new string[argsList.Count];
+            for (int i = 0; i < ids.Length; i++)
+            {
+                ids[i] = await SendAsync(task, argsList[i], options, cancellationToken);
+            }
+
+            return ids;
+        }
+
         public void Complete(string taskId, byte[] value) => _results[taskId] = new TaskResult { State = TaskState.Success, Value = value };
 
         public ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
