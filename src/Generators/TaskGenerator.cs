@@ -40,7 +40,7 @@ public sealed class TaskGenerator : IIncrementalGenerator
         IncrementalValuesProvider<DiagnosticInfo> diagnostics = parsed
             .SelectMany(static (result, _) => result.Diagnostics.AsImmutableArray())
             .WithTrackingName(TrackingNames.TaskDiagnostics);
-        context.RegisterSourceOutput(diagnostics, static (spc, diagnostic) => spc.ReportDiagnostic(diagnostic.ToDiagnostic()));
+        ReportDiagnostics(context, diagnostics);
 
         // Stubs are user-facing (IntelliSense needs them), so they use RegisterSourceOutput.
         IncrementalValuesProvider<TaskModel> stubs = parsed
@@ -57,7 +57,7 @@ public sealed class TaskGenerator : IIncrementalGenerator
         IncrementalValuesProvider<DiagnosticInfo> duplicates = names
             .SelectMany(static (all, _) => FindDuplicates(all))
             .WithTrackingName(TrackingNames.DuplicateNameDiagnostics);
-        context.RegisterSourceOutput(duplicates, static (spc, diagnostic) => spc.ReportDiagnostic(diagnostic.ToDiagnostic()));
+        ReportDiagnostics(context, duplicates);
 
         IncrementalValueProvider<AssemblyModel?> assembly = parsed
             .Where(static result => result.Registry is not null)
@@ -74,6 +74,54 @@ public sealed class TaskGenerator : IIncrementalGenerator
                 spc.AddSource(AssemblyEmitter.HintName(model), SourceText.From(AssemblyEmitter.Emit(model), Encoding.UTF8));
             }
         });
+    }
+
+    /// <summary>
+    /// Reports location-free diagnostics against the current compilation's syntax trees: only a location inside a tree
+    /// lets the compiler apply <c>#pragma warning disable</c> and per-file .editorconfig severities. Re-running this
+    /// output on every edit costs a path lookup per diagnostic; the models upstream stay cached.
+    /// </summary>
+    private static void ReportDiagnostics(IncrementalGeneratorInitializationContext context, IncrementalValuesProvider<DiagnosticInfo> diagnostics)
+    {
+        context.RegisterSourceOutput(
+            diagnostics.Collect().Combine(context.CompilationProvider),
+            static (spc, pair) =>
+            {
+                if (pair.Left.IsEmpty)
+                {
+                    return;
+                }
+
+                Dictionary<string, SyntaxTree>? trees = null;
+                foreach (DiagnosticInfo diagnostic in pair.Left)
+                {
+                    if (diagnostic.Location is { } location)
+                    {
+                        trees ??= IndexTrees(pair.Right);
+                        if (trees.TryGetValue(location.FilePath, out SyntaxTree? tree) && location.Span.End <= tree.Length)
+                        {
+                            spc.ReportDiagnostic(diagnostic.ToDiagnostic(Location.Create(tree, location.Span)));
+                            continue;
+                        }
+                    }
+
+                    spc.ReportDiagnostic(diagnostic.ToDiagnostic());
+                }
+            });
+    }
+
+    private static Dictionary<string, SyntaxTree> IndexTrees(Compilation compilation)
+    {
+        var trees = new Dictionary<string, SyntaxTree>(StringComparer.Ordinal);
+        foreach (SyntaxTree tree in compilation.SyntaxTrees)
+        {
+            if (!trees.ContainsKey(tree.FilePath))
+            {
+                trees.Add(tree.FilePath, tree);
+            }
+        }
+
+        return trees;
     }
 
     private static CompilationFacts ReadFacts(Compilation compilation)

@@ -175,6 +175,52 @@ public sealed class BehaviourUnitTests
         Assert.Contains("tail", json, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void PolicyIsParsedAtCompileTimeIntoTheRegistration()
+    {
+        using var loaded = LoadedAssembly.CreateNamed("Samples.Policy", TestSources.Policy);
+        TaskPolicy policy = loaded.Registration("Samples.Policy.Jobs.Everything").Policy;
+        Assert.Equal(5, policy.MaxRetries);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), policy.RetryBackoff);
+        Assert.Equal(TimeSpan.FromSeconds(90), policy.RetryBackoffMax);
+        Assert.False(policy.RetryJitter);
+        Assert.True(policy.DeadLetterOnFailure);
+        Assert.Equal(TimeSpan.FromHours(1), policy.TimeLimit);
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), policy.SoftTimeLimit);
+
+        Func<Exception, bool> shouldRetry = policy.ShouldRetry!;
+        Assert.True(shouldRetry((Exception)Activator.CreateInstance(loaded.Type("Samples.Policy.TransientException"), "x")!));
+        Assert.True(shouldRetry(new TimeoutException()));
+        Assert.False(shouldRetry((Exception)Activator.CreateInstance(loaded.Type("Samples.Policy.FatalException"), "x")!));
+        Assert.False(shouldRetry(new InvalidOperationException()));
+
+        Func<Exception, bool> onlyDont = loaded.Registration("Samples.Policy.Jobs.OnlyDont").Policy.ShouldRetry!;
+        Assert.True(onlyDont(new InvalidOperationException()));
+        Assert.False(onlyDont((Exception)Activator.CreateInstance(loaded.Type("Samples.Policy.FatalException"), "x")!));
+
+        Assert.Equal(TimeSpan.Zero, loaded.Registration("Samples.Policy.Jobs.OnlyRetryOn").Policy.RetryBackoff);
+        Assert.Same(TaskPolicy.Default, loaded.Registration("Samples.Policy.Jobs.ExplicitDefaults").Policy);
+    }
+
+    [Fact]
+    public async Task DelayManySendsOneBulkRequestAndReturnsTypedHandles()
+    {
+        using var loaded = LoadedAssembly.Create(TestSources.Shape, Probes);
+        var client = new RecordingClient();
+
+        MethodInfo many = loaded.Type("Samples.Tasks.MathTasks+AddTask").GetMethod("DelayManyAsync")!;
+        object calls = new List<(int, int)> { (1, 2), (3, 4), (5, 6) };
+        object pending = many.Invoke(null, [client, calls, CancellationToken.None])!;
+        var task = (Task)pending.GetType().GetMethod("AsTask")!.Invoke(pending, null)!;
+        await task;
+        var handles = (TaskHandle<int>[])task.GetType().GetProperty("Result")!.GetValue(task)!;
+
+        Assert.Equal(["id-1", "id-2", "id-3"], handles.Select(h => h.Id));
+        Assert.Equal(1, client.BulkCalls);
+        byte[] result = await Invoke(loaded.Registration("Samples.Tasks.MathTasks.Add"), client.LastPayload, services: null);
+        Assert.Equal(11, MessagePackSerializer.Deserialize<int>(result));
+    }
+
     private static object? Get(object target, string property) => target.GetType().GetProperty(property)!.GetValue(target);
 
     private static async Task<byte[]> Invoke(TaskRegistration registration, ReadOnlyMemory<byte> payload, IServiceProvider? services)
@@ -197,9 +243,12 @@ public sealed class BehaviourUnitTests
 
         public Assembly Assembly { get; }
 
-        public static LoadedAssembly Create(params string[] sources)
+        public static LoadedAssembly Create(params string[] sources) => CreateNamed("Samples.Tasks", sources);
+
+        // The global catalog adds an assembly once per name: tests that run module initializers need distinct names.
+        public static LoadedAssembly CreateNamed(string assemblyName, params string[] sources)
         {
-            GeneratorRun run = GeneratorHarness.Run(sources);
+            GeneratorRun run = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(sources, assemblyName));
             run.AssertCompilesCleanly();
             Assembly assembly = GeneratorHarness.Load(run.Output, out AssemblyLoadContext context);
             return new LoadedAssembly(assembly, context);
@@ -240,6 +289,8 @@ public sealed class BehaviourUnitTests
 
         public byte[] LastPayload { get; private set; } = [];
 
+        public int BulkCalls { get; private set; }
+
         public ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
         {
             var buffer = new ArrayBufferWriter<byte>();
@@ -253,6 +304,7 @@ public sealed class BehaviourUnitTests
 
         public async ValueTask<string[]> SendManyAsync<TArgs>(TaskDefinition<TArgs> task, IReadOnlyList<TArgs> argsList, TaskOptions? options, CancellationToken cancellationToken)
         {
+            BulkCalls++;
             var ids = new string[argsList.Count];
             for (int i = 0; i < ids.Length; i++)
             {

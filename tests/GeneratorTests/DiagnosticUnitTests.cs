@@ -163,6 +163,116 @@ public sealed class DiagnosticUnitTests
             """, "CEL0102", "CEL0102");
 
     [Fact]
+    public void CEL0201_InvalidDuration()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class D
+            {
+                [Task(RetryBackoff = "10")] public static void A() { }
+                [Task(RetryBackoffMax = "5 m")] public static void B() { }
+                [Task(TimeLimit = "1.s")] public static void C() { }
+                [Task(SoftTimeLimit = "0ms")] public static void E() { }
+                [Task(TimeLimit = "2d")] public static void F() { }
+                [Task(RetryBackoff = "99999999999999999h")] public static void G() { }
+                [Task(RetryBackoff = "250ms", RetryBackoffMax = "1.25h", TimeLimit = "10s", SoftTimeLimit = "9.5s")] public static void Ok() { }
+            }
+            """, "CEL0201", "CEL0201", "CEL0201", "CEL0201", "CEL0201", "CEL0201");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "RetryBackoff of task 'D.A' is '10', which is not a valid duration: expected a number followed by ms, s, m or h (500ms, 10s, 1.5m, 1h)");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("'0ms'", StringComparison.Ordinal) && d.GetMessage().Contains("longer than zero", StringComparison.Ordinal));
+        Assert.Contains(run.Sources, s => s.HintName.Contains("OkTask", StringComparison.Ordinal));
+        Assert.DoesNotContain(run.Sources, s => s.HintName.Contains(".D_ATask", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CEL0202_InvalidRateLimit()
+        => Expect("""
+            using Celeriac;
+            public static partial class L
+            {
+                [Task(RateLimit = "10")] public static void A() { }
+                [Task(RateLimit = "10/d")] public static void B() { }
+                [Task(RateLimit = "0/s")] public static void C() { }
+                [Task(RateLimit = "1.5/s")] public static void D() { }
+                [Task(RateLimit = "/s")] public static void E() { }
+                [Task(RateLimit = "100/s")] public static void Ok1() { }
+                [Task(RateLimit = "10/m")] public static void Ok2() { }
+                [Task(RateLimit = "1000/h")] public static void Ok3() { }
+            }
+            """, "CEL0202", "CEL0202", "CEL0202", "CEL0202", "CEL0202");
+
+    [Fact]
+    public void CEL0203_NegativeMaxRetries()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class M { [Task(MaxRetries = -1)] public static void A() { } [Task(MaxRetries = 0)] public static void B() { } }
+            """, "CEL0203");
+        Assert.Equal("MaxRetries of task 'M.A' is -1; use 0 (never retry) or a positive count", Message(run, "CEL0203"));
+    }
+
+    [Fact]
+    public void CEL0204_PriorityOutOfRange()
+        => Expect("""
+            using Celeriac;
+            public static partial class P
+            {
+                [Task(Priority = -1)] public static void A() { }
+                [Task(Priority = 10)] public static void B() { }
+                [Task(Priority = 0)] public static void C() { }
+                [Task(Priority = 9)] public static void D() { }
+            }
+            """, "CEL0204", "CEL0204");
+
+    [Fact]
+    public void CEL0205_SoftTimeLimitNotBelowTimeLimitIsAWarningAndStillGenerates()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class T
+            {
+                [Task(TimeLimit = "1m", SoftTimeLimit = "60s")] public static void A() { }
+                [Task(TimeLimit = "1m", SoftTimeLimit = "2m")] public static void B() { }
+                [Task(TimeLimit = "1m", SoftTimeLimit = "59.999s")] public static void C() { }
+            }
+            """, "CEL0205", "CEL0205");
+        Assert.All(run.GeneratorDiagnostics, d => Assert.Equal(DiagnosticSeverity.Warning, d.Severity));
+        Assert.Contains(run.Sources, s => s.HintName.Contains(".T_ATask", StringComparison.Ordinal));
+        Assert.Contains("SoftTimeLimit '60s' of task 'T.A' is not shorter than its TimeLimit '1m'", run.GeneratorDiagnostics[0].GetMessage(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CEL0206_RetryFilterTypeIsNotAnException()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public sealed class NotAnError { }
+            public static partial class E
+            {
+                [Task(RetryOn = new[] { typeof(NotAnError), typeof(TimeoutException) })] public static void A() { }
+                [Task(DontRetryOn = new[] { typeof(string) })] public static void B() { }
+                [Task(RetryOn = new[] { typeof(Exception) }, DontRetryOn = new[] { typeof(ArgumentException) })] public static void C() { }
+            }
+            """, "CEL0206", "CEL0206");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "RetryOn of task 'E.A' lists 'NotAnError', which does not derive from System.Exception");
+    }
+
+    [Fact]
+    public void OptionDiagnosticsPointAtTheNamedArgument()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class P
+            {
+                [Task(Name = "p", Priority = 12)] public static void A() { }
+            }
+            """, "CEL0204");
+        Diagnostic diagnostic = run.GeneratorDiagnostics.Single();
+        string text = diagnostic.Location.SourceTree!.ToString().Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length);
+        Assert.Equal("Priority = 12", text);
+    }
+
+    [Fact]
     public void MethodWithErrorEmitsNoStubButOthersStillGenerate()
     {
         GeneratorRun run = Expect("""

@@ -22,6 +22,9 @@ public sealed class SnapshotUnitTests
     public void Edges() => VerifyAndCompile(nameof(Edges), TestSources.Edges);
 
     [Fact]
+    public void Policy() => VerifyAndCompile(nameof(Policy), TestSources.Policy);
+
+    [Fact]
     public void DocumentationModeWithWarningsAsErrorsCompilesCleanly()
     {
         const string source = """

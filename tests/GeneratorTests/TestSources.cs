@@ -124,4 +124,29 @@ public static class TestSources
             }
         }
         """;
+
+    public const string Policy = """
+        using Celeriac;
+        namespace Samples.Policy;
+
+        public sealed class TransientException(string message) : Exception(message);
+        public sealed class FatalException(string message) : Exception(message);
+
+        public static partial class Jobs
+        {
+            [Task(MaxRetries = 5, RetryBackoff = "500ms", RetryBackoffMax = "1.5m", RetryJitter = false,
+                  RetryOn = new[] { typeof(TransientException), typeof(TimeoutException) }, DontRetryOn = new[] { typeof(FatalException) },
+                  DeadLetterOnFailure = true, TimeLimit = "1h", SoftTimeLimit = "2.5s", RateLimit = "10/m", Priority = 9)]
+            public static int Everything(int x, string y) => x;
+
+            [Task(DontRetryOn = new[] { typeof(FatalException) })]
+            public static void OnlyDont() { }
+
+            [Task(RetryOn = new[] { typeof(TransientException) }, RetryBackoff = "0s")]
+            public static void OnlyRetryOn() { }
+
+            [Task(RetryJitter = true, DeadLetterOnFailure = false, MaxRetries = 0)]
+            public static void ExplicitDefaults() { }
+        }
+        """;
 }

@@ -2,11 +2,12 @@ using Microsoft.CodeAnalysis;
 
 namespace Celeriac.Generators.Diagnostics;
 
-/// <summary>Every diagnostic the generator reports. IDs are literals: 0001–0099 task method shape, 0100–0199 payload types.</summary>
+/// <summary>Every diagnostic the generator reports. IDs are literals: 0001–0099 task method shape, 0100–0199 payload types, 0200+ configuration (options, queues, routes).</summary>
 internal static class DiagnosticDescriptors
 {
     private const string UsageCategory = "Celeriac.Usage";
     private const string PayloadCategory = "Celeriac.Payload";
+    private const string ConfigurationCategory = "Celeriac.Configuration";
 
     public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Create(
         "CEL0001",
@@ -74,8 +75,45 @@ internal static class DiagnosticDescriptors
         "The return value of task method '{0}' cannot be serialized: {1}",
         PayloadCategory);
 
+    public static readonly DiagnosticDescriptor InvalidDuration = Create(
+        "CEL0201",
+        "Invalid duration",
+        "{0} of task '{1}' is '{2}', which is not a valid duration: {3}",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor InvalidRateLimit = Create(
+        "CEL0202",
+        "Invalid rate limit",
+        "RateLimit of task '{0}' is '{1}', which is not a valid rate limit: {2}",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor NegativeMaxRetries = Create(
+        "CEL0203",
+        "Negative retry count",
+        "MaxRetries of task '{0}' is {1}; use 0 (never retry) or a positive count",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor PriorityOutOfRange = Create(
+        "CEL0204",
+        "Priority out of range",
+        "Priority of task '{0}' is {1}; priorities range from 0 (lowest) to 9 (highest)",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor SoftTimeLimitNotBelowTimeLimit = Create(
+        "CEL0205",
+        "Soft time limit is not below the time limit",
+        "SoftTimeLimit '{1}' of task '{0}' is not shorter than its TimeLimit '{2}', so the task is abandoned before it is asked to stop",
+        ConfigurationCategory,
+        DiagnosticSeverity.Warning);
+
+    public static readonly DiagnosticDescriptor NotAnExceptionType = Create(
+        "CEL0206",
+        "Retry filter type is not an exception",
+        "{0} of task '{1}' lists '{2}', which does not derive from System.Exception",
+        ConfigurationCategory);
+
     public static string HelpLink(string id) => "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/" + id + ".md";
 
-    private static DiagnosticDescriptor Create(string id, string title, string message, string category)
-        => new(id, title, message, category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
+    private static DiagnosticDescriptor Create(string id, string title, string message, string category, DiagnosticSeverity severity = DiagnosticSeverity.Error)
+        => new(id, title, message, category, severity, isEnabledByDefault: true, helpLinkUri: HelpLink(id));
 }

@@ -17,6 +17,7 @@ internal static class KnownNames
     public const string TaskDefinition = "global::Celeriac.TaskDefinition";
     public const string TaskRegistration = "global::Celeriac.TaskRegistration";
     public const string TaskCatalog = "global::Celeriac.TaskCatalog";
+    public const string TaskPolicy = "global::Celeriac.TaskPolicy";
     public const string TaskAssemblyAttribute = "global::Celeriac.TaskAssembly";
     public const string TaskPayloadException = "global::Celeriac.TaskPayloadException";
 
@@ -27,6 +28,10 @@ internal static class KnownNames
     public const string Exception = "global::System.Exception";
     public const string InvalidOperationException = "global::System.InvalidOperationException";
     public const string Type = "global::System.Type";
+    public const string ArgumentNullException = "global::System.ArgumentNullException";
+    public const string ArgumentOutOfRangeException = "global::System.ArgumentOutOfRangeException";
+    public const string TimeSpanFromMilliseconds = "global::System.TimeSpan.FromMilliseconds";
+    public const string IReadOnlyList = "global::System.Collections.Generic.IReadOnlyList";
 
     public const string MessagePackWriter = "global::MessagePack.MessagePackWriter";
     public const string MessagePackReader = "global::MessagePack.MessagePackReader";

@@ -68,7 +68,7 @@ internal static class TaskEmitter
         w.WriteLine();
         w.WriteLine("/// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>");
         w.WriteLine("internal static readonly " + KnownNames.TaskDefinition + "<Args> Definition = new(Name, Queue, "
-            + NameHelper.ToInvariant(task.Priority) + ", " + NameHelper.ToInvariant(task.MaxRetries) + ", ArgsFormatter.Instance, " + options + ");");
+            + NameHelper.ToInvariant(task.Priority) + ", " + NameHelper.ToInvariant(task.Policy.MaxRetries) + ", ArgsFormatter.Instance, " + options + ");");
         w.WriteLine();
 
         w.WriteLine("/// <summary>Sends the task with its default options.</summary>");
@@ -81,6 +81,7 @@ internal static class TaskEmitter
             + ", " + KnownNames.TaskOptions + " options, " + KnownNames.CancellationToken + " cancellationToken = default)");
         w.WriteLine("    => Handle(client, await client.SendAsync(Definition, " + newArgs + ", options, cancellationToken).ConfigureAwait(false));");
         w.WriteLine();
+        EmitDelayMany(w, payload, handleType);
         w.WriteLine("/// <summary>Re-creates a handle on a task of this kind from its id.</summary>");
         w.WriteLine("public static " + handleType + " Handle(" + KnownNames.ITaskClient + " client, string taskId)");
         w.WriteLine(hasValue
@@ -93,7 +94,7 @@ internal static class TaskEmitter
             : "static services => " + KnownNames.TryAddScoped + "<" + task.ContainingTypeFqn + ">(services)";
         w.WriteLine("/// <summary>The task's entry in the worker's dispatch table.</summary>");
         w.WriteLine("internal static " + KnownNames.TaskRegistration + " Registration => new(Name, Queue, InvokeAsync, " + configureServices + ", "
-            + NameHelper.ToInvariant(task.MaxRetries) + ");");
+            + NameHelper.ToInvariant(task.Policy.MaxRetries) + ", policy: " + PolicyExpression(task.Policy) + ");");
         w.WriteLine();
 
         EmitInvoker(w, task, isAsync, hasValue);
@@ -106,6 +107,136 @@ internal static class TaskEmitter
         w.WriteLine();
         EmitArgsFormatter(w, task, payload, resolver);
         w.CloseBlock();
+    }
+
+    private static void EmitDelayMany(SourceWriter w, List<ParameterModel> payload, string handleType)
+    {
+        string input;
+        string makeArgs;
+        string count;
+        if (payload.Count == 0)
+        {
+            input = "int count";
+            makeArgs = "new Args()";
+            count = "count";
+            w.WriteLine("/// <summary>Sends <paramref name=\"count\"/> runs of the task with its default options, in as few broker round trips as possible.</summary>");
+        }
+        else if (payload.Count == 1)
+        {
+            input = KnownNames.IReadOnlyList + "<" + payload[0].Type!.Fqn + "> calls";
+            makeArgs = "new Args(calls[__celeriac_i])";
+            count = "calls.Count";
+            w.WriteLine("/// <summary>Sends one run of the task per element of <paramref name=\"calls\"/> with its default options, in as few broker round trips as possible.</summary>");
+        }
+        else
+        {
+            input = KnownNames.IReadOnlyList + "<(" + string.Join(", ", payload.Select(p => p.Type!.Fqn + TupleElementName(p))) + ")> calls";
+            makeArgs = "new Args(" + string.Join(", ", payload.Select((p, i) => "__celeriac_call.Item" + NameHelper.ToInvariant(i + 1))) + ")";
+            count = "calls.Count";
+            w.WriteLine("/// <summary>Sends one run of the task per element of <paramref name=\"calls\"/> with its default options, in as few broker round trips as possible.</summary>");
+        }
+
+        w.OpenBlock("public static async " + KnownNames.ValueTask + "<" + handleType + "[]> DelayManyAsync(" + KnownNames.ITaskClient + " client, " + input
+            + ", " + KnownNames.CancellationToken + " cancellationToken = default)");
+        if (payload.Count == 0)
+        {
+            w.WriteLine("if (count < 0) throw new " + KnownNames.ArgumentOutOfRangeException + "(nameof(count), count, \"The count cannot be negative.\");");
+        }
+        else
+        {
+            w.WriteLine("if (calls is null) throw new " + KnownNames.ArgumentNullException + "(nameof(calls));");
+        }
+
+        w.WriteLine("var __celeriac_args = new Args[" + count + "];");
+        w.OpenBlock("for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)");
+        if (payload.Count > 1)
+        {
+            w.WriteLine("var __celeriac_call = calls[__celeriac_i];");
+        }
+
+        w.WriteLine("__celeriac_args[__celeriac_i] = " + makeArgs + ";");
+        w.CloseBlock();
+        w.WriteLine("string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);");
+        w.WriteLine("var __celeriac_handles = new " + ArrayOf(handleType, "__celeriac_ids.Length") + ";");
+        w.OpenBlock("for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)");
+        w.WriteLine("__celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);");
+        w.CloseBlock();
+        w.WriteLine("return __celeriac_handles;");
+        w.CloseBlock();
+        w.WriteLine();
+    }
+
+    private static string ArrayOf(string elementType, string length) => elementType + "[" + length + "]";
+
+    // Tuple element names the compiler reserves (CS8125/CS8126) stay unnamed; elements are read positionally anyway.
+    private static string TupleElementName(ParameterModel p)
+    {
+        string raw = p.RawName;
+        bool reserved = raw is "CompareTo" or "Deconstruct" or "Equals" or "GetHashCode" or "Rest" or "ToString"
+            || (raw.StartsWith("Item", System.StringComparison.Ordinal) && raw.Length > 4 && raw.Substring(4).All(char.IsDigit));
+        return reserved ? string.Empty : " " + p.Name;
+    }
+
+    private static string PolicyExpression(TaskPolicyModel policy)
+    {
+        if (policy.IsDefault)
+        {
+            return KnownNames.TaskPolicy + ".Default";
+        }
+
+        var members = new List<string>();
+        if (policy.MaxRetries != 0)
+        {
+            members.Add("MaxRetries = " + NameHelper.ToInvariant(policy.MaxRetries));
+        }
+
+        if (policy.RetryBackoffMs is not null)
+        {
+            members.Add("RetryBackoff = " + KnownNames.TimeSpanFromMilliseconds + "(" + policy.RetryBackoffMs + ")");
+        }
+
+        if (policy.RetryBackoffMaxMs is not null)
+        {
+            members.Add("RetryBackoffMax = " + KnownNames.TimeSpanFromMilliseconds + "(" + policy.RetryBackoffMaxMs + ")");
+        }
+
+        if (!policy.RetryJitter)
+        {
+            members.Add("RetryJitter = false");
+        }
+
+        if (!policy.RetryOn.IsEmpty || !policy.DontRetryOn.IsEmpty)
+        {
+            var tests = new List<string>();
+            if (!policy.DontRetryOn.IsEmpty)
+            {
+                tests.Add("!(ex is " + string.Join(" or ", policy.DontRetryOn) + ")");
+            }
+
+            if (!policy.RetryOn.IsEmpty)
+            {
+                tests.Add("(ex is " + string.Join(" or ", policy.RetryOn) + ")");
+            }
+
+            members.Add("ShouldRetry = static ex => " + string.Join(" && ", tests));
+        }
+
+        if (policy.DeadLetterOnFailure)
+        {
+            members.Add("DeadLetterOnFailure = true");
+        }
+
+        if (policy.TimeLimitMs is not null)
+        {
+            members.Add("TimeLimit = " + KnownNames.TimeSpanFromMilliseconds + "(" + policy.TimeLimitMs + ")");
+        }
+
+        if (policy.SoftTimeLimitMs is not null)
+        {
+            members.Add("SoftTimeLimit = " + KnownNames.TimeSpanFromMilliseconds + "(" + policy.SoftTimeLimitMs + ")");
+        }
+
+        return "new " + KnownNames.TaskPolicy + " { " + string.Join(", ", members) + " }";
     }
 
     private static void EmitInvoker(SourceWriter w, TaskModel task, bool isAsync, bool hasValue)

@@ -12,7 +12,9 @@ internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, LocationI
     public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] arguments)
         => new(descriptor, LocationInfo.From(location), arguments.ToEquatableArray());
 
-    public Diagnostic ToDiagnostic()
+    public Diagnostic ToDiagnostic() => ToDiagnostic(Location?.ToLocation());
+
+    public Diagnostic ToDiagnostic(Location? location)
     {
         object[] args = new object[Arguments.Length];
         for (int i = 0; i < args.Length; i++)
@@ -20,6 +22,6 @@ internal sealed record DiagnosticInfo(DiagnosticDescriptor Descriptor, LocationI
             args[i] = Arguments[i];
         }
 
-        return Diagnostic.Create(Descriptor, Location?.ToLocation(), args);
+        return Diagnostic.Create(Descriptor, location, args);
     }
 }

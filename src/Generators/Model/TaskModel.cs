@@ -35,7 +35,7 @@ internal sealed record TaskModel(
     string TaskName,
     string Queue,
     int Priority,
-    int MaxRetries,
+    TaskPolicyModel Policy,
     bool IsStatic,
     ReturnKind ReturnKind,
     TypeRefModel? Result,

@@ -23,6 +23,7 @@ internal sealed class KnownTypeSymbols
         ValueTaskOfT = compilation.GetTypeByMetadataName("System.Threading.Tasks.ValueTask`1");
         AsyncEnumerable = compilation.GetTypeByMetadataName("System.Collections.Generic.IAsyncEnumerable`1");
         Nullable = compilation.GetSpecialType(SpecialType.System_Nullable_T);
+        Exception = compilation.GetTypeByMetadataName("System.Exception");
     }
 
     public Compilation Compilation { get; }
@@ -46,6 +47,8 @@ internal sealed class KnownTypeSymbols
     public INamedTypeSymbol? AsyncEnumerable { get; }
 
     public INamedTypeSymbol Nullable { get; }
+
+    public INamedTypeSymbol? Exception { get; }
 
     public bool HasCeleriac => TaskContextType is not null && TaskClientType is not null;
 

@@ -21,7 +21,7 @@ internal static class TaskParser
     private static readonly HashSet<string> ReservedStubNames = new(StringComparer.Ordinal)
     {
         "client", "options", "cancellationToken", "taskId", "Name", "Queue", "Definition", "DelayAsync", "ApplyAsync",
-        "Handle", "Registration", "InvokeAsync", "Decode", "WriteResult", "Args", "ArgsFormatter",
+        "Handle", "Registration", "InvokeAsync", "Decode", "WriteResult", "Args", "ArgsFormatter", "DelayManyAsync",
     };
 
     public static TaskParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
@@ -43,29 +43,8 @@ internal static class TaskParser
         INamedTypeSymbol containingType = method.ContainingType;
         string methodDisplay = containingType.Name + "." + method.Name;
 
-        AttributeData attribute = context.Attributes[0];
-        string? explicitName = null;
-        string? queue = null;
-        int priority = 0;
-        int maxRetries = 0;
-        foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
-        {
-            switch (argument.Key)
-            {
-                case "Name":
-                    explicitName = argument.Value.Value as string;
-                    break;
-                case "Queue":
-                    queue = argument.Value.Value as string;
-                    break;
-                case "Priority" when argument.Value.Value is int p:
-                    priority = p;
-                    break;
-                case "MaxRetries" when argument.Value.Value is int r:
-                    maxRetries = r;
-                    break;
-            }
-        }
+        TaskAttributeValues options = TaskAttributeParser.Parse(context.Attributes[0], methodDisplay, methodLocation, known, diagnostics, cancellationToken);
+        string? explicitName = options.Name;
 
         var containingTypes = new List<INamedTypeSymbol>();
         for (INamedTypeSymbol? current = containingType; current is not null; current = current.ContainingType)
@@ -260,9 +239,11 @@ internal static class TaskParser
         }
 
         // Only valid tasks take part in the duplicate-name check, so one mistake is reported once (overloads are CEL0006, not CEL0005).
-        TaskNameModel? nameModel = diagnostics.Count == 0 ? new TaskNameModel(taskName, methodDisplay, LocationInfo.From(methodLocation)) : null;
+        // Warnings (CEL0205) do not stop generation.
+        bool hasErrors = diagnostics.Any(static d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
+        TaskNameModel? nameModel = !hasErrors ? new TaskNameModel(taskName, methodDisplay, LocationInfo.From(methodLocation)) : null;
         EquatableArray<DiagnosticInfo> diagnosticArray = diagnostics.ToEquatableArray();
-        if (diagnostics.Count > 0)
+        if (hasErrors)
         {
             return new TaskParseResult(null, null, nameModel, diagnosticArray);
         }
@@ -278,9 +259,9 @@ internal static class TaskParser
             className,
             method.DeclaredAccessibility == Accessibility.Public,
             taskName,
-            queue ?? "default",
-            priority,
-            maxRetries,
+            options.Queue ?? "default",
+            options.Priority,
+            options.Policy,
             method.IsStatic,
             returnKind,
             result,

@@ -97,12 +97,31 @@ partial class Outer
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, string @class, int client_, string options_, int cancellationToken_, string taskId_, int Args_, string Handle_, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<(string @class, int client, string options, int cancellationToken, string taskId, int Args, string Handle)> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    var __celeriac_call = calls[__celeriac_i];
+                    __celeriac_args[__celeriac_i] = new Args(__celeriac_call.Item1, __celeriac_call.Item2, __celeriac_call.Item3, __celeriac_call.Item4, __celeriac_call.Item5, __celeriac_call.Item6, __celeriac_call.Item7);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle<int>[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -227,12 +246,30 @@ partial class Outer
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, int value, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<int> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)

@@ -188,12 +188,30 @@ namespace Samples.Billing
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>> ApplyAsync(global::Celeriac.ITaskClient client, global::Samples.Billing.Order order, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(order), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<global::Samples.Billing.Order> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle<global::Samples.Billing.Receipt> Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Billing.Receipt>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Billing.Billing>(services), 5);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Billing.Billing>(services), 5, policy: new global::Celeriac.TaskPolicy { MaxRetries = 5 });
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -291,12 +309,30 @@ namespace Samples.Billing
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, global::System.Guid orderId, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(orderId), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<global::System.Guid> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Billing.Billing>(services), 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Billing.Billing>(services), 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)

@@ -102,12 +102,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, string name, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(name), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<string> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -204,12 +222,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, long id, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(id), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<long> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -305,12 +341,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>> ApplyAsync(global::Celeriac.ITaskClient client, byte[] input, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(input), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<byte[]> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle<byte[]>[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle<byte[]> Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -408,12 +462,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<double>> ApplyAsync(global::Celeriac.ITaskClient client, double value, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<double>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<double> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle<double>[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle<double> Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -509,12 +581,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<string?>> ApplyAsync(global::Celeriac.ITaskClient client, int id, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(id), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<string?>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<int> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle<string?>[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle<string?> Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -610,12 +700,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends <paramref name="count"/> runs of the task with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, int count, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (count < 0) throw new global::System.ArgumentOutOfRangeException(nameof(count), count, "The count cannot be negative.");
+                var __celeriac_args = new Args[count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args();
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -704,12 +812,30 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, int value, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
                 => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false));
 
+            /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
+            public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<int> calls, global::System.Threading.CancellationToken cancellationToken = default)
+            {
+                if (calls is null) throw new global::System.ArgumentNullException(nameof(calls));
+                var __celeriac_args = new Args[calls.Count];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
+                {
+                    __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
+                }
+                string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
+                var __celeriac_handles = new global::Celeriac.TaskHandle<int>[__celeriac_ids.Length];
+                for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
+                {
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                }
+                return __celeriac_handles;
+            }
+
             /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId)
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
