@@ -1,0 +1,61 @@
+using StackExchange.Redis;
+
+namespace Celeriac.Bench;
+
+/// <summary>The Redis connection the W1 task writes its completion times with (a singleton in the worker's DI).</summary>
+public sealed class BenchRedis(IConnectionMultiplexer multiplexer)
+{
+    /// <summary>The list W1 completions are pushed to (unix µs), as the issue defines it.</summary>
+    public const string DoneKey = "bench:done";
+
+    private static long _completed;
+
+    public IDatabase Db { get; } = multiplexer.GetDatabase();
+
+    /// <summary>Tasks run to their end in this process (read by the worker's STAT reporter).</summary>
+    public static long Completed => Interlocked.Read(ref _completed);
+
+    public static void CountOne() => Interlocked.Increment(ref _completed);
+
+    public static long UnixMicros() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10;
+}
+
+/// <summary>W1: an instance task with an injected service; records its completion time and returns a+b.</summary>
+public sealed partial class W1Tasks(BenchRedis redis)
+{
+    public const string QueueName = "bench-w1";
+
+    [Task(Name = "bench.noop", Queue = QueueName)]
+    public async Task<int> Noop(int a, int b)
+    {
+        await redis.Db.ListRightPushAsync(BenchRedis.DoneKey, BenchRedis.UnixMicros()).ConfigureAwait(false);
+        BenchRedis.CountOne();
+        return a + b;
+    }
+}
+
+/// <summary>W2 (round trips) and the allocation probe (a task that does nothing, so every byte allocated is the framework's).</summary>
+public static partial class W2Tasks
+{
+    public const string QueueName = "bench-w2";
+    public const string EmptyQueueName = "bench-empty";
+
+    [Task(Name = "bench.add", Queue = QueueName)]
+    public static int Add(int a, int b) => a + b;
+
+    [Task(Name = "bench.empty", Queue = EmptyQueueName)]
+    public static int Empty(int a, int b)
+    {
+        BenchRedis.CountOne();
+        return a + b;
+    }
+
+    /// <summary>Only for the formatter micro-benchmarks (a record argument); never sent by the workloads.</summary>
+    [Task(Name = "bench.order", Queue = "bench-unused")]
+    public static decimal PlaceOrder(Order order) => order.Total;
+}
+
+public enum OrderKind { Standard, Express }
+
+/// <summary>A typical user payload for the formatter micro-benchmarks.</summary>
+public sealed record Order(string Customer, decimal Total, int Quantity, DateTimeOffset PlacedAt, OrderKind Kind, List<string> Tags, string? Note);

@@ -1,0 +1,242 @@
+using System.Buffers;
+using BenchmarkDotNet.Attributes;
+using Celeriac.Protocol;
+using Celeriac.Redis;
+using MessagePack;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace Celeriac.Bench;
+
+/// <summary>The envelope codec (client encode, worker decode).</summary>
+[MemoryDiagnoser]
+public class EnvelopeBenchmarks
+{
+    private Envelope _envelope = null!;
+    private byte[] _bytes = null!;
+    private readonly ArrayBufferWriter<byte> _buffer = new(512);
+
+    /// <summary>With a W3C traceparent header (what tracing will add to every message) or without.</summary>
+    [Params(false, true)]
+    public bool Headers { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var args = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(args);
+        W1Tasks.NoopTask.ArgsFormatter.Instance.Serialize(ref writer, new W1Tasks.NoopTask.Args(12345, 678), W1Tasks.NoopTask.Definition.SerializerOptions);
+        writer.Flush();
+        string id = Guid.NewGuid().ToString();
+        _envelope = new Envelope
+        {
+            Id = id,
+            Task = W1Tasks.NoopTask.Name,
+            Args = args.WrittenMemory.ToArray(),
+            Queue = W1Tasks.QueueName,
+            RootId = id,
+            CreatedMs = 1_750_000_000_000,
+            Headers = Headers ? new Dictionary<string, string>(StringComparer.Ordinal) { ["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } : null,
+        };
+        _bytes = EnvelopeCodec.Encode(_envelope);
+    }
+
+    [Benchmark(Description = "Encode (byte[], as the client does)")]
+    public byte[] Encode() => EnvelopeCodec.Encode(_envelope);
+
+    [Benchmark(Description = "Write into a reused buffer")]
+    public int WriteReused()
+    {
+        _buffer.ResetWrittenCount();
+        EnvelopeCodec.Write(_buffer, _envelope);
+        return _buffer.WrittenCount;
+    }
+
+    [Benchmark(Description = "Decode (as the worker does)")]
+    public int Decode() => EnvelopeCodec.Decode(_bytes).Args.Length;
+}
+
+/// <summary>The generated formatters: a two-int argument list, a record argument, and the record alone through the public API.</summary>
+[MemoryDiagnoser]
+public class FormatterBenchmarks
+{
+    private readonly ArrayBufferWriter<byte> _buffer = new(512);
+    private byte[] _noopBytes = null!;
+    private byte[] _orderBytes = null!;
+    private byte[] _orderAloneBytes = null!;
+    private W2Tasks.PlaceOrderTask.Args _orderArgs;
+    private Order _order = null!;
+    private static readonly MessagePackSerializerOptions Options = W1Tasks.NoopTask.Definition.SerializerOptions;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _order = new Order("ACME Corporation", 1234.56m, 7, new DateTimeOffset(2025, 1, 31, 12, 0, 0, TimeSpan.Zero), OrderKind.Express, ["priority", "gift", "eu"], null);
+        _orderArgs = new W2Tasks.PlaceOrderTask.Args(_order);
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        W1Tasks.NoopTask.ArgsFormatter.Instance.Serialize(ref writer, new W1Tasks.NoopTask.Args(12345, 678), Options);
+        writer.Flush();
+        _noopBytes = buffer.WrittenSpan.ToArray();
+        buffer = new ArrayBufferWriter<byte>();
+        writer = new MessagePackWriter(buffer);
+        W2Tasks.PlaceOrderTask.ArgsFormatter.Instance.Serialize(ref writer, _orderArgs, Options);
+        writer.Flush();
+        _orderBytes = buffer.WrittenSpan.ToArray();
+        _orderAloneBytes = MessagePackSerializer.Serialize(_order, Options);
+    }
+
+    [Benchmark(Description = "Args(int,int) serialize, reused buffer")]
+    public int NoopArgsSerialize()
+    {
+        _buffer.ResetWrittenCount();
+        var writer = new MessagePackWriter(_buffer);
+        W1Tasks.NoopTask.ArgsFormatter.Instance.Serialize(ref writer, new W1Tasks.NoopTask.Args(12345, 678), Options);
+        writer.Flush();
+        return _buffer.WrittenCount;
+    }
+
+    [Benchmark(Description = "Args(int,int) deserialize")]
+    public int NoopArgsDeserialize()
+    {
+        var reader = new MessagePackReader(_noopBytes);
+        return W1Tasks.NoopTask.ArgsFormatter.Instance.Deserialize(ref reader, Options).a;
+    }
+
+    [Benchmark(Description = "Args(Order record) serialize, reused buffer")]
+    public int OrderArgsSerialize()
+    {
+        _buffer.ResetWrittenCount();
+        var writer = new MessagePackWriter(_buffer);
+        W2Tasks.PlaceOrderTask.ArgsFormatter.Instance.Serialize(ref writer, _orderArgs, Options);
+        writer.Flush();
+        return _buffer.WrittenCount;
+    }
+
+    [Benchmark(Description = "Args(Order record) deserialize")]
+    public int OrderArgsDeserialize()
+    {
+        var reader = new MessagePackReader(_orderBytes);
+        return W2Tasks.PlaceOrderTask.ArgsFormatter.Instance.Deserialize(ref reader, Options).order.Quantity;
+    }
+
+    [Benchmark(Description = "Order via MessagePackSerializer.Serialize (byte[])")]
+    public byte[] OrderSerializeApi() => MessagePackSerializer.Serialize(_order, Options);
+
+    [Benchmark(Description = "Order via MessagePackSerializer.Deserialize")]
+    public int OrderDeserializeApi() => MessagePackSerializer.Deserialize<Order>(_orderAloneBytes, Options).Quantity;
+}
+
+/// <summary>
+/// The per-task allocation sources on the client and worker paths, each rebuilt here exactly as the runtime builds it
+/// today (CeleriacClient.BuildItem, CeleriacWorker.ProcessAsync, RedisBroker.SetStateAsync/CompleteAsync,
+/// RedisResultCodec.Read). When the runtime changes, update these to match (or delete the ones that no longer exist).
+/// </summary>
+[MemoryDiagnoser]
+public class HotPathPieceBenchmarks
+{
+    private static readonly RedisKeys Keys = new("celeriac");
+    private static readonly TimeSpan Ttl = TimeSpan.FromDays(1);
+    private readonly string _id = Guid.NewGuid().ToString();
+    private readonly string _token = "host:1234:abc123:1:deadbeef1";
+    private readonly ArrayBufferWriter<byte> _output = new(256);
+    private IServiceScopeFactory _scopes = null!;
+    private byte[] _payload = null!;
+    private HashEntry[] _stored = null!;
+    private TaskContext _context = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var services = new ServiceCollection();
+        services.AddScoped<ScopedTaskTarget>();
+        _scopes = services.BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
+        _payload = [0x92, 0xcd, 0x30, 0x39, 0xcd, 0x02, 0xa6];
+        _context = new TaskContext { TaskId = _id, TaskName = W2Tasks.AddTask.Name };
+        var args = new List<RedisValue>();
+        RedisResultCodec.AppendFields(Success(), DateTimeOffset.UtcNow, args);
+        _stored = new HashEntry[args.Count / 2];
+        for (int i = 0; i < _stored.Length; i++)
+        {
+            _stored[i] = new HashEntry(args[2 * i], args[2 * i + 1]);
+        }
+    }
+
+    private TaskResult Success() => new()
+    {
+        State = TaskState.Success, Value = new byte[] { 0x2a }, TaskName = W1Tasks.NoopTask.Name, Retries = 0, Timestamp = DateTimeOffset.UtcNow, Worker = "host:1234:abc123",
+    };
+
+    [Benchmark(Description = "client: new task id (Guid.ToString)")]
+    public string NewId() => Guid.NewGuid().ToString();
+
+    [Benchmark(Description = "client: BuildItem (args + envelope + id)")]
+    public int ClientBuildItem()
+    {
+        // CeleriacClient.BuildItem, minus option handling.
+        var argsBuffer = new ArrayBufferWriter<byte>(64);
+        var writer = new MessagePackWriter(argsBuffer);
+        W1Tasks.NoopTask.ArgsFormatter.Instance.Serialize(ref writer, new W1Tasks.NoopTask.Args(1, 2), W1Tasks.NoopTask.Definition.SerializerOptions);
+        writer.Flush();
+        string id = Guid.NewGuid().ToString();
+        var envelope = new Envelope { Id = id, Task = W1Tasks.NoopTask.Name, Args = argsBuffer.WrittenMemory, Queue = W1Tasks.QueueName, RootId = id, CreatedMs = 1_750_000_000_000 };
+        return EnvelopeCodec.Encode(envelope).Length;
+    }
+
+    [Benchmark(Description = "client: enqueue script keys + args")]
+    public int EnqueueArgs()
+    {
+        // RedisBroker.EnqueueAsync, per item: 4 keys (string concatenations) and 4 values.
+        RedisKey[] keys = [Keys.Task(W1Tasks.QueueName, _id), Keys.Pending(W1Tasks.QueueName), Keys.Scheduled(W1Tasks.QueueName), Keys.Notify(W1Tasks.QueueName)];
+        RedisValue[] values = [_id, _payload, 0, 1_750_000_000_000];
+        return keys.Length + values.Length;
+    }
+
+    [Benchmark(Description = "worker: STARTED set-state args")]
+    public int StartedArgs()
+    {
+        // CeleriacWorker.ProcessAsync (TrackStarted) + RedisBroker.SetStateAsync.
+        var state = new TaskResult { State = TaskState.Started, TaskName = W1Tasks.NoopTask.Name, Retries = 0, Timestamp = DateTimeOffset.UtcNow, Worker = "host:1234:abc123" };
+        var args = new List<RedisValue>(16) { (long)Ttl.TotalMilliseconds };
+        RedisResultCodec.AppendFields(state, DateTimeOffset.UtcNow, args);
+        RedisKey[] keys = [Keys.Result(_id)];
+        RedisValue[] values = [.. args];
+        return keys.Length + values.Length;
+    }
+
+    [Benchmark(Description = "worker: DI scope + resolve instance task")]
+    public async ValueTask<int> Scope()
+    {
+        await using AsyncServiceScope scope = _scopes.CreateAsyncScope();
+        return scope.ServiceProvider.GetRequiredService<ScopedTaskTarget>().Value;
+    }
+
+    [Benchmark(Description = "worker: TaskContext + invoke Add + result ToArray")]
+    public async ValueTask<int> Invoke()
+    {
+        var context = new TaskContext { TaskId = _id, TaskName = W2Tasks.AddTask.Name, Queue = W2Tasks.QueueName, Retries = 0, DeliveryCount = 1, RootId = _id, CancellationToken = CancellationToken.None };
+        _output.ResetWrittenCount();
+        await W2Tasks.AddTask.InvokeAsync(_payload, context, _output);
+        return _output.WrittenMemory.ToArray().Length;
+    }
+
+    [Benchmark(Description = "worker: complete args (TaskResult + fields + keys)")]
+    public int CompleteArgs()
+    {
+        // CeleriacWorker.ProcessAsync (TaskResult) + RedisBroker.CompleteAsync.
+        TaskResult result = Success();
+        var args = new List<RedisValue>(24) { _token, _id, (long)Ttl.TotalMilliseconds, Keys.DoneChannelName(_id), RedisResultCodec.StateName(result.State) };
+        RedisResultCodec.AppendFields(result, DateTimeOffset.UtcNow, args);
+        RedisKey[] keys = [Keys.Task(W1Tasks.QueueName, _id), Keys.Active(W1Tasks.QueueName), Keys.Result(_id)];
+        RedisValue[] values = [.. args];
+        return keys.Length + values.Length;
+    }
+
+    [Benchmark(Description = "client: read a result hash (RedisResultCodec.Read)")]
+    public int ReadResult() => RedisResultCodec.Read(_stored).Value.Length;
+
+    public sealed class ScopedTaskTarget
+    {
+        public int Value => 1;
+    }
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace Celeriac.Bench;
+
+/// <summary>A snapshot of Redis <c>INFO commandstats</c> and <c>INFO cpu</c>. Commands run inside scripts are counted too.</summary>
+internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuSeconds)
+{
+    public static async Task<RedisSnapshot> TakeAsync(IDatabase db)
+    {
+        string stats = (string)(await db.ExecuteAsync("INFO", "commandstats"))!;
+        double cpu = await CpuAsync(db);
+        var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (string raw in stats.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (!line.StartsWith("cmdstat_", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            int colon = line.IndexOf(':');
+            string name = line[8..colon];
+            foreach (string part in line[(colon + 1)..].Split(','))
+            {
+                if (part.StartsWith("calls=", StringComparison.Ordinal))
+                {
+                    calls[name] = long.Parse(part[6..], CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return new RedisSnapshot(calls, cpu);
+    }
+
+    /// <summary>used_cpu_sys + used_cpu_user of the redis-server process, in seconds.</summary>
+    public static async Task<double> CpuAsync(IDatabase db)
+    {
+        string info = (string)(await db.ExecuteAsync("INFO", "cpu"))!;
+        double sum = 0;
+        foreach (string raw in info.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("used_cpu_sys:", StringComparison.Ordinal) || line.StartsWith("used_cpu_user:", StringComparison.Ordinal))
+            {
+                sum += double.Parse(line[(line.IndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return sum;
+    }
+
+    /// <summary>Commands between two snapshots, per name, without the driver's own INFO calls.</summary>
+    public static SortedDictionary<string, long> Delta(RedisSnapshot before, RedisSnapshot after)
+    {
+        var delta = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach ((string name, long calls) in after.Calls)
+        {
+            long d = calls - before.Calls.GetValueOrDefault(name);
+            if (d > 0 && name != "info")
+            {
+                delta[name] = d;
+            }
+        }
+
+        return delta;
+    }
+}
