@@ -131,6 +131,30 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         return await broker.RequeueDeadLettersAsync(queue, ids, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Revokes a task by id, wherever it is: queued, scheduled (ETA or retry backoff) or running. The revocation is kept
+    /// in the broker for <paramref name="keepFor"/> (default <see cref="CeleriacOptions.RevokeTtl"/>), so a worker that is
+    /// offline now honours it when it comes back: the task is recorded <see cref="TaskState.Revoked"/> instead of being
+    /// run. A running task sees its <see cref="CancellationToken"/> cancelled (at once through a broker notification,
+    /// else at the worker's next heartbeat) and ends REVOKED unless it still returns successfully.
+    /// </summary>
+    /// <param name="taskId">The task's id.</param>
+    /// <param name="keepFor">How long the broker remembers the revocation; <see langword="null"/> for <see cref="CeleriacOptions.RevokeTtl"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the broker has stored the revocation.</returns>
+    public async Task RevokeAsync(string taskId, TimeSpan? keepFor = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(taskId);
+        TimeSpan keep = keepFor ?? _options.RevokeTtl;
+        if (keep <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(keepFor), keep, "A revocation must be kept for a positive time.");
+        }
+
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        await broker.RevokeAsync(taskId, keep, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
 

@@ -17,6 +17,9 @@ public sealed class CeleriacOptions
     /// <summary>The default visibility timeout (lease): 60 seconds, renewed by the worker's heartbeat while a task runs.</summary>
     public static readonly TimeSpan DefaultVisibilityTimeout = TimeSpan.FromSeconds(60);
 
+    /// <summary>The default time a revocation is kept: 7 days (it must outlive the longest ETA or retry delay of the tasks it targets).</summary>
+    public static readonly TimeSpan DefaultRevokeTtl = TimeSpan.FromDays(7);
+
     /// <summary>
     /// A StackExchange.Redis configuration string (for example <c>localhost:6379</c>). <see langword="null"/> or empty
     /// selects the in-process broker, which keeps everything in this process's memory (tests, tools, the Quickstart).
@@ -35,6 +38,12 @@ public sealed class CeleriacOptions
     /// (it is the recovery time after a worker dies). Running tasks renew it every third of this. Default 60 s; at least 1 s.
     /// </summary>
     public TimeSpan VisibilityTimeout { get; set; } = DefaultVisibilityTimeout;
+
+    /// <summary>
+    /// How long a revocation (<see cref="CeleriacClient.RevokeAsync"/>) is remembered by the broker: a revoked task that
+    /// is fetched before this has passed is recorded REVOKED and not run. Default 7 days. Must be positive.
+    /// </summary>
+    public TimeSpan RevokeTtl { get; set; } = DefaultRevokeTtl;
 
     /// <summary>The largest encoded message a client sends or a worker accepts, in bytes. Default 16 MiB; 0 means no limit.</summary>
     [Range(0, int.MaxValue)]
@@ -57,6 +66,11 @@ public sealed class CeleriacOptions
         if (VisibilityTimeout < TimeSpan.FromSeconds(1))
         {
             return $"Celeriac:VisibilityTimeout must be at least 1 second (it is {VisibilityTimeout}).";
+        }
+
+        if (RevokeTtl <= TimeSpan.Zero)
+        {
+            return $"Celeriac:RevokeTtl must be positive (it is {RevokeTtl}).";
         }
 
         if (MaxMessageBytes < 0)

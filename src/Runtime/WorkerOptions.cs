@@ -9,6 +9,9 @@ public sealed class WorkerOptions
     /// <summary>The default longest single wait in the broker when queues are empty: 2 seconds.</summary>
     public static readonly TimeSpan DefaultFetchWait = TimeSpan.FromSeconds(2);
 
+    /// <summary>The default redelivery cap: a message delivered more than 5 times is dead-lettered.</summary>
+    public const int DefaultMaxDeliveries = 5;
+
     /// <summary>The queues to consume, in priority order (the first non-empty queue is served first). Default: <c>default</c>.</summary>
     public List<string> Queues { get; set; } = [];
 
@@ -29,6 +32,13 @@ public sealed class WorkerOptions
 
     /// <summary>Record STARTED when a task begins (one more write per task). Default <see langword="true"/>.</summary>
     public bool TrackStarted { get; set; } = true;
+
+    /// <summary>
+    /// The redelivery cap: a message the broker has delivered more than this many times without an outcome (its workers
+    /// died running it: a poison message) is dead-lettered with reason <c>redelivery-limit</c> instead of run again.
+    /// A retry starts a new count. Default 5; 0 means no cap.
+    /// </summary>
+    public int MaxDeliveries { get; set; } = DefaultMaxDeliveries;
 
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }
@@ -54,6 +64,11 @@ public sealed class WorkerOptions
         if (ShutdownTimeout < TimeSpan.Zero)
         {
             return $"Celeriac:Worker:ShutdownTimeout must not be negative (it is {ShutdownTimeout}).";
+        }
+
+        if (MaxDeliveries < 0)
+        {
+            return $"Celeriac:Worker:MaxDeliveries must be 0 (no cap) or positive (it is {MaxDeliveries}).";
         }
 
         if (FetchWait < TimeSpan.FromMilliseconds(10) || FetchWait > TimeSpan.FromSeconds(30))

@@ -18,6 +18,10 @@ internal sealed class Delivery
     public required int DeliveryCount { get; init; }
     /// <summary>Identifies this lease; a reclaimed lease gets a new token and the old one no longer matches.</summary>
     public required string LeaseToken { get; init; }
+    /// <summary>The task was revoked (by id) before this delivery: the worker records REVOKED instead of running it.</summary>
+    public bool Revoked { get; init; }
+    /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
+    public int Runs { get; init; }
 }
 
 /// <summary>What to fetch: from which queues (in order), how many at most, for how long to lease, how long to block when nothing is ready.</summary>
@@ -26,7 +30,7 @@ internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int M
 /// <summary>A message set aside because it could not be run, with the reason.</summary>
 /// <param name="Id">The task id.</param>
 /// <param name="Queue">The queue it came from.</param>
-/// <param name="Reason">Why it was set aside: a short code (<c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>, <c>unknown-task</c>, <c>undecodable-args</c>, <c>redelivery-limit</c>) followed by ": " and details.</param>
+/// <param name="Reason">Why it was set aside: a short code (<c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>, <c>unknown-task</c>, <c>undecodable-args</c>, <c>redelivery-limit</c>, <c>failed</c>) followed by ": " and details.</param>
 /// <param name="At">When it was set aside.</param>
 /// <param name="Envelope">The message's bytes exactly as received.</param>
 public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
@@ -55,6 +59,13 @@ internal interface ITaskBroker : IAsyncDisposable
     /// <summary>Extends the leases of running messages (heartbeat). Returns how many were still held.</summary>
     Task<int> ExtendLeasesAsync(IReadOnlyList<Delivery> deliveries, TimeSpan lease, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Issues the same lease extensions as <see cref="ExtendLeasesAsync"/> and returns the broker's own pending operations,
+    /// with no continuation attached: the worker's heartbeat thread waits on them synchronously, so renewing leases never
+    /// needs a thread-pool thread (handlers doing synchronous CPU work may hold every one of them).
+    /// </summary>
+    IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease);
+
     /// <summary>Records a non-final state (RECEIVED, STARTED, RETRY) unless the result is already final.</summary>
     Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
 
@@ -72,6 +83,33 @@ internal interface ITaskBroker : IAsyncDisposable
     /// is given, stores it as the task's final result and notifies waiters. Fenced like completion.
     /// </summary>
     Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically, if the lease is still held: replaces the message's envelope with <paramref name="envelope"/> (the
+    /// retry's, with its retry count raised), resets its delivery count, moves it from the leased set to the scheduled
+    /// set due at <paramref name="dueAtMs"/>, and records <paramref name="state"/> (RETRY with the error). Fenced like completion.
+    /// </summary>
+    Task<bool> RetryAsync(Delivery delivery, ReadOnlyMemory<byte> envelope, long dueAtMs, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Counts the start of a run of a leased message (the redelivery cap counts runs started without an outcome, so that
+    /// messages merely prefetched by a worker that died are not blamed) and, when <paramref name="state"/> is given,
+    /// records it (STARTED) unless the result is final. Fenced: returns the number of runs started so far, this one
+    /// included, or 0 when the lease was lost (the worker must not run it then).
+    /// </summary>
+    Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records that <paramref name="taskId"/> is revoked until <paramref name="keepFor"/> has passed (held in the broker, so
+    /// a worker that is offline now honours it later) and tells running workers at once (a hint; they also re-check).
+    /// </summary>
+    Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken);
+
+    /// <summary>Which of <paramref name="taskIds"/> are revoked (the worker's re-check for running tasks).</summary>
+    Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken);
+
+    /// <summary>Calls <paramref name="onRevoked"/> with the id of each task revoked from now on (a best-effort hint, e.g. pub/sub).</summary>
+    Task SubscribeRevocationsAsync(Action<string> onRevoked, CancellationToken cancellationToken);
 
     /// <summary>Reads a task's result record (<see cref="TaskResult.Pending"/> when none).</summary>
     Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken);

@@ -84,10 +84,10 @@ internal sealed partial class RedisBroker
 
             RedisResult? reply = await _db.ScriptEvaluateAsync(
                 RedisScripts.Fetch,
-                [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue)],
+                [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
                 [now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix()]).ConfigureAwait(false);
             RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
-            if (items.Length < 2 || (items.Length - 2) % 4 != 0)
+            if (items.Length < 2 || (items.Length - 2) % 6 != 0)
             {
                 ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
             }
@@ -104,7 +104,7 @@ internal sealed partial class RedisBroker
                 nextDue = due;
             }
 
-            for (int i = 2; i < items.Length; i += 4)
+            for (int i = 2; i < items.Length; i += 6)
             {
                 into.Add(new Delivery
                 {
@@ -113,6 +113,8 @@ internal sealed partial class RedisBroker
                     Envelope = (byte[]?)items[i + 1] ?? [],
                     DeliveryCount = (int)items[i + 2],
                     LeaseToken = (string)items[i + 3]!,
+                    Revoked = (int)items[i + 4] == 1,
+                    Runs = (int)items[i + 5],
                 });
                 taken++;
             }
@@ -225,9 +227,22 @@ internal sealed partial class RedisBroker
     {
         ArgumentNullException.ThrowIfNull(deliveries);
         cancellationToken.ThrowIfCancellationRequested();
+        int held = 0;
+        foreach (Task call in StartExtendLeases(deliveries, lease))
+        {
+            held += (int)await ((Task<RedisResult>)call).ConfigureAwait(false);
+        }
+
+        return held;
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease)
+    {
+        ArgumentNullException.ThrowIfNull(deliveries);
         if (deliveries.Count == 0)
         {
-            return 0;
+            return [];
         }
 
         RedisValue deadline = NowMs + Ms(lease);
@@ -243,19 +258,15 @@ internal sealed partial class RedisBroker
             args.Add(delivery.LeaseToken);
         }
 
-        var calls = new List<Task<RedisResult>>(byQueue.Count);
+        // SE.Redis completes these on its own socket threads (SocketManager.Shared), so a synchronous Wait on a
+        // dedicated thread needs no thread-pool thread.
+        var calls = new List<Task>(byQueue.Count);
         foreach ((string queue, List<RedisValue> args) in byQueue)
         {
             calls.Add(_db.ScriptEvaluateAsync(RedisScripts.ExtendLeases, [Keys.Active(queue)], [.. args]));
         }
 
-        int held = 0;
-        foreach (Task<RedisResult> call in calls)
-        {
-            held += (int)await call.ConfigureAwait(false);
-        }
-
-        return held;
+        return calls;
     }
 
     /// <inheritdoc />

@@ -49,5 +49,11 @@ internal sealed class RedisKeys
     /// <summary>The channel <c>P:done:&lt;id&gt;</c> as a literal (non-pattern) channel.</summary>
     public RedisChannel DoneChannel(string id) => RedisChannel.Literal(DoneChannelName(id));
 
+    /// <summary><c>P:revoked</c>: ZSET of revoked task ids scored by when the revocation may be forgotten (unix ms).</summary>
+    public RedisKey Revoked() => Prefix + ":revoked";
+
+    /// <summary>The channel <c>P:revoke</c> on which revoked ids are announced to running workers (a hint).</summary>
+    public RedisChannel RevokeChannel() => RedisChannel.Literal(Prefix + ":revoke");
+
     private string QueuePart(string queue) => Prefix + ":{" + queue + "}:";
 }

@@ -30,6 +30,8 @@ internal sealed class CeleriacWorker : BackgroundService
     private readonly Channel<Delivery> _ready = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _hardStop = new();
+    private readonly ConcurrentDictionary<string, RunControl> _runs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _revokedHeld = new(StringComparer.Ordinal);
     private volatile bool _stopping;
     private ITaskBroker? _broker;
 
@@ -54,8 +56,35 @@ internal sealed class CeleriacWorker : BackgroundService
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
         Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.Concurrency, _worker.EffectivePrefetch, _catalog.Count);
 
+        try
+        {
+            await _broker.SubscribeRevocationsAsync(OnRevoked, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The heartbeat's re-check still finds revoked tasks; only the instant notification is missing.
+            Log.BrokerError(_logger, ex, "revocation subscription", 0);
+        }
+
         using var heartbeatStop = new CancellationTokenSource();
-        Task heartbeat = Task.Run(() => HeartbeatLoopAsync(heartbeatStop.Token), CancellationToken.None);
+        var heartbeatDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var heartbeatThread = new Thread(() =>
+        {
+            try
+            {
+                HeartbeatThread(heartbeatStop.Token);
+            }
+            finally
+            {
+                heartbeatDone.TrySetResult();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "celeriac-heartbeat",
+        };
+        heartbeatThread.Start();
+        Task heartbeat = heartbeatDone.Task;
         var consumers = new Task[_worker.Concurrency];
         for (int i = 0; i < consumers.Length; i++)
         {
@@ -168,6 +197,7 @@ internal sealed class CeleriacWorker : BackgroundService
             finally
             {
                 _held.TryRemove(delivery.Id, out _);
+                _revokedHeld.TryRemove(delivery.Id, out _);
                 _slots.Release();
             }
         }
@@ -179,6 +209,14 @@ internal sealed class CeleriacWorker : BackgroundService
         if (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes)
         {
             await DeadLetterAsync(delivery, null, "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+            return;
+        }
+
+        if (_worker.MaxDeliveries > 0 && delivery.Runs >= _worker.MaxDeliveries)
+        {
+            // Started again and again without an outcome: its workers died running it. Set aside, never run again.
+            string? name = TryReadTaskName(delivery.Envelope);
+            await DeadLetterAsync(delivery, name, "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
             return;
         }
 
@@ -196,6 +234,13 @@ internal sealed class CeleriacWorker : BackgroundService
         if (envelope.Id != delivery.Id)
         {
             await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
+            return;
+        }
+
+        if (delivery.Revoked || _revokedHeld.ContainsKey(delivery.Id))
+        {
+            Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
+            await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
             return;
         }
 
@@ -221,14 +266,24 @@ internal sealed class CeleriacWorker : BackgroundService
             return;
         }
 
-        if (_worker.TrackStarted)
+        TaskResult? startedState = _worker.TrackStarted
+            ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
+            : null;
+        if (!await OutcomeAsync(async () => await broker.MarkStartedAsync(delivery, startedState, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false) > 0).ConfigureAwait(false))
         {
-            await broker.SetStateAsync(envelope.Id, new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false);
+            Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
+            return;
         }
 
-        TaskResult result;
+        TaskPolicy policy = registration.Policy;
+        using var run = new RunControl(_hardStop.Token);
+        _runs[delivery.Id] = run;
+        AsyncServiceScope scope = _scopes.CreateAsyncScope();
+        bool abandoned = false;
+        Exception? failure = null;
+        TaskResult? result = null;
         long started = Stopwatch.GetTimestamp();
-        await using (AsyncServiceScope scope = _scopes.CreateAsyncScope())
+        try
         {
             var context = new TaskContext
             {
@@ -243,36 +298,276 @@ internal sealed class CeleriacWorker : BackgroundService
                 RootId = envelope.RootId,
                 Headers = envelope.Headers ?? EmptyHeaders,
                 Services = scope.ServiceProvider,
-                CancellationToken = _hardStop.Token,
+                CancellationToken = run.Token,
             };
 
-            try
+            if (policy.SoftTimeLimit is { } soft)
             {
-                await registration.Invoker(envelope.Args, context, output).ConfigureAwait(false);
-                result = new TaskResult { State = TaskState.Success, Value = output.WrittenMemory.ToArray(), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-                Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                run.StartSoftLimit(soft);
             }
-            catch (TaskPayloadException ex)
+
+            ArrayBufferWriter<byte> sink = output;
+            Task invocation;
+            if (policy.TimeLimit is { } hard)
             {
-                await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", ex.Message).ConfigureAwait(false);
-                return;
+                // The run may be abandoned: give it its own buffer, and start it off this loop so that even a handler
+                // that blocks synchronously cannot hold the slot past its limit.
+                sink = new ArrayBufferWriter<byte>(256);
+                ArrayBufferWriter<byte> own = sink;
+                invocation = Task.Run(() => registration.Invoker(envelope.Args, context, own).AsTask());
+                using var limitCancel = new CancellationTokenSource();
+                Task limit = Task.Delay(hard, _time, limitCancel.Token);
+                if (await Task.WhenAny(invocation, limit).ConfigureAwait(false) == invocation)
+                {
+                    await limitCancel.CancelAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    abandoned = true;
+                    run.Cancel();
+                    AbandonInBackground(invocation, scope, envelope.Id, envelope.Task);
+                    Log.TimeLimitExceeded(_logger, envelope.Id, envelope.Task, hard.TotalMilliseconds);
+                    result = Failed(envelope, new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null));
+                }
             }
-            catch (Exception ex)
+            else
             {
-                string type = ex.GetType().FullName ?? ex.GetType().Name;
-                Log.TaskFailed(_logger, envelope.Id, envelope.Task, type, ex.Message);
-                result = new TaskResult { State = TaskState.Failure, Error = new TaskError(type, ex.Message, ex.StackTrace), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+                try
+                {
+                    invocation = registration.Invoker(envelope.Args, context, sink).AsTask();
+                }
+                catch (Exception ex)
+                {
+                    invocation = Task.FromException(ex); // a synchronous task method throws before returning
+                }
+            }
+
+            if (!abandoned)
+            {
+                try
+                {
+                    await invocation.ConfigureAwait(false);
+                    result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory.ToArray(), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
+                }
+            }
+        }
+        finally
+        {
+            _runs.TryRemove(new KeyValuePair<string, RunControl>(delivery.Id, run));
+            if (!abandoned)
+            {
+                await scope.DisposeAsync().ConfigureAwait(false);
             }
         }
 
-        await CompleteAsync(delivery, result).ConfigureAwait(false);
+        if (result is not null)
+        {
+            await CompleteAsync(delivery, result).ConfigureAwait(false);
+            return;
+        }
+
+        await HandleFailureAsync(delivery, envelope, policy, run, failure!).ConfigureAwait(false);
+    }
+
+    private async Task HandleFailureAsync(Delivery delivery, Envelope envelope, TaskPolicy policy, RunControl run, Exception ex)
+    {
+        if (ex is TaskPayloadException)
+        {
+            await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        if (_hardStop.IsCancellationRequested)
+        {
+            // Shutdown past its grace period cancelled the run: interrupted, not failed. Hand it back for another worker.
+            await ReleaseAsync([delivery]).ConfigureAwait(false);
+            return;
+        }
+
+        if (run.Revoked)
+        {
+            Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "while it ran");
+            await CompleteAsync(delivery, Revoked(envelope, "revoked while running")).ConfigureAwait(false);
+            return;
+        }
+
+        TaskError error;
+        bool retryable;
+        TimeSpan? countdown = null;
+        if (run.SoftLimitHit && ex is OperationCanceledException)
+        {
+            error = new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its soft time limit of {policy.SoftTimeLimit!.Value.TotalMilliseconds:0} ms", ex.StackTrace);
+            retryable = false;
+        }
+        else if (ex is TaskRetryException asked)
+        {
+            Exception reason = asked.InnerException ?? asked;
+            error = ErrorOf(reason);
+            retryable = true;
+            countdown = asked.Countdown;
+        }
+        else
+        {
+            error = ErrorOf(ex);
+            retryable = policy.MaxRetries > 0 && ShouldRetry(policy, ex);
+        }
+
+        if (retryable && envelope.Retries < policy.MaxRetries)
+        {
+            int retry = envelope.Retries + 1;
+            TimeSpan delay = countdown ?? Backoff(policy, retry);
+            long dueAt = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Max(0, delay.TotalMilliseconds);
+            byte[] next = EnvelopeCodec.Encode(new Envelope
+            {
+                Id = envelope.Id,
+                Task = envelope.Task,
+                Args = envelope.Args,
+                Queue = envelope.Queue,
+                Retries = retry,
+                EtaMs = dueAt,
+                ExpiresMs = envelope.ExpiresMs,
+                RootId = envelope.RootId,
+                ParentId = envelope.ParentId,
+                Headers = envelope.Headers,
+                Priority = envelope.Priority,
+                CreatedMs = envelope.CreatedMs,
+            });
+            var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+            Log.TaskRetrying(_logger, envelope.Id, envelope.Task, (long)delay.TotalMilliseconds, retry, policy.MaxRetries);
+            if (!await OutcomeAsync(() => _broker!.RetryAsync(delivery, next, dueAt, state, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+            {
+                Log.LeaseLost(_logger, delivery.Id);
+            }
+
+            return;
+        }
+
+        Log.TaskFailed(_logger, envelope.Id, envelope.Task, error.Type, error.Message);
+        TaskResult failed = Failed(envelope, error);
+        if (policy.DeadLetterOnFailure)
+        {
+            string reason = $"failed: {error.Type}: {error.Message}";
+            Log.DeadLettered(_logger, delivery.Id, delivery.Queue, reason);
+            if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+            {
+                Log.LeaseLost(_logger, delivery.Id);
+            }
+
+            return;
+        }
+
+        await CompleteAsync(delivery, failed).ConfigureAwait(false);
+    }
+
+    private static string? TryReadTaskName(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            return EnvelopeCodec.Decode(bytes).Task;
+        }
+        catch (EnvelopeException)
+        {
+            return null;
+        }
+    }
+
+    private static TaskError ErrorOf(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace);
+
+    private static bool ShouldRetry(TaskPolicy policy, Exception ex)
+    {
+        if (policy.ShouldRetry is not { } filter)
+        {
+            return true;
+        }
+
+        try
+        {
+            return filter(ex);
+        }
+        catch (Exception)
+        {
+            return false; // a filter that throws cannot vouch for a retry
+        }
+    }
+
+    /// <summary>The delay before retry number <paramref name="retry"/>: the policy's capped exponential backoff, with full jitter when asked.</summary>
+    internal static TimeSpan Backoff(TaskPolicy policy, int retry)
+    {
+        TimeSpan backoff = policy.BackoffFor(retry);
+        return policy.RetryJitter ? TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * backoff.TotalMilliseconds) : backoff;
+    }
+
+    private TaskResult Failed(Envelope envelope, TaskError error)
+        => new() { State = TaskState.Failure, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+
+    private TaskResult Revoked(Envelope envelope, string reason)
+        => new() { State = TaskState.Revoked, Error = new TaskError("Celeriac.TaskRevoked", reason, null), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+
+    /// <summary>An abandoned run (hard time limit) keeps running in the background; its scope is disposed when it ends, its outcome ignored.</summary>
+    private void AbandonInBackground(Task invocation, AsyncServiceScope scope, string taskId, string taskName)
+    {
+        _ = invocation.ContinueWith(
+            async t =>
+            {
+                Log.AbandonedRunEnded(_logger, taskId, taskName, t.Status.ToString());
+                await scope.DisposeAsync().ConfigureAwait(false);
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>
+    /// Records an outcome, retrying while the broker is unreachable (Redis restarting or stalled). The writes are
+    /// fenced, so repeating one is safe: a repeat after a write that did land finds the lease gone and changes nothing.
+    /// Gives up after the visibility timeout (the lease has then expired and the task is redelivered anyway).
+    /// </summary>
+    private async Task<bool> OutcomeAsync(Func<Task<bool>> write)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int backoffMs = 50;
+        while (true)
+        {
+            try
+            {
+                return await write().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ObjectDisposedException && Stopwatch.GetElapsedTime(started) < _options.VisibilityTimeout)
+            {
+                Log.BrokerError(_logger, ex, "outcome", backoffMs);
+                await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
+                backoffMs = Math.Min(backoffMs * 2, 1000);
+            }
+        }
+    }
+
+    /// <summary>A revocation arrived (notification or re-check): cancel the run, or remember it for a prefetched delivery.</summary>
+    private void OnRevoked(string taskId)
+    {
+        if (_runs.TryGetValue(taskId, out RunControl? run))
+        {
+            if (!run.Revoked)
+            {
+                run.Revoked = true;
+                ThreadPool.UnsafeQueueUserWorkItem(static r => r.Cancel(), run, preferLocal: false);
+            }
+        }
+        else if (_held.ContainsKey(taskId))
+        {
+            _revokedHeld[taskId] = 0;
+        }
     }
 
     private static readonly IReadOnlyDictionary<string, string> EmptyHeaders = new Dictionary<string, string>();
 
     private async Task CompleteAsync(Delivery delivery, TaskResult result)
     {
-        if (!await _broker!.CompleteAsync(delivery, result, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false))
+        if (!await OutcomeAsync(() => _broker!.CompleteAsync(delivery, result, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
         {
             Log.LeaseLost(_logger, delivery.Id);
         }
@@ -290,7 +585,7 @@ internal sealed class CeleriacWorker : BackgroundService
             Timestamp = _time.GetUtcNow(),
             Worker = _name,
         };
-        if (!await _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false))
+        if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
         {
             Log.LeaseLost(_logger, delivery.Id);
         }
@@ -303,20 +598,22 @@ internal sealed class CeleriacWorker : BackgroundService
         "unsupported-version" => "UnsupportedVersion",
         "oversized" => "OversizedMessage",
         "undecodable-args" => "UndecodableArguments",
+        "redelivery-limit" => "RedeliveryLimit",
         _ => "DeadLetter",
     };
 
-    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Renews the leases of everything held, every third of the visibility timeout, and re-checks running and
+    /// prefetched tasks for revocations. Runs on its own thread and waits on the broker's operations synchronously, so
+    /// a thread pool saturated by handlers doing synchronous work cannot starve it (user-asks R2b).
+    /// </summary>
+    private void HeartbeatThread(CancellationToken stop)
     {
         TimeSpan interval = _options.VisibilityTimeout / 3;
         var snapshot = new List<Delivery>();
-        while (!cancellationToken.IsCancellationRequested)
+        var ids = new List<string>();
+        while (!stop.WaitHandle.WaitOne(interval))
         {
-            if (!await Delay((int)interval.TotalMilliseconds, cancellationToken).ConfigureAwait(false))
-            {
-                return;
-            }
-
             snapshot.Clear();
             snapshot.AddRange(_held.Values);
             if (snapshot.Count == 0)
@@ -326,11 +623,36 @@ internal sealed class CeleriacWorker : BackgroundService
 
             try
             {
-                await _broker!.ExtendLeasesAsync(snapshot, _options.VisibilityTimeout, CancellationToken.None).ConfigureAwait(false);
+                foreach (Task call in _broker!.StartExtendLeases(snapshot, _options.VisibilityTimeout))
+                {
+                    if (!call.Wait(interval))
+                    {
+                        Log.HeartbeatSlow(_logger, snapshot.Count, (int)interval.TotalMilliseconds);
+                        break;
+                    }
+                }
             }
             catch (Exception ex)
             {
-                Log.BrokerError(_logger, ex, "heartbeat", (int)interval.TotalMilliseconds);
+                Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "heartbeat", (int)interval.TotalMilliseconds);
+            }
+
+            try
+            {
+                ids.Clear();
+                ids.AddRange(snapshot.Select(d => d.Id));
+                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(ids, CancellationToken.None);
+                if (check.Wait(interval))
+                {
+                    foreach (string id in check.Result)
+                    {
+                        OnRevoked(id);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "revocation check", (int)interval.TotalMilliseconds);
             }
         }
     }
@@ -363,6 +685,54 @@ internal sealed class CeleriacWorker : BackgroundService
         catch (OperationCanceledException)
         {
             return false;
+        }
+    }
+
+    /// <summary>One run's cancellation: worker shutdown, revoke, or the soft time limit.</summary>
+    private sealed class RunControl : IDisposable
+    {
+        private readonly CancellationTokenSource _cts;
+        private volatile bool _revoked;
+        private volatile bool _softLimitHit;
+        private Timer? _softTimer;
+
+        public RunControl(CancellationToken shutdown) => _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+
+        public CancellationToken Token => _cts.Token;
+
+        public bool Revoked
+        {
+            get => _revoked;
+            set => _revoked = value;
+        }
+
+        public bool SoftLimitHit => _softLimitHit;
+
+        public void StartSoftLimit(TimeSpan after)
+            => _softTimer = new Timer(static s => ((RunControl)s!).OnSoftLimit(), this, after, Timeout.InfiniteTimeSpan);
+
+        public void Cancel()
+        {
+            try
+            {
+                _cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The run already ended.
+            }
+        }
+
+        public void Dispose()
+        {
+            _softTimer?.Dispose();
+            _cts.Dispose();
+        }
+
+        private void OnSoftLimit()
+        {
+            _softLimitHit = true;
+            Cancel();
         }
     }
 

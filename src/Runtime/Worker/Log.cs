@@ -36,4 +36,16 @@ internal static partial class Log
 
     [LoggerMessage(2010, LogLevel.Information, "Task {TaskId} ({TaskName}) failed and will be retried in {DelayMs} ms (retry {Retry} of {MaxRetries})")]
     public static partial void TaskRetrying(ILogger logger, string taskId, string taskName, long delayMs, int retry, int maxRetries);
+
+    [LoggerMessage(2011, LogLevel.Information, "Task {TaskId} ({TaskName}) was revoked {When}; marked REVOKED")]
+    public static partial void TaskRevoked(ILogger logger, string taskId, string taskName, string when);
+
+    [LoggerMessage(2012, LogLevel.Error, "Task {TaskId} ({TaskName}) exceeded its hard time limit of {LimitMs} ms: marked FAILURE and abandoned (it may keep running in the background; its slot is freed)")]
+    public static partial void TimeLimitExceeded(ILogger logger, string taskId, string taskName, double limitMs);
+
+    [LoggerMessage(2013, LogLevel.Warning, "An abandoned run of task {TaskId} ({TaskName}) ended ({Status}); its outcome is ignored")]
+    public static partial void AbandonedRunEnded(ILogger logger, string taskId, string taskName, string status);
+
+    [LoggerMessage(2014, LogLevel.Warning, "The lease renewal of {Count} held tasks took longer than {IntervalMs} ms")]
+    public static partial void HeartbeatSlow(ILogger logger, int count, int intervalMs);
 }

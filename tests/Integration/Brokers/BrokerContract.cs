@@ -420,6 +420,125 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.True(gone.TotalMilliseconds >= 300, $"the result vanished after {gone.TotalMilliseconds:0} ms, before its 400 ms TTL");
     }
 
+    [Fact]
+    public async Task Retry_reschedules_the_new_envelope_with_a_fresh_delivery_count_and_records_RETRY()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("r1", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        byte[] next = Encoding.UTF8.GetBytes("retry-envelope-of-r1");
+        long due = Now() + 400;
+        TaskResult retry = new() { State = TaskState.Retry, Error = new TaskError("System.InvalidOperationException", "boom", null), TaskName = "contract.task", Retries = 0, Timestamp = DateTimeOffset.UtcNow };
+        Assert.True(await Broker.RetryAsync(d, next, due, retry, Ttl, default), "RetryAsync with the current lease must succeed");
+        Assert.False(await Broker.CompleteAsync(d, Success(1), Ttl, default), "the retried delivery's lease must be gone");
+
+        TaskResult state = await Broker.GetResultAsync("r1", default);
+        List<Delivery> early = await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero);
+        Output.WriteLine($"after retry: state {state.State} ({state.Error?.Type}: {state.Error?.Message}); fetched early: {early.Count}");
+        Assert.Equal(TaskState.Retry, state.State);
+        Assert.Equal("boom", state.Error?.Message);
+        Assert.Empty(early);
+
+        Delivery again = await FetchUntilAsync(q, Long, "w1");
+        Output.WriteLine($"retry delivered {Now() - due} ms after its due time, dc {again.DeliveryCount}");
+        Assert.True(Now() >= due, "a retry must not be delivered before its due time");
+        Assert.Equal(1, again.DeliveryCount);
+        Assert.Equal(next, again.Envelope.ToArray());
+        Assert.True(await Broker.CompleteAsync(again, Success(7), Ttl, default));
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r1", default)).State);
+    }
+
+    [Fact]
+    public async Task Retry_by_a_stale_lease_holder_changes_nothing()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("r2", q)], default);
+        Delivery old = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300)));
+        Delivery current = await FetchUntilAsync(q, Long, "w2");
+        bool stale = await Broker.RetryAsync(old, Encoding.UTF8.GetBytes("stale"), Now(), State(TaskState.Retry), Ttl, default);
+        Output.WriteLine($"stale retry returned {stale}; current holder dc {current.DeliveryCount}");
+        Assert.False(stale);
+        Assert.True(await Broker.CompleteAsync(current, Success(3), Ttl, default), "the current holder must still own the message");
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", default)).State);
+    }
+
+    [Fact]
+    public async Task Revoked_ids_are_flagged_on_fetch_found_by_the_recheck_and_forgotten_after_their_ttl()
+    {
+        string q = Queue();
+        string x = "x-" + q, y = "y-" + q, z = "z-" + q;
+        await Broker.RevokeAsync(x, TimeSpan.FromMinutes(5), default);
+        await Broker.RevokeAsync(z, TimeSpan.FromMilliseconds(200), default);
+        await Broker.EnqueueAsync([Item(x, q), Item(y, q)], default);
+        List<Delivery> got = await FetchAsync([q], 10, TimeSpan.FromSeconds(30));
+        Output.WriteLine($"fetched {string.Join(",", got.Select(d => $"{d.Id}(revoked {d.Revoked})"))}");
+        Assert.Equal(2, got.Count);
+        Assert.True(got.Single(d => d.Id == x).Revoked);
+        Assert.False(got.Single(d => d.Id == y).Revoked);
+        Assert.Equal([x], await Broker.FindRevokedAsync([x, y], default));
+
+        await Task.Delay(400);
+        Assert.Empty(await Broker.FindRevokedAsync([z], default));
+    }
+
+    [Fact]
+    public async Task A_revocation_is_announced_to_subscribers()
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        string id = "announce-" + Queue();
+        await Broker.SubscribeRevocationsAsync(revoked => { if (revoked == id) { seen.TrySetResult(revoked); } }, default);
+        var clock = Stopwatch.StartNew();
+        await Broker.RevokeAsync(id, TimeSpan.FromMinutes(1), default);
+        string got = await seen.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Output.WriteLine($"announced {got} after {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(id, got);
+    }
+
+    [Fact]
+    public async Task StartExtendLeases_extends_like_ExtendLeasesAsync()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("h1", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(400)));
+        for (int i = 0; i < 4; i++)
+        {
+            await Task.Delay(200);
+            await Task.WhenAll(Broker.StartExtendLeases([d], TimeSpan.FromMilliseconds(400))).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+
+        List<Delivery> other = await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w2");
+        Output.WriteLine($"after 800 ms of 400 ms leases renewed every 200 ms: another worker fetched {other.Count}");
+        Assert.Empty(other);
+        Assert.True(await Broker.CompleteAsync(d, Success(1), Ttl, default));
+    }
+
+    [Fact]
+    public async Task Started_runs_are_counted_fenced_reported_on_redelivery_and_reset_by_a_retry()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("s1", q), Item("s2", q)], default);
+        List<Delivery> first = await FetchAsync([q], 2, TimeSpan.FromMilliseconds(300));
+        Delivery s1 = first.Single(d => d.Id == "s1");
+        Assert.Equal(0, s1.Runs);
+        Assert.Equal(1, await Broker.MarkStartedAsync(s1, State(TaskState.Started), Ttl, default));
+        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("s1", default)).State);
+
+        // Both leases expire (the worker "died"): s1 had started, s2 was only prefetched.
+        var again = new List<Delivery> { await FetchUntilAsync(q, Long, "w2") };
+        again.AddRange(await FetchAsync([q], 2, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w2"));
+        Output.WriteLine($"redelivered: {string.Join(",", again.Select(d => $"{d.Id}(dc {d.DeliveryCount}, runs {d.Runs})"))}");
+        Delivery s1b = again.Single(d => d.Id == "s1");
+        Assert.Equal(1, s1b.Runs);
+        Assert.Equal(0, again.Single(d => d.Id == "s2").Runs);
+        Assert.Equal(0, await Broker.MarkStartedAsync(s1, null, Ttl, default)); // the stale holder is refused
+        Assert.Equal(2, await Broker.MarkStartedAsync(s1b, null, Ttl, default));
+
+        Assert.True(await Broker.RetryAsync(s1b, EnvelopeOf("s1"), Now(), State(TaskState.Retry), Ttl, default));
+        Delivery s1c = await FetchUntilAsync(q, Long, "w3");
+        Assert.Equal(0, s1c.Runs);
+        Assert.Equal(1, s1c.DeliveryCount);
+    }
+
     private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0) => new(id, queue, EnvelopeOf(id), dueAtMs);
 
     private protected static byte[] EnvelopeOf(string id) => Encoding.UTF8.GetBytes("envelope-of-" + id);

@@ -13,6 +13,8 @@ internal sealed class InMemoryBroker : ITaskBroker
     private readonly Dictionary<string, StoredMessage> _messages = new(StringComparer.Ordinal);
     private readonly Dictionary<string, StoredResult> _results = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<TaskCompletionSource>> _resultWaiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _revoked = new(StringComparer.Ordinal);
+    private readonly List<Action<string>> _revocationHandlers = [];
     private TaskCompletionSource _queueSignal = NewSignal();
     private long _leaseCounter;
 
@@ -114,7 +116,8 @@ internal sealed class InMemoryBroker : ITaskBroker
                 message.LeaseToken = $"{request.WorkerId}:{message.DeliveryCount}:{++_leaseCounter}";
                 message.LeaseDeadlineMs = now + (long)request.Lease.TotalMilliseconds;
                 queue.Active.Add(message.Id);
-                into.Add(new Delivery { Id = message.Id, Queue = queueName, Envelope = message.Envelope, DeliveryCount = message.DeliveryCount, LeaseToken = message.LeaseToken });
+                bool revoked = _revoked.TryGetValue(message.Id, out long until) && until > now;
+                into.Add(new Delivery { Id = message.Id, Queue = queueName, Envelope = message.Envelope, DeliveryCount = message.DeliveryCount, LeaseToken = message.LeaseToken, Revoked = revoked, Runs = message.Runs });
                 taken++;
             }
 
@@ -181,6 +184,9 @@ internal sealed class InMemoryBroker : ITaskBroker
 
         return Task.FromResult(held);
     }
+
+    public IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease)
+        => [ExtendLeasesAsync(deliveries, lease, CancellationToken.None)];
 
     public Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
     {
@@ -259,6 +265,100 @@ internal sealed class InMemoryBroker : ITaskBroker
 
         Wake(waiters);
         return Task.FromResult(true);
+    }
+
+    public Task<bool> RetryAsync(Delivery delivery, ReadOnlyMemory<byte> envelope, long dueAtMs, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!HoldsLeaseLocked(delivery, out StoredMessage? message))
+            {
+                return Task.FromResult(false);
+            }
+
+            QueueState queue = GetQueue(delivery.Queue);
+            queue.Active.Remove(delivery.Id);
+            message.LeaseToken = null;
+            message.Envelope = envelope.ToArray();
+            message.DeliveryCount = 0;
+            message.Runs = 0;
+            queue.Scheduled.Add((dueAtMs, delivery.Id));
+            if (!(TryGetLiveResultLocked(delivery.Id, out TaskResult? current) && current.IsReady))
+            {
+                _results[delivery.Id] = new StoredResult(state, NowMs + (long)ttl.TotalMilliseconds);
+            }
+
+            SignalQueues();
+        }
+
+        return Task.FromResult(true);
+    }
+
+    public Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!HoldsLeaseLocked(delivery, out StoredMessage? message))
+            {
+                return Task.FromResult(0);
+            }
+
+            message.Runs++;
+            if (state is not null && !(TryGetLiveResultLocked(delivery.Id, out TaskResult? current) && current.IsReady))
+            {
+                _results[delivery.Id] = new StoredResult(state, NowMs + (long)ttl.TotalMilliseconds);
+            }
+
+            return Task.FromResult(message.Runs);
+        }
+    }
+
+    public Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken)
+    {
+        Action<string>[] handlers;
+        lock (_gate)
+        {
+            long now = NowMs;
+            List<string>? forgotten = null;
+            foreach ((string id, long until) in _revoked)
+            {
+                if (until <= now)
+                {
+                    (forgotten ??= []).Add(id);
+                }
+            }
+
+            forgotten?.ForEach(id => _revoked.Remove(id));
+            long keep = now + Math.Max(1, (long)keepFor.TotalMilliseconds);
+            _revoked[taskId] = _revoked.TryGetValue(taskId, out long existing) ? Math.Max(existing, keep) : keep;
+            handlers = [.. _revocationHandlers];
+        }
+
+        foreach (Action<string> handler in handlers)
+        {
+            handler(taskId);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            long now = NowMs;
+            return Task.FromResult<IReadOnlyList<string>>([.. taskIds.Where(id => _revoked.TryGetValue(id, out long until) && until > now)]);
+        }
+    }
+
+    public Task SubscribeRevocationsAsync(Action<string> onRevoked, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _revocationHandlers.Add(onRevoked);
+        }
+
+        return Task.CompletedTask;
     }
 
     public Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
@@ -350,6 +450,7 @@ internal sealed class InMemoryBroker : ITaskBroker
                     StoredMessage message = _messages[id];
                     message.DeadReason = null;
                     message.DeliveryCount = 0;
+                    message.Runs = 0;
                     _results.Remove(id); // the dead-letter FAILURE no longer describes the task
                     state.Pending.AddLast(id);
                     requeued++;
@@ -439,8 +540,9 @@ internal sealed class InMemoryBroker : ITaskBroker
     {
         public string Id { get; } = id;
         public string Queue { get; } = queue;
-        public byte[] Envelope { get; } = envelope;
+        public byte[] Envelope { get; set; } = envelope;
         public int DeliveryCount { get; set; }
+        public int Runs { get; set; }
         public string? LeaseToken { get; set; }
         public long LeaseDeadlineMs { get; set; }
         public string? DeadReason { get; set; }

@@ -4,6 +4,7 @@ internal static partial class RedisScripts
 {
     /// <summary>Promotes due scheduled messages, reclaims expired leases, then leases up to n messages of one queue.</summary>
     // KEYS[1] -> P:{q}:pending   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify
+    // KEYS[5] -> P:revoked
     // ARGV[1] -> now (unix ms)
     // ARGV[2] -> lease deadline (unix ms) given to the leased messages
     // ARGV[3] -> n, the most messages to lease
@@ -11,8 +12,10 @@ internal static partial class RedisScripts
     // ARGV[5] -> worker id
     // ARGV[6] -> a suffix unique to this call (lease tokens are worker:dc:suffix)
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained
-    // Returns: { orphans, next_due, id1, msg1, dc1, token1, id2, ... } where orphans counts popped ids whose
-    //          message hash was missing (dropped), next_due is the earliest scheduled due time (unix ms) or -1
+    // Returns: { orphans, next_due, id1, msg1, dc1, token1, revoked1, runs1, id2, ... } where orphans counts popped ids whose
+    //          message hash was missing (dropped), next_due is the earliest scheduled due time (unix ms) or -1, and
+    //          revoked is 1 when the id is in P:revoked with a score after now (the worker records REVOKED, never runs it),
+    //          runs counts the runs started (by the start script) since the message was stored or last retried
     public const string Fetch = """
         local now = tonumber(ARGV[1])
         local prefix = ARGV[4]
@@ -51,6 +54,13 @@ internal static partial class RedisScripts
               out[#out + 1] = msg
               out[#out + 1] = dc
               out[#out + 1] = token
+              local rv = redis.call('ZSCORE', KEYS[5], id)
+              if rv and tonumber(rv) > now then
+                out[#out + 1] = 1
+              else
+                out[#out + 1] = 0
+              end
+              out[#out + 1] = tonumber(redis.call('HGET', key, 'runs') or '0')
             else
               orphans = orphans + 1
             end
@@ -90,6 +100,72 @@ internal static partial class RedisScripts
           end
         end
         return held
+        """;
+
+    /// <summary>Reschedules a leased message for a retry (fenced): new envelope, delivery count reset, RETRY state written.</summary>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:r:<id>   KEYS[5] -> P:{q}:notify
+    // ARGV[1] -> lease token
+    // ARGV[2] -> task id
+    // ARGV[3] -> the retry's envelope bytes (retries + 1)
+    // ARGV[4] -> due time of the retry (unix ms)
+    // ARGV[5] -> result TTL (ms)
+    // ARGV[6..] -> result hash field, value pairs of the RETRY state (state first)
+    // Returns: 1 when rescheduled; 0 when the lease is no longer held (nothing changed)
+    public const string Retry = """
+        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+          return 0
+        end
+        redis.call('HSET', KEYS[1], 'msg', ARGV[3], 'dc', 0)
+        redis.call('HDEL', KEYS[1], 'lease', 'runs')
+        redis.call('ZREM', KEYS[2], ARGV[2])
+        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+        local current = redis.call('HGET', KEYS[4], 'state')
+        if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
+          redis.call('DEL', KEYS[4])
+          redis.call('HSET', KEYS[4], unpack(ARGV, 6))
+          redis.call('PEXPIRE', KEYS[4], ARGV[5])
+        end
+        if redis.call('LLEN', KEYS[5]) == 0 then
+          redis.call('LPUSH', KEYS[5], '1')
+        end
+        return 1
+        """;
+
+    /// <summary>Counts a run as started (fenced) and records STARTED unless the result is final.</summary>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:r:<id>
+    // ARGV[1] -> lease token
+    // ARGV[2] -> result TTL (ms)
+    // ARGV[3] -> "1" to write the STARTED state, "0" to only count the run
+    // ARGV[4..] -> result hash field, value pairs (state first), when ARGV[3] is "1"
+    // Returns: the number of runs started so far (this one included); 0 when the lease is no longer held (nothing changed)
+    public const string Start = """
+        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+          return 0
+        end
+        local runs = redis.call('HINCRBY', KEYS[1], 'runs', 1)
+        if ARGV[3] == '1' then
+          local current = redis.call('HGET', KEYS[2], 'state')
+          if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
+            redis.call('DEL', KEYS[2])
+            redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+            redis.call('PEXPIRE', KEYS[2], ARGV[2])
+          end
+        end
+        return runs
+        """;
+
+    /// <summary>Records a revocation (trimming forgotten ones) and announces it to running workers.</summary>
+    // KEYS[1] -> P:revoked
+    // ARGV[1] -> task id
+    // ARGV[2] -> when the revocation may be forgotten (unix ms)
+    // ARGV[3] -> now (unix ms)
+    // ARGV[4] -> channel P:revoke
+    // Returns: 1
+    public const string Revoke = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+        redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+        redis.call('PUBLISH', ARGV[4], ARGV[1])
+        return 1
         """;
 
     /// <summary>Hands one leased message back to the front of its queue (fenced by its lease token).</summary>

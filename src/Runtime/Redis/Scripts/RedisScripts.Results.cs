@@ -79,7 +79,7 @@ internal static partial class RedisScripts
         if redis.call('EXISTS', KEYS[2]) == 0 then
           return 0
         end
-        redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease')
+        redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease', 'runs')
         redis.call('HSET', KEYS[2], 'dc', 0)
         redis.call('DEL', KEYS[5])
         redis.call('LPUSH', KEYS[3], ARGV[1])
