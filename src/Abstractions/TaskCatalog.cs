@@ -11,6 +11,7 @@ public sealed class TaskCatalog
 {
     private readonly ConcurrentDictionary<string, TaskRegistration> _tasks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _assemblies = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _queues = new(StringComparer.Ordinal);
 
     /// <summary>The process-wide catalog filled by generated module initializers.</summary>
     public static TaskCatalog Global { get; } = new();
@@ -44,6 +45,43 @@ public sealed class TaskCatalog
             throw new InvalidOperationException($"Two tasks are named '{registration.Name}'. Task names must be unique across the assemblies a worker loads; set [Task(Name = ...)] on one of them.");
         }
     }
+
+    /// <summary>
+    /// The queues declared with <c>[assembly: TaskQueue(...)]</c> by the loaded task assemblies, sorted ordinally; empty
+    /// when no assembly declares queues (declarations are not used, and any queue is accepted). When not empty it
+    /// includes <see cref="TaskAttribute.DefaultQueue"/>.
+    /// </summary>
+    public IReadOnlyList<string> DeclaredQueues
+    {
+        get
+        {
+            var queues = new List<string>(_queues.Keys);
+            queues.Sort(StringComparer.Ordinal);
+            return queues;
+        }
+    }
+
+    /// <summary>Whether any loaded assembly declares queues.</summary>
+    public bool HasQueueDeclarations => !_queues.IsEmpty;
+
+    /// <summary>Declares a queue (generated from <c>[assembly: TaskQueue(...)]</c>); also declares <see cref="TaskAttribute.DefaultQueue"/>.</summary>
+    /// <param name="name">The queue name.</param>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not a valid queue name.</exception>
+    public void DeclareQueue(string name)
+    {
+        if (QueueName.Validate(name) is { } problem)
+        {
+            throw new ArgumentException($"'{name}' is not a valid queue name: {problem}.", nameof(name));
+        }
+
+        _queues.TryAdd(TaskAttribute.DefaultQueue, 0);
+        _queues.TryAdd(name, 0);
+    }
+
+    /// <summary>Whether a worker may listen on <paramref name="queue"/>: declared, or no assembly declares queues at all.</summary>
+    /// <param name="queue">The queue name.</param>
+    /// <returns><see langword="true"/> when declared or when declarations are not used.</returns>
+    public bool IsQueueDeclared(string queue) => _queues.IsEmpty || _queues.ContainsKey(queue);
 
     /// <summary>Finds a task by its wire name.</summary>
     /// <param name="name">The wire name.</param>

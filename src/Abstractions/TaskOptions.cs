@@ -18,8 +18,22 @@ public sealed class TaskOptions
     /// <summary>Do not run later than this long after sending. Ignored when <see cref="Expires"/> is set.</summary>
     public TimeSpan? ExpiresIn { get; set; }
 
-    /// <summary>The queue to send to instead of the task's routed queue.</summary>
+    /// <summary>
+    /// The queue to send to instead of the task's routed queue, as a string the compiler cannot check.
+    /// Prefer <see cref="QueueName"/> with a generated constant (<c>Celeriac.Generated.{Assembly}.Queues.Billing</c>).
+    /// </summary>
     public string? Queue { get; set; }
+
+    /// <summary>
+    /// The queue to send to instead of the task's routed queue, typed: use a generated constant
+    /// (<c>Celeriac.Generated.{Assembly}.Queues.Billing</c>) so that only declared queues compile. Reads and writes
+    /// <see cref="Queue"/>.
+    /// </summary>
+    public QueueName? QueueName
+    {
+        get => Queue is null ? null : new QueueName(Queue);
+        set => Queue = value?.Value;
+    }
 
     /// <summary>The message priority, 0 (lowest) to 9 (highest), instead of the task's default.</summary>
     public int? Priority { get; set; }

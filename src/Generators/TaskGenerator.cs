@@ -42,11 +42,37 @@ public sealed class TaskGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.TaskDiagnostics);
         ReportDiagnostics(context, diagnostics);
 
-        // Stubs are user-facing (IntelliSense needs them), so they use RegisterSourceOutput.
+        // Queue and route declarations: assembly attributes, discovered per file.
+        IncrementalValuesProvider<RoutingFileModel> queueFiles = context.SyntaxProvider
+            .ForAttributeWithMetadataName(RoutingParser.TaskQueueAttribute, static (node, _) => node is CompilationUnitSyntax, RoutingParser.ParseQueues)
+            .WithTrackingName(TrackingNames.QueueDeclarations);
+        IncrementalValuesProvider<RoutingFileModel> routeFiles = context.SyntaxProvider
+            .ForAttributeWithMetadataName(RoutingParser.TaskRouteAttribute, static (node, _) => node is CompilationUnitSyntax, RoutingParser.ParseRoutes)
+            .WithTrackingName(TrackingNames.RouteDeclarations);
+        IncrementalValueProvider<RoutingDeclarationsModel> declarations = queueFiles.Collect()
+            .Combine(routeFiles.Collect())
+            .Select(static (pair, _) => RoutingParser.Merge(pair.Left, pair.Right))
+            .WithTrackingName(TrackingNames.RoutingDeclarations);
+
+        // The location-free table is what generated code depends on: moving a declaration changes nothing downstream.
+        IncrementalValueProvider<RouteTableModel> table = declarations
+            .Select(static (all, _) => RoutingParser.ToTable(all))
+            .WithTrackingName(TrackingNames.RouteTable);
+        IncrementalValuesProvider<DiagnosticInfo> routingDiagnostics = declarations
+            .Combine(table)
+            .SelectMany(static (pair, _) => RoutingParser.CheckDeclarations(pair.Left, pair.Right))
+            .WithTrackingName(TrackingNames.RoutingDiagnostics);
+        ReportDiagnostics(context, routingDiagnostics);
+
+        // Stubs are user-facing (IntelliSense needs them), so they use RegisterSourceOutput. Each task's queue is resolved
+        // against the route table; a route edit re-emits only the tasks whose queue it changes.
         IncrementalValuesProvider<TaskModel> stubs = parsed
             .Where(static result => result.Task is not null)
             .Select(static (result, _) => result.Task!)
-            .WithTrackingName(TrackingNames.TaskStubs);
+            .WithTrackingName(TrackingNames.TaskStubs)
+            .Combine(table)
+            .Select(static (pair, _) => Route(pair.Left, pair.Right))
+            .WithTrackingName(TrackingNames.RoutedTasks);
         context.RegisterSourceOutput(stubs, static (spc, task) => spc.AddSource(TaskEmitter.HintName(task), SourceText.From(TaskEmitter.Emit(task), Encoding.UTF8)));
 
         IncrementalValueProvider<ImmutableArray<TaskNameModel>> names = parsed
@@ -55,7 +81,9 @@ public sealed class TaskGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.TaskNames)
             .Collect();
         IncrementalValuesProvider<DiagnosticInfo> duplicates = names
-            .SelectMany(static (all, _) => FindDuplicates(all))
+            .Combine(declarations.Combine(table))
+            .Combine(facts)
+            .SelectMany(static (pair, _) => CheckAcrossTasks(pair.Left.Left, pair.Left.Right.Left, pair.Left.Right.Right, pair.Right))
             .WithTrackingName(TrackingNames.DuplicateNameDiagnostics);
         ReportDiagnostics(context, duplicates);
 
@@ -65,7 +93,8 @@ public sealed class TaskGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.RegistryItems)
             .Collect()
             .Combine(facts)
-            .Select(static (pair, _) => BuildAssemblyModel(pair.Left, pair.Right))
+            .Combine(table)
+            .Select(static (pair, _) => BuildAssemblyModel(pair.Left.Left, pair.Left.Right, pair.Right))
             .WithTrackingName(TrackingNames.AssemblyModel);
         context.RegisterImplementationSourceOutput(assembly, static (spc, model) =>
         {
@@ -74,6 +103,29 @@ public sealed class TaskGenerator : IIncrementalGenerator
                 spc.AddSource(AssemblyEmitter.HintName(model), SourceText.From(AssemblyEmitter.Emit(model), Encoding.UTF8));
             }
         });
+    }
+
+    private static TaskModel Route(TaskModel task, RouteTableModel table)
+    {
+        string queue = Routing.Resolve(task.TaskName, task.ExplicitQueue, table);
+        return queue == task.Queue ? task : task with { Queue = queue };
+    }
+
+    private static IEnumerable<DiagnosticInfo> CheckAcrossTasks(ImmutableArray<TaskNameModel> names, RoutingDeclarationsModel declarations, RouteTableModel table, CompilationFacts facts)
+    {
+        List<TaskNameModel> ordered = names
+            .OrderBy(static n => n.Location?.FilePath ?? string.Empty, StringComparer.Ordinal)
+            .ThenBy(static n => n.Location?.Span.Start ?? 0)
+            .ToList();
+        foreach (DiagnosticInfo diagnostic in FindDuplicates(ordered, facts.References))
+        {
+            yield return diagnostic;
+        }
+
+        foreach (DiagnosticInfo diagnostic in RoutingParser.CheckTasks(ordered, declarations, table))
+        {
+            yield return diagnostic;
+        }
     }
 
     /// <summary>
@@ -124,6 +176,26 @@ public sealed class TaskGenerator : IIncrementalGenerator
         return trees;
     }
 
+    // The registry of a task assembly lists its task names as constants of a nested TaskNames class: cheap to read
+    // from metadata, and no reflection over the referenced assembly's types.
+    private static EquatableArray<string> ReadTaskNames(INamedTypeSymbol registry)
+    {
+        var names = new List<string>();
+        foreach (INamedTypeSymbol nested in registry.GetTypeMembers(AssemblyEmitter.TaskNamesClass))
+        {
+            foreach (ISymbol member in nested.GetMembers())
+            {
+                if (member is IFieldSymbol { IsConst: true, ConstantValue: string name })
+                {
+                    names.Add(name);
+                }
+            }
+        }
+
+        names.Sort(StringComparer.Ordinal);
+        return names.ToEquatableArray();
+    }
+
     private static CompilationFacts ReadFacts(Compilation compilation)
     {
         bool hasCeleriac = compilation.GetTypeByMetadataName(KnownTypeSymbols.TaskContext) is not null
@@ -143,7 +215,7 @@ public sealed class TaskGenerator : IIncrementalGenerator
                         && attribute.ConstructorArguments.Length == 1
                         && attribute.ConstructorArguments[0].Value is INamedTypeSymbol registry)
                     {
-                        references.Add(new ReferencedTaskAssemblyModel(referenced.Name, registry.ToDisplayString(PayloadTypeWalker.PlainFormat)));
+                        references.Add(new ReferencedTaskAssemblyModel(referenced.Name, registry.ToDisplayString(PayloadTypeWalker.PlainFormat), ReadTaskNames(registry)));
                     }
                 }
             }
@@ -153,32 +225,64 @@ public sealed class TaskGenerator : IIncrementalGenerator
         return new CompilationFacts(compilation.AssemblyName ?? string.Empty, hasCeleriac, supportsModuleInitializer, supportsFileLocal, references.ToEquatableArray());
     }
 
-    private static IEnumerable<DiagnosticInfo> FindDuplicates(ImmutableArray<TaskNameModel> names)
+    private static IEnumerable<DiagnosticInfo> FindDuplicates(List<TaskNameModel> ordered, EquatableArray<ReferencedTaskAssemblyModel> references)
     {
-        foreach (IGrouping<string, TaskNameModel> group in names.GroupBy(static n => n.TaskName, StringComparer.Ordinal))
+        foreach (IGrouping<string, TaskNameModel> group in ordered.GroupBy(static n => n.TaskName, StringComparer.Ordinal))
         {
-            List<TaskNameModel> ordered = group
-                .OrderBy(static n => n.Location?.FilePath ?? string.Empty, StringComparer.Ordinal)
-                .ThenBy(static n => n.Location?.Span.Start ?? 0)
-                .ToList();
-            for (int i = 1; i < ordered.Count; i++)
+            List<TaskNameModel> same = group.ToList();
+            for (int i = 1; i < same.Count; i++)
             {
                 yield return new DiagnosticInfo(
                     DiagnosticDescriptors.DuplicateTaskName,
-                    ordered[i].Location,
-                    new[] { ordered[i].TaskName, ordered[i].Display, ordered[0].Display }.ToEquatableArray());
+                    same[i].Location,
+                    new[] { same[i].TaskName, same[i].Display, same[0].Display }.ToEquatableArray());
+            }
+        }
+
+        if (references.IsEmpty)
+        {
+            yield break;
+        }
+
+        // Referenced assemblies (in name order) and this one: the first owner of a name keeps it.
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (ReferencedTaskAssemblyModel reference in references)
+        {
+            foreach (string name in reference.TaskNames)
+            {
+                if (owners.TryGetValue(name, out string? owner))
+                {
+                    yield return new DiagnosticInfo(
+                        DiagnosticDescriptors.DuplicateTaskNameAcrossAssemblies, null,
+                        new[] { name, "referenced assembly '" + reference.AssemblyName + "'", owner }.ToEquatableArray());
+                }
+                else
+                {
+                    owners.Add(name, reference.AssemblyName);
+                }
+            }
+        }
+
+        foreach (TaskNameModel task in ordered)
+        {
+            if (owners.TryGetValue(task.TaskName, out string? owner))
+            {
+                yield return new DiagnosticInfo(
+                    DiagnosticDescriptors.DuplicateTaskNameAcrossAssemblies, task.Location,
+                    new[] { task.TaskName, task.Display, owner }.ToEquatableArray());
             }
         }
     }
 
-    private static AssemblyModel? BuildAssemblyModel(ImmutableArray<RegistryItemModel> items, CompilationFacts facts)
+    private static AssemblyModel? BuildAssemblyModel(ImmutableArray<RegistryItemModel> items, CompilationFacts facts, RouteTableModel table)
     {
-        if (!facts.HasCeleriac || (items.IsEmpty && facts.References.IsEmpty))
+        bool hasRegistry = !items.IsEmpty || !table.DeclaredQueues.IsEmpty;
+        if (!facts.HasCeleriac || (!hasRegistry && facts.References.IsEmpty))
         {
             return null;
         }
 
-        if (items.IsEmpty && !facts.SupportsModuleInitializer)
+        if (!hasRegistry && !facts.SupportsModuleInitializer)
         {
             return null;
         }
@@ -211,6 +315,8 @@ public sealed class TaskGenerator : IIncrementalGenerator
             facts.SupportsFileLocalTypes,
             items.OrderBy(static i => i.TaskName, StringComparer.Ordinal).ThenBy(static i => i.RegistrationFqn, StringComparer.Ordinal)
                 .Select(static i => i.RegistrationFqn).ToEquatableArray(),
+            items.Select(static i => i.TaskName).Distinct(StringComparer.Ordinal).OrderBy(static n => n, StringComparer.Ordinal).ToEquatableArray(),
+            table.DeclaredQueues,
             formatters.Values.OrderBy(static f => f.TypeFqn, StringComparer.Ordinal).ToEquatableArray(),
             lookups.Values.OrderBy(static l => l.TypeFqn, StringComparer.Ordinal).ToEquatableArray(),
             facts.References);

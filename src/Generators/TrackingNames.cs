@@ -11,4 +11,10 @@ public static class TrackingNames
     public const string TaskNames = nameof(TaskNames);
     public const string DuplicateNameDiagnostics = nameof(DuplicateNameDiagnostics);
     public const string AssemblyModel = nameof(AssemblyModel);
+    public const string QueueDeclarations = nameof(QueueDeclarations);
+    public const string RouteDeclarations = nameof(RouteDeclarations);
+    public const string RoutingDeclarations = nameof(RoutingDeclarations);
+    public const string RouteTable = nameof(RouteTable);
+    public const string RoutingDiagnostics = nameof(RoutingDiagnostics);
+    public const string RoutedTasks = nameof(RoutedTasks);
 }

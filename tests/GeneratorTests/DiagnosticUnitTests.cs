@@ -1,5 +1,6 @@
 using Celeriac.GeneratorTests.Infrastructure;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 
 namespace Celeriac.GeneratorTests;
 
@@ -255,6 +256,207 @@ public sealed class DiagnosticUnitTests
             }
             """, "CEL0206", "CEL0206");
         Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "RetryOn of task 'E.A' lists 'NotAnError', which does not derive from System.Exception");
+    }
+
+    [Fact]
+    public void CEL0207_InvalidQueueName()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            [assembly: TaskQueue("has space")]
+            [assembly: TaskQueue("ok")]
+            [assembly: TaskRoute("x.*", Queue = "{braces}")]
+            [assembly: TaskRoute("y.*")]
+            public static partial class Q
+            {
+                [Task(Name = "x.a", Queue = "bad/queue")] public static void A() { }
+                [Task(Name = "y.b", Queue = "ok")] public static void B() { }
+            }
+            """, "CEL0207", "CEL0207", "CEL0207", "CEL0207");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "[assembly: TaskQueue] names the queue 'has space', which is invalid: only ASCII letters, digits, '.', '_', '-' and ':' are allowed");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "Task 'x.a' names the queue 'bad/queue', which is invalid: only ASCII letters, digits, '.', '_', '-' and ':' are allowed");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("set TaskRoute(..., Queue = \"...\")", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CEL0207_QueueNameTooLong()
+        => Expect("[assembly: Celeriac.TaskQueue(\"" + new string('q', 101) + "\")]", "CEL0207");
+
+    [Fact]
+    public void CEL0208_RouteToUndeclaredQueue()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            [assembly: TaskQueue("billing")]
+            [assembly: TaskRoute("billing.*", Queue = "biling")]
+            [assembly: TaskRoute("mail.*", Queue = "default")]
+            public static partial class R
+            {
+                [Task(Name = "billing.charge")] public static void A() { }
+                [Task(Name = "mail.send")] public static void B() { }
+            }
+            """, "CEL0208");
+        Assert.Equal("Route 'billing.*' sends tasks to queue 'biling', which is not declared; declared queues: 'billing', 'default'. Add [assembly: TaskQueue(\"biling\")] or fix the route.", Message(run, "CEL0208"));
+    }
+
+    [Fact]
+    public void CEL0208_RouteWithoutAnyDeclaration()
+        => Expect("""
+            using Celeriac;
+            [assembly: TaskRoute("billing.*", Queue = "billing")]
+            public static partial class R { [Task(Name = "billing.charge")] public static void A() { } }
+            """, "CEL0208");
+
+    [Fact]
+    public void CEL0209_TaskQueueNotDeclared()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            [assembly: TaskQueue("billing")]
+            public static partial class T
+            {
+                [Task(Queue = "biling")] public static void A() { }
+                [Task(Queue = "billing")] public static void B() { }
+                [Task(Queue = "default")] public static void C() { }
+            }
+            """, "CEL0209");
+        Assert.Equal("Task 'T.A' is sent to queue 'biling', which is not declared although the assembly declares queues ('billing', 'default'); add [assembly: TaskQueue(\"biling\")] or fix the name", Message(run, "CEL0209"));
+    }
+
+    [Fact]
+    public void CEL0209_NotReportedWithoutDeclarations()
+        => Expect("""
+            using Celeriac;
+            public static partial class T { [Task(Queue = "anything")] public static void A() { } }
+            """);
+
+    [Fact]
+    public void CEL0210_InvalidRoutePattern()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            [assembly: TaskQueue("q")]
+            [assembly: TaskRoute("billing.[ab]*", Queue = "q")]
+            [assembly: TaskRoute("re:^billing", Queue = "q")]
+            [assembly: TaskRoute("", Queue = "q")]
+            [assembly: TaskRoute("has space*", Queue = "q")]
+            [assembly: TaskRoute("ok.*", Queue = "q")]
+            public static partial class G { [Task(Name = "ok.a")] public static void A() { } }
+            """, "CEL0210", "CEL0210", "CEL0210", "CEL0210");
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("character classes and regular expressions are not supported", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CEL0211_DeadRoute()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            [assembly: TaskQueue("q")]
+            [assembly: TaskRoute("Billing.*", Queue = "q")]
+            [assembly: TaskRoute("billing.*", Queue = "q")]
+            public static partial class D { [Task(Name = "billing.charge")] public static void A() { } }
+            """, "CEL0211");
+        Diagnostic diagnostic = run.GeneratorDiagnostics.Single();
+        Assert.Equal(DiagnosticSeverity.Warning, diagnostic.Severity);
+        Assert.Equal("Route 'Billing.*' (queue 'q') matches no task of this assembly (task names look like 'billing.charge')", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void CEL0212_TaskMatchedByRoutesToDifferentQueues()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            [assembly: TaskQueue("a")]
+            [assembly: TaskQueue("b")]
+            [assembly: TaskRoute("x.*", Queue = "a")]
+            [assembly: TaskRoute("*.run", Queue = "b")]
+            [assembly: TaskRoute("x.r??", Queue = "a")]
+            public static partial class O
+            {
+                [Task(Name = "x.run")] public static void A() { }
+                [Task(Name = "y.run")] public static void B() { }
+                [Task(Name = "x.run2", Queue = "b")] public static void C() { }
+            }
+            """, "CEL0212");
+        Assert.Equal(DiagnosticSeverity.Warning, run.GeneratorDiagnostics.Single().Severity);
+        Assert.Contains("'x.run'", Message(run, "CEL0212"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CEL0010_DuplicateTaskNameAcrossReferencedAssemblies()
+    {
+        MetadataReference Library(string assembly) => GeneratorHarness.ToReference(GeneratorHarness.Run(GeneratorHarness.CreateCompilation(["""
+            using Celeriac;
+            namespace Lib;
+            public static partial class Shared { [Task(Name = "shared.run")] public static void Run() { } }
+            """], assembly)).Output);
+
+        GeneratorRun run = GeneratorHarness.Run(GeneratorHarness.CreateCompilation(["""
+            using Celeriac;
+            public static partial class Own { [Task(Name = "own.run")] public static void Run() { } }
+            """], "App", [Library("LibA"), Library("LibB")]));
+        Diagnostic diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("CEL0010", diagnostic.Id);
+        Assert.Equal(Location.None, diagnostic.Location);
+        Assert.Contains("'shared.run' of 'referenced assembly 'LibB'' is already used by a task of the referenced assembly 'LibA'", diagnostic.GetMessage(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WarningsAreSuppressibleWithPragma()
+    {
+        GeneratorRun run = GeneratorHarness.Run("""
+            using Celeriac;
+            [assembly: TaskQueue("q")]
+            #pragma warning disable CEL0211
+            [assembly: TaskRoute("nothing.*", Queue = "q")]
+            #pragma warning restore CEL0211
+            public static partial class W
+            {
+                #pragma warning disable CEL0205
+                [Task(TimeLimit = "1s", SoftTimeLimit = "2s")] public static void A() { }
+                #pragma warning restore CEL0205
+                [Task(TimeLimit = "1s", SoftTimeLimit = "3s")] public static void B() { }
+            }
+            """);
+        Assert.Equal(["CEL0205"], run.GeneratorDiagnostics.Select(d => d.Id));
+        Assert.Equal(["CEL0205", "CEL0211"], run.SuppressedDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void WarningsAreSuppressibleWithEditorConfig()
+    {
+        const string source = """
+            using Celeriac;
+            [assembly: TaskQueue("q")]
+            [assembly: TaskRoute("nothing.*", Queue = "q")]
+            public static partial class W { [Task(TimeLimit = "1s", SoftTimeLimit = "2s")] public static void A() { } }
+            """;
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation([source]);
+
+        // What .editorconfig's `dotnet_diagnostic.CEL0211.severity = none` and `... CEL0205.severity = error` become per file.
+        var editorConfig = new EditorConfigOptions(new Dictionary<string, ReportDiagnostic>
+        {
+            ["CEL0211"] = ReportDiagnostic.Suppress,
+            ["CEL0205"] = ReportDiagnostic.Error,
+        });
+        GeneratorRun run = GeneratorHarness.Run(compilation.WithOptions(compilation.Options.WithSyntaxTreeOptionsProvider(editorConfig)));
+        Diagnostic diagnostic = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("CEL0205", diagnostic.Id);
+        Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
+    }
+
+    private sealed class EditorConfigOptions(Dictionary<string, ReportDiagnostic> severities) : SyntaxTreeOptionsProvider
+    {
+        public override GeneratedKind IsGenerated(SyntaxTree tree, CancellationToken cancellationToken) => GeneratedKind.Unknown;
+
+        public override bool TryGetDiagnosticValue(SyntaxTree tree, string diagnosticId, CancellationToken cancellationToken, out ReportDiagnostic severity)
+            => severities.TryGetValue(diagnosticId, out severity);
+
+        public override bool TryGetGlobalDiagnosticValue(string diagnosticId, CancellationToken cancellationToken, out ReportDiagnostic severity)
+        {
+            severity = default;
+            return false;
+        }
     }
 
     [Fact]

@@ -79,6 +79,100 @@ public sealed class IncrementalUnitTests
         Assert.Equal(2, reasons.Count(r => r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
     }
 
+    private const string Routes = """
+        using Celeriac;
+        [assembly: TaskQueue("math")]
+        [assembly: TaskQueue("store")]
+        [assembly: TaskRoute("Inc.Jobs.Add", Queue = "math")]
+        [assembly: TaskRoute("Inc.Jobs.S*", Queue = "store")]
+        """;
+
+    [Fact]
+    public void RouteEditModifiesRouteOutputsAndOnlyTheReroutedTask()
+    {
+        (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun(Tasks, Routes);
+        SyntaxTree old = compilation.SyntaxTrees.Single(t => t.FilePath == "Source2.cs");
+        CSharpCompilation next = compilation.ReplaceSyntaxTree(old, Parse(Routes.Replace("\"Inc.Jobs.Add\", Queue = \"math\"", "\"Inc.Jobs.Add\", Queue = \"store\"", StringComparison.Ordinal), "Source2.cs"));
+
+        GeneratorRunResult result = driver.RunGenerators(next).GetRunResult().Results.Single();
+
+        Assert.Equal([IncrementalStepRunReason.Modified], Reasons(result, TrackingNames.RouteDeclarations));
+        Assert.Equal([IncrementalStepRunReason.Modified], Reasons(result, TrackingNames.RouteTable));
+        List<IncrementalStepRunReason> routed = Reasons(result, TrackingNames.RoutedTasks);
+        Assert.Equal(1, routed.Count(r => r == IncrementalStepRunReason.Modified));
+        Assert.Equal(1, routed.Count(r => r == IncrementalStepRunReason.Unchanged));
+        AssertAllOutputs(result, TrackingNames.TaskStubs, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void MovingARouteDeclarationLeavesGeneratedCodeCached()
+    {
+        (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun(Tasks, Routes);
+        SyntaxTree old = compilation.SyntaxTrees.Single(t => t.FilePath == "Source2.cs");
+        CSharpCompilation next = compilation.ReplaceSyntaxTree(old, Parse("// a comment that moves every declaration\n" + Routes, "Source2.cs"));
+
+        GeneratorRunResult result = driver.RunGenerators(next).GetRunResult().Results.Single();
+
+        Assert.Equal([IncrementalStepRunReason.Modified], Reasons(result, TrackingNames.RouteDeclarations));
+        AssertAllOutputs(result, TrackingNames.RouteTable, IncrementalStepRunReason.Unchanged);
+        AssertAllOutputs(result, TrackingNames.RoutedTasks, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertAllOutputs(result, TrackingNames.AssemblyModel, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void UnrelatedFileLeavesRoutingCached()
+    {
+        (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun(Tasks, Routes);
+        CSharpCompilation next = compilation.AddSyntaxTrees(Parse("public sealed class Unrelated { }", "Unrelated.cs"));
+
+        GeneratorRunResult result = driver.RunGenerators(next).GetRunResult().Results.Single();
+
+        AssertAllOutputs(result, TrackingNames.RouteTable, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertAllOutputs(result, TrackingNames.RoutedTasks, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertAllOutputs(result, TrackingNames.AssemblyModel, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void NewTaskIsTheOnlyNewRoutedItem()
+    {
+        (GeneratorDriver driver, CSharpCompilation compilation) = FirstRun(Tasks, Routes);
+        CSharpCompilation next = compilation.AddSyntaxTrees(Parse("""
+            using Celeriac;
+            namespace Inc;
+            public static partial class Jobs { [Task] public static int Sub(int x, int y) => x - y; }
+            """, "Jobs.Sub.cs"));
+
+        GeneratorRunResult result = driver.RunGenerators(next).GetRunResult().Results.Single();
+
+        List<IncrementalStepRunReason> routed = Reasons(result, TrackingNames.RoutedTasks);
+        Assert.Equal(1, routed.Count(r => r == IncrementalStepRunReason.New));
+        Assert.Equal(2, routed.Count(r => r is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
+    }
+
+    [Fact]
+    public void CompilationsAreNotRetainedByTheDriver()
+    {
+        (GeneratorDriver driver, WeakReference first) = RunAndForget();
+        for (int i = 0; i < 5 && first.IsAlive; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+
+        GC.KeepAlive(driver);
+        Assert.False(first.IsAlive, "The generator keeps the first compilation alive through its models.");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static (GeneratorDriver Driver, WeakReference First) RunAndForget()
+    {
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation([Tasks, Routes]);
+        GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
+        CSharpCompilation next = compilation.AddSyntaxTrees(Parse("public sealed class Later { }", "Later.cs"));
+        driver = driver.RunGenerators(next);
+        return (driver, new WeakReference(compilation));
+    }
+
     [Fact]
     public void IdenticalCompilationsGiveEqualModels()
     {
@@ -100,10 +194,10 @@ public sealed class IncrementalUnitTests
     [Fact]
     public void ModelsHoldNoSymbolsSyntaxOrLocations()
     {
-        GeneratorRun run = GeneratorHarness.Run(TestSources.Shape, TestSources.Payloads);
+        GeneratorRun run = GeneratorHarness.Run(TestSources.Shape, TestSources.Payloads, TestSources.Routing.Replace("namespace Samples.Routing;", "namespace Samples.Routing2;", StringComparison.Ordinal));
         GeneratorRunResult result = run.Result.Results.Single();
         var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        foreach (string step in new[] { TrackingNames.ParsedTasks, TrackingNames.TaskStubs, TrackingNames.RegistryItems, TrackingNames.AssemblyModel, TrackingNames.CompilationFacts })
+        foreach (string step in new[] { TrackingNames.ParsedTasks, TrackingNames.TaskStubs, TrackingNames.RegistryItems, TrackingNames.AssemblyModel, TrackingNames.CompilationFacts, TrackingNames.RoutingDeclarations, TrackingNames.RouteTable, TrackingNames.RoutedTasks })
         {
             foreach (object value in Values(result, step))
             {
@@ -154,9 +248,9 @@ public sealed class IncrementalUnitTests
         }
     }
 
-    private static (GeneratorDriver Driver, CSharpCompilation Compilation) FirstRun(string source)
+    private static (GeneratorDriver Driver, CSharpCompilation Compilation) FirstRun(params string[] sources)
     {
-        CSharpCompilation compilation = GeneratorHarness.CreateCompilation([source]);
+        CSharpCompilation compilation = GeneratorHarness.CreateCompilation(sources);
         GeneratorDriver driver = GeneratorHarness.CreateDriver().RunGenerators(compilation);
         return (driver, compilation);
     }

@@ -149,4 +149,29 @@ public static class TestSources
             public static void ExplicitDefaults() { }
         }
         """;
+
+    public const string Routing = """
+        using Celeriac;
+
+        [assembly: TaskQueue("billing")]
+        [assembly: TaskQueue("billing.eu")]
+        [assembly: TaskQueue("mail")]
+        [assembly: TaskRoute("billing.eu.*", Queue = "billing.eu")]
+        [assembly: TaskRoute("billing.*", Queue = "billing")]
+        [assembly: TaskRoute("mail.?end", Queue = "mail")]
+
+        namespace Samples.Routing;
+
+        public static partial class Jobs
+        {
+            [Task(Name = "billing.charge")] public static void Charge(int amount) { }
+            // The specific route comes first on purpose: CEL0212 says so and is suppressed here.
+            #pragma warning disable CEL0212
+            [Task(Name = "billing.eu.charge")] public static void ChargeEu(int amount) { }
+            #pragma warning restore CEL0212
+            [Task(Name = "billing.refund", Queue = "mail")] public static void Refund(int amount) { }
+            [Task(Name = "mail.send")] public static void Send(string to) { }
+            [Task(Name = "report")] public static void Report() { }
+        }
+        """;
 }

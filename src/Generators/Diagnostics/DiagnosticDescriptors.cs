@@ -63,6 +63,12 @@ internal static class DiagnosticDescriptors
         "Task name '{0}' of '{1}' is invalid: {2}",
         UsageCategory);
 
+    public static readonly DiagnosticDescriptor DuplicateTaskNameAcrossAssemblies = Create(
+        "CEL0010",
+        "Task name is already used by a referenced assembly",
+        "Task name '{0}' of '{1}' is already used by a task of the referenced assembly '{2}'; a worker loading both cannot tell them apart, set [Task(Name = ...)] on one of them",
+        UsageCategory);
+
     public static readonly DiagnosticDescriptor ParameterNotSerializable = Create(
         "CEL0101",
         "Task parameter type cannot be serialized",
@@ -111,6 +117,44 @@ internal static class DiagnosticDescriptors
         "Retry filter type is not an exception",
         "{0} of task '{1}' lists '{2}', which does not derive from System.Exception",
         ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor InvalidQueueName = Create(
+        "CEL0207",
+        "Invalid queue name",
+        "{0} names the queue '{1}', which is invalid: {2}",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor RouteToUndeclaredQueue = Create(
+        "CEL0208",
+        "Route to an undeclared queue",
+        "Route '{0}' sends tasks to queue '{1}', which is not declared; declared queues: {2}. Add [assembly: TaskQueue(\"{1}\")] or fix the route.",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor TaskQueueNotDeclared = Create(
+        "CEL0209",
+        "Task queue is not declared",
+        "Task '{0}' is sent to queue '{1}', which is not declared although the assembly declares queues ({2}); add [assembly: TaskQueue(\"{1}\")] or fix the name",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor InvalidRoutePattern = Create(
+        "CEL0210",
+        "Invalid route pattern",
+        "Route pattern '{0}' is invalid: {1}",
+        ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor DeadRoute = Create(
+        "CEL0211",
+        "Route matches no task",
+        "Route '{0}' (queue '{1}') matches no task of this assembly{2}",
+        ConfigurationCategory,
+        DiagnosticSeverity.Warning);
+
+    public static readonly DiagnosticDescriptor OverlappingRoutes = Create(
+        "CEL0212",
+        "Task matched by routes to different queues",
+        "Task '{0}' matches route '{1}' (queue '{2}') and the later route '{3}' (queue '{4}'); the first match wins, so it goes to '{2}'",
+        ConfigurationCategory,
+        DiagnosticSeverity.Warning);
 
     public static string HelpLink(string id) => "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/" + id + ".md";
 

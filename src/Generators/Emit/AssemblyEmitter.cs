@@ -6,17 +6,20 @@ namespace Celeriac.Generators.Emit;
 /// <summary>Emits the per-assembly file: the resolver with its formatters, the registry and the module initializer.</summary>
 internal static class AssemblyEmitter
 {
+    public const string TaskNamesClass = "TaskNames";
+
     public static string HintName(AssemblyModel model)
         => NameHelper.SanitizeHintSegment(model.AssemblyName) + ".Celeriac_Generated." + NameHelper.ShortHash(model.ResolverNamespace) + ".g.cs";
 
     public static string Emit(AssemblyModel model)
     {
         bool hasTasks = !model.Registrations.IsEmpty;
+        bool hasRegistry = hasTasks || !model.DeclaredQueues.IsEmpty;
         var w = new SourceWriter();
         w.WriteLine(KnownNames.FileHeader);
         w.WriteLine("#pragma warning disable CA2255 // ModuleInitializer in a library is the point: it registers the tasks.");
         w.WriteLine();
-        if (hasTasks)
+        if (hasRegistry)
         {
             w.WriteLine("[assembly: " + KnownNames.TaskAssemblyAttribute + "(typeof(global::" + model.ResolverNamespace + ".TaskRegistry))]");
             w.WriteLine();
@@ -27,17 +30,23 @@ internal static class AssemblyEmitter
         {
             EmitResolver(w, model);
             w.WriteLine();
+        }
+
+        if (hasRegistry)
+        {
             EmitRegistry(w, model);
+            w.WriteLine();
+            EmitQueues(w, model);
         }
 
         if (model.SupportsModuleInitializer)
         {
-            if (hasTasks)
+            if (hasRegistry)
             {
                 w.WriteLine();
             }
 
-            EmitModuleInitializer(w, model, hasTasks);
+            EmitModuleInitializer(w, model, hasRegistry);
         }
 
         w.CloseBlock();
@@ -211,23 +220,65 @@ internal static class AssemblyEmitter
         w.WriteLine("/// <summary>Adds every task of this assembly to <paramref name=\"catalog\"/>.</summary>");
         w.WriteLine("/// <param name=\"catalog\">The catalog to fill.</param>");
         w.OpenBlock("public static void Register(" + KnownNames.TaskCatalog + " catalog)");
+        foreach (string queue in model.DeclaredQueues)
+        {
+            w.WriteLine("catalog.DeclareQueue(" + NameHelper.ToLiteral(queue) + ");");
+        }
+
         foreach (string registration in model.Registrations)
         {
             w.WriteLine("catalog.Add(" + registration + ");");
         }
 
         w.CloseBlock();
+        w.WriteLine();
+        w.WriteLine("/// <summary>The wire names of this assembly's tasks, read from metadata by the generator of referencing assemblies (duplicate-name check).</summary>");
+        w.OpenBlock("public static class " + TaskNamesClass);
+        int index = 0;
+        foreach (string name in model.TaskNames)
+        {
+            w.WriteLine("public const string T" + NameHelper.ToInvariant(index++) + " = " + NameHelper.ToLiteral(name) + ";");
+        }
+
+        w.CloseBlock();
         w.CloseBlock();
     }
 
-    private static void EmitModuleInitializer(SourceWriter w, AssemblyModel model, bool hasTasks)
+    private static void EmitQueues(SourceWriter w, AssemblyModel model)
+    {
+        w.WriteLine("/// <summary>The queues declared by this assembly (<c>[assembly: TaskQueue(...)]</c>), for compiler-checked per-call overrides (<c>TaskOptions.QueueName</c>).</summary>");
+        w.WriteLine(KnownNames.GeneratedCode);
+        w.WriteLine(KnownNames.ExcludeFromCodeCoverage);
+        w.OpenBlock("public static class Queues");
+        w.WriteLine("/// <summary>The queue <c>default</c>, always declared.</summary>");
+        w.WriteLine("public static readonly " + KnownNames.QueueName + " Default = new(\"default\");");
+        var others = new System.Collections.Generic.List<string>();
+        foreach (string queue in model.DeclaredQueues)
+        {
+            if (queue != "default")
+            {
+                others.Add(queue);
+            }
+        }
+
+        foreach (System.Collections.Generic.KeyValuePair<string, string> pair in Parsing.Routing.ConstantNames(others))
+        {
+            w.WriteLine();
+            w.WriteLine("/// <summary>The queue <c>" + pair.Key + "</c>.</summary>");
+            w.WriteLine("public static readonly " + KnownNames.QueueName + " " + pair.Value + " = new(" + NameHelper.ToLiteral(pair.Key) + ");");
+        }
+
+        w.CloseBlock();
+    }
+
+    private static void EmitModuleInitializer(SourceWriter w, AssemblyModel model, bool hasRegistry)
     {
         w.WriteLine(KnownNames.GeneratedCode);
         w.WriteLine(KnownNames.ExcludeFromCodeCoverage);
         w.OpenBlock(model.SupportsFileLocalTypes ? "file static class ModuleInitializer" : "internal static class __CeleriacModuleInitializer");
         w.WriteLine("[global::System.Runtime.CompilerServices.ModuleInitializer]");
         w.OpenBlock("internal static void Initialize()");
-        if (hasTasks)
+        if (hasRegistry)
         {
             w.WriteLine(KnownNames.TaskCatalog + ".Global.AddAssembly(" + NameHelper.ToLiteral(model.AssemblyName) + ", TaskRegistry.Register);");
         }

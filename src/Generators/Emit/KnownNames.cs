@@ -18,6 +18,7 @@ internal static class KnownNames
     public const string TaskRegistration = "global::Celeriac.TaskRegistration";
     public const string TaskCatalog = "global::Celeriac.TaskCatalog";
     public const string TaskPolicy = "global::Celeriac.TaskPolicy";
+    public const string QueueName = "global::Celeriac.QueueName";
     public const string TaskAssemblyAttribute = "global::Celeriac.TaskAssembly";
     public const string TaskPayloadException = "global::Celeriac.TaskPayloadException";
 

@@ -13,8 +13,8 @@ internal sealed record CompilationFacts(
     bool SupportsFileLocalTypes,
     EquatableArray<ReferencedTaskAssemblyModel> References);
 
-/// <summary>A referenced assembly marked <c>[assembly: TaskAssembly(typeof(Registry))]</c>. Immutable, with structural equality.</summary>
-internal sealed record ReferencedTaskAssemblyModel(string AssemblyName, string RegistryFqn);
+/// <summary>A referenced assembly marked <c>[assembly: TaskAssembly(typeof(Registry))]</c> and its task names. Immutable, with structural equality.</summary>
+internal sealed record ReferencedTaskAssemblyModel(string AssemblyName, string RegistryFqn, EquatableArray<string> TaskNames);
 
 /// <summary>The per-assembly file: resolver, registry, module initializer. Immutable, with structural equality.</summary>
 internal sealed record AssemblyModel(
@@ -23,6 +23,8 @@ internal sealed record AssemblyModel(
     bool SupportsModuleInitializer,
     bool SupportsFileLocalTypes,
     EquatableArray<string> Registrations,
+    EquatableArray<string> TaskNames,
+    EquatableArray<string> DeclaredQueues,
     EquatableArray<FormatterModel> Formatters,
     EquatableArray<LookupEntryModel> Lookups,
     EquatableArray<ReferencedTaskAssemblyModel> References);

@@ -23,6 +23,8 @@ internal enum ParameterKind
 /// Everything needed to emit one task's stub file. Immutable, with structural equality; holds no symbol, syntax node
 /// or location, so an edit that does not change the task's shape leaves the model (and its output) cached.
 /// </summary>
+/// <param name="ExplicitQueue">The queue of <c>[Task(Queue = ...)]</c>, or null.</param>
+/// <param name="Queue">The resolved queue: the explicit one, else the first matching route, else <c>default</c> (set after parsing, from the route table).</param>
 internal sealed record TaskModel(
     string AssemblyName,
     string ResolverFqn,
@@ -33,6 +35,7 @@ internal sealed record TaskModel(
     string ClassName,
     bool IsPublic,
     string TaskName,
+    string? ExplicitQueue,
     string Queue,
     int Priority,
     TaskPolicyModel Policy,
@@ -60,8 +63,8 @@ internal sealed record RegistryItemModel(
     EquatableArray<FormatterModel> Formatters,
     EquatableArray<LookupEntryModel> Lookups);
 
-/// <summary>A task name and where it was declared, for the duplicate-name check. Immutable, with structural equality.</summary>
-internal sealed record TaskNameModel(string TaskName, string Display, LocationInfo? Location);
+/// <summary>A task name, its explicit queue and where they were declared, for the checks across tasks. Immutable, with structural equality.</summary>
+internal sealed record TaskNameModel(string TaskName, string Display, LocationInfo? Location, string? ExplicitQueue, LocationInfo? QueueLocation);
 
 /// <summary>The result of parsing one <c>[Task]</c> method. Immutable, with structural equality.</summary>
 internal sealed record TaskParseResult(

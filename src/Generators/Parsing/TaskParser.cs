@@ -64,6 +64,14 @@ internal static class TaskParser
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidTaskName, methodLocation, taskName, methodDisplay, nameError));
         }
 
+        // CEL0207
+        if (options.Queue is not null && Routing.ValidateQueueName(options.Queue) is { } queueError)
+        {
+            diagnostics.Add(new DiagnosticInfo(
+                DiagnosticDescriptors.InvalidQueueName, options.QueueLocation ?? LocationInfo.From(methodLocation),
+                new[] { "Task '" + taskName + "'", options.Queue, queueError }.ToEquatableArray()));
+        }
+
         // CEL0001, CEL0008
         foreach (INamedTypeSymbol type in containingTypes)
         {
@@ -241,7 +249,7 @@ internal static class TaskParser
         // Only valid tasks take part in the duplicate-name check, so one mistake is reported once (overloads are CEL0006, not CEL0005).
         // Warnings (CEL0205) do not stop generation.
         bool hasErrors = diagnostics.Any(static d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
-        TaskNameModel? nameModel = !hasErrors ? new TaskNameModel(taskName, methodDisplay, LocationInfo.From(methodLocation)) : null;
+        TaskNameModel? nameModel = !hasErrors ? new TaskNameModel(taskName, methodDisplay, LocationInfo.From(methodLocation), options.Queue, options.QueueLocation) : null;
         EquatableArray<DiagnosticInfo> diagnosticArray = diagnostics.ToEquatableArray();
         if (hasErrors)
         {
@@ -259,7 +267,8 @@ internal static class TaskParser
             className,
             method.DeclaredAccessibility == Accessibility.Public,
             taskName,
-            options.Queue ?? "default",
+            options.Queue,
+            options.Queue ?? Routing.DefaultQueue,
             options.Priority,
             options.Policy,
             method.IsStatic,

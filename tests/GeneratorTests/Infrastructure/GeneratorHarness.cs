@@ -13,8 +13,14 @@ public sealed record GeneratorRun(
     GeneratorDriverRunResult Result,
     CSharpCompilation Input,
     Compilation Output,
-    ImmutableArray<Diagnostic> GeneratorDiagnostics)
+    ImmutableArray<Diagnostic> AllGeneratorDiagnostics)
 {
+    /// <summary>What the compiler reports: diagnostics suppressed by <c>#pragma</c> come back flagged, and csc does not show them.</summary>
+    public ImmutableArray<Diagnostic> GeneratorDiagnostics => AllGeneratorDiagnostics.Where(d => !d.IsSuppressed).ToImmutableArray();
+
+    /// <summary>Generator diagnostics suppressed in source (<c>#pragma warning disable</c>).</summary>
+    public ImmutableArray<Diagnostic> SuppressedDiagnostics => AllGeneratorDiagnostics.Where(d => d.IsSuppressed).ToImmutableArray();
+
     public IReadOnlyList<GeneratedSourceResult> Sources => Result.Results.Single().GeneratedSources.OrderBy(s => s.HintName, StringComparer.Ordinal).ToList();
 
     public string Source(string hintFragment) => Sources.Single(s => s.HintName.Contains(hintFragment, StringComparison.Ordinal)).SourceText.ToString();

@@ -53,6 +53,22 @@ namespace Celeriac.Generated.Samples_Tasks
             catalog.Add(global::Outer.Inner.CountTask.Registration);
             catalog.Add(global::Outer.Inner.HiddenTask.Registration);
         }
+
+        /// <summary>The wire names of this assembly's tasks, read from metadata by the generator of referencing assemblies (duplicate-name check).</summary>
+        public static class TaskNames
+        {
+            public const string T0 = "Outer.Inner.Count";
+            public const string T1 = "Outer.Inner.Hidden";
+        }
+    }
+
+    /// <summary>The queues declared by this assembly (<c>[assembly: TaskQueue(...)]</c>), for compiler-checked per-call overrides (<c>TaskOptions.QueueName</c>).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    public static class Queues
+    {
+        /// <summary>The queue <c>default</c>, always declared.</summary>
+        public static readonly global::Celeriac.QueueName Default = new("default");
     }
 
     [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]

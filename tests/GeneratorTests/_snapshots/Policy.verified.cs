@@ -55,6 +55,24 @@ namespace Celeriac.Generated.Samples_Tasks
             catalog.Add(global::Samples.Policy.Jobs.OnlyDontTask.Registration);
             catalog.Add(global::Samples.Policy.Jobs.OnlyRetryOnTask.Registration);
         }
+
+        /// <summary>The wire names of this assembly's tasks, read from metadata by the generator of referencing assemblies (duplicate-name check).</summary>
+        public static class TaskNames
+        {
+            public const string T0 = "Samples.Policy.Jobs.Everything";
+            public const string T1 = "Samples.Policy.Jobs.ExplicitDefaults";
+            public const string T2 = "Samples.Policy.Jobs.OnlyDont";
+            public const string T3 = "Samples.Policy.Jobs.OnlyRetryOn";
+        }
+    }
+
+    /// <summary>The queues declared by this assembly (<c>[assembly: TaskQueue(...)]</c>), for compiler-checked per-call overrides (<c>TaskOptions.QueueName</c>).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    public static class Queues
+    {
+        /// <summary>The queue <c>default</c>, always declared.</summary>
+        public static readonly global::Celeriac.QueueName Default = new("default");
     }
 
     [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]

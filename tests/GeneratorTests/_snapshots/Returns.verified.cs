@@ -58,6 +58,27 @@ namespace Celeriac.Generated.Samples_Tasks
             catalog.Add(global::Samples.Returns.Returns.NothingTask.Registration);
             catalog.Add(global::Samples.Returns.Returns.SlowTask.Registration);
         }
+
+        /// <summary>The wire names of this assembly's tasks, read from metadata by the generator of referencing assemblies (duplicate-name check).</summary>
+        public static class TaskNames
+        {
+            public const string T0 = "Samples.Returns.Returns.AsTask";
+            public const string T1 = "Samples.Returns.Returns.AsValueTask";
+            public const string T2 = "Samples.Returns.Returns.Bytes";
+            public const string T3 = "Samples.Returns.Returns.Half";
+            public const string T4 = "Samples.Returns.Returns.MaybeName";
+            public const string T5 = "Samples.Returns.Returns.Nothing";
+            public const string T6 = "Samples.Returns.Returns.Slow";
+        }
+    }
+
+    /// <summary>The queues declared by this assembly (<c>[assembly: TaskQueue(...)]</c>), for compiler-checked per-call overrides (<c>TaskOptions.QueueName</c>).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    public static class Queues
+    {
+        /// <summary>The queue <c>default</c>, always declared.</summary>
+        public static readonly global::Celeriac.QueueName Default = new("default");
     }
 
     [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]

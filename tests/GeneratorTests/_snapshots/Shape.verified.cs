@@ -122,6 +122,23 @@ namespace Celeriac.Generated.Samples_Tasks
             catalog.Add(global::Samples.Tasks.MathTasks.AddTask.Registration);
             catalog.Add(global::Samples.Tasks.MathTasks.LogTask.Registration);
         }
+
+        /// <summary>The wire names of this assembly's tasks, read from metadata by the generator of referencing assemblies (duplicate-name check).</summary>
+        public static class TaskNames
+        {
+            public const string T0 = "Samples.Tasks.MailTasks.Send";
+            public const string T1 = "Samples.Tasks.MathTasks.Add";
+            public const string T2 = "math.log";
+        }
+    }
+
+    /// <summary>The queues declared by this assembly (<c>[assembly: TaskQueue(...)]</c>), for compiler-checked per-call overrides (<c>TaskOptions.QueueName</c>).</summary>
+    [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]
+    [global::System.Diagnostics.CodeAnalysis.ExcludeFromCodeCoverage]
+    public static class Queues
+    {
+        /// <summary>The queue <c>default</c>, always declared.</summary>
+        public static readonly global::Celeriac.QueueName Default = new("default");
     }
 
     [global::System.CodeDom.Compiler.GeneratedCode("Celeriac.Generators", "0.1.0")]
