@@ -62,6 +62,7 @@ internal static class Driver
         // ---- W1 single enqueue: N awaited calls one at a time; the first is excluded (connection, JIT).
         await W1Tasks.NoopTask.DelayAsync(client, 0, 0);
         RedisSnapshot before = await RedisSnapshot.TakeAsync(db);
+        TimeSpan clientCpu = Environment.CpuUsage.TotalTime;
         long t0 = Stopwatch.GetTimestamp();
         for (int i = 1; i < cfg.N; i++)
         {
@@ -71,6 +72,7 @@ internal static class Driver
         double singleSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         RedisSnapshot after = await RedisSnapshot.TakeAsync(db);
         result["single"] = Phase(cfg.N - 1, singleSeconds, before, after);
+        result["single"]!["client_cpu_us_per_task"] = (Environment.CpuUsage.TotalTime - clientCpu).TotalMicroseconds / (cfg.N - 1);
 
         // ---- W1 bulk enqueue: N more through SendManyAsync (one call per batch; one batch of N by default).
         var argsList = new W1Tasks.NoopTask.Args[cfg.N];
@@ -80,6 +82,7 @@ internal static class Driver
         }
 
         before = await RedisSnapshot.TakeAsync(db);
+        clientCpu = Environment.CpuUsage.TotalTime;
         t0 = Stopwatch.GetTimestamp();
         for (int start = 0; start < argsList.Length; start += cfg.BulkBatch)
         {
@@ -90,6 +93,7 @@ internal static class Driver
         double bulkSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         after = await RedisSnapshot.TakeAsync(db);
         result["bulk"] = Phase(cfg.N, bulkSeconds, before, after);
+        result["bulk"]!["client_cpu_us_per_task"] = (Environment.CpuUsage.TotalTime - clientCpu).TotalMicroseconds / cfg.N;
 
         // ---- W1 drain: one worker process drains the 2N tasks.
         long total = 2L * cfg.N;
@@ -98,14 +102,17 @@ internal static class Driver
         await using (WorkerProcess worker = WorkerProcess.Start(cfg.Redis, prefix, W1Tasks.QueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog))
         {
             await worker.WaitReadyAsync();
-            double cpuAtReady = worker.ProcCpuMs();
+            (double userAtReady, double sysAtReady) = worker.ProcCpuSplitMs();
+            double cpuAtReady = userAtReady + sysAtReady;
             await worker.WaitCompletedAsync(total, TimeSpan.FromSeconds(30));
             await WaitSettledAsync(db, prefix, W1Tasks.QueueName);
-            double cpuEnd = worker.ProcCpuMs();
+            (double userEnd, double sysEnd) = worker.ProcCpuSplitMs();
+            double cpuEnd = userEnd + sysEnd;
             double peak = worker.PeakRssMiB();
             after = await RedisSnapshot.TakeAsync(db);
             drain = Phase(total, double.NaN, before, after);
             drain["worker_cpu_us_per_task"] = (cpuEnd - cpuAtReady) * 1000 / total;
+            drain["worker_sys_cpu_us_per_task"] = (sysEnd - sysAtReady) * 1000 / total;
             drain["worker_cpu_startup_ms"] = cpuAtReady;
             drain["worker_peak_rss_mib"] = peak;
             AddWindow(drain, worker.Samples, total);
@@ -234,6 +241,7 @@ internal static class Driver
         {
             ["tasks"] = tasks,
             ["redis_cpu_us_per_task"] = (after.CpuSeconds - before.CpuSeconds) * 1e6 / tasks,
+            ["redis_sys_cpu_us_per_task"] = (after.SysSeconds - before.SysSeconds) * 1e6 / tasks,
             ["redis_commands_per_task"] = (double)all / tasks,
             ["redis_calls_per_task"] = ClientCalls(commands) / tasks,
             ["commands_per_task"] = perTask,

@@ -4,12 +4,13 @@ using StackExchange.Redis;
 namespace Celeriac.Bench;
 
 /// <summary>A snapshot of Redis <c>INFO commandstats</c> and <c>INFO cpu</c>. Commands run inside scripts are counted too.</summary>
-internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuSeconds)
+internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuSeconds, double SysSeconds)
 {
     public static async Task<RedisSnapshot> TakeAsync(IDatabase db)
     {
         string stats = (string)(await db.ExecuteAsync("INFO", "commandstats"))!;
         double cpu = await CpuAsync(db);
+        double sys = await CpuAsync(db, "used_cpu_sys:");
         var calls = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (string raw in stats.Split('\n'))
         {
@@ -30,18 +31,18 @@ internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuS
             }
         }
 
-        return new RedisSnapshot(calls, cpu);
+        return new RedisSnapshot(calls, cpu, sys);
     }
 
     /// <summary>used_cpu_sys + used_cpu_user of the redis-server process, in seconds.</summary>
-    public static async Task<double> CpuAsync(IDatabase db)
+    public static async Task<double> CpuAsync(IDatabase db, string? only = null)
     {
         string info = (string)(await db.ExecuteAsync("INFO", "cpu"))!;
         double sum = 0;
         foreach (string raw in info.Split('\n'))
         {
             string line = raw.Trim();
-            if (line.StartsWith("used_cpu_sys:", StringComparison.Ordinal) || line.StartsWith("used_cpu_user:", StringComparison.Ordinal))
+            if (only is null ? line.StartsWith("used_cpu_sys:", StringComparison.Ordinal) || line.StartsWith("used_cpu_user:", StringComparison.Ordinal) : line.StartsWith(only, StringComparison.Ordinal))
             {
                 sum += double.Parse(line[(line.IndexOf(':') + 1)..], CultureInfo.InvariantCulture);
             }

@@ -142,11 +142,17 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// <summary>utime + stime of the process (from /proc/&lt;pid&gt;/stat), in milliseconds.</summary>
     public double ProcCpuMs()
     {
+        (double user, double sys) = ProcCpuSplitMs();
+        return user + sys;
+    }
+
+    /// <summary>utime and stime separately (ms): a high system share means syscalls and context switches.</summary>
+    public (double User, double Sys) ProcCpuSplitMs()
+    {
         string stat = File.ReadAllText($"/proc/{Pid}/stat");
         string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // fields[0] is field 3 (state); utime is field 14, stime field 15.
-        long ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return ticks * 1000.0 / 100; // CLK_TCK = 100 on Linux
+        // fields[0] is field 3 (state); utime is field 14, stime field 15; CLK_TCK = 100 on Linux.
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) * 10.0, long.Parse(fields[12], CultureInfo.InvariantCulture) * 10.0);
     }
 
     /// <summary>VmHWM (peak resident set) in MiB.</summary>
