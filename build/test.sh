@@ -70,6 +70,14 @@ if dotnet publish samples/AotWorker -r linux-x64 -c Release -nologo -clp:ErrorsO
   else
     aot_failed=$((aot_failed + 1)); echo "bad configuration: no clear message"; tail -5 "$work/aot-badconfig.log"
   fi
+  # A worker listening on a queue no task assembly declares refuses to start, naming the declared ones.
+  if Celeriac__Redis="$CELERIAC_TEST_REDIS" Celeriac__Worker__Queues__0=nope timeout 20 "$aot/worker/celeriac-aot-worker" >"$work/aot-badqueue.log" 2>&1; then
+    aot_failed=$((aot_failed + 1)); echo "the native worker started on an undeclared queue"
+  elif grep -q "no loaded task assembly declares" "$work/aot-badqueue.log"; then
+    aot_passed=$((aot_passed + 1)); echo "undeclared queue refused: $(grep -o "celeriac-aot-worker: invalid configuration: .*" "$work/aot-badqueue.log" | head -1 | cut -c1-160)"
+  else
+    aot_failed=$((aot_failed + 1)); echo "undeclared queue: no clear message"; tail -5 "$work/aot-badqueue.log"
+  fi
 else
   aot_failed=1; echo "AOT publish FAILED:"; grep -E "error|warn" "$work/aot-publish.log" | head -30
 fi

@@ -1,5 +1,8 @@
 using Celeriac;
 
+// Queues are declared: a [Task(Queue = ...)] or a worker listening on an undeclared queue is caught (CEL0209, start-up check).
+[assembly: TaskQueue("mail")]
+
 namespace Quickstart;
 
 /// <summary>Static tasks: no state, called directly by the worker.</summary>
