@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
       fi
       rm -rf "$tree/build/bench/Bench"; mkdir -p "$tree/build/bench/Bench"
       (cd "$root/build/bench/Bench" && find . -maxdepth 1 -type f \( -name '*.cs' -o -name '*.csproj' \) -exec cp {} "$tree/build/bench/Bench/" \;)
-      args+=(--label "$sha");;
+      if [ "$mode" = drive ]; then args+=(--label "$sha"); fi;;
     *) args+=("$1"); shift;;
   esac
 done
