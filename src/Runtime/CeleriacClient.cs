@@ -50,7 +50,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(task);
         EnqueueItem item = BuildItem(task, args, options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false);
+        await EnqueueAsync(broker, [item], cancellationToken).ConfigureAwait(false);
         return item.Id;
     }
 
@@ -79,7 +79,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         }
 
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        await EnqueueAsync(broker, items, cancellationToken).ConfigureAwait(false);
         return ids;
     }
 
@@ -157,6 +157,19 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
 
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
+
+    /// <summary>Enqueues; a broker that cannot confirm the write surfaces as <see cref="BrokerUnavailableException"/>, never as success.</summary>
+    private static async Task EnqueueAsync(ITaskBroker broker, EnqueueItem[] items, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
+        {
+            throw new BrokerUnavailableException([.. items.Select(i => i.Id)], ex);
+        }
+    }
 
     private EnqueueItem BuildItem<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
     {

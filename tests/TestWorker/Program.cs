@@ -1,6 +1,7 @@
 // A worker process for the fault tests (tests/Integration/WorkerKillTests): runs the tasks of Celeriac.TestTasks against
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
+//   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N]
 using Celeriac;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,6 +16,19 @@ string[] queues = options.TryGetValue("queues", out string? q) ? q.Split(',', St
 int concurrency = options.TryGetValue("concurrency", out string? c) ? int.Parse(c, System.Globalization.CultureInfo.InvariantCulture) : 2;
 int visibilityMs = options.TryGetValue("visibility-ms", out string? v) ? int.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : 2000;
 
+int maxDeliveries = options.TryGetValue("max-deliveries", out string? md) ? int.Parse(md, System.Globalization.CultureInfo.InvariantCulture) : WorkerOptions.DefaultMaxDeliveries;
+int shutdownMs = options.TryGetValue("shutdown-ms", out string? sd) ? int.Parse(sd, System.Globalization.CultureInfo.InvariantCulture) : 10_000;
+int prefetch = options.TryGetValue("prefetch", out string? pf) ? int.Parse(pf, System.Globalization.CultureInfo.InvariantCulture) : 0;
+if (options.TryGetValue("max-threads", out string? mt))
+{
+    int max = int.Parse(mt, System.Globalization.CultureInfo.InvariantCulture);
+    ThreadPool.GetMaxThreads(out _, out int io);
+    if (!ThreadPool.SetMinThreads(Math.Min(max, Environment.ProcessorCount), 1) || !ThreadPool.SetMaxThreads(max, io))
+    {
+        throw new ArgumentException($"--max-threads {max}: the thread pool refused the limit.");
+    }
+}
+
 HostApplicationBuilder builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
@@ -22,6 +36,7 @@ builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
 ConnectionMultiplexer ledgerConnection = await ConnectionMultiplexer.ConnectAsync(redis);
 builder.Services.AddSingleton<IConnectionMultiplexer>(ledgerConnection);
 builder.Services.AddSingleton<ILedger, RedisLedger>();
+builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs + 5000));
 builder.Services
     .AddCeleriac(o =>
     {
@@ -34,7 +49,9 @@ builder.Services
         w.Queues = [.. queues];
         w.Concurrency = concurrency;
         w.FetchWait = TimeSpan.FromMilliseconds(500);
-        w.ShutdownTimeout = TimeSpan.FromSeconds(10);
+        w.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs);
+        w.MaxDeliveries = maxDeliveries;
+        w.Prefetch = prefetch;
     });
 
 using IHost host = builder.Build();

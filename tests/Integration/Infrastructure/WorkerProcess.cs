@@ -53,7 +53,7 @@ public sealed class WorkerProcess : IDisposable
     }
 
     /// <summary>Starts a worker and waits (bounded) for its READY line.</summary>
-    public static async Task<WorkerProcess> StartAsync(ITestOutputHelper output, string name, string redis, string prefix, string queues, int concurrency, int visibilityMs)
+    public static async Task<WorkerProcess> StartAsync(ITestOutputHelper output, string name, string redis, string prefix, string queues, int concurrency, int visibilityMs, params string[] extra)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -61,8 +61,16 @@ public sealed class WorkerProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in (string[])[WorkerDll, "--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture), "--visibility-ms", visibilityMs.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+        foreach (string arg in (string[])[WorkerDll, "--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(System.Globalization.CultureInfo.InvariantCulture), "--visibility-ms", visibilityMs.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra])
         {
+            if (arg.StartsWith("env:", StringComparison.Ordinal))
+            {
+                // "env:NAME=VALUE" sets an environment variable of the process instead of passing an argument.
+                string[] pair = arg[4..].Split('=', 2);
+                start.Environment[pair[0]] = pair[1];
+                continue;
+            }
+
             start.ArgumentList.Add(arg);
         }
 
@@ -87,6 +95,16 @@ public sealed class WorkerProcess : IDisposable
             worker.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Waits (bounded) until the process has exited by itself.</summary>
+    public Task WaitForExitAsync(TimeSpan timeout) => _exited.Task.WaitAsync(timeout);
+
+    /// <summary>Sends a signal (TERM, STOP, CONT) with kill(1).</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using Process kill = Process.Start("kill", ["-" + signal, Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
     }
 
     /// <summary>SIGKILL, the whole process tree; waits (bounded) until it is gone.</summary>

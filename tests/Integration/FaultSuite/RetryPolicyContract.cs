@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.TestTasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Celeriac.IntegrationTests.FaultSuite;
+
+/// <summary>
+/// Retry policies declared on [Task] (generated TaskPolicy), soft time limits and revoke, end to end in one process,
+/// run against each broker.
+/// </summary>
+public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
+    private readonly MemoryLedger _ledger = new();
+    private IHost? _host;
+
+    protected ITestOutputHelper Output { get; } = output;
+
+    protected abstract Task<string?> RedisAsync();
+
+    private ITaskClient Client => _host!.Services.GetRequiredService<ITaskClient>();
+
+    public async Task InitializeAsync()
+    {
+        string? redis = await RedisAsync();
+        _host = await TestHost.StartAsync(Output, "worker", redis, RedisFixture.NewPrefix(), _ledger);
+    }
+
+    public Task DisposeAsync() => _host is null ? Task.CompletedTask : TestHost.StopAllAsync([_host]);
+
+    [Fact]
+    public async Task A_retried_exception_is_retried_until_it_succeeds()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Faults.FlakyTask.DelayAsync(Client, run, 2);
+        int value = await handle.GetAsync(Bound);
+        TaskResult result = await handle.GetResultAsync();
+        IReadOnlyList<string> tries = await _ledger.ReadAsync(run);
+        Output.WriteLine($"OBSERVED: value {value}, retries {result.Retries}, tries [{string.Join(", ", tries)}]");
+        Assert.Equal(2, value);
+        Assert.Equal(2, result.Retries);
+        Assert.Equal(["try:0", "try:1", "try:2"], tries);
+    }
+
+    [Fact]
+    public async Task An_explicit_retry_waits_its_countdown_in_state_RETRY()
+    {
+        const int CountdownMs = 1200;
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Faults.AskRetryTask.DelayAsync(Client, run, CountdownMs);
+        await Wait.UntilAsync(async () => await handle.GetStateAsync() == TaskState.Retry, Bound, "state RETRY");
+        TaskResult retry = await handle.GetResultAsync();
+        int value = await handle.GetAsync(Bound);
+        long[] at = [.. (await _ledger.ReadAsync(run)).Select(e => long.Parse(e.Split(':')[2], CultureInfo.InvariantCulture))];
+        Output.WriteLine($"OBSERVED: RETRY with {retry.Error?.Type}: {retry.Error?.Message}; then value {value}; second run {at[1] - at[0]} ms after the first (countdown {CountdownMs} ms)");
+        Assert.Equal("System.TimeoutException", retry.Error?.Type);
+        Assert.Equal("upstream timed out", retry.Error?.Message);
+        Assert.Equal(1, value);
+        Assert.Equal(2, at.Length);
+        Assert.True(at[1] - at[0] >= CountdownMs - 5, $"the retry ran {at[1] - at[0]} ms after the first run, before its {CountdownMs} ms countdown");
+    }
+
+    [Fact]
+    public async Task Exhausted_retries_end_in_FAILURE_with_the_last_error_and_a_dead_letter()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Faults.AlwaysFailsTask.DelayAsync(Client, run);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Bound));
+        IReadOnlyList<string> tries = await _ledger.ReadAsync(run);
+        IReadOnlyList<Celeriac.Brokers.DeadLetter> dead = await _host!.Services.GetRequiredService<CeleriacClient>().GetDeadLettersAsync("default");
+        Output.WriteLine($"OBSERVED: {failure.RemoteType}: {failure.RemoteMessage}; tries [{string.Join(", ", tries)}]; dead letters [{string.Join("; ", dead.Select(d => d.Id + " " + d.Reason))}]");
+        Assert.Equal("System.InvalidOperationException", failure.RemoteType);
+        Assert.Equal("attempt 2 fails", failure.RemoteMessage);
+        Assert.Equal(["try:0", "try:1", "try:2"], tries);
+        Celeriac.Brokers.DeadLetter letter = Assert.Single(dead, d => d.Id == handle.Id);
+        Assert.StartsWith("failed: System.InvalidOperationException", letter.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_exception_the_policy_never_retries_fails_at_once()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Faults.NeverRetriedTask.DelayAsync(Client, run);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Bound));
+        Assert.Equal("System.ArgumentException", failure.RemoteType);
+        Assert.Equal(["try:0"], await _ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public async Task The_soft_time_limit_cancels_the_token_and_fails_with_a_time_limit_error()
+    {
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int> handle = await Faults.CooperativeTask.DelayAsync(Client, Guid.NewGuid().ToString("N"));
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Bound));
+        Output.WriteLine($"OBSERVED: {failure.RemoteType}: {failure.RemoteMessage} after {clock.ElapsedMilliseconds} ms (soft limit 300 ms)");
+        Assert.Equal("Celeriac.TimeLimitExceeded", failure.RemoteType);
+    }
+
+    [Fact]
+    public async Task Revoking_a_running_task_cancels_its_token_and_ends_it_REVOKED()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(Client, run, 1, 20_000);
+        await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("start:1"), Bound, "the task to start");
+        var clock = Stopwatch.StartNew();
+        await _host!.Services.GetRequiredService<CeleriacClient>().RevokeAsync(handle.Id);
+        TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => handle.GetAsync(Bound));
+        Output.WriteLine($"OBSERVED: REVOKED ({revoked.Reason}) {clock.ElapsedMilliseconds} ms after RevokeAsync");
+        Assert.DoesNotContain("done:1", await _ledger.ReadAsync(run));
+    }
+}
+
+/// <summary>The retry, time-limit and revoke behaviour against Redis.</summary>
+public sealed class RetryPolicyTests(ITestOutputHelper output) : RetryPolicyContract(output)
+{
+    protected override async Task<string?> RedisAsync()
+    {
+        _ = await RedisFixture.GetAsync();
+        return RedisFixture.Configuration;
+    }
+}
+
+/// <summary>The retry, time-limit and revoke behaviour against the in-process broker.</summary>
+public sealed class RetryPolicyUnitTests(ITestOutputHelper output) : RetryPolicyContract(output)
+{
+    protected override Task<string?> RedisAsync() => Task.FromResult<string?>(null);
+}

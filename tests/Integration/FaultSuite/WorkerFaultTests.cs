@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Celeriac.Brokers;
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.TestTasks;
+using StackExchange.Redis;
+using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
+
+namespace Celeriac.IntegrationTests.FaultSuite;
+
+/// <summary>Fault suite, worker processes dying: repeated SIGKILL mid-drain (1), a poison message (4), SIGTERM (5).</summary>
+public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
+{
+    [Fact]
+    public async Task F1_a_worker_SIGKILLed_repeatedly_while_2000_tasks_drain_loses_nothing_and_duplicates_only_what_was_running()
+    {
+        const int Tasks = 2000, Concurrency = 4, VisibilityMs = 2000;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-kill";
+        await StartWorkerAsync(Workers, output, "stable", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
+        WorkerProcess victim = await StartWorkerAsync(Workers, output, "victim-0", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int>[] handles = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, 10))]);
+        output.WriteLine($"sent {Tasks} Work.Sleep(10 ms) in {clock.ElapsedMilliseconds} ms");
+
+        int kills = 0;
+        var killedWhileRunning = new List<int>();
+        while (true)
+        {
+            IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+            int done = entries.Count(e => e.StartsWith("done:", StringComparison.Ordinal));
+            if (done >= Tasks || clock.Elapsed > TimeSpan.FromSeconds(150))
+            {
+                break;
+            }
+
+            await Task.Delay(1000);
+            if (!victim.HasExited && done < Tasks * 0.9)
+            {
+                IReadOnlyList<string> before = await ledger.ReadAsync(run);
+                await victim.KillAsync();
+                kills++;
+                output.WriteLine($"[{clock.ElapsedMilliseconds} ms] SIGKILL #{kills} (pid {victim.Id}); done so far {before.Count(e => e.StartsWith("done:", StringComparison.Ordinal))}");
+                victim = await StartWorkerAsync(Workers, output, $"victim-{kills}", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
+            }
+        }
+
+        long drainedMs = clock.ElapsedMilliseconds;
+        IReadOnlyList<string> final = await ledger.ReadAsync(run);
+        Dictionary<string, int> counts = CountEntries(final);
+        int distinctDone = Enumerable.Range(0, Tasks).Count(n => counts.ContainsKey($"done:{n}"));
+        int startedTwice = Enumerable.Range(0, Tasks).Count(n => counts.GetValueOrDefault($"start:{n}") > 1);
+        int doneTwice = Enumerable.Range(0, Tasks).Count(n => counts.GetValueOrDefault($"done:{n}") > 1);
+        Dictionary<TaskState, int> states = await CountStatesAsync(Client, handles.Select(h => h.Id));
+        string queues = await QueueStateAsync(redis.GetDatabase(), prefix, "slow");
+        output.WriteLine($"OBSERVED: {Tasks} tasks drained in {drainedMs} ms with {kills} SIGKILLs; distinct done {distinctDone}; started more than once {startedTwice} (bound {kills} kills x {Concurrency} running = {kills * Concurrency}); finished more than once {doneTwice}; states {Show(states)}; {queues}");
+
+        Assert.True(kills >= 3, $"the test meant to kill the victim several times, but killed it {kills} times");
+        Assert.Equal(Tasks, distinctDone);
+        Assert.Equal(Tasks, states.GetValueOrDefault(TaskState.Success));
+        Assert.True(startedTwice <= kills * Concurrency, $"{startedTwice} tasks started twice; only the {kills * Concurrency} that could be running at the kills may");
+        Assert.Equal(0, await ActiveAsync(redis.GetDatabase(), prefix, "slow"));
+    }
+
+    [Fact]
+    public async Task F4_a_poison_message_that_crashes_its_worker_is_dead_lettered_after_the_cap_and_other_tasks_flow()
+    {
+        const int Normal = 300, Cap = 3, VisibilityMs = 1500;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-poison";
+        string[] extra = ["--max-deliveries", Cap.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var names = new[] { "w-a", "w-b" };
+        var workers = new WorkerProcess[2];
+        for (int i = 0; i < 2; i++)
+        {
+            workers[i] = await StartWorkerAsync(Workers, output, names[i] + "-0", RedisFixture.Configuration, prefix, "faults,default", 2, VisibilityMs, extra);
+        }
+
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int> poison = await Faults.CrashTask.DelayAsync(Client, run, 1);
+        TaskHandle<int>[] normal = await Work.RecordTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Normal).Select(n => (run, n))]);
+
+        // A supervisor (as Kubernetes would) restarts crashed workers.
+        int crashes = 0;
+        var crashTimes = new List<long>();
+        while (clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                if (workers[i].HasExited)
+                {
+                    crashes++;
+                    crashTimes.Add(clock.ElapsedMilliseconds);
+                    output.WriteLine($"[{clock.ElapsedMilliseconds} ms] {names[i]} crashed (#{crashes}); restarting");
+                    workers[i] = await StartWorkerAsync(Workers, output, $"{names[i]}-{crashes}", RedisFixture.Configuration, prefix, "faults,default", 2, VisibilityMs, extra);
+                }
+            }
+
+            TaskState state = await poison.GetStateAsync();
+            IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+            if (state == TaskState.Failure && entries.Where(e => !e.StartsWith("crash", StringComparison.Ordinal)).Distinct().Count() >= Normal)
+            {
+                break;
+            }
+
+            await Task.Delay(100);
+        }
+
+        foreach (TaskHandle<int> h in normal)
+        {
+            await h.GetAsync(TimeSpan.FromSeconds(20)); // the last ones may still be acknowledging
+        }
+
+        TaskResult poisonResult = await poison.GetResultAsync();
+        IReadOnlyList<DeadLetter> dead = await Client.GetDeadLettersAsync("faults");
+        IReadOnlyList<string> ledgerEntries = await ledger.ReadAsync(run);
+        int runsOfPoison = ledgerEntries.Count(e => e == "crash:1");
+        Dictionary<TaskState, int> states = await CountStatesAsync(Client, normal.Select(h => h.Id));
+        output.WriteLine($"OBSERVED after {clock.ElapsedMilliseconds} ms: poison ran {runsOfPoison} times, {crashes} worker crashes at [{string.Join(", ", crashTimes)}] ms; poison state {poisonResult.State} ({poisonResult.Error?.Type}: {poisonResult.Error?.Message}); dead letters [{string.Join("; ", dead.Select(d => d.Id + " " + d.Reason))}]; normal tasks {Show(states)}");
+
+        Assert.Equal(Cap, runsOfPoison);
+        Assert.Equal(Cap, crashes);
+        Assert.Equal(TaskState.Failure, poisonResult.State);
+        Assert.Equal("Celeriac.RedeliveryLimit", poisonResult.Error?.Type);
+        DeadLetter letter = Assert.Single(dead);
+        Assert.Equal(poison.Id, letter.Id);
+        Assert.StartsWith("redelivery-limit", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(Normal, states.GetValueOrDefault(TaskState.Success));
+    }
+
+    [Fact]
+    public async Task F5_SIGTERM_lets_short_tasks_finish_and_releases_long_ones_to_another_worker_at_once()
+    {
+        const int VisibilityMs = 10_000, ShutdownMs = 1500;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-term";
+        WorkerProcess a = await StartWorkerAsync(Workers, output, "A", RedisFixture.Configuration, prefix, "slow", 4, VisibilityMs, "--shutdown-ms", ShutdownMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        TaskHandle<int>[] shorts = [await Work.SleepTask.DelayAsync(Client, run, 1, 800), await Work.SleepTask.DelayAsync(Client, run, 2, 800)];
+        TaskHandle<int>[] longs = [await Work.SleepTask.DelayAsync(Client, run, 11, 4000), await Work.SleepTask.DelayAsync(Client, run, 12, 4000)];
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal)) == 4, TimeSpan.FromSeconds(20), "worker A to start all four tasks");
+        WorkerProcess b = await StartWorkerAsync(Workers, output, "B", RedisFixture.Configuration, prefix, "slow", 4, VisibilityMs);
+
+        var clock = Stopwatch.StartNew();
+        await a.SignalAsync("TERM");
+        await a.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        long exitedMs = clock.ElapsedMilliseconds;
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e is "start:11" or "start:12") == 4, TimeSpan.FromSeconds(20), "worker B to start the two released long tasks");
+        long restartedMs = clock.ElapsedMilliseconds;
+        foreach (TaskHandle<int> h in longs)
+        {
+            await h.GetAsync(TimeSpan.FromSeconds(20));
+        }
+
+        TaskResult[] shortResults = [await shorts[0].GetResultAsync(), await shorts[1].GetResultAsync()];
+        TaskResult[] longResults = [await longs[0].GetResultAsync(), await longs[1].GetResultAsync()];
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        output.WriteLine($"OBSERVED: A exited {exitedMs} ms after SIGTERM (grace {ShutdownMs} ms); B restarted the long tasks {restartedMs} ms after SIGTERM (visibility timeout {VisibilityMs} ms); short: {string.Join(", ", shortResults.Select(r => r.State + " by " + r.Worker))}; long: {string.Join(", ", longResults.Select(r => r.State + " by " + r.Worker))}; ledger [{string.Join(", ", entries)}]");
+
+        Assert.All(shortResults, r => Assert.Equal(TaskState.Success, r.State));
+        Assert.All(longResults, r => Assert.Equal(TaskState.Success, r.State));
+        Assert.Contains(a.Lines, l => l.StartsWith("STOPPED", StringComparison.Ordinal));
+        Assert.Equal(1, entries.Count(e => e == "done:1"));
+        Assert.Equal(1, entries.Count(e => e == "done:11"));
+        Assert.True(restartedMs < ShutdownMs + 3000, $"the long tasks restarted {restartedMs} ms after SIGTERM: they were not handed back at the deadline");
+        Assert.False(b.HasExited);
+    }
+}
