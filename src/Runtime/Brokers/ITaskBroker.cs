@@ -22,6 +22,8 @@ internal sealed class Delivery
     public bool Revoked { get; init; }
     /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
     public int Runs { get; init; }
+    /// <summary>Set by the worker once <see cref="ITaskBroker.MarkStartedAsync"/> counted this delivery's run; a release then takes the count back (interrupted, not failed).</summary>
+    public bool RunStarted { get; set; }
 }
 
 /// <summary>What to fetch: from which queues (in order), how many at most, for how long to lease, how long to block when nothing is ready.</summary>
@@ -75,7 +77,11 @@ internal interface ITaskBroker : IAsyncDisposable
     /// </summary>
     Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken);
 
-    /// <summary>Hands leased messages back to the front of their queue at once (graceful shutdown). Fenced like completion.</summary>
+    /// <summary>
+    /// Hands leased messages back to the front of their queue at once (graceful shutdown). Fenced like completion. A
+    /// delivery whose run was started (<see cref="Delivery.RunStarted"/>) has that run uncounted: it was interrupted,
+    /// not crashed, so it must not count towards the redelivery cap nor make the message a suspect.
+    /// </summary>
     Task ReleaseAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken);
 
     /// <summary>

@@ -287,7 +287,7 @@ internal sealed partial class RedisBroker
             calls[i] = _db.ScriptEvaluateAsync(
                 RedisScripts.Release,
                 [Keys.Task(d.Queue, d.Id), Keys.Active(d.Queue), Keys.Pending(d.Queue), Keys.Notify(d.Queue)],
-                [d.LeaseToken, d.Id]);
+                [d.LeaseToken, d.Id, d.RunStarted ? "1" : "0"]);
         }
 
         int released = 0;

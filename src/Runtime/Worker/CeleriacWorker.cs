@@ -32,6 +32,8 @@ internal sealed class CeleriacWorker : BackgroundService
     private readonly CancellationTokenSource _hardStop = new();
     private readonly ConcurrentDictionary<string, RunControl> _runs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _revokedHeld = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _runPermits;
+    private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     private volatile bool _stopping;
     private ITaskBroker? _broker;
 
@@ -46,6 +48,7 @@ internal sealed class CeleriacWorker : BackgroundService
         _time = time;
         _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
+        _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -266,6 +269,51 @@ internal sealed class CeleriacWorker : BackgroundService
             return;
         }
 
+        // A suspect (started before without an outcome: its worker probably died running it) runs alone, so that if it
+        // is a poison message its crash takes no innocent running task with it, and innocent suspects are not blamed
+        // again for a poison message they happened to run next to.
+        int permits = delivery.Runs > 0 ? _worker.Concurrency : 1;
+        if (permits > 1)
+        {
+            Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
+        }
+
+        await AcquireRunPermitsAsync(permits).ConfigureAwait(false);
+        try
+        {
+            await RunAsync(delivery, envelope, registration, output).ConfigureAwait(false);
+        }
+        finally
+        {
+            _runPermits.Release(permits);
+        }
+    }
+
+    private async Task AcquireRunPermitsAsync(int permits)
+    {
+        if (permits == 1)
+        {
+            await _runPermits.WaitAsync().ConfigureAwait(false);
+            return;
+        }
+
+        await _exclusiveGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            for (int i = 0; i < permits; i++)
+            {
+                await _runPermits.WaitAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _exclusiveGate.Release();
+        }
+    }
+
+    private async Task RunAsync(Delivery delivery, Envelope envelope, TaskRegistration registration, ArrayBufferWriter<byte> output)
+    {
+        ITaskBroker broker = _broker!;
         TaskResult? startedState = _worker.TrackStarted
             ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
             : null;
@@ -274,6 +322,8 @@ internal sealed class CeleriacWorker : BackgroundService
             Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
             return;
         }
+
+        delivery.RunStarted = true;
 
         TaskPolicy policy = registration.Policy;
         using var run = new RunControl(_hardStop.Token);
@@ -738,6 +788,8 @@ internal sealed class CeleriacWorker : BackgroundService
 
     public override void Dispose()
     {
+        _runPermits.Dispose();
+        _exclusiveGate.Dispose();
         _hardStop.Dispose();
         _slots.Dispose();
         base.Dispose();

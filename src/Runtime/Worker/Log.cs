@@ -48,4 +48,7 @@ internal static partial class Log
 
     [LoggerMessage(2014, LogLevel.Warning, "The lease renewal of {Count} held tasks took longer than {IntervalMs} ms")]
     public static partial void HeartbeatSlow(ILogger logger, int count, int intervalMs);
+
+    [LoggerMessage(2015, LogLevel.Warning, "Task {TaskId} ({TaskName}) was started {Runs} time(s) before without an outcome (its worker probably died); running it alone")]
+    public static partial void RunningSuspectAlone(ILogger logger, string taskId, string taskName, int runs);
 }

@@ -533,6 +533,12 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(0, await Broker.MarkStartedAsync(s1, null, Ttl, default)); // the stale holder is refused
         Assert.Equal(2, await Broker.MarkStartedAsync(s1b, null, Ttl, default));
 
+        // A release after a started run (graceful shutdown interrupting it) takes the run back.
+        s1b.RunStarted = true;
+        await Broker.ReleaseAsync([s1b], default);
+        s1b = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w2"));
+        Assert.Equal(1, s1b.Runs);
+
         Assert.True(await Broker.RetryAsync(s1b, EnvelopeOf("s1"), Now(), State(TaskState.Retry), Ttl, default));
         Delivery s1c = await FetchUntilAsync(q, Long, "w3");
         Assert.Equal(0, s1c.Runs);

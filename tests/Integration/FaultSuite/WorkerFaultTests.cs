@@ -2,6 +2,9 @@ using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.TestTasks;
+using Celeriac.Protocol;
+using Celeriac.Redis;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
 
@@ -171,5 +174,66 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         Assert.Equal(1, entries.Count(e => e == "done:11"));
         Assert.True(restartedMs < ShutdownMs + 3000, $"the long tasks restarted {restartedMs} ms after SIGTERM: they were not handed back at the deadline");
         Assert.False(b.HasExited);
+    }
+
+    [Fact]
+    public async Task F9_bad_input_pushed_between_valid_tasks_is_dead_lettered_by_reason_and_the_worker_process_keeps_serving()
+    {
+        const int Valid = 200, Bad = 50, Limit = 4096;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        WorkerProcess worker = await StartWorkerAsync(Workers, output, "W", RedisFixture.Configuration, prefix, "default", 4, 3000, "--max-message-bytes", Limit.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        await using var broker = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, NullLogger.Instance, TimeProvider.System);
+        var random = new Random(20261124);
+        var expected = new Dictionary<string, string>();
+        var valid = new List<TaskHandle<int>>();
+        for (int i = 0; i < Bad; i++)
+        {
+            valid.AddRange(await Calc.AddTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Valid / Bad).Select(n => (i, n))]));
+            string id = $"bad-{i}";
+            byte[] good = EnvelopeCodec.Encode(new Envelope { Id = id, Task = Calc.AddTask.Name, Args = new byte[] { 0x92, 0x01, 0x02 }, Queue = "default", RootId = id, CreatedMs = 1 });
+            (byte[] bytes, string reason) = (i % 5) switch
+            {
+                0 => (RandomBytes(random, 1 + random.Next(300)), "undecodable|unsupported-version"), // random bytes may look like an array with some version
+                1 => (good[..(1 + random.Next(good.Length - 2))], "undecodable"),
+                2 => (WithVersion(good, 2 + random.Next(100)), "unsupported-version"),
+                3 => (EnvelopeCodec.Encode(new Envelope { Id = id, Task = "Celeriac.TestTasks.NoSuchTask", Args = new byte[] { 0x90 }, Queue = "default", RootId = id, CreatedMs = 1 }), "unknown-task"),
+                _ => (EnvelopeCodec.Encode(new Envelope { Id = id, Task = Calc.AddTask.Name, Args = new byte[Limit + random.Next(1000)], Queue = "default", RootId = id, CreatedMs = 1 }), "oversized"),
+            };
+            expected[id] = reason;
+            await broker.EnqueueAsync([new EnqueueItem(id, "default", bytes, 0)], default);
+        }
+
+        foreach (TaskHandle<int> h in valid)
+        {
+            await h.GetAsync(TimeSpan.FromSeconds(30));
+        }
+
+        await Wait.UntilAsync(async () => (await Client.GetDeadLettersAsync("default", 1000)).Count >= Bad, TimeSpan.FromSeconds(20), "every bad message to be dead-lettered");
+        IReadOnlyList<DeadLetter> dead = await Client.GetDeadLettersAsync("default", 1000);
+        var byReason = dead.GroupBy(d => d.Reason.Split(':')[0]).ToDictionary(g => g.Key, g => g.Count());
+        var wrong = dead.Where(d => !expected[d.Id].Split('|').Any(r => d.Reason.StartsWith(r + ":", StringComparison.Ordinal))).Select(d => $"{d.Id} expected {expected[d.Id]} got {d.Reason}").ToList();
+        Dictionary<TaskState, int> states = await CountStatesAsync(Client, valid.Select(h => h.Id));
+        output.WriteLine($"OBSERVED: {valid.Count} valid tasks {Show(states)}; {dead.Count} dead letters by reason {string.Join(", ", byReason.OrderBy(kv => kv.Key).Select(kv => kv.Key + " " + kv.Value))}; misclassified [{string.Join("; ", wrong)}]; worker alive {!worker.HasExited}");
+        Assert.Equal(valid.Count, states.GetValueOrDefault(TaskState.Success));
+        Assert.Equal(Bad, dead.Count);
+        Assert.Empty(wrong);
+        Assert.False(worker.HasExited);
+        Assert.Equal(0, await ActiveAsync(redis.GetDatabase(), prefix, "default"));
+    }
+
+    private static byte[] RandomBytes(Random random, int length)
+    {
+        var bytes = new byte[length];
+        random.NextBytes(bytes);
+        return bytes;
+    }
+
+    private static byte[] WithVersion(byte[] envelope, int version)
+    {
+        byte[] copy = [.. envelope];
+        copy[1] = (byte)Math.Min(version, 127); // [fixarray][positive fixint version]...
+        return copy;
     }
 }

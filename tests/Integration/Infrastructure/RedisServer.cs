@@ -134,7 +134,7 @@ public sealed class RedisServer : IDisposable
                 await probe.GetDatabase().PingAsync();
                 break;
             }
-            catch (RedisConnectionException) when (clock.Elapsed < TimeSpan.FromSeconds(15))
+            catch (RedisException) when (clock.Elapsed < TimeSpan.FromSeconds(15)) // refused, or LOADING while the AOF is replayed
             {
                 await Task.Delay(50);
             }

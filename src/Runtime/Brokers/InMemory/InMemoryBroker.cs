@@ -231,6 +231,11 @@ internal sealed class InMemoryBroker : ITaskBroker
                     QueueState queue = GetQueue(delivery.Queue);
                     queue.Active.Remove(delivery.Id);
                     message.LeaseToken = null;
+                    if (delivery.RunStarted && message.Runs > 0)
+                    {
+                        message.Runs--;
+                    }
+
                     queue.Pending.AddFirst(delivery.Id);
                 }
             }

@@ -172,10 +172,14 @@ internal static partial class RedisScripts
     // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending   KEYS[4] -> P:{q}:notify
     // ARGV[1] -> lease token
     // ARGV[2] -> task id
+    // ARGV[3] -> "1" when the delivery's run was started (its run is uncounted: interrupted, not crashed), else "0"
     // Returns: 1 when released; 0 when the lease is no longer held (nothing changed)
     public const string Release = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
+        end
+        if ARGV[3] == '1' and tonumber(redis.call('HGET', KEYS[1], 'runs') or '0') > 0 then
+          redis.call('HINCRBY', KEYS[1], 'runs', -1)
         end
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('HDEL', KEYS[1], 'lease')
