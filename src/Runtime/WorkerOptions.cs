@@ -34,11 +34,20 @@ public sealed class WorkerOptions
     public bool TrackStarted { get; set; } = true;
 
     /// <summary>
-    /// The redelivery cap: a message the broker has delivered more than this many times without an outcome (its workers
-    /// died running it: a poison message) is dead-lettered with reason <c>redelivery-limit</c> instead of run again.
-    /// A retry starts a new count. Default 5; 0 means no cap.
+    /// The redelivery cap: a message whose runs were started this many times without an outcome (its workers died
+    /// running it: a poison message) is dead-lettered with reason <c>redelivery-limit</c> instead of run again. Runs are
+    /// counted in the broker; prefetched-but-not-started deliveries and runs interrupted by a graceful shutdown do not
+    /// count. A retry starts a new count. Default 5; 0 means no cap.
     /// </summary>
     public int MaxDeliveries { get; set; } = DefaultMaxDeliveries;
+
+    /// <summary>
+    /// Raise the thread pool's minimum worker threads to at least <see cref="Concurrency"/> plus the processor count when
+    /// the worker starts (it never lowers it). Handlers that block their thread (synchronous I/O or CPU work) would
+    /// otherwise hold every pool thread, and the pool adds threads only slowly; Redis replies (lease renewals included)
+    /// are completed on pool threads, so a starved pool lets leases lapse and tasks run twice. Default <see langword="true"/>.
+    /// </summary>
+    public bool ReserveThreadPool { get; set; } = true;
 
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }

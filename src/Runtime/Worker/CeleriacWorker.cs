@@ -56,6 +56,17 @@ internal sealed class CeleriacWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (_worker.ReserveThreadPool)
+        {
+            // Headroom for the I/O completions (lease renewals, outcomes) when every handler blocks its thread.
+            ThreadPool.GetMinThreads(out int workers, out int io);
+            int wanted = _worker.Concurrency + Environment.ProcessorCount;
+            if (workers < wanted && ThreadPool.SetMinThreads(wanted, io))
+            {
+                Log.ThreadPoolReserved(_logger, workers, wanted);
+            }
+        }
+
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
         Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.Concurrency, _worker.EffectivePrefetch, _catalog.Count);
 

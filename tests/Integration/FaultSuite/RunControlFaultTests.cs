@@ -61,10 +61,11 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         string prefix = RedisFixture.NewPrefix();
         string run = prefix + "-long";
 
-        // Worker A: 6 slots on this 2-core machine, all spinning synchronously for 3 visibility timeouts: every
-        // thread-pool thread is busy and the pool only grows by starvation injection. The heartbeat has its own thread.
-        // (A pool hard-capped at the number of blocking handlers would starve every Redis reply of the process, the
-        // handlers' own included: SE.Redis completes I/O through the pool. docs/reliability.md says so.)
+        // Worker A: 6 slots on this 2-core machine, all spinning synchronously for 3 visibility timeouts. The heartbeat
+        // has its own thread; the Redis replies it waits for are completed on pool threads, which the worker's
+        // thread-pool reserve (min threads = concurrency + cores) keeps available. Without the reserve this test failed
+        // under the full suite's load: all 6 tasks ran twice. (A pool hard-capped at the number of blocking handlers
+        // starves every Redis reply of the process; docs/reliability.md says so.)
         await StartWorkerAsync(Workers, output, "A-saturated", RedisFixture.Configuration, prefix, "slow", Spinners, VisibilityMs, "--prefetch", Spinners.ToString(CultureInfo.InvariantCulture));
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
         TaskHandle<int>[] handles = await Faults.SpinTask.DelayManyAsync(Client, [.. Enumerable.Range(1, Spinners).Select(n => (run, n, TaskMs))]);
