@@ -120,6 +120,17 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         return await broker.GetDeadLettersAsync(queue, max, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Deletes dead letters of <paramref name="queue"/> for good (their messages are gone; their results stay until they expire).</summary>
+    /// <param name="queue">The queue.</param>
+    /// <param name="ids">The task ids to delete, or <see langword="null"/> for every dead letter of the queue.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>How many were deleted.</returns>
+    public async Task<long> PurgeDeadLettersAsync(string queue, IReadOnlyList<string>? ids = null, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.PurgeDeadLettersAsync(queue, ids, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Puts dead letters back on their queue.</summary>
     /// <param name="queue">The queue.</param>
     /// <param name="ids">The task ids to requeue.</param>

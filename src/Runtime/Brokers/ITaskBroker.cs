@@ -129,6 +129,9 @@ internal interface ITaskBroker : IAsyncDisposable
     /// <summary>Lists a queue's dead letters, oldest first.</summary>
     Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken);
 
+    /// <summary>Deletes dead letters of a queue for good: the given ids, or all of them when <paramref name="ids"/> is <see langword="null"/>; returns how many were deleted.</summary>
+    Task<long> PurgeDeadLettersAsync(string queue, IReadOnlyList<string>? ids, CancellationToken cancellationToken);
+
     /// <summary>Puts dead letters back on their queue (by id) as new deliveries; returns how many were requeued.</summary>
     Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken);
 }

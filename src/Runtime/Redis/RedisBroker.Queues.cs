@@ -84,6 +84,35 @@ internal sealed partial class RedisBroker
     }
 
     /// <inheritdoc />
+    public async Task<long> PurgeDeadLettersAsync(string queue, IReadOnlyList<string>? ids, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisKey[] keys = [Keys.Dead(queue)];
+        if (ids is not null)
+        {
+            if (ids.Count == 0)
+            {
+                return 0;
+            }
+
+            RedisValue[] args = [Keys.TaskPrefix(queue), .. ids.Select(id => (RedisValue)id)];
+            return (long)await _db.ScriptEvaluateAsync(RedisScripts.PurgeDead, keys, args).ConfigureAwait(false);
+        }
+
+        long total = 0;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long purged = (long)await _db.ScriptEvaluateAsync(RedisScripts.PurgeDead, keys, [Keys.TaskPrefix(queue)]).ConfigureAwait(false);
+            total += purged;
+            if (purged == 0)
+            {
+                return total;
+            }
+        }
+    }
+
+    /// <inheritdoc />
     public async Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);

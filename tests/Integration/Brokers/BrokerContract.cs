@@ -513,6 +513,25 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Dead_letters_can_be_purged_by_id_or_all_at_once()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("p1", q), Item("p2", q), Item("p3", q), Item("alive", q)], default);
+        List<Delivery> got = await FetchAsync([q], 4, TimeSpan.FromSeconds(30));
+        foreach (Delivery d in got.Where(d => d.Id != "alive"))
+        {
+            Assert.True(await Broker.DeadLetterAsync(d, "unknown-task: test", null, Ttl, default));
+        }
+
+        Assert.Equal(1, await Broker.PurgeDeadLettersAsync(q, ["p1", "alive", "never"], default));
+        Assert.Equal(["p2", "p3"], (await Broker.GetDeadLettersAsync(q, 10, default)).Select(d => d.Id).Order());
+        Assert.Equal(2, await Broker.PurgeDeadLettersAsync(q, null, default));
+        Assert.Empty(await Broker.GetDeadLettersAsync(q, 10, default));
+        Assert.Equal(0, await Broker.RequeueDeadLettersAsync(q, ["p2"], default));
+        Assert.True(await Broker.CompleteAsync(got.Single(d => d.Id == "alive"), Success(1), Ttl, default), "a leased message must not be purged");
+    }
+
+    [Fact]
     public async Task Started_runs_are_counted_fenced_reported_on_redelivery_and_reset_by_a_retry()
     {
         string q = Queue();

@@ -223,6 +223,40 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         Assert.Equal(0, await ActiveAsync(redis.GetDatabase(), prefix, "default"));
     }
 
+    [Fact]
+    public async Task F10_a_worker_paused_past_its_lease_loses_the_task_to_another_and_its_late_outcome_is_refused()
+    {
+        const int VisibilityMs = 1500;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-fence";
+        WorkerProcess a = await StartWorkerAsync(Workers, output, "A", RedisFixture.Configuration, prefix, "slow", 1, VisibilityMs);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(Client, run, 1, 2500);
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Contains("start:1"), TimeSpan.FromSeconds(20), "worker A to start the task");
+        var clock = Stopwatch.StartNew();
+        await a.SignalAsync("STOP");
+        WorkerProcess b = await StartWorkerAsync(Workers, output, "B", RedisFixture.Configuration, prefix, "slow", 1, VisibilityMs);
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e == "start:1") == 2, TimeSpan.FromSeconds(20), "worker B to take the task over");
+        long takenOverMs = clock.ElapsedMilliseconds;
+        Assert.Equal(1, await handle.GetAsync(TimeSpan.FromSeconds(20)));
+        TaskResult byB = await handle.GetResultAsync();
+
+        await a.SignalAsync("CONT");
+        long resumedMs = clock.ElapsedMilliseconds;
+        await Wait.UntilAsync(() => Task.FromResult(a.Lines.Any(l => l.Contains("lease had been taken over", StringComparison.Ordinal))), TimeSpan.FromSeconds(20), "worker A to find its outcome refused");
+        TaskResult after = await handle.GetResultAsync();
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        output.WriteLine($"OBSERVED: A paused {resumedMs} ms (visibility timeout {VisibilityMs} ms); B took over {takenOverMs} ms after the pause and recorded {byB.State} as {byB.Worker}; after A resumed the result is {after.State} by {after.Worker} (A's outcome refused by fencing); ledger [{string.Join(", ", entries)}]");
+        Assert.Equal(TaskState.Success, after.State);
+        Assert.Equal(byB.Worker, after.Worker);
+        Assert.Equal(byB.Timestamp, after.Timestamp);
+        Assert.Equal(2, entries.Count(e => e == "start:1")); // documented at-least-once: the paused run went on
+        Assert.False(a.HasExited);
+        Assert.False(b.HasExited);
+    }
+
     private static byte[] RandomBytes(Random random, int length)
     {
         var bytes = new byte[length];

@@ -442,6 +442,25 @@ internal sealed class InMemoryBroker : ITaskBroker
         }
     }
 
+    public Task<long> PurgeDeadLettersAsync(string queue, IReadOnlyList<string>? ids, CancellationToken cancellationToken)
+    {
+        long purged = 0;
+        lock (_gate)
+        {
+            QueueState state = GetQueue(queue);
+            foreach (string id in ids ?? [.. state.Dead])
+            {
+                if (state.Dead.Remove(id))
+                {
+                    _messages.Remove(id);
+                    purged++;
+                }
+            }
+        }
+
+        return Task.FromResult(purged);
+    }
+
     public Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken)
     {
         int requeued = 0;

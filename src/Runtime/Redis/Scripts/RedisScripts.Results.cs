@@ -68,6 +68,28 @@ internal static partial class RedisScripts
         return 1
         """;
 
+    /// <summary>Deletes dead letters for good: the given ids, or the oldest 1000 when none are given (the caller loops).</summary>
+    // KEYS[1] -> P:{q}:dead
+    // ARGV[1] -> message hash prefix P:{q}:t:
+    // ARGV[2..] -> task ids; none = the oldest 1000 dead letters
+    // Returns: how many dead letters were deleted (ids that are not dead letters of this queue are left alone)
+    public const string PurgeDead = """
+        local ids
+        if #ARGV > 1 then
+          ids = { unpack(ARGV, 2) }
+        else
+          ids = redis.call('ZRANGE', KEYS[1], 0, 999)
+        end
+        local n = 0
+        for i = 1, #ids do
+          if redis.call('ZREM', KEYS[1], ids[i]) == 1 then
+            redis.call('DEL', ARGV[1] .. ids[i])
+            n = n + 1
+          end
+        end
+        return n
+        """;
+
     /// <summary>Puts one dead letter back on its queue as a new delivery and forgets its old result.</summary>
     // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
     // ARGV[1] -> task id
