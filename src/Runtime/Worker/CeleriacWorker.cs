@@ -16,7 +16,7 @@ namespace Celeriac.Worker;
 /// <see cref="WorkerOptions.Concurrency"/> consumers run them, one heartbeat renews the leases of everything held.
 /// Acks late: a task is acknowledged only with its outcome, so a worker that dies loses nothing.
 /// </summary>
-internal sealed class CeleriacWorker : BackgroundService
+internal sealed partial class CeleriacWorker : BackgroundService
 {
     private readonly BrokerProvider _brokers;
     private readonly CeleriacOptions _options;
@@ -435,96 +435,6 @@ internal sealed class CeleriacWorker : BackgroundService
         await HandleFailureAsync(delivery, envelope, policy, run, failure!).ConfigureAwait(false);
     }
 
-    private async Task HandleFailureAsync(Delivery delivery, Envelope envelope, TaskPolicy policy, RunControl run, Exception ex)
-    {
-        if (ex is TaskPayloadException)
-        {
-            await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", ex.Message).ConfigureAwait(false);
-            return;
-        }
-
-        if (_hardStop.IsCancellationRequested)
-        {
-            // Shutdown past its grace period cancelled the run: interrupted, not failed. Hand it back for another worker.
-            await ReleaseAsync([delivery]).ConfigureAwait(false);
-            return;
-        }
-
-        if (run.Revoked)
-        {
-            Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "while it ran");
-            await CompleteAsync(delivery, Revoked(envelope, "revoked while running")).ConfigureAwait(false);
-            return;
-        }
-
-        TaskError error;
-        bool retryable;
-        TimeSpan? countdown = null;
-        if (run.SoftLimitHit && ex is OperationCanceledException)
-        {
-            error = new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its soft time limit of {policy.SoftTimeLimit!.Value.TotalMilliseconds:0} ms", ex.StackTrace);
-            retryable = false;
-        }
-        else if (ex is TaskRetryException asked)
-        {
-            Exception reason = asked.InnerException ?? asked;
-            error = ErrorOf(reason);
-            retryable = true;
-            countdown = asked.Countdown;
-        }
-        else
-        {
-            error = ErrorOf(ex);
-            retryable = policy.MaxRetries > 0 && ShouldRetry(policy, ex);
-        }
-
-        if (retryable && envelope.Retries < policy.MaxRetries)
-        {
-            int retry = envelope.Retries + 1;
-            TimeSpan delay = countdown ?? Backoff(policy, retry);
-            long dueAt = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Max(0, delay.TotalMilliseconds);
-            byte[] next = EnvelopeCodec.Encode(new Envelope
-            {
-                Id = envelope.Id,
-                Task = envelope.Task,
-                Args = envelope.Args,
-                Queue = envelope.Queue,
-                Retries = retry,
-                EtaMs = dueAt,
-                ExpiresMs = envelope.ExpiresMs,
-                RootId = envelope.RootId,
-                ParentId = envelope.ParentId,
-                Headers = envelope.Headers,
-                Priority = envelope.Priority,
-                CreatedMs = envelope.CreatedMs,
-            });
-            var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-            Log.TaskRetrying(_logger, envelope.Id, envelope.Task, (long)delay.TotalMilliseconds, retry, policy.MaxRetries);
-            if (!await OutcomeAsync(() => _broker!.RetryAsync(delivery, next, dueAt, state, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
-            {
-                Log.LeaseLost(_logger, delivery.Id);
-            }
-
-            return;
-        }
-
-        Log.TaskFailed(_logger, envelope.Id, envelope.Task, error.Type, error.Message);
-        TaskResult failed = Failed(envelope, error);
-        if (policy.DeadLetterOnFailure)
-        {
-            string reason = $"failed: {error.Type}: {error.Message}";
-            Log.DeadLettered(_logger, delivery.Id, delivery.Queue, reason);
-            if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
-            {
-                Log.LeaseLost(_logger, delivery.Id);
-            }
-
-            return;
-        }
-
-        await CompleteAsync(delivery, failed).ConfigureAwait(false);
-    }
-
     private static string? TryReadTaskName(ReadOnlyMemory<byte> bytes)
     {
         try
@@ -536,38 +446,6 @@ internal sealed class CeleriacWorker : BackgroundService
             return null;
         }
     }
-
-    private static TaskError ErrorOf(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace);
-
-    private static bool ShouldRetry(TaskPolicy policy, Exception ex)
-    {
-        if (policy.ShouldRetry is not { } filter)
-        {
-            return true;
-        }
-
-        try
-        {
-            return filter(ex);
-        }
-        catch (Exception)
-        {
-            return false; // a filter that throws cannot vouch for a retry
-        }
-    }
-
-    /// <summary>The delay before retry number <paramref name="retry"/>: the policy's capped exponential backoff, with full jitter when asked.</summary>
-    internal static TimeSpan Backoff(TaskPolicy policy, int retry)
-    {
-        TimeSpan backoff = policy.BackoffFor(retry);
-        return policy.RetryJitter ? TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * backoff.TotalMilliseconds) : backoff;
-    }
-
-    private TaskResult Failed(Envelope envelope, TaskError error)
-        => new() { State = TaskState.Failure, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-
-    private TaskResult Revoked(Envelope envelope, string reason)
-        => new() { State = TaskState.Revoked, Error = new TaskError("Celeriac.TaskRevoked", reason, null), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
 
     /// <summary>An abandoned run (hard time limit) keeps running in the background; its scope is disposed when it ends, its outcome ignored.</summary>
     private void AbandonInBackground(Task invocation, AsyncServiceScope scope, string taskId, string taskName)
@@ -583,140 +461,7 @@ internal sealed class CeleriacWorker : BackgroundService
             TaskScheduler.Default).Unwrap();
     }
 
-    /// <summary>
-    /// Records an outcome, retrying while the broker is unreachable (Redis restarting or stalled). The writes are
-    /// fenced, so repeating one is safe: a repeat after a write that did land finds the lease gone and changes nothing.
-    /// Gives up after the visibility timeout (the lease has then expired and the task is redelivered anyway).
-    /// </summary>
-    private async Task<bool> OutcomeAsync(Func<Task<bool>> write)
-    {
-        long started = Stopwatch.GetTimestamp();
-        int backoffMs = 50;
-        while (true)
-        {
-            try
-            {
-                return await write().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not ObjectDisposedException && Stopwatch.GetElapsedTime(started) < _options.VisibilityTimeout)
-            {
-                Log.BrokerError(_logger, ex, "outcome", backoffMs);
-                await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
-                backoffMs = Math.Min(backoffMs * 2, 1000);
-            }
-        }
-    }
-
-    /// <summary>A revocation arrived (notification or re-check): cancel the run, or remember it for a prefetched delivery.</summary>
-    private void OnRevoked(string taskId)
-    {
-        if (_runs.TryGetValue(taskId, out RunControl? run))
-        {
-            if (!run.Revoked)
-            {
-                run.Revoked = true;
-                ThreadPool.UnsafeQueueUserWorkItem(static r => r.Cancel(), run, preferLocal: false);
-            }
-        }
-        else if (_held.ContainsKey(taskId))
-        {
-            _revokedHeld[taskId] = 0;
-        }
-    }
-
     private static readonly IReadOnlyDictionary<string, string> EmptyHeaders = new Dictionary<string, string>();
-
-    private async Task CompleteAsync(Delivery delivery, TaskResult result)
-    {
-        if (!await OutcomeAsync(() => _broker!.CompleteAsync(delivery, result, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
-        {
-            Log.LeaseLost(_logger, delivery.Id);
-        }
-    }
-
-    private async Task DeadLetterAsync(Delivery delivery, string? taskName, string reason, string detail)
-    {
-        string full = reason + ": " + detail;
-        Log.DeadLettered(_logger, delivery.Id, delivery.Queue, full);
-        var failure = new TaskResult
-        {
-            State = TaskState.Failure,
-            Error = new TaskError("Celeriac." + ReasonToTypeName(reason), detail, null),
-            TaskName = taskName,
-            Timestamp = _time.GetUtcNow(),
-            Worker = _name,
-        };
-        if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
-        {
-            Log.LeaseLost(_logger, delivery.Id);
-        }
-    }
-
-    private static string ReasonToTypeName(string reason) => reason switch
-    {
-        "unknown-task" => "UnknownTask",
-        "undecodable" => "UndecodableMessage",
-        "unsupported-version" => "UnsupportedVersion",
-        "oversized" => "OversizedMessage",
-        "undecodable-args" => "UndecodableArguments",
-        "redelivery-limit" => "RedeliveryLimit",
-        _ => "DeadLetter",
-    };
-
-    /// <summary>
-    /// Renews the leases of everything held, every third of the visibility timeout, and re-checks running and
-    /// prefetched tasks for revocations. Runs on its own thread and waits on the broker's operations synchronously, so
-    /// a thread pool saturated by handlers doing synchronous work cannot starve it (user-asks R2b).
-    /// </summary>
-    private void HeartbeatThread(CancellationToken stop)
-    {
-        TimeSpan interval = _options.VisibilityTimeout / 3;
-        var snapshot = new List<Delivery>();
-        var ids = new List<string>();
-        while (!stop.WaitHandle.WaitOne(interval))
-        {
-            snapshot.Clear();
-            snapshot.AddRange(_held.Values);
-            if (snapshot.Count == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                foreach (Task call in _broker!.StartExtendLeases(snapshot, _options.VisibilityTimeout))
-                {
-                    if (!call.Wait(interval))
-                    {
-                        Log.HeartbeatSlow(_logger, snapshot.Count, (int)interval.TotalMilliseconds);
-                        break;
-                    }
-                }
-            }
-            catch (Exception ex)
-            {
-                Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "heartbeat", (int)interval.TotalMilliseconds);
-            }
-
-            try
-            {
-                ids.Clear();
-                ids.AddRange(snapshot.Select(d => d.Id));
-                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(ids, CancellationToken.None);
-                if (check.Wait(interval))
-                {
-                    foreach (string id in check.Result)
-                    {
-                        OnRevoked(id);
-                    }
-                }
-            }
-            catch (Exception ex)
-            {
-                Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "revocation check", (int)interval.TotalMilliseconds);
-            }
-        }
-    }
 
     private async Task ReleaseAsync(List<Delivery> deliveries)
     {
@@ -746,54 +491,6 @@ internal sealed class CeleriacWorker : BackgroundService
         catch (OperationCanceledException)
         {
             return false;
-        }
-    }
-
-    /// <summary>One run's cancellation: worker shutdown, revoke, or the soft time limit.</summary>
-    private sealed class RunControl : IDisposable
-    {
-        private readonly CancellationTokenSource _cts;
-        private volatile bool _revoked;
-        private volatile bool _softLimitHit;
-        private Timer? _softTimer;
-
-        public RunControl(CancellationToken shutdown) => _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
-
-        public CancellationToken Token => _cts.Token;
-
-        public bool Revoked
-        {
-            get => _revoked;
-            set => _revoked = value;
-        }
-
-        public bool SoftLimitHit => _softLimitHit;
-
-        public void StartSoftLimit(TimeSpan after)
-            => _softTimer = new Timer(static s => ((RunControl)s!).OnSoftLimit(), this, after, Timeout.InfiniteTimeSpan);
-
-        public void Cancel()
-        {
-            try
-            {
-                _cts.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The run already ended.
-            }
-        }
-
-        public void Dispose()
-        {
-            _softTimer?.Dispose();
-            _cts.Dispose();
-        }
-
-        private void OnSoftLimit()
-        {
-            _softLimitHit = true;
-            Cancel();
         }
     }
 

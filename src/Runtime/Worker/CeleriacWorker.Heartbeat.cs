@@ -1,0 +1,79 @@
+using Celeriac.Brokers;
+
+namespace Celeriac.Worker;
+
+internal sealed partial class CeleriacWorker
+{
+    /// <summary>
+    /// Renews the leases of everything held, every third of the visibility timeout, and re-checks running and
+    /// prefetched tasks for revocations. Runs on its own thread and waits on the broker's operations synchronously, so
+    /// a thread pool saturated by handlers doing synchronous work cannot delay its schedule (user-asks R2b); the Redis
+    /// replies it waits for are completed on pool threads, which <see cref="WorkerOptions.ReserveThreadPool"/> keeps free.
+    /// </summary>
+    private void HeartbeatThread(CancellationToken stop)
+    {
+        TimeSpan interval = _options.VisibilityTimeout / 3;
+        var snapshot = new List<Delivery>();
+        var ids = new List<string>();
+        while (!stop.WaitHandle.WaitOne(interval))
+        {
+            snapshot.Clear();
+            snapshot.AddRange(_held.Values);
+            if (snapshot.Count == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (Task call in _broker!.StartExtendLeases(snapshot, _options.VisibilityTimeout))
+                {
+                    if (!call.Wait(interval))
+                    {
+                        Log.HeartbeatSlow(_logger, snapshot.Count, (int)interval.TotalMilliseconds);
+                        break;
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "heartbeat", (int)interval.TotalMilliseconds);
+            }
+
+            try
+            {
+                ids.Clear();
+                ids.AddRange(snapshot.Select(d => d.Id));
+                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(ids, CancellationToken.None);
+                if (check.Wait(interval))
+                {
+                    foreach (string id in check.Result)
+                    {
+                        OnRevoked(id);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "revocation check", (int)interval.TotalMilliseconds);
+            }
+        }
+    }
+
+    /// <summary>A revocation arrived (notification or re-check): cancel the run, or remember it for a prefetched delivery.</summary>
+    private void OnRevoked(string taskId)
+    {
+        if (_runs.TryGetValue(taskId, out RunControl? run))
+        {
+            if (!run.Revoked)
+            {
+                run.Revoked = true;
+                ThreadPool.UnsafeQueueUserWorkItem(static r => r.Cancel(), run, preferLocal: false);
+            }
+        }
+        else if (_held.ContainsKey(taskId))
+        {
+            _revokedHeld[taskId] = 0;
+        }
+    }
+}

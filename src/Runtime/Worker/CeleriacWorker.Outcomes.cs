@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using Celeriac.Brokers;
+using Celeriac.Protocol;
+
+namespace Celeriac.Worker;
+
+internal sealed partial class CeleriacWorker
+{
+    private async Task HandleFailureAsync(Delivery delivery, Envelope envelope, TaskPolicy policy, RunControl run, Exception ex)
+    {
+        if (ex is TaskPayloadException)
+        {
+            await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        if (_hardStop.IsCancellationRequested)
+        {
+            // Shutdown past its grace period cancelled the run: interrupted, not failed. Hand it back for another worker.
+            await ReleaseAsync([delivery]).ConfigureAwait(false);
+            return;
+        }
+
+        if (run.Revoked)
+        {
+            Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "while it ran");
+            await CompleteAsync(delivery, Revoked(envelope, "revoked while running")).ConfigureAwait(false);
+            return;
+        }
+
+        TaskError error;
+        bool retryable;
+        TimeSpan? countdown = null;
+        if (run.SoftLimitHit && ex is OperationCanceledException)
+        {
+            error = new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its soft time limit of {policy.SoftTimeLimit!.Value.TotalMilliseconds:0} ms", ex.StackTrace);
+            retryable = false;
+        }
+        else if (ex is TaskRetryException asked)
+        {
+            Exception reason = asked.InnerException ?? asked;
+            error = ErrorOf(reason);
+            retryable = true;
+            countdown = asked.Countdown;
+        }
+        else
+        {
+            error = ErrorOf(ex);
+            retryable = policy.MaxRetries > 0 && ShouldRetry(policy, ex);
+        }
+
+        if (retryable && envelope.Retries < policy.MaxRetries)
+        {
+            int retry = envelope.Retries + 1;
+            TimeSpan delay = countdown ?? Backoff(policy, retry);
+            long dueAt = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Max(0, delay.TotalMilliseconds);
+            byte[] next = EnvelopeCodec.Encode(new Envelope
+            {
+                Id = envelope.Id,
+                Task = envelope.Task,
+                Args = envelope.Args,
+                Queue = envelope.Queue,
+                Retries = retry,
+                EtaMs = dueAt,
+                ExpiresMs = envelope.ExpiresMs,
+                RootId = envelope.RootId,
+                ParentId = envelope.ParentId,
+                Headers = envelope.Headers,
+                Priority = envelope.Priority,
+                CreatedMs = envelope.CreatedMs,
+            });
+            var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+            Log.TaskRetrying(_logger, envelope.Id, envelope.Task, (long)delay.TotalMilliseconds, retry, policy.MaxRetries);
+            if (!await OutcomeAsync(() => _broker!.RetryAsync(delivery, next, dueAt, state, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+            {
+                Log.LeaseLost(_logger, delivery.Id);
+            }
+
+            return;
+        }
+
+        Log.TaskFailed(_logger, envelope.Id, envelope.Task, error.Type, error.Message);
+        TaskResult failed = Failed(envelope, error);
+        if (policy.DeadLetterOnFailure)
+        {
+            string reason = $"failed: {error.Type}: {error.Message}";
+            Log.DeadLettered(_logger, delivery.Id, delivery.Queue, reason);
+            if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+            {
+                Log.LeaseLost(_logger, delivery.Id);
+            }
+
+            return;
+        }
+
+        await CompleteAsync(delivery, failed).ConfigureAwait(false);
+    }
+
+    private static TaskError ErrorOf(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace);
+
+    private static bool ShouldRetry(TaskPolicy policy, Exception ex)
+    {
+        if (policy.ShouldRetry is not { } filter)
+        {
+            return true;
+        }
+
+        try
+        {
+            return filter(ex);
+        }
+        catch (Exception)
+        {
+            return false; // a filter that throws cannot vouch for a retry
+        }
+    }
+
+    /// <summary>The delay before retry number <paramref name="retry"/>: the policy's capped exponential backoff, with full jitter when asked.</summary>
+    internal static TimeSpan Backoff(TaskPolicy policy, int retry)
+    {
+        TimeSpan backoff = policy.BackoffFor(retry);
+        return policy.RetryJitter ? TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * backoff.TotalMilliseconds) : backoff;
+    }
+
+    private TaskResult Failed(Envelope envelope, TaskError error)
+        => new() { State = TaskState.Failure, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+
+    private TaskResult Revoked(Envelope envelope, string reason)
+        => new() { State = TaskState.Revoked, Error = new TaskError("Celeriac.TaskRevoked", reason, null), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+
+    /// <summary>
+    /// Records an outcome, retrying while the broker is unreachable (Redis restarting or stalled). The writes are
+    /// fenced, so repeating one is safe: a repeat after a write that did land finds the lease gone and changes nothing.
+    /// Gives up after the visibility timeout (the lease has then expired and the task is redelivered anyway).
+    /// </summary>
+    private async Task<bool> OutcomeAsync(Func<Task<bool>> write)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int backoffMs = 50;
+        while (true)
+        {
+            try
+            {
+                return await write().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not ObjectDisposedException && Stopwatch.GetElapsedTime(started) < _options.VisibilityTimeout)
+            {
+                Log.BrokerError(_logger, ex, "outcome", backoffMs);
+                await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
+                backoffMs = Math.Min(backoffMs * 2, 1000);
+            }
+        }
+    }
+
+    private async Task CompleteAsync(Delivery delivery, TaskResult result)
+    {
+        if (!await OutcomeAsync(() => _broker!.CompleteAsync(delivery, result, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+        {
+            Log.LeaseLost(_logger, delivery.Id);
+        }
+    }
+
+    private async Task DeadLetterAsync(Delivery delivery, string? taskName, string reason, string detail)
+    {
+        string full = reason + ": " + detail;
+        Log.DeadLettered(_logger, delivery.Id, delivery.Queue, full);
+        var failure = new TaskResult
+        {
+            State = TaskState.Failure,
+            Error = new TaskError("Celeriac." + ReasonToTypeName(reason), detail, null),
+            TaskName = taskName,
+            Timestamp = _time.GetUtcNow(),
+            Worker = _name,
+        };
+        if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+        {
+            Log.LeaseLost(_logger, delivery.Id);
+        }
+    }
+
+    private static string ReasonToTypeName(string reason) => reason switch
+    {
+        "unknown-task" => "UnknownTask",
+        "undecodable" => "UndecodableMessage",
+        "unsupported-version" => "UnsupportedVersion",
+        "oversized" => "OversizedMessage",
+        "undecodable-args" => "UndecodableArguments",
+        "redelivery-limit" => "RedeliveryLimit",
+        _ => "DeadLetter",
+    };
+}
