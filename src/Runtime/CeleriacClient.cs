@@ -176,11 +176,19 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         {
             await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException)
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException || IsUnavailableReply(ex))
         {
             throw new BrokerUnavailableException([.. items.Select(i => i.Id)], ex);
         }
     }
+
+    /// <summary>Server replies that mean "not now" (restarting, failing over, busy), as opposed to a bug.</summary>
+    private static bool IsUnavailableReply(Exception ex)
+        => ex is StackExchange.Redis.RedisServerException { Message: { } message }
+           && (message.StartsWith("LOADING", StringComparison.Ordinal) || message.StartsWith("READONLY", StringComparison.Ordinal)
+               || message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || message.StartsWith("BUSY", StringComparison.Ordinal)
+               || message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+               || message.StartsWith("NOREPLICAS", StringComparison.Ordinal));
 
     private EnqueueItem BuildItem<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
     {

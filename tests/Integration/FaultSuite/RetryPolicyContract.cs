@@ -100,6 +100,27 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_revoked_prefetched_task_never_runs()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        CeleriacClient client = _host!.Services.GetRequiredService<CeleriacClient>();
+        TaskHandle<int>[] busy = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(1, 4).Select(n => (run, n, 1500))]);
+        await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Count == 4, Bound, "the four slots to be busy");
+        TaskHandle<int> waiting = await Work.RecordTask.DelayAsync(Client, run, 99);
+        await Task.Delay(200); // fetched into the worker's prefetch, waiting for a slot
+        await client.RevokeAsync(waiting.Id);
+        TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => waiting.GetAsync(Bound));
+        foreach (TaskHandle<int> h in busy)
+        {
+            await h.GetAsync(Bound);
+        }
+
+        IReadOnlyList<string> entries = await _ledger.ReadAsync(run);
+        Output.WriteLine($"OBSERVED: prefetched task {revoked.Reason}; ledger [{string.Join(", ", entries)}]");
+        Assert.DoesNotContain("99", entries);
+    }
+
+    [Fact]
     public async Task Revoking_a_running_task_cancels_its_token_and_ends_it_REVOKED()
     {
         string run = Guid.NewGuid().ToString("N");
