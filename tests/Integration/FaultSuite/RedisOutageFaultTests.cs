@@ -37,6 +37,12 @@ public sealed class RedisOutageFaultTests(ITestOutputHelper output) : ProcessTes
 
             // Stall: SIGSTOP for 10 s while the client keeps sending.
             long pending = await db.ListLengthAsync($"{prefix}:{{slow}}:pending");
+            var dueDuringStall = new List<TaskHandle<int>>();
+            for (int i = 0; i < 20; i++)
+            {
+                dueDuringStall.Add(await Calc.NapTask.ApplyAsync(Client, 20_000 + i, 5, new TaskOptions { Countdown = TimeSpan.FromMilliseconds(3000 + (i * 50)) }));
+            }
+
             long pauseAt = clock.ElapsedMilliseconds;
             await server.SignalAsync("STOP");
             var sends = new List<(string Id, Exception? Error, long Ms)>();
@@ -57,6 +63,7 @@ public sealed class RedisOutageFaultTests(ITestOutputHelper output) : ProcessTes
             }).ToList();
             await Task.Delay(PauseMs);
             await server.SignalAsync("CONT");
+            DateTimeOffset contWall = DateTimeOffset.UtcNow;
             long contAt = clock.ElapsedMilliseconds;
             await Task.WhenAll(sendTasks);
             output.WriteLine($"[{pauseAt} ms] SIGSTOPped redis with {pending} pending; SIGCONT at {contAt} ms; sends during the pause: {string.Join("; ", sends.OrderBy(s => s.Id).Select(s => $"{s.Id[^1..]}: {(s.Error is null ? "stored" : s.Error.GetType().Name)} after {s.Ms} ms"))}");
@@ -68,6 +75,14 @@ public sealed class RedisOutageFaultTests(ITestOutputHelper output) : ProcessTes
             }
 
             long drainedAt = clock.ElapsedMilliseconds;
+            foreach (TaskHandle<int> h in dueDuringStall)
+            {
+                await h.GetAsync(TimeSpan.FromSeconds(30));
+            }
+
+            TaskResult[] scheduledResults = await Task.WhenAll(dueDuringStall.Select(h => h.GetResultAsync().AsTask()));
+            double scheduledLatestMs = scheduledResults.Max(r => (r.Timestamp!.Value - contWall).TotalMilliseconds);
+            output.WriteLine($"20 tasks due 3.0-4.0 s into the 10 s stall: all {string.Join("/", scheduledResults.Select(r => r.State).Distinct())}, the last done {scheduledLatestMs:0} ms after SIGCONT");
             foreach ((string id, Exception? error, _) in sends.Where(s => s.Error is null))
             {
                 await new TaskHandle(Client, id).WaitAsync(TimeSpan.FromSeconds(30));
@@ -84,6 +99,7 @@ public sealed class RedisOutageFaultTests(ITestOutputHelper output) : ProcessTes
             Dictionary<TaskState, int> reportedStored = await CountStatesAsync(Client, sends.Where(s => s.Error is null).Select(s => s.Id));
             Assert.Equal(sends.Count(s => s.Error is null), reportedStored.GetValueOrDefault(TaskState.Success));
             Assert.Equal(0, await ActiveAsync(db, prefix, "slow"));
+            Assert.True(scheduledLatestMs < 10_000, $"tasks due during the stall ran {scheduledLatestMs:0} ms after Redis resumed");
             Assert.Equal(0, await db.ListLengthAsync($"{prefix}:{{slow}}:pending"));
             Assert.True(Workers.All(w => !w.HasExited), "no worker process may have died");
         }
