@@ -19,7 +19,7 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         var ledger = new RedisLedger(redis);
         string prefix = RedisFixture.NewPrefix();
         string run = prefix + "-eta";
-        await StartWorkerAsync(Workers, output, "A", RedisFixture.Configuration, prefix, "default", 4, VisibilityMs);
+        WorkerProcess a = await StartWorkerAsync(Workers, output, "A", RedisFixture.Configuration, prefix, "default", 4, VisibilityMs);
         await StartWorkerAsync(Workers, output, "B", RedisFixture.Configuration, prefix, "default", 4, VisibilityMs);
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
         var eta = new Dictionary<int, long>();
@@ -35,6 +35,10 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         long activeBefore = await ActiveAsync(db, prefix, "default");
         long scheduledBefore = await ScheduledAsync(db, prefix, "default");
         int ranBefore = (await ledger.ReadAsync(run)).Count;
+
+        // One worker is killed and replaced while the tasks wait: nothing of them lived in its memory.
+        await a.KillAsync();
+        await StartWorkerAsync(Workers, output, "A2", RedisFixture.Configuration, prefix, "default", 4, VisibilityMs);
         await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count >= Tasks, TimeSpan.FromSeconds(30), "all ETA tasks to run");
         await Task.Delay(VisibilityMs + 500); // a second run would show up by now
         IReadOnlyList<string> entries = await ledger.ReadAsync(run);
@@ -42,7 +46,7 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         long[] lateness = [.. ran.Select(r => r.At - eta[r.N]).Order()];
         int early = lateness.Count(l => l < 0);
         int duplicates = ran.Count - ran.Select(r => r.N).Distinct().Count();
-        output.WriteLine($"OBSERVED: {Tasks} tasks due {2 * VisibilityMs}-{2 * VisibilityMs + (Tasks - 1) * 10} ms after sending (visibility timeout {VisibilityMs} ms); after {VisibilityMs + 200} ms: active {activeBefore}, scheduled {scheduledBefore}, ran {ranBefore}; runs {ran.Count}, duplicates {duplicates}, early {early}; lateness ms min {lateness[0]}, median {lateness[lateness.Length / 2]}, p95 {lateness[(int)(lateness.Length * 0.95)]}, max {lateness[^1]}");
+        output.WriteLine($"OBSERVED: {Tasks} tasks due {2 * VisibilityMs}-{2 * VisibilityMs + (Tasks - 1) * 10} ms after sending (visibility timeout {VisibilityMs} ms); after {VisibilityMs + 200} ms: active {activeBefore}, scheduled {scheduledBefore}, ran {ranBefore}; then worker A SIGKILLed and replaced; runs {ran.Count}, duplicates {duplicates}, early {early}; lateness ms min {lateness[0]}, median {lateness[lateness.Length / 2]}, p95 {lateness[(int)(lateness.Length * 0.95)]}, max {lateness[^1]}");
 
         Assert.Equal(0, activeBefore);
         Assert.Equal(Tasks, scheduledBefore);
