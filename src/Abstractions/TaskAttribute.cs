@@ -23,7 +23,7 @@ public sealed class TaskAttribute : Attribute
 
     /// <summary>
     /// How many times a failed run is retried; 0 never retries. The default is 0 (retries are opt-in).
-    /// Carried in the task's registration; this version of the worker does not retry yet, so a failure is final.
+    /// Retries follow <see cref="RetryBackoff"/>, <see cref="RetryOn"/> and <see cref="DontRetryOn"/>; the state is RETRY in between.
     /// </summary>
     public int MaxRetries { get; set; }
 

@@ -5,7 +5,7 @@ namespace Celeriac.Brokers.InMemory;
 /// broker (leases with fencing, ETA held in the broker, dead letters, results with TTL, notification-driven waits).
 /// One lock guards the state; waiters are woken through task completion sources, never by polling.
 /// </summary>
-internal sealed class InMemoryBroker : ITaskBroker
+internal sealed partial class InMemoryBroker : ITaskBroker
 {
     private readonly object _gate = new();
     private readonly TimeProvider _time;
