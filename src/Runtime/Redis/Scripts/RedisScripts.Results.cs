@@ -91,7 +91,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Puts one dead letter back on its queue as a new delivery and forgets its old result.</summary>
-    // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
+    // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
     // ARGV[1] -> task id
     // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone)
     public const string Requeue = """
@@ -104,7 +104,12 @@ internal static partial class RedisScripts
         redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease', 'runs')
         redis.call('HSET', KEYS[2], 'dc', 0)
         redis.call('DEL', KEYS[5])
-        redis.call('LPUSH', KEYS[3], ARGV[1])
+        local pri = tonumber(redis.call('HGET', KEYS[2], 'pri') or '0')
+        if pri > 0 then
+          redis.call('LPUSH', KEYS[3] .. ':' .. pri, ARGV[1])
+        else
+          redis.call('LPUSH', KEYS[3], ARGV[1])
+        end
         if redis.call('LLEN', KEYS[4]) == 0 then
           redis.call('LPUSH', KEYS[4], '1')
         end
