@@ -228,6 +228,6 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
         }
 
-        return new EnqueueItem(id, queue, bytes, eta ?? 0);
+        return new EnqueueItem(id, queue, bytes, eta ?? 0, priority);
     }
 }

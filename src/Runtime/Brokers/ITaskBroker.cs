@@ -5,7 +5,8 @@ namespace Celeriac.Brokers;
 /// <param name="Queue">The queue.</param>
 /// <param name="Envelope">The encoded envelope (see <c>EnvelopeCodec</c>).</param>
 /// <param name="DueAtMs">Unix milliseconds when the task becomes runnable; 0 or a past instant means now.</param>
-internal readonly record struct EnqueueItem(string Id, string Queue, ReadOnlyMemory<byte> Envelope, long DueAtMs);
+/// <param name="Priority">0 (lowest) to 9 (highest): within a queue, runnable messages of a higher priority are delivered first, FIFO within one priority.</param>
+internal readonly record struct EnqueueItem(string Id, string Queue, ReadOnlyMemory<byte> Envelope, long DueAtMs, int Priority = 0);
 
 /// <summary>A message leased to a worker. Only the holder of <see cref="LeaseToken"/> can complete, release or dead-letter it (fencing).</summary>
 internal sealed class Delivery

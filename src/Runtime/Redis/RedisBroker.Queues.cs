@@ -15,35 +15,61 @@ internal sealed partial class RedisBroker
             return;
         }
 
-        // Pipelined: every call is issued before any is awaited (one round trip for the batch, not one per item).
+        // One script call per run of up to MaxEnqueueBatch consecutive messages of one queue, all calls issued before
+        // any is awaited: a bulk send is a few round trips, not one per message.
         RedisValue now = NowMs;
-        var calls = new Task<RedisResult>[items.Count];
-        for (int i = 0; i < items.Count; i++)
+        var calls = new List<(Task<RedisResult> Call, int First)>();
+        int startIndex = 0;
+        while (startIndex < items.Count)
         {
-            EnqueueItem item = items[i];
-            calls[i] = _db.ScriptEvaluateAsync(
-                RedisScripts.Enqueue,
-                [Keys.Task(item.Queue, item.Id), Keys.Pending(item.Queue), Keys.Scheduled(item.Queue), Keys.Notify(item.Queue)],
-                [item.Id, item.Envelope, item.DueAtMs, now]);
+            string queue = items[startIndex].Queue;
+            int end = startIndex + 1;
+            while (end < items.Count && end - startIndex < MaxEnqueueBatch && items[end].Queue == queue)
+            {
+                end++;
+            }
+
+            var args = new RedisValue[2 + ((end - startIndex) * 4)];
+            args[0] = Keys.TaskPrefix(queue);
+            args[1] = now;
+            for (int i = startIndex, a = 2; i < end; i++, a += 4)
+            {
+                EnqueueItem item = items[i];
+                args[a] = item.Id;
+                args[a + 1] = item.Envelope;
+                args[a + 2] = item.DueAtMs;
+                args[a + 3] = Math.Clamp(item.Priority, 0, 9);
+            }
+
+            calls.Add((_db.ScriptEvaluateAsync(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
+            startIndex = end;
         }
 
         // Any failure propagates (Task.WhenAll observes every call): never report a task Redis did not take as stored.
-        await Task.WhenAll(calls).ConfigureAwait(false);
+        await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
 
-        for (int i = 0; i < calls.Length; i++)
+        foreach ((Task<RedisResult> call, int first) in calls)
         {
-            if ((int)calls[i].Result != 1)
+            var reply = (RedisResult[])call.Result!;
+            if (reply.Length > 1)
             {
-                ThrowIdInUse(items[i].Id, items[i].Queue);
+                EnqueueItem refused = items[first + (int)reply[1] - 1];
+                ThrowIdInUse(refused.Id, refused.Queue);
             }
         }
     }
+
+    /// <summary>The most messages stored by one enqueue script call.</summary>
+    internal const int MaxEnqueueBatch = 500;
 
     /// <inheritdoc />
     public Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return _db.ListLengthAsync(Keys.Pending(queue));
+        return CountAsync(queue);
+
+        async Task<long> CountAsync(string name)
+            => (long)await _db.ScriptEvaluateAsync(RedisScripts.QueueLength, [Keys.Pending(name)]).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -78,6 +78,48 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Higher_priorities_are_fetched_first_and_fifo_within_a_priority()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("a0", q), Item("b5", q, priority: 5), Item("c0", q), Item("d9", q, priority: 9)], default);
+        await Broker.EnqueueAsync([Item("e5", q, priority: 5)], default);
+        Assert.Equal(5, await Broker.GetQueueLengthAsync(q, default));
+
+        List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(10));
+        got.AddRange(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
+        string order = string.Join(",", got.Select(d => d.Id));
+        Output.WriteLine($"fetch order: {order}");
+        Assert.Equal("d9,b5,e5,a0,c0", order);
+    }
+
+    [Fact]
+    public async Task A_released_message_keeps_its_priority()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("high", q, priority: 7), Item("low", q)], default);
+        Delivery high = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(10)));
+        Assert.Equal("high", high.Id);
+        await Broker.EnqueueAsync([Item("mid", q, priority: 3)], default);
+        await Broker.ReleaseAsync([high], default);
+
+        string order = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(10))).Select(d => d.Id));
+        Output.WriteLine($"after release: {order}");
+        Assert.Equal("high,mid,low", order);
+    }
+
+    [Fact]
+    public async Task A_bulk_enqueue_of_many_messages_is_stored_whole_and_in_order()
+    {
+        string q = Queue();
+        EnqueueItem[] items = [.. Enumerable.Range(0, 1234).Select(i => Item("bulk" + i, q))];
+        await Broker.EnqueueAsync(items, default);
+        Assert.Equal(items.Length, await Broker.GetQueueLengthAsync(q, default));
+        List<Delivery> got = await FetchAsync([q], 2000, TimeSpan.FromSeconds(10));
+        Output.WriteLine($"stored {items.Length}, fetched {got.Count}");
+        Assert.Equal(items.Select(i => i.Id), got.Select(d => d.Id));
+    }
+
+    [Fact]
     public async Task A_second_message_with_an_id_in_use_is_refused()
     {
         string q = Queue();
@@ -564,7 +606,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(1, s1c.DeliveryCount);
     }
 
-    private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0) => new(id, queue, EnvelopeOf(id), dueAtMs);
+    private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0, int priority = 0) => new(id, queue, EnvelopeOf(id), dueAtMs, priority);
 
     private protected static byte[] EnvelopeOf(string id) => Encoding.UTF8.GetBytes("envelope-of-" + id);
 

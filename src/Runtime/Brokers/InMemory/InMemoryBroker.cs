@@ -39,7 +39,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
             long now = NowMs;
             foreach (EnqueueItem item in items)
             {
-                _messages[item.Id] = new StoredMessage(item.Id, item.Queue, item.Envelope.ToArray());
+                _messages[item.Id] = new StoredMessage(item.Id, item.Queue, item.Envelope.ToArray()) { Priority = Math.Clamp(item.Priority, 0, 9) };
                 QueueState queue = GetQueue(item.Queue);
                 if (item.DueAtMs > now)
                 {
@@ -47,7 +47,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                 }
                 else
                 {
-                    queue.Pending.AddLast(item.Id);
+                    queue.Pending.AddLast(item.Id, _messages[item.Id].Priority);
                 }
             }
 
@@ -104,10 +104,9 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         {
             QueueState queue = GetQueue(queueName);
             PromoteAndReclaimLocked(queue, now);
-            while (taken < request.MaxCount && queue.Pending.First is { } node)
+            while (taken < request.MaxCount && queue.Pending.TryTakeFirst(out string? pendingId))
             {
-                queue.Pending.RemoveFirst();
-                if (!_messages.TryGetValue(node.Value, out StoredMessage? message))
+                if (!_messages.TryGetValue(pendingId, out StoredMessage? message))
                 {
                     continue;
                 }
@@ -136,7 +135,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         {
             (long _, string id) = queue.Scheduled.Min;
             queue.Scheduled.Remove(queue.Scheduled.Min);
-            queue.Pending.AddFirst(id);
+            queue.Pending.AddFirst(id, PriorityOf(id));
         }
 
         if (queue.Active.Count == 0)
@@ -162,7 +161,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         {
             queue.Active.Remove(id);
             _messages[id].LeaseToken = null;
-            queue.Pending.AddFirst(id);
+            queue.Pending.AddFirst(id, PriorityOf(id));
         }
     }
 
@@ -236,7 +235,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                         message.Runs--;
                     }
 
-                    queue.Pending.AddFirst(delivery.Id);
+                    queue.Pending.AddFirst(delivery.Id, message.Priority);
                 }
             }
 
@@ -476,7 +475,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                     message.DeliveryCount = 0;
                     message.Runs = 0;
                     _results.Remove(id); // the dead-letter FAILURE no longer describes the task
-                    state.Pending.AddLast(id);
+                    state.Pending.AddLast(id, message.Priority);
                     requeued++;
                 }
             }
@@ -552,9 +551,39 @@ internal sealed partial class InMemoryBroker : ITaskBroker
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private int PriorityOf(string id) => _messages.TryGetValue(id, out StoredMessage? message) ? message.Priority : 0;
+
+    /// <summary>Runnable ids of one queue: one FIFO per priority level, the highest level served first (as the Redis pending:p lists).</summary>
+    private sealed class PendingLists
+    {
+        private readonly LinkedList<string>[] _levels = [.. Enumerable.Range(0, 10).Select(_ => new LinkedList<string>())];
+
+        public int Count => _levels.Sum(l => l.Count);
+
+        public void AddLast(string id, int priority) => _levels[priority].AddLast(id);
+
+        public void AddFirst(string id, int priority) => _levels[priority].AddFirst(id);
+
+        public bool TryTakeFirst([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? id)
+        {
+            for (int p = 9; p >= 0; p--)
+            {
+                if (_levels[p].First is { } node)
+                {
+                    _levels[p].RemoveFirst();
+                    id = node.Value;
+                    return true;
+                }
+            }
+
+            id = null;
+            return false;
+        }
+    }
+
     private sealed class QueueState
     {
-        public LinkedList<string> Pending { get; } = new();
+        public PendingLists Pending { get; } = new();
         public SortedSet<(long DueMs, string Id)> Scheduled { get; } = new();
         public HashSet<string> Active { get; } = new(StringComparer.Ordinal);
         public List<string> Dead { get; } = [];
@@ -564,6 +593,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
     {
         public string Id { get; } = id;
         public string Queue { get; } = queue;
+        public int Priority { get; init; }
         public byte[] Envelope { get; set; } = envelope;
         public int DeliveryCount { get; set; }
         public int Runs { get; set; }

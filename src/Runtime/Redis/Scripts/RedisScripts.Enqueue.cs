@@ -3,26 +3,58 @@ namespace Celeriac.Redis;
 /// <summary>The Lua scripts of <see cref="RedisBroker"/>; each one's contract is in its header and in docs/protocol.md.</summary>
 internal static partial class RedisScripts
 {
-    /// <summary>Stores one message, refusing an id still in use, and leaves a wake-up token.</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:pending   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify
-    // ARGV[1] -> task id
-    // ARGV[2] -> envelope bytes
-    // ARGV[3] -> due time (unix ms; 0 = now)
-    // ARGV[4] -> now (unix ms)
-    // Returns: 1 when stored; 0 when a message with this id already exists (nothing changed)
+    /// <summary>Stores messages of one queue (one or many per call), refusing ids still in use, and leaves a wake-up token.</summary>
+    // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p)   KEYS[2] -> P:{q}:scheduled   KEYS[3] -> P:{q}:notify
+    // ARGV[1] -> message hash prefix P:{q}:t:
+    // ARGV[2] -> now (unix ms)
+    // ARGV[3..] -> per message: task id, envelope bytes, due time (unix ms; 0 = now), priority (0-9)
+    // Returns: the number of messages stored, then the 1-based positions of the ids refused because a message with
+    //          that id already exists (nothing changed for those)
     public const string Enqueue = """
-        if redis.call('EXISTS', KEYS[1]) == 1 then
-          return 0
+        local prefix = ARGV[1]
+        local now = tonumber(ARGV[2])
+        local stored = 0
+        local refused = {}
+        for i = 3, #ARGV, 4 do
+          local id = ARGV[i]
+          local key = prefix .. id
+          if redis.call('EXISTS', key) == 1 then
+            refused[#refused + 1] = (i - 3) / 4 + 1
+          else
+            local pri = tonumber(ARGV[i + 3])
+            if pri > 0 then
+              redis.call('HSET', key, 'msg', ARGV[i + 1], 'dc', 0, 'pri', pri)
+            else
+              redis.call('HSET', key, 'msg', ARGV[i + 1], 'dc', 0)
+            end
+            if tonumber(ARGV[i + 2]) > now then
+              redis.call('ZADD', KEYS[2], ARGV[i + 2], id)
+            elseif pri > 0 then
+              redis.call('LPUSH', KEYS[1] .. ':' .. pri, id)
+            else
+              redis.call('LPUSH', KEYS[1], id)
+            end
+            stored = stored + 1
+          end
         end
-        redis.call('HSET', KEYS[1], 'msg', ARGV[2], 'dc', 0)
-        if tonumber(ARGV[3]) > tonumber(ARGV[4]) then
-          redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-        else
-          redis.call('LPUSH', KEYS[2], ARGV[1])
+        if stored > 0 and redis.call('LLEN', KEYS[3]) == 0 then
+          redis.call('LPUSH', KEYS[3], '1')
         end
-        if redis.call('LLEN', KEYS[4]) == 0 then
-          redis.call('LPUSH', KEYS[4], '1')
+        local out = { stored }
+        for j = 1, #refused do
+          out[#out + 1] = refused[j]
         end
-        return 1
+        return out
+        """;
+
+    /// <summary>Counts the runnable messages of one queue over its ten priority lists.</summary>
+    // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p)
+    // Returns: the total length
+    public const string QueueLength = """
+        local n = redis.call('LLEN', KEYS[1])
+        for p = 1, 9 do
+          n = n + redis.call('LLEN', KEYS[1] .. ':' .. p)
+        end
+        return n
         """;
 }

@@ -3,8 +3,8 @@ namespace Celeriac.Redis;
 internal static partial class RedisScripts
 {
     /// <summary>Promotes due scheduled messages, reclaims expired leases, then leases up to n messages of one queue.</summary>
-    // KEYS[1] -> P:{q}:pending   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify
-    // KEYS[5] -> P:revoked
+    // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p; higher p is served first, FIFO within p)
+    // KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:revoked
     // ARGV[1] -> now (unix ms)
     // ARGV[2] -> lease deadline (unix ms) given to the leased messages
     // ARGV[3] -> n, the most messages to lease
@@ -22,7 +22,9 @@ internal static partial class RedisScripts
         local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
         if #due > 0 then
           for i = #due, 1, -1 do
-            redis.call('RPUSH', KEYS[1], due[i])
+            local id = due[i]
+          local pri = tonumber(redis.call('HGET', prefix .. id, 'pri') or '0')
+          if pri > 0 then redis.call('RPUSH', KEYS[1] .. ':' .. pri, id) else redis.call('RPUSH', KEYS[1], id) end
           end
           redis.call('ZREM', KEYS[3], unpack(due))
         end
@@ -32,15 +34,29 @@ internal static partial class RedisScripts
             local id = expired[i]
             if redis.call('EXISTS', prefix .. id) == 1 then
               redis.call('HDEL', prefix .. id, 'lease')
-              redis.call('RPUSH', KEYS[1], id)
+              local pri = tonumber(redis.call('HGET', prefix .. id, 'pri') or '0')
+              if pri > 0 then redis.call('RPUSH', KEYS[1] .. ':' .. pri, id) else redis.call('RPUSH', KEYS[1], id) end
             end
           end
           redis.call('ZREM', KEYS[2], unpack(expired))
         end
         local out = { 0, -1 }
         local orphans = 0
-        local ids = redis.call('RPOP', KEYS[1], tonumber(ARGV[3]))
-        if ids then
+        local want = tonumber(ARGV[3])
+        for p = 9, 0, -1 do
+          if want <= 0 then
+            break
+          end
+          local pk = KEYS[1]
+          if p > 0 then
+            pk = KEYS[1] .. ':' .. p
+          end
+          local ids = redis.call('RPOP', pk, want)
+          if ids then
+            want = want - #ids
+          else
+            ids = {}
+          end
           for i = 1, #ids do
             local id = ids[i]
             local key = prefix .. id
@@ -67,7 +83,14 @@ internal static partial class RedisScripts
           end
         end
         out[1] = orphans
-        if redis.call('LLEN', KEYS[1]) > 0 then
+        local left = redis.call('LLEN', KEYS[1])
+        for p = 1, 9 do
+          if left > 0 then
+            break
+          end
+          left = redis.call('LLEN', KEYS[1] .. ':' .. p)
+        end
+        if left > 0 then
           if redis.call('LLEN', KEYS[4]) == 0 then
             redis.call('LPUSH', KEYS[4], '1')
           end
@@ -169,7 +192,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Hands one leased message back to the front of its queue (fenced by its lease token).</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending   KEYS[4] -> P:{q}:notify
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending (priority p > 0: pending:p)   KEYS[4] -> P:{q}:notify
     // ARGV[1] -> lease token
     // ARGV[2] -> task id
     // ARGV[3] -> "1" when the delivery's run was started (its run is uncounted: interrupted, not crashed), else "0"
@@ -183,7 +206,12 @@ internal static partial class RedisScripts
         end
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('HDEL', KEYS[1], 'lease')
-        redis.call('RPUSH', KEYS[3], ARGV[2])
+        local pri = tonumber(redis.call('HGET', KEYS[1], 'pri') or '0')
+        if pri > 0 then
+          redis.call('RPUSH', KEYS[3] .. ':' .. pri, ARGV[2])
+        else
+          redis.call('RPUSH', KEYS[3], ARGV[2])
+        end
         if redis.call('LLEN', KEYS[4]) == 0 then
           redis.call('LPUSH', KEYS[4], '1')
         end
