@@ -15,6 +15,16 @@ public sealed class WorkerOptions
     /// <summary>The queues to consume, in priority order (the first non-empty queue is served first). Default: <c>default</c>.</summary>
     public List<string> Queues { get; set; } = [];
 
+    /// <summary>
+    /// How a fetch chooses among several <see cref="Queues"/>. <see cref="Celeriac.QueueOrder.Strict"/> (the default): in the
+    /// listed order, a later queue only when the earlier ones are empty. <see cref="Celeriac.QueueOrder.Weighted"/>: a
+    /// weighted random order per fetch using <see cref="QueueWeights"/>, so no queue starves.
+    /// </summary>
+    public QueueOrder QueueOrder { get; set; } = QueueOrder.Strict;
+
+    /// <summary>Relative weights of the queues under <see cref="Celeriac.QueueOrder.Weighted"/> (1 to 1000; a queue not listed weighs 1).</summary>
+    public Dictionary<string, int> QueueWeights { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>How many tasks run at once. Default: the number of processors. At least 1.</summary>
     public int Concurrency { get; set; } = Environment.ProcessorCount;
 
@@ -85,6 +95,19 @@ public sealed class WorkerOptions
             return $"Celeriac:Worker:FetchWait must be between 10 ms and 30 s (it is {FetchWait}).";
         }
 
+        foreach ((string queue, int weight) in QueueWeights)
+        {
+            if (weight is < 1 or > 1000)
+            {
+                return $"Celeriac:Worker:QueueWeights:{queue} must be between 1 and 1000 (it is {weight}).";
+            }
+
+            if (!EffectiveQueues.Contains(queue, StringComparer.Ordinal))
+            {
+                return $"Celeriac:Worker:QueueWeights names '{queue}', which is not in Celeriac:Worker:Queues ({string.Join(", ", EffectiveQueues)}).";
+            }
+        }
+
         foreach (string queue in Queues)
         {
             if (string.IsNullOrWhiteSpace(queue) || queue.Any(c => char.IsWhiteSpace(c) || c is '{' or '}'))
@@ -95,4 +118,14 @@ public sealed class WorkerOptions
 
         return null;
     }
+}
+
+/// <summary>How a worker listening on several queues chooses among them (see <see cref="WorkerOptions.QueueOrder"/>).</summary>
+public enum QueueOrder
+{
+    /// <summary>In the listed order: a later queue is served only when the earlier ones are empty.</summary>
+    Strict = 0,
+
+    /// <summary>A weighted random order per fetch: each queue comes first in proportion to its weight; none starves.</summary>
+    Weighted = 1,
 }

@@ -29,6 +29,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly ConcurrentDictionary<string, Delivery> _held = new(StringComparer.Ordinal);
     private readonly Channel<Delivery> _ready = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly SemaphoreSlim _slots;
+    private readonly QueueSelector _queueSelector;
     private readonly CancellationTokenSource _hardStop = new();
     private readonly ConcurrentDictionary<string, RunControl> _runs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _revokedHeld = new(StringComparer.Ordinal);
@@ -48,6 +49,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _time = time;
         _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
+        _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
     }
 
@@ -159,7 +161,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             batch.Clear();
             try
             {
-                await _broker!.FetchAsync(request with { MaxCount = free }, batch, stoppingToken).ConfigureAwait(false);
+                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free }, batch, stoppingToken).ConfigureAwait(false);
                 backoffMs = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
