@@ -56,7 +56,7 @@ public sealed class TaskAttribute : Attribute
 
     /// <summary>
     /// The default priority of the task's messages, 0 (lowest) to 9 (highest). The default is 0.
-    /// Carried in every message; this version of the brokers does not order by priority yet.
+    /// Within a queue, higher priorities are delivered first (FIFO within one level); see docs/routing.md.
     /// </summary>
     public int Priority { get; set; }
 }
