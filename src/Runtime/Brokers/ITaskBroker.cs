@@ -27,6 +27,16 @@ internal sealed class Delivery
     public bool RunStarted { get; set; }
 }
 
+/// <summary>One outcome of a batched completion (<see cref="ITaskBroker.CompleteManyAsync"/>): the leased delivery and its final result.</summary>
+/// <param name="Delivery">The leased delivery (its lease token fences the write).</param>
+/// <param name="Result">The final result to store.</param>
+internal readonly record struct CompleteItem(Delivery Delivery, TaskResult Result);
+
+/// <summary>One run start of a batched start (<see cref="ITaskBroker.MarkStartedManyAsync"/>).</summary>
+/// <param name="Delivery">The leased delivery (its lease token fences the write).</param>
+/// <param name="State">The STARTED state to record, or <see langword="null"/> to only count the run.</param>
+internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
+
 /// <summary>What to fetch: from which queues (in order), how many at most, for how long to lease, how long to block when nothing is ready.</summary>
 internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId);
 
@@ -77,6 +87,21 @@ internal interface ITaskBroker : IAsyncDisposable
     /// notifies waiters. Returns false (and changes nothing) when the lease was lost to another delivery.
     /// </summary>
     Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="CompleteAsync"/> for many deliveries in as few broker calls as it allows (one per queue for Redis).
+    /// Each item is fenced on its own exactly as <see cref="CompleteAsync"/> is: a lost lease changes nothing for that id.
+    /// Writes 1 (completed) or 0 (lease lost) into <paramref name="completed"/>[i] for <paramref name="items"/>[i].
+    /// Throws when the broker is unreachable; then some items may have been completed and others not (repeating is safe: fenced).
+    /// </summary>
+    Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="MarkStartedAsync"/> for many deliveries in as few broker calls as it allows (one per queue for Redis),
+    /// each fenced on its own. Writes the runs started so far (this one included) into <paramref name="runs"/>[i] for
+    /// <paramref name="items"/>[i], or 0 when that lease was lost (nothing changed for it).
+    /// </summary>
+    Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken);
 
     /// <summary>
     /// Hands leased messages back to the front of their queue at once (graceful shutdown). Fenced like completion. A

@@ -14,6 +14,7 @@ internal sealed class RedisKeys
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);
         Prefix = prefix;
+        DoneChannelPrefix = prefix + ":done:";
     }
 
     /// <summary>The key prefix.</summary>
@@ -43,8 +44,11 @@ internal sealed class RedisKeys
     /// <summary><c>P:r:&lt;id&gt;</c>: HASH holding a task's result record.</summary>
     public RedisKey Result(string id) => Prefix + ":r:" + id;
 
+    /// <summary>The prefix <c>P:done:</c> of the per-id completion channels, passed to scripts that publish for many ids.</summary>
+    public string DoneChannelPrefix { get; }
+
     /// <summary>The name of the channel <c>P:done:&lt;id&gt;</c> on which a task's final state is published.</summary>
-    public string DoneChannelName(string id) => Prefix + ":done:" + id;
+    public string DoneChannelName(string id) => DoneChannelPrefix + id;
 
     /// <summary>The channel <c>P:done:&lt;id&gt;</c> as a literal (non-pattern) channel.</summary>
     public RedisChannel DoneChannel(string id) => RedisChannel.Literal(DoneChannelName(id));

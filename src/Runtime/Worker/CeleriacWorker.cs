@@ -35,6 +35,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly ConcurrentDictionary<string, byte> _revokedHeld = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _runPermits;
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
+    private readonly GroupCommit<StartItem> _starts;
+    private readonly GroupCommit<CompleteItem> _completes;
     private volatile bool _stopping;
     private ITaskBroker? _broker;
 
@@ -51,6 +53,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
+        _starts = new GroupCommit<StartItem>(SendStartsAsync);
+        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -136,6 +140,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         await heartbeat.ConfigureAwait(false);
     }
 
+    /// <summary>How often the low-water refill re-checks whether the consumers ran out of fetched work.</summary>
+    private static readonly TimeSpan RefillPoll = TimeSpan.FromMilliseconds(1);
+
     private async Task FetchLoopAsync(CancellationToken stoppingToken)
     {
         var batch = new List<Delivery>(_worker.EffectivePrefetch);
@@ -156,6 +163,30 @@ internal sealed partial class CeleriacWorker : BackgroundService
             while (free < _worker.EffectivePrefetch && _slots.Wait(0))
             {
                 free++;
+            }
+
+            // Low-water refill: while consumers still have fetched work waiting, gather freed slots up to half the
+            // prefetch so that one fetch call leases many tasks (outcomes are group-committed, so slots free in bursts
+            // that the consumers release one by one). An idle worker (nothing waiting) fetches at once.
+            int lowWater = Math.Max(1, _worker.EffectivePrefetch / 2);
+            try
+            {
+                while (free < lowWater && _ready.Reader.Count > 0 && !stoppingToken.IsCancellationRequested)
+                {
+                    if (await _slots.WaitAsync(RefillPoll, stoppingToken).ConfigureAwait(false))
+                    {
+                        free++;
+                        while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+                        {
+                            free++;
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                _slots.Release(free);
+                break;
             }
 
             batch.Clear();
@@ -326,11 +357,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     private async Task RunAsync(Delivery delivery, Envelope envelope, TaskRegistration registration, ArrayBufferWriter<byte> output)
     {
-        ITaskBroker broker = _broker!;
         TaskResult? startedState = _worker.TrackStarted
             ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
             : null;
-        if (!await OutcomeAsync(async () => await broker.MarkStartedAsync(delivery, startedState, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false) > 0).ConfigureAwait(false))
+        if (!await OutcomeAsync(async () => await _broker!.MarkStartedAsync(delivery, startedState, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false) > 0).ConfigureAwait(false))
         {
             Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
             return;

@@ -606,6 +606,64 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(1, s1c.DeliveryCount);
     }
 
+    [Fact]
+    public async Task CompleteMany_is_fenced_per_id_and_reports_each_outcome()
+    {
+        string q = Queue();
+        string q2 = Queue();
+        await Broker.EnqueueAsync([Item("m2", q)], default);
+        Delivery m2 = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300)));
+        await Broker.EnqueueAsync([Item("m1", q), Item("m3", q), Item("m4", q2)], default);
+        List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30));
+        got.AddRange(await FetchAsync([q2], 1, TimeSpan.FromSeconds(30)));
+        Delivery m1 = got.Single(d => d.Id == "m1");
+        Delivery m3 = got.Single(d => d.Id == "m3");
+        Delivery m4 = got.Single(d => d.Id == "m4");
+
+        // m2's lease expires and another worker takes it: the old holder's outcome for m2 must change nothing.
+        Delivery m2b = await FetchUntilAsync(q, Long, "w2");
+        Assert.Equal("m2", m2b.Id);
+
+        var completed = new int[4];
+        await Broker.CompleteManyAsync([new(m1, Success(1)), new(m2, Success(2)), new(m3, Failure("boom")), new(m4, Success(4))], Ttl, completed, default);
+        Output.WriteLine($"completed: {string.Join(",", completed)}");
+        Assert.Equal([1, 0, 1, 1], completed);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("m1", default)).State);
+        Assert.Equal(new byte[] { 1 }, (await Broker.GetResultAsync("m1", default)).Value.ToArray());
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("m2", default)).State);
+        Assert.Equal("boom", (await Broker.GetResultAsync("m3", default)).Error?.Message);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("m4", default)).State);
+
+        // The current holder of m2 still completes it; the acknowledged messages are gone for good.
+        var second = new int[1];
+        await Broker.CompleteManyAsync([new(m2b, Success(22))], Ttl, second, default);
+        Assert.Equal(1, second[0]);
+        Assert.Equal(new byte[] { 22 }, (await Broker.GetResultAsync("m2", default)).Value.ToArray());
+        Assert.Empty(await FetchAsync([q, q2], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w3"));
+        Assert.Equal(0, await Broker.ExtendLeasesAsync([m1, m3, m4, m2b], TimeSpan.FromSeconds(30), default));
+    }
+
+    [Fact]
+    public async Task MarkStartedMany_counts_runs_per_id_and_refuses_lost_leases()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("r1", q), Item("r2", q)], default);
+        List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30));
+        Delivery r1 = got.Single(d => d.Id == "r1");
+        Delivery r2 = got.Single(d => d.Id == "r2");
+        Assert.True(await Broker.CompleteAsync(r2, Success(2), Ttl, default));
+
+        var runs = new int[2];
+        await Broker.MarkStartedManyAsync([new(r1, State(TaskState.Started)), new(r2, State(TaskState.Started))], Ttl, runs, default);
+        Assert.Equal([1, 0], runs);
+        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("r1", default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", default)).State); // a lost lease changes nothing
+
+        await Broker.MarkStartedManyAsync([new(r1, null)], Ttl, runs, default);
+        Assert.Equal(2, runs[0]);
+        Assert.True(await Broker.CompleteAsync(r1, Success(1), Ttl, default));
+    }
+
     private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0, int priority = 0) => new(id, queue, EnvelopeOf(id), dueAtMs, priority);
 
     private protected static byte[] EnvelopeOf(string id) => Encoding.UTF8.GetBytes("envelope-of-" + id);

@@ -1,0 +1,157 @@
+using Celeriac.Brokers;
+using StackExchange.Redis;
+
+namespace Celeriac.Redis;
+
+internal sealed partial class RedisBroker
+{
+    /// <inheritdoc />
+    public Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(completed);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ForEachQueueAsync(items, static item => item.Delivery.Queue, (queue, filter) => CompleteQueueAsync(items, queue, filter, ttl, completed));
+    }
+
+    /// <inheritdoc />
+    public Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(runs);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ForEachQueueAsync(items, static item => item.Delivery.Queue, (queue, filter) => StartQueueAsync(items, queue, filter, ttl, runs));
+    }
+
+    /// <summary>One script call per queue (a queue's keys share a hash slot): usually one queue, so one call.</summary>
+    private static Task ForEachQueueAsync<T>(IReadOnlyList<T> items, Func<T, string> queueOf, Func<string, bool, Task> send)
+    {
+        if (items.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        string first = queueOf(items[0]);
+        bool mixed = false;
+        for (int i = 1; i < items.Count && !mixed; i++)
+        {
+            mixed = !string.Equals(queueOf(items[i]), first, StringComparison.Ordinal);
+        }
+
+        if (!mixed)
+        {
+            return send(first, false);
+        }
+
+        var queues = new HashSet<string>(StringComparer.Ordinal);
+        var calls = new List<Task>();
+        for (int i = 0; i < items.Count; i++)
+        {
+            string queue = queueOf(items[i]);
+            if (queues.Add(queue))
+            {
+                calls.Add(send(queue, true));
+            }
+        }
+
+        return Task.WhenAll(calls);
+    }
+
+    private async Task CompleteQueueAsync(IReadOnlyList<CompleteItem> items, string queue, bool filter, TimeSpan ttl, int[] completed)
+    {
+        int count = filter ? Count(items, queue) : items.Count;
+        var keys = new RedisKey[1 + count];
+        keys[0] = Keys.Active(queue);
+        var args = new List<RedisValue>(3 + (count * 17)) { Ms(ttl), Keys.TaskPrefix(queue), Keys.DoneChannelPrefix };
+        DateTimeOffset now = _time.GetUtcNow();
+        int k = 1;
+        for (int i = 0; i < items.Count; i++)
+        {
+            Delivery delivery = items[i].Delivery;
+            if (filter && !string.Equals(delivery.Queue, queue, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            keys[k++] = Keys.Result(delivery.Id);
+            args.Add(delivery.Id);
+            args.Add(delivery.LeaseToken);
+            int at = args.Count;
+            args.Add(0);
+            RedisResultCodec.AppendFields(items[i].Result, now, args);
+            args[at] = args.Count - at - 1;
+        }
+
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, keys, args.ToArray()).ConfigureAwait(false);
+        var flags = (RedisResult[])reply!;
+        int j = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (!filter || string.Equals(items[i].Delivery.Queue, queue, StringComparison.Ordinal))
+            {
+                completed[i] = (int)flags[j++];
+            }
+        }
+    }
+
+    private async Task StartQueueAsync(IReadOnlyList<StartItem> items, string queue, bool filter, TimeSpan ttl, int[] runs)
+    {
+        int count = filter ? Count(items, queue) : items.Count;
+        var keys = new RedisKey[count];
+        var args = new List<RedisValue>(2 + (count * 15)) { Ms(ttl), Keys.TaskPrefix(queue) };
+        DateTimeOffset now = _time.GetUtcNow();
+        int k = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            Delivery delivery = items[i].Delivery;
+            if (filter && !string.Equals(delivery.Queue, queue, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            keys[k++] = Keys.Result(delivery.Id);
+            args.Add(delivery.Id);
+            args.Add(delivery.LeaseToken);
+            int at = args.Count;
+            args.Add(0);
+            if (items[i].State is { } state)
+            {
+                RedisResultCodec.AppendFields(state, now, args);
+                args[at] = args.Count - at - 1;
+            }
+        }
+
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, keys, args.ToArray()).ConfigureAwait(false);
+        var counts = (RedisResult[])reply!;
+        int j = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (!filter || string.Equals(items[i].Delivery.Queue, queue, StringComparison.Ordinal))
+            {
+                runs[i] = (int)counts[j++];
+            }
+        }
+    }
+
+    private static int Count(IReadOnlyList<CompleteItem> items, string queue)
+    {
+        int n = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            n += string.Equals(items[i].Delivery.Queue, queue, StringComparison.Ordinal) ? 1 : 0;
+        }
+
+        return n;
+    }
+
+    private static int Count(IReadOnlyList<StartItem> items, string queue)
+    {
+        int n = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            n += string.Equals(items[i].Delivery.Queue, queue, StringComparison.Ordinal) ? 1 : 0;
+        }
+
+        return n;
+    }
+}
