@@ -360,7 +360,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         TaskResult? startedState = _worker.TrackStarted
             ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
             : null;
-        if (!await OutcomeAsync(async () => await _broker!.MarkStartedAsync(delivery, startedState, _options.ResultTtl, CancellationToken.None).ConfigureAwait(false) > 0).ConfigureAwait(false))
+        // Counted (fenced) before the run, as before; only the broker call is shared with the other starts queued meanwhile.
+        if (await CommitAsync(_starts, new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
         {
             Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
             return;
