@@ -48,8 +48,8 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(task);
-        EnqueueItem item = BuildItem(task, args, options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        EnqueueItem item = BuildItem(broker, task, args, options);
         await EnqueueAsync(broker, [item], cancellationToken).ConfigureAwait(false);
         return item.Id;
     }
@@ -70,15 +70,15 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             throw new ArgumentException("TaskOptions.TaskId cannot be shared by several tasks.", nameof(options));
         }
 
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         var items = new EnqueueItem[argsList.Count];
         var ids = new string[items.Length];
         for (int i = 0; i < items.Length; i++)
         {
-            items[i] = BuildItem(task, argsList[i], options);
+            items[i] = BuildItem(broker, task, argsList[i], options);
             ids[i] = items[i].Id;
         }
 
-        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         await EnqueueAsync(broker, items, cancellationToken).ConfigureAwait(false);
         return ids;
     }
@@ -190,7 +190,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
                || message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
                || message.StartsWith("NOREPLICAS", StringComparison.Ordinal));
 
-    private EnqueueItem BuildItem<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
+    private EnqueueItem BuildItem<TArgs>(ITaskBroker broker, TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
     {
         var argsBuffer = new ArrayBufferWriter<byte>(64);
         var writer = new MessagePack.MessagePackWriter(argsBuffer);
@@ -198,7 +198,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         writer.Flush();
 
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        string id = options?.TaskId ?? Guid.NewGuid().ToString();
+        string id = options?.TaskId ?? broker.NewTaskId();
         int priority = options?.Priority ?? task.Priority;
         if (priority is < 0 or > 9)
         {
@@ -221,6 +221,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             Headers = options?.Headers is { Count: > 0 } headers ? new Dictionary<string, string>(headers, StringComparer.Ordinal) : null,
             Priority = priority,
             CreatedMs = now,
+            ReplyTo = broker.ReplyChannel,
         };
         byte[] bytes = EnvelopeCodec.Encode(envelope);
         if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)

@@ -23,6 +23,8 @@ internal sealed class Delivery
     public bool Revoked { get; init; }
     /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
     public int Runs { get; init; }
+    /// <summary>The sending client's reply channel (the envelope's <c>reply_to</c>), set by the worker once it decoded the envelope; outcomes publish the final result there too.</summary>
+    public string? ReplyTo { get; set; }
     /// <summary>Set by the worker once <see cref="ITaskBroker.MarkStartedAsync"/> counted this delivery's run; a release then takes the count back (interrupted, not failed).</summary>
     public bool RunStarted { get; set; }
 }
@@ -57,6 +59,15 @@ internal interface ITaskBroker : IAsyncDisposable
 {
     /// <summary>A short name for logs ("redis" or "in-memory").</summary>
     string Name { get; }
+
+    /// <summary>
+    /// This process's reply channel, which the client writes into each envelope's <c>reply_to</c> so that final results
+    /// reach <see cref="WaitResultAsync"/> without a per-call subscription; <see langword="null"/> when the broker has none.
+    /// </summary>
+    string? ReplyChannel { get; }
+
+    /// <summary>A new unique task id. Ids made here let <see cref="WaitResultAsync"/> know the task was sent by this process (with <see cref="ReplyChannel"/>).</summary>
+    string NewTaskId();
 
     /// <summary>Stores messages; returns when the broker has them. Throws when an id is in use or the broker is unreachable.</summary>
     Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken);

@@ -19,6 +19,8 @@ internal sealed class Envelope
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
     public int Priority { get; init; }
     public long CreatedMs { get; init; }
+    /// <summary>Optional trailing field 13: the sending client's reply channel (<c>P:reply:&lt;clientId&gt;</c>), where the worker publishes the final result.</summary>
+    public string? ReplyTo { get; init; }
 }
 
 /// <summary>Why an envelope could not be read; the reason is what the dead-letter entry records.</summary>

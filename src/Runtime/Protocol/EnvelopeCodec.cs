@@ -5,7 +5,8 @@ namespace Celeriac.Protocol;
 
 /// <summary>
 /// Encodes and decodes <see cref="Envelope"/> as one MessagePack array:
-/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms]</c>.
+/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms(, reply_to)]</c>.
+/// The trailing <c>reply_to</c> is optional: written only when set (so envelopes without it are byte-for-byte unchanged).
 /// Readers of version 1 ignore trailing elements they do not know, so fields can be added without a version change;
 /// a different version number means an incompatible layout and the message is set aside, never guessed at.
 /// </summary>
@@ -17,7 +18,7 @@ internal static class EnvelopeCodec
     public static void Write(IBufferWriter<byte> output, Envelope envelope)
     {
         var writer = new MessagePackWriter(output);
-        writer.WriteArrayHeader(FieldCount);
+        writer.WriteArrayHeader(envelope.ReplyTo is null ? FieldCount : FieldCount + 1);
         writer.Write(Version);
         writer.Write(envelope.Id);
         writer.Write(envelope.Task);
@@ -44,6 +45,11 @@ internal static class EnvelopeCodec
 
         writer.Write(envelope.Priority);
         writer.Write(envelope.CreatedMs);
+        if (envelope.ReplyTo is { } replyTo)
+        {
+            writer.Write(replyTo);
+        }
+
         writer.Flush();
     }
 
@@ -126,7 +132,8 @@ internal static class EnvelopeCodec
 
             int priority = reader.ReadInt32();
             long created = reader.ReadInt64();
-            for (int i = FieldCount; i < count; i++)
+            string? replyTo = count > FieldCount ? reader.ReadString() : null;
+            for (int i = FieldCount + 1; i < count; i++)
             {
                 reader.Skip();
             }
@@ -145,6 +152,7 @@ internal static class EnvelopeCodec
                 Headers = headers,
                 Priority = priority,
                 CreatedMs = created,
+                ReplyTo = replyTo,
             };
         }
         catch (EnvelopeException)

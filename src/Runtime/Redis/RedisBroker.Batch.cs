@@ -62,7 +62,7 @@ internal sealed partial class RedisBroker
         int count = filter ? Count(items, queue) : items.Count;
         var keys = new RedisKey[1 + count];
         keys[0] = Keys.Active(queue);
-        var args = new List<RedisValue>(3 + (count * 17)) { Ms(ttl), Keys.TaskPrefix(queue), Keys.DoneChannelPrefix };
+        var args = new List<RedisValue>(3 + (count * 18)) { Ms(ttl), Keys.TaskPrefix(queue), Keys.DoneChannelPrefix };
         DateTimeOffset now = _time.GetUtcNow();
         int k = 1;
         for (int i = 0; i < items.Count; i++)
@@ -76,6 +76,7 @@ internal sealed partial class RedisBroker
             keys[k++] = Keys.Result(delivery.Id);
             args.Add(delivery.Id);
             args.Add(delivery.LeaseToken);
+            args.Add(delivery.ReplyTo ?? string.Empty);
             int at = args.Count;
             args.Add(0);
             RedisResultCodec.AppendFields(items[i].Result, now, args);

@@ -22,7 +22,7 @@ internal sealed partial class RedisBroker
         ArgumentNullException.ThrowIfNull(result);
         cancellationToken.ThrowIfCancellationRequested();
         string state = RedisResultCodec.StateName(result.State);
-        var args = new List<RedisValue>(24) { delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state };
+        var args = new List<RedisValue>(24) { delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state, delivery.ReplyTo ?? string.Empty };
         RedisResultCodec.AppendFields(result, _time.GetUtcNow(), args);
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Complete,
@@ -42,6 +42,7 @@ internal sealed partial class RedisBroker
         {
             delivery.LeaseToken, delivery.Id, reason, now.ToUnixTimeMilliseconds(), Ms(ttl), Keys.DoneChannelName(delivery.Id),
             result is null ? RedisValue.EmptyString : RedisResultCodec.StateName(result.State),
+            delivery.ReplyTo ?? string.Empty,
         };
         if (result is not null)
         {
@@ -72,6 +73,12 @@ internal sealed partial class RedisBroker
             return await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
         }
 
+        if (IsOwnTaskId(taskId) && await TryWaitReplyAsync(taskId, timeout, cancellationToken).ConfigureAwait(false) is { } replied)
+        {
+            return replied;
+        }
+
+        // An id made elsewhere (a handle re-created from an id, a caller-chosen id): woken through P:done:<id>.
         long started = _time.GetTimestamp();
         var signal = new WakeSignal();
         RedisChannel channel = Keys.DoneChannel(taskId);

@@ -158,7 +158,10 @@ internal sealed partial class RedisBroker : ITaskBroker
         => RedisLog.ConnectionFailed(_logger, e.Exception, e.FailureType.ToString(), e.EndPoint?.ToString() ?? "?");
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
-        => RedisLog.ConnectionRestored(_logger, e.EndPoint?.ToString() ?? "?");
+    {
+        RedisLog.ConnectionRestored(_logger, e.EndPoint?.ToString() ?? "?");
+        WakeReplyWaiters();
+    }
 
     [DoesNotReturn]
     private static void ThrowIdInUse(string id, string queue)

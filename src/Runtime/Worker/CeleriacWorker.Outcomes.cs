@@ -68,6 +68,7 @@ internal sealed partial class CeleriacWorker
                 Headers = envelope.Headers,
                 Priority = envelope.Priority,
                 CreatedMs = envelope.CreatedMs,
+                ReplyTo = envelope.ReplyTo,
             });
             var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
             Log.TaskRetrying(_logger, envelope.Id, envelope.Task, (long)delay.TotalMilliseconds, retry, policy.MaxRetries);

@@ -262,7 +262,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         if (_worker.MaxDeliveries > 0 && delivery.Runs >= _worker.MaxDeliveries)
         {
             // Started again and again without an outcome: its workers died running it. Set aside, never run again.
-            string? name = TryReadTaskName(delivery.Envelope);
+            string? name = TryReadTaskName(delivery);
             await DeadLetterAsync(delivery, name, "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
             return;
         }
@@ -278,6 +278,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             return;
         }
 
+        delivery.ReplyTo = envelope.ReplyTo;
         if (envelope.Id != delivery.Id)
         {
             await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
@@ -468,11 +469,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
         await HandleFailureAsync(delivery, envelope, policy, run, failure!).ConfigureAwait(false);
     }
 
-    private static string? TryReadTaskName(ReadOnlyMemory<byte> bytes)
+    private static string? TryReadTaskName(Delivery delivery)
     {
         try
         {
-            return EnvelopeCodec.Decode(bytes).Task;
+            Envelope envelope = EnvelopeCodec.Decode(delivery.Envelope);
+            delivery.ReplyTo = envelope.ReplyTo;
+            return envelope.Task;
         }
         catch (EnvelopeException)
         {

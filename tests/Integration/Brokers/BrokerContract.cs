@@ -664,6 +664,31 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.True(await Broker.CompleteAsync(r1, Success(1), Ttl, default));
     }
 
+    [Fact]
+    public async Task A_waiter_for_an_id_made_here_is_woken_by_the_completion_with_the_whole_result()
+    {
+        string q = Queue();
+        string id = Broker.NewTaskId();
+        Assert.NotEqual(id, Broker.NewTaskId());
+        await Broker.EnqueueAsync([Item(id, q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        d.ReplyTo = Broker.ReplyChannel; // what the worker copies from the envelope's reply_to
+
+        var clock = Stopwatch.StartNew();
+        Task<TaskResult> waiting = Broker.WaitResultAsync(id, TimeSpan.FromSeconds(30), default);
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted);
+        var completed = new int[1];
+        await Broker.CompleteManyAsync([new(d, Success(7))], Ttl, completed, default);
+        TaskResult result = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Output.WriteLine($"woken after {clock.ElapsedMilliseconds} ms: {result.State} task={result.TaskName} worker={result.Worker}");
+        Assert.Equal(1, completed[0]);
+        Assert.Equal(TaskState.Success, result.State);
+        Assert.Equal(new byte[] { 7 }, result.Value.ToArray());
+        Assert.Equal("contract.task", result.TaskName);
+        Assert.Equal("w1", result.Worker);
+    }
+
     private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0, int priority = 0) => new(id, queue, EnvelopeOf(id), dueAtMs, priority);
 
     private protected static byte[] EnvelopeOf(string id) => Encoding.UTF8.GetBytes("envelope-of-" + id);

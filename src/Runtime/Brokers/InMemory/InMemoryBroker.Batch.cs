@@ -3,6 +3,13 @@ namespace Celeriac.Brokers.InMemory;
 internal sealed partial class InMemoryBroker
 {
     /// <inheritdoc />
+    /// <remarks>None: in-process waiters are woken directly.</remarks>
+    public string? ReplyChannel => null;
+
+    /// <inheritdoc />
+    public string NewTaskId() => Guid.NewGuid().ToString();
+
+    /// <inheritdoc />
     public async Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(items);

@@ -10,7 +10,9 @@ internal static partial class RedisScripts
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3] -> done channel prefix P:done:
-    // ARGV[4..] -> per item: id, lease token, n, then n result hash field/value entries (state first)
+    // ARGV[4..] -> per item: id, lease token, reply channel or "", n, then n result hash field/value entries (state first)
+    // Side effect: per completed id, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
+    //              cmsgpack(id, field, value, ...) (the whole record: a waiter needs no re-read)
     // Returns: { 1 or 0 per item }: 1 when completed; 0 when that lease is no longer held (nothing changed for that id)
     public const string CompleteMany = """
         local out = {}
@@ -20,21 +22,24 @@ internal static partial class RedisScripts
         local k = 2
         while i <= #ARGV do
           local id = ARGV[i]
-          local n = tonumber(ARGV[i + 2])
+          local n = tonumber(ARGV[i + 3])
           local key = ARGV[2] .. id
           if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
             local rkey = KEYS[k]
             redis.call('DEL', rkey)
-            redis.call('HSET', rkey, unpack(ARGV, i + 3, i + 2 + n))
+            redis.call('HSET', rkey, unpack(ARGV, i + 4, i + 3 + n))
             redis.call('PEXPIRE', rkey, ARGV[1])
             done[#done + 1] = id
             keys[#keys + 1] = key
-            redis.call('PUBLISH', ARGV[3] .. id, ARGV[i + 4])
+            redis.call('PUBLISH', ARGV[3] .. id, ARGV[i + 5])
+            if ARGV[i + 2] ~= '' then
+              redis.call('PUBLISH', ARGV[i + 2], cmsgpack.pack(id, unpack(ARGV, i + 4, i + 3 + n)))
+            end
             out[#out + 1] = 1
           else
             out[#out + 1] = 0
           end
-          i = i + 3 + n
+          i = i + 4 + n
           k = k + 1
         end
         if #done > 0 then

@@ -9,18 +9,23 @@ internal static partial class RedisScripts
     // ARGV[3] -> result TTL (ms)
     // ARGV[4] -> channel P:done:<id>
     // ARGV[5] -> final state name (published)
-    // ARGV[6..] -> result hash field, value pairs (state first)
+    // ARGV[6] -> the sender's reply channel, or "" (then nothing is published there)
+    // ARGV[7..] -> result hash field, value pairs (state first)
+    // Side effect: PUBLISH P:done:<id> <state>; PUBLISH <reply> cmsgpack(id, field, value, ...) when ARGV[6] is set
     // Returns: 1 when completed; 0 when the lease is no longer held (nothing changed)
     public const string Complete = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
         redis.call('DEL', KEYS[3])
-        redis.call('HSET', KEYS[3], unpack(ARGV, 6))
+        redis.call('HSET', KEYS[3], unpack(ARGV, 7))
         redis.call('PEXPIRE', KEYS[3], ARGV[3])
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('DEL', KEYS[1])
         redis.call('PUBLISH', ARGV[4], ARGV[5])
+        if ARGV[6] ~= '' then
+          redis.call('PUBLISH', ARGV[6], cmsgpack.pack(ARGV[2], unpack(ARGV, 7)))
+        end
         return 1
         """;
 
@@ -49,7 +54,8 @@ internal static partial class RedisScripts
     // ARGV[5] -> result TTL (ms)
     // ARGV[6] -> channel P:done:<id>
     // ARGV[7] -> final state name, or "" to store no result
-    // ARGV[8..] -> result hash field, value pairs (state first), when ARGV[7] is not ""
+    // ARGV[8] -> the sender's reply channel, or "" (published to, like Complete, when a result is stored)
+    // ARGV[9..] -> result hash field, value pairs (state first), when ARGV[7] is not ""
     // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
     public const string DeadLetter = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
@@ -61,9 +67,12 @@ internal static partial class RedisScripts
         redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
         if ARGV[7] ~= '' then
           redis.call('DEL', KEYS[4])
-          redis.call('HSET', KEYS[4], unpack(ARGV, 8))
+          redis.call('HSET', KEYS[4], unpack(ARGV, 9))
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
           redis.call('PUBLISH', ARGV[6], ARGV[7])
+          if ARGV[8] ~= '' then
+            redis.call('PUBLISH', ARGV[8], cmsgpack.pack(ARGV[2], unpack(ARGV, 9)))
+          end
         end
         return 1
         """;

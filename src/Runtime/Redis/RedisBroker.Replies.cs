@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using MessagePack;
+using StackExchange.Redis;
+
+namespace Celeriac.Redis;
+
+/// <summary>
+/// One reply channel per broker (process): <c>P:reply:&lt;clientId&gt;</c>. Ids made by <see cref="NewTaskId"/> carry the
+/// client id, and the client writes the channel into each envelope's <c>reply_to</c>; the completion scripts publish
+/// the whole final record there. <see cref="WaitResultAsync"/> for such an id then needs no per-call SUBSCRIBE,
+/// UNSUBSCRIBE or second read. Pub/sub stays a hint: on timeout or reconnect the waiter re-reads the result hash.
+/// </summary>
+internal sealed partial class RedisBroker
+{
+    private readonly string _clientId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+    private readonly ConcurrentDictionary<string, ReplyWaiter> _replyWaiters = new(StringComparer.Ordinal);
+    private readonly object _replyGate = new();
+    private string? _replyChannel;
+    private string? _idPrefix;
+    private Task? _replySubscription;
+    private long _taskSequence;
+
+    /// <inheritdoc />
+    public string? ReplyChannel => _replyChannel ??= Keys.Prefix + ":reply:" + _clientId;
+
+    /// <summary>The first 19 characters of every id made here: the client id laid out as the first three groups of a GUID.</summary>
+    private string IdPrefix => _idPrefix ??= _clientId[..8] + "-" + _clientId[8..12] + "-" + _clientId[12..16] + "-";
+
+    /// <inheritdoc />
+    /// <remarks>GUID-shaped (<c>8-4-4-4-12</c> hex): this client's 64-bit random id, then a 64-bit counter. No syscall per id.</remarks>
+    public string NewTaskId()
+    {
+        ulong n = (ulong)Interlocked.Increment(ref _taskSequence);
+        return string.Create(36, (IdPrefix, n), static (span, state) =>
+        {
+            state.IdPrefix.AsSpan().CopyTo(span);
+            Span<char> hex = stackalloc char[16];
+            state.n.TryFormat(hex, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+            hex[..4].CopyTo(span[19..]);
+            span[23] = '-';
+            hex[4..].CopyTo(span[24..]);
+        });
+    }
+
+    private bool IsOwnTaskId(string taskId) => taskId.Length == 36 && taskId.StartsWith(IdPrefix, StringComparison.Ordinal);
+
+    /// <summary>Waits through the reply channel; returns null when another wait on the same id is already registered (the caller falls back).</summary>
+    private async Task<TaskResult?> TryWaitReplyAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var waiter = new ReplyWaiter();
+        if (!_replyWaiters.TryAdd(taskId, waiter))
+        {
+            return null;
+        }
+
+        try
+        {
+            // Registered and subscribed first, then read: a completion between the two is in the read or in a message.
+            await EnsureReplySubscriptionAsync().ConfigureAwait(false);
+            long started = _time.GetTimestamp();
+            while (true)
+            {
+                Task<TaskResult?> woken = waiter.Current;
+                TaskResult result = await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+                TimeSpan remaining = timeout - _time.GetElapsedTime(started);
+                if (result.IsReady || remaining <= TimeSpan.Zero)
+                {
+                    return result;
+                }
+
+                try
+                {
+                    if (await woken.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false) is { IsReady: true } replied)
+                    {
+                        return replied; // the message carried the whole final record: no second read
+                    }
+                }
+                catch (TimeoutException)
+                {
+                    // Pub/sub is only a hint: the loop reads the hash once more and then returns.
+                }
+
+                waiter.Reset();
+            }
+        }
+        finally
+        {
+            _replyWaiters.TryRemove(new KeyValuePair<string, ReplyWaiter>(taskId, waiter));
+        }
+    }
+
+    private Task EnsureReplySubscriptionAsync()
+    {
+        Task? current = Volatile.Read(ref _replySubscription);
+        if (current is { IsCompletedSuccessfully: true })
+        {
+            return current;
+        }
+
+        lock (_replyGate)
+        {
+            if (_replySubscription is null || _replySubscription.IsFaulted || _replySubscription.IsCanceled)
+            {
+                _replySubscription = _multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal(ReplyChannel!), OnReply);
+            }
+
+            return _replySubscription;
+        }
+    }
+
+    /// <summary>A reply is <c>cmsgpack(id, field, value, ...)</c>: the id, then the result hash's fields as strings (value as raw bytes).</summary>
+    private void OnReply(RedisChannel channel, RedisValue message)
+    {
+        try
+        {
+            byte[]? bytes = message;
+            if (bytes is null)
+            {
+                return;
+            }
+
+            var reader = new MessagePackReader(bytes);
+            string? id = reader.ReadString();
+            if (id is null || !_replyWaiters.TryGetValue(id, out ReplyWaiter? waiter))
+            {
+                return;
+            }
+
+            var entries = new List<HashEntry>(8);
+            while (!reader.End)
+            {
+                string? field = reader.ReadString();
+                System.Buffers.ReadOnlySequence<byte>? raw = reader.ReadStringSequence();
+                if (field is not null)
+                {
+                    entries.Add(new HashEntry(field, raw is { } r ? (RedisValue)System.Buffers.BuffersExtensions.ToArray(r) : RedisValue.EmptyString));
+                }
+            }
+
+            waiter.Set(RedisResultCodec.Read([.. entries]));
+        }
+        catch (MessagePackSerializationException)
+        {
+            // Not a reply we understand: the waiter's timeout re-read still finds the result.
+        }
+    }
+
+    /// <summary>After a reconnect a reply may have been missed: wake every waiter to re-read.</summary>
+    private void WakeReplyWaiters()
+    {
+        foreach (KeyValuePair<string, ReplyWaiter> entry in _replyWaiters)
+        {
+            entry.Value.Set(null);
+        }
+    }
+
+    /// <summary>One wait's wake-up: completed with the replied final result, or null for "re-read" (reconnect).</summary>
+    private sealed class ReplyWaiter
+    {
+        private TaskCompletionSource<TaskResult?> _current = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<TaskResult?> Current => Volatile.Read(ref _current).Task;
+
+        public void Set(TaskResult? result) => Volatile.Read(ref _current).TrySetResult(result);
+
+        public void Reset()
+        {
+            TaskCompletionSource<TaskResult?> current = Volatile.Read(ref _current);
+            if (current.Task.IsCompleted)
+            {
+                Interlocked.CompareExchange(ref _current, new TaskCompletionSource<TaskResult?>(TaskCreationOptions.RunContinuationsAsynchronously), current);
+            }
+        }
+    }
+}
