@@ -61,8 +61,12 @@ internal static class EnvelopeCodec
     }
 
     /// <summary>Decodes an envelope. <paramref name="bytes"/> must stay alive as long as the envelope's <see cref="Envelope.Args"/> is used.</summary>
+    /// <param name="bytes">The encoded envelope.</param>
+    /// <param name="knownId">The id the broker gave (the worker's delivery): when the id, <c>root_id</c> or <c>parent_id</c> equals it, that string is reused instead of allocating a new one.</param>
+    /// <param name="knownQueue">Likewise for the queue.</param>
+    /// <param name="knownTask">Likewise for the task name (e.g. the last one decoded).</param>
     /// <exception cref="EnvelopeException">The bytes are not a readable envelope of a supported version.</exception>
-    public static Envelope Decode(ReadOnlyMemory<byte> bytes)
+    public static Envelope Decode(ReadOnlyMemory<byte> bytes, string? knownId = null, string? knownQueue = null, string? knownTask = null)
     {
         int version;
         var reader = new MessagePackReader(bytes);
@@ -103,8 +107,8 @@ internal static class EnvelopeCodec
 
         try
         {
-            string id = ReadRequiredString(ref reader, "id");
-            string task = ReadRequiredString(ref reader, "task");
+            string id = ReadRequiredString(ref reader, "id", knownId);
+            string task = ReadRequiredString(ref reader, "task", knownTask);
             ReadOnlySequence<byte>? argsSequence = reader.ReadBytes();
             if (argsSequence is null)
             {
@@ -112,12 +116,12 @@ internal static class EnvelopeCodec
             }
 
             ReadOnlyMemory<byte> args = Slice(bytes, argsSequence.Value);
-            string queue = ReadRequiredString(ref reader, "queue");
+            string queue = ReadRequiredString(ref reader, "queue", knownQueue);
             int retries = reader.ReadInt32();
             long? eta = ReadNullableInt64(ref reader);
             long? expires = ReadNullableInt64(ref reader);
-            string? root = reader.ReadString();
-            string? parent = reader.ReadString();
+            string? root = ReadString(ref reader, id);
+            string? parent = ReadString(ref reader, id);
             Dictionary<string, string>? headers = null;
             if (!reader.TryReadNil())
             {
@@ -178,8 +182,37 @@ internal static class EnvelopeCodec
         return part.ToArray();
     }
 
-    private static string ReadRequiredString(ref MessagePackReader reader, string field)
-        => reader.ReadString() is { Length: > 0 } value ? value : throw new EnvelopeException("undecodable", $"The envelope's {field} is missing.");
+    private static string ReadRequiredString(ref MessagePackReader reader, string field, string? known = null)
+        => ReadString(ref reader, known) is { Length: > 0 } value ? value : throw new EnvelopeException("undecodable", $"The envelope's {field} is missing.");
+
+    /// <summary>Reads a string (or nil), returning <paramref name="known"/> itself when the bytes spell it (no allocation).</summary>
+    private static string? ReadString(ref MessagePackReader reader, string? known)
+    {
+        if (known is not null && reader.TryReadStringSpan(out ReadOnlySpan<byte> utf8))
+        {
+            return SpellsAscii(utf8, known) ? known : System.Text.Encoding.UTF8.GetString(utf8);
+        }
+
+        return reader.ReadString();
+    }
+
+    private static bool SpellsAscii(ReadOnlySpan<byte> utf8, string known)
+    {
+        if (utf8.Length != known.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < utf8.Length; i++)
+        {
+            if (utf8[i] != known[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     private static void WriteNullable(ref MessagePackWriter writer, long? value)
     {

@@ -60,11 +60,9 @@ internal sealed partial class RedisBroker
     private async Task CompleteQueueAsync(IReadOnlyList<CompleteItem> items, string queue, bool filter, TimeSpan ttl, int[] completed)
     {
         int count = filter ? Count(items, queue) : items.Count;
-        var keys = new RedisKey[1 + count];
-        keys[0] = Keys.Active(queue);
-        var args = new List<RedisValue>(3 + (count * 18)) { Ms(ttl), Keys.TaskPrefix(queue), Keys.DoneChannelPrefix };
+        QueueKeys qk = KeysOf(queue);
+        var args = new List<RedisValue>(4 + (count * 18)) { Ms(ttl), qk.TaskPrefix, Keys.DoneChannelPrefix, Keys.ResultPrefix };
         DateTimeOffset now = _time.GetUtcNow();
-        int k = 1;
         for (int i = 0; i < items.Count; i++)
         {
             Delivery delivery = items[i].Delivery;
@@ -73,7 +71,6 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            keys[k++] = Keys.Result(delivery.Id);
             args.Add(delivery.Id);
             args.Add(delivery.LeaseToken);
             args.Add(delivery.ReplyTo ?? string.Empty);
@@ -83,7 +80,7 @@ internal sealed partial class RedisBroker
             args[at] = args.Count - at - 1;
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, keys, args.ToArray()).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, qk.ActiveOnly, args.ToArray()).ConfigureAwait(false);
         var flags = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)
@@ -98,10 +95,8 @@ internal sealed partial class RedisBroker
     private async Task StartQueueAsync(IReadOnlyList<StartItem> items, string queue, bool filter, TimeSpan ttl, int[] runs)
     {
         int count = filter ? Count(items, queue) : items.Count;
-        var keys = new RedisKey[count];
-        var args = new List<RedisValue>(2 + (count * 15)) { Ms(ttl), Keys.TaskPrefix(queue) };
+        var args = new List<RedisValue>(3 + (count * 15)) { Ms(ttl), KeysOf(queue).TaskPrefix, Keys.ResultPrefix };
         DateTimeOffset now = _time.GetUtcNow();
-        int k = 0;
         for (int i = 0; i < items.Count; i++)
         {
             Delivery delivery = items[i].Delivery;
@@ -110,7 +105,6 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            keys[k++] = Keys.Result(delivery.Id);
             args.Add(delivery.Id);
             args.Add(delivery.LeaseToken);
             int at = args.Count;
@@ -122,7 +116,7 @@ internal sealed partial class RedisBroker
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, keys, args.ToArray()).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, [], args.ToArray()).ConfigureAwait(false);
         var counts = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)
@@ -133,6 +127,20 @@ internal sealed partial class RedisBroker
             }
         }
     }
+
+    /// <summary>A queue's keys used by the batched scripts, built once per queue (not per call).</summary>
+    private sealed class QueueKeys(RedisKeys keys, string queue)
+    {
+        public string TaskPrefix { get; } = keys.TaskPrefix(queue);
+
+        /// <summary>The KEYS array of CompleteMany (<c>P:{q}:active</c>): SE.Redis only reads it, so one array serves every call.</summary>
+        public RedisKey[] ActiveOnly { get; } = [keys.Active(queue)];
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, QueueKeys> _queueKeys = new(StringComparer.Ordinal);
+
+    private QueueKeys KeysOf(string queue)
+        => _queueKeys.TryGetValue(queue, out QueueKeys? cached) ? cached : _queueKeys.GetOrAdd(queue, static (q, keys) => new QueueKeys(keys, q), Keys);
 
     private static int Count(IReadOnlyList<CompleteItem> items, string queue)
     {

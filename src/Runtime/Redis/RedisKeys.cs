@@ -15,6 +15,7 @@ internal sealed class RedisKeys
         ArgumentException.ThrowIfNullOrEmpty(prefix);
         Prefix = prefix;
         DoneChannelPrefix = prefix + ":done:";
+        ResultPrefix = prefix + ":r:";
     }
 
     /// <summary>The key prefix.</summary>
@@ -42,7 +43,10 @@ internal sealed class RedisKeys
     public string TaskPrefix(string queue) => QueuePart(queue) + "t:";
 
     /// <summary><c>P:r:&lt;id&gt;</c>: HASH holding a task's result record.</summary>
-    public RedisKey Result(string id) => Prefix + ":r:" + id;
+    public RedisKey Result(string id) => ResultPrefix + id;
+
+    /// <summary>The prefix <c>P:r:</c> of result hashes, passed to the batched scripts that address results by id.</summary>
+    public string ResultPrefix { get; }
 
     /// <summary>The prefix <c>P:done:</c> of the per-id completion channels, passed to scripts that publish for many ids.</summary>
     public string DoneChannelPrefix { get; }

@@ -156,33 +156,22 @@ internal sealed partial class CeleriacWorker
     /// <summary>Records a final result through the group commit (one broker call for every outcome queued meanwhile); fenced per id.</summary>
     private async Task CompleteAsync(Delivery delivery, TaskResult result)
     {
-        if (await CommitAsync(_completes, new CompleteItem(delivery, result)).ConfigureAwait(false) == 0)
+        if (await _completes.SendAsync(new CompleteItem(delivery, result)).ConfigureAwait(false) == 0)
         {
             Log.LeaseLost(_logger, delivery.Id);
         }
     }
 
-    /// <summary>
-    /// Sends one item through a group commit, retrying while the broker is unreachable exactly as <see cref="OutcomeAsync"/>
-    /// does (the batched writes are fenced per id, so a repeat after a write that did land changes nothing).
-    /// </summary>
-    private async Task<int> CommitAsync<TItem>(GroupCommit<TItem> commit, TItem item)
+    /// <summary>A group commit's send failed (broker unreachable): log it; retry unless the worker is being disposed.</summary>
+    private bool OnCommitError(Exception ex, int backoffMs)
     {
-        long started = Stopwatch.GetTimestamp();
-        int backoffMs = 50;
-        while (true)
+        if (ex is ObjectDisposedException)
         {
-            try
-            {
-                return await commit.SendAsync(item).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not ObjectDisposedException && Stopwatch.GetElapsedTime(started) < _options.VisibilityTimeout)
-            {
-                Log.BrokerError(_logger, ex, "outcome", backoffMs);
-                await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
-                backoffMs = Math.Min(backoffMs * 2, 1000);
-            }
+            return false;
         }
+
+        Log.BrokerError(_logger, ex, "outcome", backoffMs);
+        return true;
     }
 
     private Task SendStartsAsync(List<StartItem> batch, int[] runs)

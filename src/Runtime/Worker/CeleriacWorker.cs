@@ -38,6 +38,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
     private volatile bool _stopping;
+    private string? _lastTaskName; // a hint for the decoder (reuse the name's string); races are harmless
     private ITaskBroker? _broker;
 
     public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time)
@@ -53,8 +54,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
-        _starts = new GroupCommit<StartItem>(SendStartsAsync);
-        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync);
+        _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout);
+        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -270,7 +271,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         Envelope envelope;
         try
         {
-            envelope = EnvelopeCodec.Decode(delivery.Envelope);
+            envelope = EnvelopeCodec.Decode(delivery.Envelope, delivery.Id, delivery.Queue, _lastTaskName);
+            _lastTaskName = envelope.Task;
         }
         catch (EnvelopeException ex)
         {
@@ -362,7 +364,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
             : null;
         // Counted (fenced) before the run, as before; only the broker call is shared with the other starts queued meanwhile.
-        if (await CommitAsync(_starts, new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
+        if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
         {
             Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
             return;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 
 namespace Celeriac.Worker;
@@ -19,13 +20,25 @@ internal sealed class GroupCommit<TItem>
     private readonly ConcurrentQueue<(TItem Item, Waiter Waiter)> _queue = new();
     private readonly ConcurrentQueue<Waiter> _pool = new();
     private readonly Func<List<TItem>, int[], Task> _send;
+    private readonly Func<Exception, int, bool> _onError;
+    private readonly TimeSpan _giveUpAfter;
     private readonly List<TItem> _batch = new(MaxBatch);
     private readonly List<Waiter> _waiters = new(MaxBatch);
     private readonly int[] _results = new int[MaxBatch];
     private int _flushing;
 
-    /// <param name="send">Sends one batch and writes each item's result (same index) into the array; throwing fails every item of the batch.</param>
-    public GroupCommit(Func<List<TItem>, int[], Task> send) => _send = send;
+    /// <param name="send">Sends one batch and writes each item's result (same index) into the array.</param>
+    /// <param name="onError">Called with each failure of a send and the backoff (ms) before the retry; returns false to give up at once.</param>
+    /// <param name="giveUpAfter">
+    /// While the broker is unreachable the batch is retried with backoff (the writes are fenced per id, so a repeat after
+    /// a write that did land changes nothing) until this much time has passed; then every item of the batch fails.
+    /// </param>
+    public GroupCommit(Func<List<TItem>, int[], Task> send, Func<Exception, int, bool> onError, TimeSpan giveUpAfter)
+    {
+        _send = send;
+        _onError = onError;
+        _giveUpAfter = giveUpAfter;
+    }
 
     /// <summary>Queues <paramref name="item"/> and returns its own result once the batch holding it was sent.</summary>
     public ValueTask<int> SendAsync(TItem item)
@@ -68,13 +81,26 @@ internal sealed class GroupCommit<TItem>
             }
 
             Exception? error = null;
-            try
+            long started = Stopwatch.GetTimestamp();
+            int backoffMs = 50;
+            while (true)
             {
-                await _send(_batch, _results).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                error = ex;
+                try
+                {
+                    await _send(_batch, _results).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    if (Stopwatch.GetElapsedTime(started) >= _giveUpAfter || !_onError(ex, backoffMs))
+                    {
+                        error = ex;
+                        break;
+                    }
+
+                    await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
+                    backoffMs = Math.Min(backoffMs * 2, 1000);
+                }
             }
 
             for (int i = 0; i < _waiters.Count; i++)

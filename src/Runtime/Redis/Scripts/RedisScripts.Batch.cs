@@ -6,11 +6,12 @@ internal static partial class RedisScripts
     /// Stores many final results and acknowledges their messages in one call (group commit), each id fenced on its own
     /// exactly as <see cref="Complete"/> is; then notifies waiters of each completed id.
     /// </summary>
-    // KEYS[1] -> P:{q}:active   KEYS[1 + i] -> P:r:<id> of the i-th item
+    // KEYS[1] -> P:{q}:active
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3] -> done channel prefix P:done:
-    // ARGV[4..] -> per item: id, lease token, reply channel or "", n, then n result hash field/value entries (state first)
+    // ARGV[4] -> result hash prefix P:r: (result keys P:r:<id> are built here, as fetch builds P:{q}:t:<id>)
+    // ARGV[5..] -> per item: id, lease token, reply channel or "", n, then n result hash field/value entries (state first)
     // Side effect: per completed id, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
     //              cmsgpack(id, field, value, ...) (the whole record: a waiter needs no re-read)
     // Returns: { 1 or 0 per item }: 1 when completed; 0 when that lease is no longer held (nothing changed for that id)
@@ -18,14 +19,13 @@ internal static partial class RedisScripts
         local out = {}
         local done = {}
         local keys = {}
-        local i = 4
-        local k = 2
+        local i = 5
         while i <= #ARGV do
           local id = ARGV[i]
           local n = tonumber(ARGV[i + 3])
           local key = ARGV[2] .. id
           if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
-            local rkey = KEYS[k]
+            local rkey = ARGV[4] .. id
             redis.call('DEL', rkey)
             redis.call('HSET', rkey, unpack(ARGV, i + 4, i + 3 + n))
             redis.call('PEXPIRE', rkey, ARGV[1])
@@ -40,7 +40,6 @@ internal static partial class RedisScripts
             out[#out + 1] = 0
           end
           i = i + 4 + n
-          k = k + 1
         end
         if #done > 0 then
           redis.call('ZREM', KEYS[1], unpack(done))
@@ -50,23 +49,23 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Counts many runs as started in one call, each fenced on its own as <see cref="Start"/> is, and records STARTED unless final.</summary>
-    // KEYS[i] -> P:r:<id> of the i-th item
+    // KEYS -> none (every key is built from a prefix, as fetch builds P:{q}:t:<id>)
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
-    // ARGV[3..] -> per item: id, lease token, n (0 = only count the run), then n STARTED hash field/value entries (state first)
+    // ARGV[3] -> result hash prefix P:r:
+    // ARGV[4..] -> per item: id, lease token, n (0 = only count the run), then n STARTED hash field/value entries (state first)
     // Returns: { runs per item }: the runs started so far (this one included), or 0 when that lease is no longer held
     //          (nothing changed for that id)
     public const string StartMany = """
         local out = {}
-        local i = 3
-        local k = 1
+        local i = 4
         while i <= #ARGV do
           local key = ARGV[2] .. ARGV[i]
           local n = tonumber(ARGV[i + 2])
           if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
             out[#out + 1] = redis.call('HINCRBY', key, 'runs', 1)
             if n > 0 then
-              local rkey = KEYS[k]
+              local rkey = ARGV[3] .. ARGV[i]
               local current = redis.call('HGET', rkey, 'state')
               if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
                 redis.call('DEL', rkey)
@@ -78,7 +77,6 @@ internal static partial class RedisScripts
             out[#out + 1] = 0
           end
           i = i + 3 + n
-          k = k + 1
         end
         return out
         """;
