@@ -52,8 +52,11 @@ public class EnvelopeBenchmarks
         return _buffer.WrittenCount;
     }
 
-    [Benchmark(Description = "Decode (as the worker does)")]
+    [Benchmark(Description = "Decode (no known strings)")]
     public int Decode() => EnvelopeCodec.Decode(_bytes).Args.Length;
+
+    [Benchmark(Description = "Decode (as the worker does: known id, queue, task name reused)")]
+    public int DecodeKnown() => EnvelopeCodec.Decode(_bytes, _envelope.Id, _envelope.Queue, _envelope.Task).Args.Length;
 }
 
 /// <summary>The generated formatters: a two-int argument list, a record argument, and the record alone through the public API.</summary>
@@ -129,7 +132,7 @@ public class FormatterBenchmarks
 
 /// <summary>
 /// The per-task allocation sources on the client and worker paths, each rebuilt here exactly as the runtime builds it
-/// today (CeleriacClient.BuildItem, CeleriacWorker.ProcessAsync, RedisBroker.SetStateAsync/CompleteAsync,
+/// today (CeleriacClient.BuildItem, CeleriacWorker.RunAsync, RedisBroker.StartQueueAsync/CompleteQueueAsync,
 /// RedisResultCodec.Read). When the runtime changes, update these to match (or delete the ones that no longer exist).
 /// </summary>
 [MemoryDiagnoser]
@@ -167,8 +170,15 @@ public class HotPathPieceBenchmarks
         State = TaskState.Success, Value = new byte[] { 0x2a }, TaskName = W1Tasks.NoopTask.Name, Retries = 0, Timestamp = DateTimeOffset.UtcNow, Worker = "host:1234:abc123",
     };
 
-    [Benchmark(Description = "client: new task id (Guid.ToString)")]
-    public string NewId() => Guid.NewGuid().ToString();
+    private const string IdPrefix = "0123abcd-4567-89ef-";
+    private const string ReplyTo = "celeriac:reply:0123abcd456789ef";
+    private ulong _sequence;
+
+    [Benchmark(Description = "client: new task id (Guid.ToString, before)")]
+    public string NewGuidId() => Guid.NewGuid().ToString();
+
+    [Benchmark(Description = "client: new task id (client id + counter, RedisBroker.NewTaskId)")]
+    public string NewId() => RedisBroker.FormatTaskId(IdPrefix, ++_sequence);
 
     [Benchmark(Description = "client: BuildItem (args + envelope + id)")]
     public int ClientBuildItem()
@@ -178,8 +188,8 @@ public class HotPathPieceBenchmarks
         var writer = new MessagePackWriter(argsBuffer);
         W1Tasks.NoopTask.ArgsFormatter.Instance.Serialize(ref writer, new W1Tasks.NoopTask.Args(1, 2), W1Tasks.NoopTask.Definition.SerializerOptions);
         writer.Flush();
-        string id = Guid.NewGuid().ToString();
-        var envelope = new Envelope { Id = id, Task = W1Tasks.NoopTask.Name, Args = argsBuffer.WrittenMemory, Queue = W1Tasks.QueueName, RootId = id, CreatedMs = 1_750_000_000_000 };
+        string id = RedisBroker.FormatTaskId(IdPrefix, ++_sequence);
+        var envelope = new Envelope { Id = id, Task = W1Tasks.NoopTask.Name, Args = argsBuffer.WrittenMemory, Queue = W1Tasks.QueueName, RootId = id, CreatedMs = 1_750_000_000_000, ReplyTo = ReplyTo };
         return EnvelopeCodec.Encode(envelope).Length;
     }
 
@@ -192,16 +202,22 @@ public class HotPathPieceBenchmarks
         return keys.Length + values.Length;
     }
 
-    [Benchmark(Description = "worker: STARTED set-state args")]
+    private readonly List<RedisValue> _batchArgs = new(3 + (64 * 18));
+
+    [Benchmark(Description = "worker: STARTED args per item of a StartMany batch")]
     public int StartedArgs()
     {
-        // CeleriacWorker.ProcessAsync (TrackStarted) + RedisBroker.SetStateAsync.
+        // CeleriacWorker.RunAsync (TrackStarted) + RedisBroker.StartQueueAsync, one item (the list and array are per batch).
         var state = new TaskResult { State = TaskState.Started, TaskName = W1Tasks.NoopTask.Name, Retries = 0, Timestamp = DateTimeOffset.UtcNow, Worker = "host:1234:abc123" };
-        var args = new List<RedisValue>(16) { (long)Ttl.TotalMilliseconds };
+        List<RedisValue> args = _batchArgs;
+        args.Clear();
+        args.Add(_id);
+        args.Add(_token);
+        int at = args.Count;
+        args.Add(0);
         RedisResultCodec.AppendFields(state, DateTimeOffset.UtcNow, args);
-        RedisKey[] keys = [Keys.Result(_id)];
-        RedisValue[] values = [.. args];
-        return keys.Length + values.Length;
+        args[at] = args.Count - at - 1;
+        return args.Count;
     }
 
     [Benchmark(Description = "worker: DI scope + resolve instance task")]
@@ -220,16 +236,21 @@ public class HotPathPieceBenchmarks
         return _output.WrittenMemory.ToArray().Length;
     }
 
-    [Benchmark(Description = "worker: complete args (TaskResult + fields + keys)")]
+    [Benchmark(Description = "worker: complete args per item of a CompleteMany batch (TaskResult + fields)")]
     public int CompleteArgs()
     {
-        // CeleriacWorker.ProcessAsync (TaskResult) + RedisBroker.CompleteAsync.
+        // CeleriacWorker.RunAsync (TaskResult) + RedisBroker.CompleteQueueAsync, one item (the list and array are per batch).
         TaskResult result = Success();
-        var args = new List<RedisValue>(24) { _token, _id, (long)Ttl.TotalMilliseconds, Keys.DoneChannelName(_id), RedisResultCodec.StateName(result.State) };
+        List<RedisValue> args = _batchArgs;
+        args.Clear();
+        args.Add(_id);
+        args.Add(_token);
+        args.Add(ReplyTo);
+        int at = args.Count;
+        args.Add(0);
         RedisResultCodec.AppendFields(result, DateTimeOffset.UtcNow, args);
-        RedisKey[] keys = [Keys.Task(W1Tasks.QueueName, _id), Keys.Active(W1Tasks.QueueName), Keys.Result(_id)];
-        RedisValue[] values = [.. args];
-        return keys.Length + values.Length;
+        args[at] = args.Count - at - 1;
+        return args.Count;
     }
 
     [Benchmark(Description = "client: read a result hash (RedisResultCodec.Read)")]

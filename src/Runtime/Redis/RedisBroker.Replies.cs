@@ -29,19 +29,19 @@ internal sealed partial class RedisBroker
 
     /// <inheritdoc />
     /// <remarks>GUID-shaped (<c>8-4-4-4-12</c> hex): this client's 64-bit random id, then a 64-bit counter. No syscall per id.</remarks>
-    public string NewTaskId()
-    {
-        ulong n = (ulong)Interlocked.Increment(ref _taskSequence);
-        return string.Create(36, (IdPrefix, n), static (span, state) =>
+    public string NewTaskId() => FormatTaskId(IdPrefix, (ulong)Interlocked.Increment(ref _taskSequence));
+
+    /// <summary>Lays out <paramref name="idPrefix"/> (19 chars: the client id as <c>8-4-4-</c>) and a counter as a GUID-shaped id.</summary>
+    internal static string FormatTaskId(string idPrefix, ulong n)
+        => string.Create(36, (idPrefix, n), static (span, state) =>
         {
-            state.IdPrefix.AsSpan().CopyTo(span);
+            state.idPrefix.AsSpan().CopyTo(span);
             Span<char> hex = stackalloc char[16];
             state.n.TryFormat(hex, out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
             hex[..4].CopyTo(span[19..]);
             span[23] = '-';
             hex[4..].CopyTo(span[24..]);
         });
-    }
 
     private bool IsOwnTaskId(string taskId) => taskId.Length == 36 && taskId.StartsWith(IdPrefix, StringComparison.Ordinal);
 
