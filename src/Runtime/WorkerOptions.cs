@@ -40,8 +40,12 @@ public sealed class WorkerOptions
     /// <summary>The longest single blocking wait in the broker when every queue is empty. Default 2 s; between 10 ms and 30 s.</summary>
     public TimeSpan FetchWait { get; set; } = DefaultFetchWait;
 
-    /// <summary>Record STARTED when a task begins (one more write per task). Default <see langword="true"/>.</summary>
-    public bool TrackStarted { get; set; } = true;
+    /// <summary>
+    /// Record the state STARTED when a task begins: four more Redis writes per task, in the same call that counts the
+    /// run. Default <see langword="false"/>, as Celery's <c>task_track_started</c>: a task reads PENDING until its
+    /// outcome, and which tasks are running is still visible from the queue's leases (docs/reliability.md).
+    /// </summary>
+    public bool TrackStarted { get; set; }
 
     /// <summary>
     /// The redelivery cap: a message whose runs were started this many times without an outcome (its workers died

@@ -54,6 +54,7 @@ builder.Services
         w.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs);
         w.MaxDeliveries = maxDeliveries;
         w.Prefetch = prefetch;
+        w.TrackStarted = true; // the kill tests observe STARTED before they kill
     });
 
 using IHost host = builder.Build();

@@ -77,7 +77,11 @@ internal sealed partial class RedisBroker
             int at = args.Count;
             args.Add(0);
             RedisResultCodec.AppendFields(items[i].Result, now, args);
-            args[at] = args.Count - at - 1;
+
+            // A first attempt's hash holds at most a STARTED record, whose fields the final record all overwrites: no
+            // DEL needed. After a retry the RETRY record's error fields would otherwise outlive it.
+            int n = args.Count - at - 1;
+            args[at] = items[i].Result.Retries == 0 ? -n : n;
         }
 
         RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, qk.ActiveOnly, args.ToArray()).ConfigureAwait(false);

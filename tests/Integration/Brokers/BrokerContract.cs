@@ -665,6 +665,35 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_final_record_keeps_no_field_of_the_STARTED_or_RETRY_record_before_it()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("f1", q)], default);
+        Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
+        var runs = new int[1];
+        await Broker.MarkStartedManyAsync([new(d, State(TaskState.Started))], Ttl, runs, default);
+        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("f1", default)).State);
+
+        // The first attempt fails and is retried: the RETRY record carries the error.
+        TaskResult retry = new() { State = TaskState.Retry, Error = new TaskError("System.TimeoutException", "slow", "at Tasks.Slow()"), TaskName = "contract.task", Retries = 0, Worker = "w1", Timestamp = DateTimeOffset.UtcNow };
+        Assert.True(await Broker.RetryAsync(d, EnvelopeOf("f1"), 0, retry, Ttl, default));
+        Assert.Equal("slow", (await Broker.GetResultAsync("f1", default)).Error?.Message);
+
+        // The second attempt succeeds: its SUCCESS record must not inherit the RETRY record's error fields.
+        Delivery again = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.FromSeconds(2)));
+        var completed = new int[1];
+        TaskResult success = new() { State = TaskState.Success, Value = new byte[] { 9 }, TaskName = "contract.task", Retries = 1, Worker = "w2", Timestamp = DateTimeOffset.UtcNow };
+        await Broker.CompleteManyAsync([new(again, success)], Ttl, completed, default);
+        Assert.Equal(1, completed[0]);
+        TaskResult stored = await Broker.GetResultAsync("f1", default);
+        Assert.Equal(TaskState.Success, stored.State);
+        Assert.Null(stored.Error);
+        Assert.Equal(1, stored.Retries);
+        Assert.Equal("w2", stored.Worker);
+        Assert.Equal(new byte[] { 9 }, stored.Value.ToArray());
+    }
+
+    [Fact]
     public async Task A_waiter_for_an_id_made_here_is_woken_by_the_completion_with_the_whole_result()
     {
         string q = Queue();

@@ -11,7 +11,9 @@ internal static partial class RedisScripts
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3] -> done channel prefix P:done:
     // ARGV[4] -> result hash prefix P:r: (result keys P:r:<id> are built here, as fetch builds P:{q}:t:<id>)
-    // ARGV[5..] -> per item: id, lease token, reply channel or "", n, then n result hash field/value entries (state first)
+    // ARGV[5..] -> per item: id, lease token, reply channel or "", n, then n result hash field/value entries (state first);
+    //              n is negative (-n entries follow) when the result hash can hold no field this record does not overwrite
+    //              (a first attempt: no RETRY record before it), so the old hash need not be deleted first
     // Side effect: per completed id, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
     //              cmsgpack(id, field, value, ...) (the whole record: a waiter needs no re-read)
     // Returns: { 1 or 0 per item }: 1 when completed; 0 when that lease is no longer held (nothing changed for that id)
@@ -23,10 +25,16 @@ internal static partial class RedisScripts
         while i <= #ARGV do
           local id = ARGV[i]
           local n = tonumber(ARGV[i + 3])
+          local clean = n < 0
+          if clean then
+            n = -n
+          end
           local key = ARGV[2] .. id
           if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
             local rkey = ARGV[4] .. id
-            redis.call('DEL', rkey)
+            if not clean then
+              redis.call('DEL', rkey)
+            end
             redis.call('HSET', rkey, unpack(ARGV, i + 4, i + 3 + n))
             redis.call('PEXPIRE', rkey, ARGV[1])
             done[#done + 1] = id

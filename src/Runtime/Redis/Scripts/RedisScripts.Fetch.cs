@@ -43,6 +43,8 @@ internal static partial class RedisScripts
         local out = { 0, -1 }
         local orphans = 0
         local want = tonumber(ARGV[3])
+        local leases = {}
+        local anyRevoked = redis.call('ZCARD', KEYS[5]) > 0
         for p = 9, 0, -1 do
           if want <= 0 then
             break
@@ -60,29 +62,36 @@ internal static partial class RedisScripts
           for i = 1, #ids do
             local id = ids[i]
             local key = prefix .. id
-            local msg = redis.call('HGET', key, 'msg')
+            local fields = redis.call('HMGET', key, 'msg', 'runs')
+            local msg = fields[1]
             if msg then
               local dc = redis.call('HINCRBY', key, 'dc', 1)
               local token = ARGV[5] .. ':' .. dc .. ':' .. ARGV[6]
               redis.call('HSET', key, 'lease', token)
-              redis.call('ZADD', KEYS[2], ARGV[2], id)
+              leases[#leases + 1] = ARGV[2]
+              leases[#leases + 1] = id
               out[#out + 1] = id
               out[#out + 1] = msg
               out[#out + 1] = dc
               out[#out + 1] = token
-              local rv = redis.call('ZSCORE', KEYS[5], id)
-              if rv and tonumber(rv) > now then
-                out[#out + 1] = 1
-              else
-                out[#out + 1] = 0
+              local revoked = 0
+              if anyRevoked then
+                local rv = redis.call('ZSCORE', KEYS[5], id)
+                if rv and tonumber(rv) > now then
+                  revoked = 1
+                end
               end
-              out[#out + 1] = tonumber(redis.call('HGET', key, 'runs') or '0')
+              out[#out + 1] = revoked
+              out[#out + 1] = tonumber(fields[2] or '0')
             else
               orphans = orphans + 1
             end
           end
         end
         out[1] = orphans
+        if #leases > 0 then
+          redis.call('ZADD', KEYS[2], unpack(leases))
+        end
         local left = redis.call('LLEN', KEYS[1])
         for p = 1, 9 do
           if left > 0 then
