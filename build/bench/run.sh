@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The Celeriac benchmark (issue #6): builds build/bench/Bench in Release, starts its own redis-server on a free loopback
-# port (no persistence), runs W1 (single enqueue, bulk enqueue, one worker process drains) and W2 (sequential round
-# trips on a fresh worker) plus an allocation probe, prints one table and writes .tmp/bench/results.json.
+# The Celeriac benchmark (issue #6): builds the driver build/bench/Bench in Release and the worker build/bench/BenchWorker
+# (published Native AOT, the product's deployment form; both use the tasks of build/bench/BenchTasks), starts its own
+# redis-server on a free loopback port (no persistence), runs W1 (single enqueue, bulk enqueue, one worker process
+# drains) and W2 (sequential round trips on a fresh worker) plus an allocation probe, prints one table and writes
+# .tmp/bench/results.json.
 #
 # Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 64] [--prefetch 128] [--round-trips 1000]
 #                           [--bulk-batch N] [--probe N] [--track-started false] [--out FILE] [--label TEXT]
+#        build/bench/run.sh --jit-worker [...]     the worker under the JIT (dotnet build, run as `dotnet <dll>`) instead
+#                                                  of the Native AOT binary: to compare the two runtimes
 #        build/bench/run.sh --ref <commit> [...]   benchmark the src/ of another commit (exported to .tmp/bench/tree-<sha>;
-#                                                  this bench program is copied next to it): A/B without touching the tree
+#                                                  this bench program, build/bench/{Bench,BenchTasks,BenchWorker}, is
+#                                                  copied next to it): A/B without touching the tree
 #        build/bench/run.sh micro [BenchmarkDotNet args, e.g. --filter '*Envelope*']   the micro-benchmarks (a few minutes)
+# CELERIAC_BENCH_PERF=<dir> runs every worker under `perf record` (hot spots only: its CPU figures are then perf's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -20,6 +26,7 @@ mode=drive
 if [ "${1:-}" = "micro" ]; then mode=micro; shift; fi
 
 tree="$root"
+worker_runtime=aot
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -30,21 +37,46 @@ while [ $# -gt 0 ]; do
         mkdir -p "$tree"
         git archive "$sha" src Directory.Build.props Directory.Packages.props | tar -x -C "$tree"
       fi
-      rm -rf "$tree/build/bench/Bench"; mkdir -p "$tree/build/bench/Bench"
-      (cd "$root/build/bench/Bench" && find . -maxdepth 1 -type f \( -name '*.cs' -o -name '*.csproj' \) -exec cp {} "$tree/build/bench/Bench/" \;)
+      # Today's bench program (driver, tasks, worker) over that commit's src/.
+      for project in Bench BenchTasks BenchWorker; do
+        rm -rf "$tree/build/bench/$project"; mkdir -p "$tree/build/bench/$project"
+        (cd "$root/build/bench/$project" && find . -maxdepth 1 -type f \( -name '*.cs' -o -name '*.csproj' \) -exec cp {} "$tree/build/bench/$project/" \;)
+      done
       if [ "$mode" = drive ]; then args+=(--label "$sha"); fi;;
+    --jit-worker) worker_runtime=jit; shift;;
     *) args+=("$1"); shift;;
   esac
 done
 
+# The driver. Drive mode leaves the micro-benchmarks out (CeleriacBenchMicro=false): they use Celeriac.Runtime's
+# internals as of today, and without them the driver builds over an older commit's src/ too (--ref).
+micro=true
+if [ "$mode" = drive ]; then micro=false; fi
 echo "bench: building $tree/build/bench/Bench (Release)" >&2
-dotnet build "$tree/build/bench/Bench/Celeriac.Bench.csproj" -c Release -nologo -clp:ErrorsOnly -o "$out/bin-$(basename "$tree")" >&2
+dotnet build "$tree/build/bench/Bench/Celeriac.Bench.csproj" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=$micro \
+  -o "$out/bin-$(basename "$tree")" >&2
 bench="$out/bin-$(basename "$tree")/Celeriac.Bench"
 
 if [ "$mode" = "micro" ]; then
   cd "$out"
   exec env DOTNET_gcServer=0 "$bench" micro --artifacts "$out/micro" "${args[@]}"
 fi
+
+# The worker: Native AOT by default (PublishAot is in its project file, so it does not leak into the generator
+# project), or the JIT build with --jit-worker. One build at a time: the driver's build above has finished.
+worker_project="$tree/build/bench/BenchWorker/Celeriac.BenchWorker.csproj"
+worker_out="$out/worker-$worker_runtime-$(basename "$tree")"
+started=$SECONDS
+if [ "$worker_runtime" = aot ]; then
+  echo "bench: publishing $worker_project (Native AOT, linux-x64)" >&2
+  dotnet publish "$worker_project" -c Release -r linux-x64 -nologo -clp:ErrorsOnly -o "$worker_out" >&2
+  worker_bin="$worker_out/Celeriac.BenchWorker"
+else
+  echo "bench: building $worker_project (Release, JIT)" >&2
+  dotnet build "$worker_project" -c Release -nologo -clp:ErrorsOnly -o "$worker_out" >&2
+  worker_bin="$worker_out/Celeriac.BenchWorker.dll"
+fi
+echo "bench: worker ($worker_runtime) $worker_bin ready in $((SECONDS - started)) s" >&2
 
 celeriac_ensure_redis
 port=$(celeriac_free_port)
@@ -58,8 +90,9 @@ trap 'exit 130' INT TERM
 celeriac_start_redis "$out/redis" "$port"
 echo "bench: redis-server $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 : > "$out/worker.log"
-# Worker children are this binary in worker mode; they exit when the driver's pipe to them closes.
-DOTNET_gcServer=0 "$bench" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" "${args[@]}" &
+# Worker children are $worker_bin; they exit when the driver's pipe to them closes.
+DOTNET_gcServer=0 "$bench" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" \
+  --worker-bin "$worker_bin" --worker-runtime "$worker_runtime" "${args[@]}" &
 driver_pid=$!
 status=0
 wait "$driver_pid" || status=$?

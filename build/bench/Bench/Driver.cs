@@ -24,7 +24,7 @@ internal static class Driver
         IDatabase db = admin.GetDatabase();
         string version = (string)(await db.ExecuteAsync("INFO", "server"))!;
         string redisVersion = version.Split('\n').First(l => l.StartsWith("redis_version:", StringComparison.Ordinal)).Trim()[14..];
-        Console.Error.WriteLine($"bench: redis {redisVersion} at {cfg.Redis}; N={cfg.N}, runs={cfg.Runs}, round trips={cfg.RoundTrips}, worker concurrency={cfg.Concurrency} prefetch={cfg.Prefetch}, probe={cfg.Probe}");
+        Console.Error.WriteLine($"bench: redis {redisVersion} at {cfg.Redis}; N={cfg.N}, runs={cfg.Runs}, round trips={cfg.RoundTrips}, worker ({cfg.WorkerRuntime}) concurrency={cfg.Concurrency} prefetch={cfg.Prefetch}, probe={cfg.Probe}");
 
         var runs = new List<JsonObject>();
         for (int run = 1; run <= cfg.Runs; run++)
@@ -42,6 +42,7 @@ internal static class Driver
             {
                 ["n"] = cfg.N, ["runs"] = cfg.Runs, ["round_trips"] = cfg.RoundTrips, ["warmup"] = cfg.Warmup, ["concurrency"] = cfg.Concurrency,
                 ["prefetch"] = cfg.Prefetch, ["bulk_batch"] = cfg.BulkBatch, ["probe"] = cfg.Probe, ["track_started"] = cfg.TrackStarted, ["label"] = cfg.Label,
+                ["worker_runtime"] = cfg.WorkerRuntime, ["worker_bin"] = cfg.WorkerBin,
             },
             ["median"] = summary,
             ["runs"] = new JsonArray([.. runs]),
@@ -99,7 +100,7 @@ internal static class Driver
         long total = 2L * cfg.N;
         before = await RedisSnapshot.TakeAsync(db);
         JsonObject drain;
-        await using (WorkerProcess worker = WorkerProcess.Start(cfg.Redis, prefix, W1Tasks.QueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog))
+        await using (WorkerProcess worker = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W1Tasks.QueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog))
         {
             await worker.WaitReadyAsync();
             (double userAtReady, double sysAtReady) = worker.ProcCpuSplitMs();
@@ -143,7 +144,7 @@ internal static class Driver
         }
 
         // ---- W2: a fresh worker; warm-up, then sequential round trips (send, run, stored result seen by the client).
-        await using (WorkerProcess worker = WorkerProcess.Start(cfg.Redis, prefix, W2Tasks.QueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog))
+        await using (WorkerProcess worker = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W2Tasks.QueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog))
         {
             await worker.WaitReadyAsync();
             for (int i = 0; i < cfg.Warmup; i++)
@@ -195,7 +196,7 @@ internal static class Driver
 
             await client.SendManyAsync(W2Tasks.EmptyTask.Definition, probeArgs, null, CancellationToken.None);
             before = await RedisSnapshot.TakeAsync(db);
-            await using WorkerProcess worker = WorkerProcess.Start(cfg.Redis, prefix, W2Tasks.EmptyQueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog);
+            await using WorkerProcess worker = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W2Tasks.EmptyQueueName, cfg.Concurrency, cfg.Prefetch, cfg.TrackStarted, db, cfg.WorkerLog);
             await worker.WaitReadyAsync();
             double cpuAtReady = worker.ProcCpuMs();
             await worker.WaitCompletedAsync(cfg.Probe, TimeSpan.FromSeconds(30));
@@ -366,5 +367,11 @@ internal static class Driver
         public string Out => args.Get("out", ".tmp/bench/results.json");
         public string WorkerLog => args.Get("worker-log", ".tmp/bench/worker.log");
         public string Label => args.Get("label", "");
+
+        /// <summary>The worker binary (build/bench/BenchWorker): a Native AOT executable, or a .dll run with <c>dotnet</c>.</summary>
+        public string WorkerBin { get; } = Path.GetFullPath(args.Required("worker-bin"));
+
+        /// <summary>"aot" or "jit" (run.sh passes it; otherwise it follows from the worker binary).</summary>
+        public string WorkerRuntime => args.Get("worker-runtime") ?? (WorkerBin.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? "jit" : "aot");
     }
 }

@@ -41,7 +41,7 @@ internal static class Table
     public static void Print(JsonObject median, List<JsonObject> runs, Driver.Config cfg)
     {
         Console.WriteLine();
-        Console.WriteLine($"Celeriac bench: N={cfg.N.ToString("N0", CultureInfo.InvariantCulture)} per enqueue mode ({(2 * cfg.N).ToString("N0", CultureInfo.InvariantCulture)} drained), {cfg.RoundTrips} round trips, worker -c {cfg.Concurrency} prefetch {cfg.Prefetch}, median of {runs.Count} run(s) [min-max]");
+        Console.WriteLine($"Celeriac bench: N={cfg.N.ToString("N0", CultureInfo.InvariantCulture)} per enqueue mode ({(2 * cfg.N).ToString("N0", CultureInfo.InvariantCulture)} drained), {cfg.RoundTrips} round trips, worker ({cfg.WorkerRuntime}) -c {cfg.Concurrency} prefetch {cfg.Prefetch}, median of {runs.Count} run(s) [min-max]");
         Console.WriteLine();
         Console.WriteLine("| metric | Celeriac | runs min-max | target | Sidekiq 6 | BullMQ | Celery 5.2 | Hangfire 1.8 |");
         Console.WriteLine("| --- | ---: | ---: | --- | --- | --- | --- | --- |");

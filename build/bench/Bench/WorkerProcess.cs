@@ -8,7 +8,7 @@ namespace Celeriac.Bench;
 /// <summary>One STAT line of the worker, with Redis's CPU read by the driver as the line arrived.</summary>
 internal readonly record struct WorkerSample(long UnixMs, long Completed, long AllocBytes, int Gen0, int Gen1, int Gen2, double PauseMs, double CpuMs, double RedisCpuSeconds);
 
-/// <summary>A worker child process (this binary in worker mode) and its STAT samples.</summary>
+/// <summary>A worker child process (build/bench/BenchWorker, native or JIT) and its STAT samples.</summary>
 internal sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -38,22 +38,45 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
-    public static WorkerProcess Start(string redis, string prefix, string queues, int concurrency, int prefetch, bool trackStarted, IDatabase admin, string logPath)
+    /// <summary>
+    /// Starts the worker binary <paramref name="workerBin"/> (build/bench/BenchWorker): a native executable is run
+    /// directly, a <c>.dll</c> with <c>dotnet</c> (the JIT worker).
+    /// </summary>
+    public static WorkerProcess Start(string workerBin, string redis, string prefix, string queues, int concurrency, int prefetch, bool trackStarted, IDatabase admin, string logPath)
     {
-        string self = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var info = new ProcessStartInfo(self)
+        bool jit = workerBin.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+        string[] command = jit ? ["dotnet", workerBin] : [workerBin];
+        // CELERIAC_BENCH_PERF=<dir>: profile each worker under `perf record` (its CPU figures are then perf's, not the
+        // worker's: use it to find hot spots, never for the table).
+        string? perfDir = Environment.GetEnvironmentVariable("CELERIAC_BENCH_PERF");
+        var info = new ProcessStartInfo(perfDir is null ? command[0] : "perf")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        if (perfDir is not null)
         {
-            info.ArgumentList.Add(typeof(WorkerProcess).Assembly.Location);
+            foreach (string a in new[] { "record", "-F", "1999", "-g", "-o", Path.Combine(perfDir, $"worker-{Environment.TickCount64}.data"), "--", command[0] })
+            {
+                info.ArgumentList.Add(a);
+            }
+
+            if (jit)
+            {
+                // perf-<pid>.map for the JIT's code; a native worker keeps its own symbols (StripSymbols=false).
+                info.Environment["DOTNET_PerfMapEnabled"] = "1";
+                info.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+            }
         }
 
-        foreach (string a in new[] { "worker", "--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--prefetch", prefetch.ToString(CultureInfo.InvariantCulture), "--track-started", trackStarted ? "true" : "false" })
+        foreach (string a in command[1..])
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        foreach (string a in new[] { "--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--prefetch", prefetch.ToString(CultureInfo.InvariantCulture), "--track-started", trackStarted ? "true" : "false" })
         {
             info.ArgumentList.Add(a);
         }
@@ -203,6 +226,20 @@ internal sealed class WorkerProcess : IAsyncDisposable
     {
         try
         {
+            if (!_process.HasExited)
+            {
+                // The worker exits when its stdin closes; give it (and a wrapping `perf record`) a moment to finish.
+                _process.StandardInput.Close();
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
+                {
+                    await _process.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
             if (!_process.HasExited)
             {
                 _process.Kill(entireProcessTree: true);
