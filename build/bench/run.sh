@@ -6,7 +6,7 @@
 # .tmp/bench/results.json.
 #
 # Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 64] [--prefetch 128] [--round-trips 1000]
-#                           [--bulk-batch N] [--probe N] [--track-started false] [--out FILE] [--label TEXT]
+#                           [--bulk-batch N] [--probe N] [--track-started true] [--out FILE] [--label TEXT]
 #        build/bench/run.sh --jit-worker [...]     the worker under the JIT (dotnet build, run as `dotnet <dll>`) instead
 #                                                  of the Native AOT binary: to compare the two runtimes
 #        build/bench/run.sh --ref <commit> [...]   benchmark the src/ of another commit (exported to .tmp/bench/tree-<sha>;

@@ -247,6 +247,13 @@ internal static class Driver
             ["redis_calls_per_task"] = ClientCalls(commands) / tasks,
             ["commands_per_task"] = perTask,
         };
+        var usecPerTask = new JsonObject();
+        foreach ((string name, long usec) in RedisSnapshot.UsecDelta(before, after))
+        {
+            usecPerTask[name] = Math.Round((double)usec / tasks, 3);
+        }
+
+        phase["command_usec_per_task"] = usecPerTask;
         if (!double.IsNaN(seconds))
         {
             phase["seconds"] = seconds;
@@ -363,7 +370,7 @@ internal static class Driver
         public int Prefetch => args.Int("prefetch", Concurrency * 2);
         public int BulkBatch => args.Int("bulk-batch", N);
         public int Probe => args.Int("probe", N);
-        public bool TrackStarted => args.Get("track-started", "true") != "false";
+        public bool TrackStarted => args.Get("track-started", "false") == "true";
         public string Out => args.Get("out", ".tmp/bench/results.json");
         public string WorkerLog => args.Get("worker-log", ".tmp/bench/worker.log");
         public string Label => args.Get("label", "");

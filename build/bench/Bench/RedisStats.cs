@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace Celeriac.Bench;
 
 /// <summary>A snapshot of Redis <c>INFO commandstats</c> and <c>INFO cpu</c>. Commands run inside scripts are counted too.</summary>
-internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuSeconds, double SysSeconds)
+internal sealed record RedisSnapshot(Dictionary<string, long> Calls, Dictionary<string, long> Usec, double CpuSeconds, double SysSeconds)
 {
     public static async Task<RedisSnapshot> TakeAsync(IDatabase db)
     {
@@ -12,6 +12,7 @@ internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuS
         double cpu = await CpuAsync(db);
         double sys = await CpuAsync(db, "used_cpu_sys:");
         var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        var usec = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (string raw in stats.Split('\n'))
         {
             string line = raw.Trim();
@@ -28,10 +29,14 @@ internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuS
                 {
                     calls[name] = long.Parse(part[6..], CultureInfo.InvariantCulture);
                 }
+                else if (part.StartsWith("usec=", StringComparison.Ordinal))
+                {
+                    usec[name] = long.Parse(part[5..], CultureInfo.InvariantCulture);
+                }
             }
         }
 
-        return new RedisSnapshot(calls, cpu, sys);
+        return new RedisSnapshot(calls, usec, cpu, sys);
     }
 
     /// <summary>used_cpu_sys + used_cpu_user of the redis-server process, in seconds.</summary>
@@ -49,6 +54,25 @@ internal sealed record RedisSnapshot(Dictionary<string, long> Calls, double CpuS
         }
 
         return sum;
+    }
+
+    /// <summary>
+    /// Redis's own time (commandstats <c>usec</c>) between two snapshots, per command name. A script call's time includes
+    /// the commands it runs, which are also listed under their own names.
+    /// </summary>
+    public static SortedDictionary<string, long> UsecDelta(RedisSnapshot before, RedisSnapshot after)
+    {
+        var delta = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach ((string name, long usec) in after.Usec)
+        {
+            long d = usec - before.Usec.GetValueOrDefault(name);
+            if (d > 0 && name != "info")
+            {
+                delta[name] = d;
+            }
+        }
+
+        return delta;
     }
 
     /// <summary>Commands between two snapshots, per name, without the driver's own INFO calls.</summary>
