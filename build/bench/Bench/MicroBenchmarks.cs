@@ -133,7 +133,7 @@ public class FormatterBenchmarks
 /// <summary>
 /// The per-task allocation sources on the client and worker paths, each rebuilt here exactly as the runtime builds it
 /// today (CeleriacClient.BuildItem, CeleriacWorker.RunAsync, RedisBroker.StartQueueAsync/CompleteQueueAsync,
-/// RedisResultCodec.Read). When the runtime changes, update these to match (or delete the ones that no longer exist).
+/// RedisResultCodec.Decode). When the runtime changes, update these to match (or delete the ones that no longer exist).
 /// </summary>
 [MemoryDiagnoser]
 public class HotPathPieceBenchmarks
@@ -145,7 +145,7 @@ public class HotPathPieceBenchmarks
     private readonly ArrayBufferWriter<byte> _output = new(256);
     private IServiceScopeFactory _scopes = null!;
     private byte[] _payload = null!;
-    private HashEntry[] _stored = null!;
+    private byte[] _stored = null!;
     private TaskContext _context = null!;
 
     [GlobalSetup]
@@ -156,13 +156,7 @@ public class HotPathPieceBenchmarks
         _scopes = services.BuildServiceProvider().GetRequiredService<IServiceScopeFactory>();
         _payload = [0x92, 0xcd, 0x30, 0x39, 0xcd, 0x02, 0xa6];
         _context = new TaskContext { TaskId = _id, TaskName = W2Tasks.AddTask.Name };
-        var args = new List<RedisValue>();
-        RedisResultCodec.AppendFields(Success(), DateTimeOffset.UtcNow, args);
-        _stored = new HashEntry[args.Count / 2];
-        for (int i = 0; i < _stored.Length; i++)
-        {
-            _stored[i] = new HashEntry(args[2 * i], args[2 * i + 1]);
-        }
+        _stored = RedisResultCodec.Encode(_id, Success(), DateTimeOffset.UtcNow);
     }
 
     private TaskResult Success() => new()
@@ -202,22 +196,21 @@ public class HotPathPieceBenchmarks
         return keys.Length + values.Length;
     }
 
-    private readonly List<RedisValue> _batchArgs = new(3 + (64 * 18));
+    private readonly RedisValue[] _batchArgs = new RedisValue[3 + (64 * 5)];
+    private readonly ArrayBufferWriter<byte> _records = new(64 * 160);
 
     [Benchmark(Description = "worker: STARTED args per item of a StartMany batch")]
     public int StartedArgs()
     {
-        // CeleriacWorker.RunAsync (TrackStarted) + RedisBroker.StartQueueAsync, one item (the list and array are per batch).
+        // CeleriacWorker.RunAsync (TrackStarted) + RedisBroker.StartQueueAsync, one item (the arrays are per batch).
         var state = new TaskResult { State = TaskState.Started, TaskName = W1Tasks.NoopTask.Name, Retries = 0, Timestamp = DateTimeOffset.UtcNow, Worker = "host:1234:abc123" };
-        List<RedisValue> args = _batchArgs;
-        args.Clear();
-        args.Add(_id);
-        args.Add(_token);
-        int at = args.Count;
-        args.Add(0);
-        RedisResultCodec.AppendFields(state, DateTimeOffset.UtcNow, args);
-        args[at] = args.Count - at - 1;
-        return args.Count;
+        _records.ResetWrittenCount();
+        _batchArgs[3] = _id;
+        _batchArgs[4] = _token;
+        _batchArgs[5] = RedisResultCodec.StateName(state.State);
+        RedisResultCodec.Write(_records, _id, state, DateTimeOffset.UtcNow);
+        _batchArgs[6] = _records.WrittenMemory;
+        return _records.WrittenCount;
     }
 
     [Benchmark(Description = "worker: DI scope + resolve instance task")]
@@ -236,25 +229,23 @@ public class HotPathPieceBenchmarks
         return _output.WrittenMemory.ToArray().Length;
     }
 
-    [Benchmark(Description = "worker: complete args per item of a CompleteMany batch (TaskResult + fields)")]
+    [Benchmark(Description = "worker: complete args per item of a CompleteMany batch (TaskResult + record)")]
     public int CompleteArgs()
     {
-        // CeleriacWorker.RunAsync (TaskResult) + RedisBroker.CompleteQueueAsync, one item (the list and array are per batch).
+        // CeleriacWorker.RunAsync (TaskResult) + RedisBroker.CompleteQueueAsync, one item (the arrays are per batch).
         TaskResult result = Success();
-        List<RedisValue> args = _batchArgs;
-        args.Clear();
-        args.Add(_id);
-        args.Add(_token);
-        args.Add(ReplyTo);
-        int at = args.Count;
-        args.Add(0);
-        RedisResultCodec.AppendFields(result, DateTimeOffset.UtcNow, args);
-        args[at] = args.Count - at - 1;
-        return args.Count;
+        _records.ResetWrittenCount();
+        _batchArgs[4] = _id;
+        _batchArgs[5] = _token;
+        _batchArgs[6] = ReplyTo;
+        _batchArgs[7] = RedisResultCodec.StateName(result.State);
+        RedisResultCodec.Write(_records, _id, result, DateTimeOffset.UtcNow);
+        _batchArgs[8] = _records.WrittenMemory;
+        return _records.WrittenCount;
     }
 
-    [Benchmark(Description = "client: read a result hash (RedisResultCodec.Read)")]
-    public int ReadResult() => RedisResultCodec.Read(_stored).Value.Length;
+    [Benchmark(Description = "client: read a result record (RedisResultCodec.Decode)")]
+    public int ReadResult() => RedisResultCodec.Decode(_stored, out _).Value.Length;
 
     public sealed class ScopedTaskTarget
     {

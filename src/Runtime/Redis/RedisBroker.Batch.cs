@@ -1,3 +1,4 @@
+using System.Buffers;
 using Celeriac.Brokers;
 using StackExchange.Redis;
 
@@ -61,8 +62,16 @@ internal sealed partial class RedisBroker
     {
         int count = filter ? Count(items, queue) : items.Count;
         QueueKeys qk = KeysOf(queue);
-        var args = new List<RedisValue>(4 + (count * 18)) { Ms(ttl), qk.TaskPrefix, Keys.DoneChannelPrefix, Keys.ResultPrefix };
+        var args = new RedisValue[4 + (count * 5)];
+        args[0] = Ms(ttl);
+        args[1] = qk.TaskPrefix;
+        args[2] = Keys.DoneChannelPrefix;
+        args[3] = Keys.ResultPrefix;
+
+        // Every record of the call goes into one buffer; the arguments are slices of it (no array per record).
+        var records = new ArrayBufferWriter<byte>(count * 160);
         DateTimeOffset now = _time.GetUtcNow();
+        int at = 4;
         for (int i = 0; i < items.Count; i++)
         {
             Delivery delivery = items[i].Delivery;
@@ -71,20 +80,17 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            args.Add(delivery.Id);
-            args.Add(delivery.LeaseToken);
-            args.Add(delivery.ReplyTo ?? string.Empty);
-            int at = args.Count;
-            args.Add(0);
-            RedisResultCodec.AppendFields(items[i].Result, now, args);
-
-            // A first attempt's hash holds at most a STARTED record, whose fields the final record all overwrites: no
-            // DEL needed. After a retry the RETRY record's error fields would otherwise outlive it.
-            int n = args.Count - at - 1;
-            args[at] = items[i].Result.Retries == 0 ? -n : n;
+            TaskResult result = items[i].Result;
+            args[at++] = delivery.Id;
+            args[at++] = delivery.LeaseToken;
+            args[at++] = delivery.ReplyTo ?? string.Empty;
+            args[at++] = RedisResultCodec.StateName(result.State);
+            int start = records.WrittenCount;
+            RedisResultCodec.Write(records, delivery.Id, result, now);
+            args[at++] = records.WrittenMemory[start..];
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, qk.ActiveOnly, args.ToArray()).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, qk.ActiveOnly, args).ConfigureAwait(false);
         var flags = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)
@@ -99,8 +105,13 @@ internal sealed partial class RedisBroker
     private async Task StartQueueAsync(IReadOnlyList<StartItem> items, string queue, bool filter, TimeSpan ttl, int[] runs)
     {
         int count = filter ? Count(items, queue) : items.Count;
-        var args = new List<RedisValue>(3 + (count * 15)) { Ms(ttl), KeysOf(queue).TaskPrefix, Keys.ResultPrefix };
+        var args = new RedisValue[3 + (count * 4)];
+        args[0] = Ms(ttl);
+        args[1] = KeysOf(queue).TaskPrefix;
+        args[2] = Keys.ResultPrefix;
+        ArrayBufferWriter<byte>? records = null;
         DateTimeOffset now = _time.GetUtcNow();
+        int at = 3;
         for (int i = 0; i < items.Count; i++)
         {
             Delivery delivery = items[i].Delivery;
@@ -109,18 +120,24 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            args.Add(delivery.Id);
-            args.Add(delivery.LeaseToken);
-            int at = args.Count;
-            args.Add(0);
+            args[at++] = delivery.Id;
+            args[at++] = delivery.LeaseToken;
             if (items[i].State is { } state)
             {
-                RedisResultCodec.AppendFields(state, now, args);
-                args[at] = args.Count - at - 1;
+                records ??= new ArrayBufferWriter<byte>(count * 128);
+                args[at++] = RedisResultCodec.StateName(state.State);
+                int start = records.WrittenCount;
+                RedisResultCodec.Write(records, delivery.Id, state, now);
+                args[at++] = records.WrittenMemory[start..];
+            }
+            else
+            {
+                args[at++] = RedisValue.EmptyString;
+                args[at++] = RedisValue.EmptyString;
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, [], args.ToArray()).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, [], args).ConfigureAwait(false);
         var counts = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)

@@ -11,12 +11,11 @@ internal sealed partial class RedisBroker
         ArgumentNullException.ThrowIfNull(delivery);
         ArgumentNullException.ThrowIfNull(state);
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new List<RedisValue>(24) { delivery.LeaseToken, delivery.Id, envelope, dueAtMs, Ms(ttl) };
-        RedisResultCodec.AppendFields(state, _time.GetUtcNow(), args);
+        RedisValue[] args = [delivery.LeaseToken, delivery.Id, envelope, dueAtMs, Ms(ttl), RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow())];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Retry,
             [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Scheduled(delivery.Queue), Keys.Result(delivery.Id), Keys.Notify(delivery.Queue)],
-            [.. args]).ConfigureAwait(false);
+            args).ConfigureAwait(false);
         return (int)reply == 1;
     }
 
@@ -25,16 +24,15 @@ internal sealed partial class RedisBroker
     {
         ArgumentNullException.ThrowIfNull(delivery);
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new List<RedisValue>(20) { delivery.LeaseToken, Ms(ttl), state is null ? "0" : "1" };
-        if (state is not null)
-        {
-            RedisResultCodec.AppendFields(state, _time.GetUtcNow(), args);
-        }
-
+        RedisValue[] args =
+        [
+            delivery.LeaseToken, Ms(ttl), state is null ? "0" : "1",
+            state is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow()),
+        ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Start,
             [Keys.Task(delivery.Queue, delivery.Id), Keys.Result(delivery.Id)],
-            [.. args]).ConfigureAwait(false);
+            args).ConfigureAwait(false);
         return (int)reply;
     }
 

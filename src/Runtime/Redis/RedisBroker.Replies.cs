@@ -109,7 +109,7 @@ internal sealed partial class RedisBroker
         }
     }
 
-    /// <summary>A reply is <c>cmsgpack(id, field, value, ...)</c>: the id, then the result hash's fields as strings (value as raw bytes).</summary>
+    /// <summary>A reply is the task's whole result record (<see cref="RedisResultCodec.Write"/>), which carries its id.</summary>
     private void OnReply(RedisChannel channel, RedisValue message)
     {
         try
@@ -120,25 +120,10 @@ internal sealed partial class RedisBroker
                 return;
             }
 
-            var reader = new MessagePackReader(bytes);
-            string? id = reader.ReadString();
-            if (id is null || !_replyWaiters.TryGetValue(id, out ReplyWaiter? waiter))
+            if (RedisResultCodec.ReadId(bytes) is { } id && _replyWaiters.TryGetValue(id, out ReplyWaiter? waiter))
             {
-                return;
+                waiter.Set(RedisResultCodec.Decode(bytes, out _));
             }
-
-            var entries = new List<HashEntry>(8);
-            while (!reader.End)
-            {
-                string? field = reader.ReadString();
-                System.Buffers.ReadOnlySequence<byte>? raw = reader.ReadStringSequence();
-                if (field is not null)
-                {
-                    entries.Add(new HashEntry(field, raw is { } r ? (RedisValue)System.Buffers.BuffersExtensions.ToArray(r) : RedisValue.EmptyString));
-                }
-            }
-
-            waiter.Set(RedisResultCodec.Read([.. entries]));
         }
         catch (MessagePackSerializationException)
         {

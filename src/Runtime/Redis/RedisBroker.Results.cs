@@ -1,4 +1,5 @@
 using Celeriac.Brokers;
+using MessagePack;
 using StackExchange.Redis;
 
 namespace Celeriac.Redis;
@@ -10,9 +11,8 @@ internal sealed partial class RedisBroker
     {
         ArgumentNullException.ThrowIfNull(state);
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new List<RedisValue>(16) { Ms(ttl) };
-        RedisResultCodec.AppendFields(state, _time.GetUtcNow(), args);
-        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(taskId)], [.. args]).ConfigureAwait(false);
+        RedisValue[] args = [Ms(ttl), RedisResultCodec.StateName(state.State), RedisResultCodec.Encode(taskId, state, _time.GetUtcNow())];
+        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(taskId)], args).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -22,12 +22,15 @@ internal sealed partial class RedisBroker
         ArgumentNullException.ThrowIfNull(result);
         cancellationToken.ThrowIfCancellationRequested();
         string state = RedisResultCodec.StateName(result.State);
-        var args = new List<RedisValue>(24) { delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state, delivery.ReplyTo ?? string.Empty };
-        RedisResultCodec.AppendFields(result, _time.GetUtcNow(), args);
+        RedisValue[] args =
+        [
+            delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state, delivery.ReplyTo ?? string.Empty,
+            RedisResultCodec.Encode(delivery.Id, result, _time.GetUtcNow()),
+        ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Complete,
             [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Result(delivery.Id)],
-            [.. args]).ConfigureAwait(false);
+            args).ConfigureAwait(false);
         return (int)reply == 1;
     }
 
@@ -38,21 +41,17 @@ internal sealed partial class RedisBroker
         ArgumentNullException.ThrowIfNull(reason);
         cancellationToken.ThrowIfCancellationRequested();
         DateTimeOffset now = _time.GetUtcNow();
-        var args = new List<RedisValue>(24)
-        {
+        RedisValue[] args =
+        [
             delivery.LeaseToken, delivery.Id, reason, now.ToUnixTimeMilliseconds(), Ms(ttl), Keys.DoneChannelName(delivery.Id),
             result is null ? RedisValue.EmptyString : RedisResultCodec.StateName(result.State),
             delivery.ReplyTo ?? string.Empty,
-        };
-        if (result is not null)
-        {
-            RedisResultCodec.AppendFields(result, now, args);
-        }
-
+            result is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, result, now),
+        ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.DeadLetter,
             [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), Keys.Result(delivery.Id)],
-            [.. args]).ConfigureAwait(false);
+            args).ConfigureAwait(false);
         return (int)reply == 1;
     }
 
@@ -60,9 +59,25 @@ internal sealed partial class RedisBroker
     public async Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        HashEntry[] entries = await _db.HashGetAllAsync(Keys.Result(taskId)).ConfigureAwait(false);
-        return RedisResultCodec.Read(entries);
+        RedisKey key = Keys.Result(taskId);
+        RedisValue[] fields = await _db.HashGetAsync(key, RecordAndState).ConfigureAwait(false);
+        if (!fields[0].IsNull)
+        {
+            try
+            {
+                return RedisResultCodec.Decode((byte[])fields[0]!, out _);
+            }
+            catch (MessagePackSerializationException ex)
+            {
+                throw new InvalidDataException($"The result record of task '{taskId}' ({key}) cannot be read: {ex.Message}", ex);
+            }
+        }
+
+        // No record: nothing stored yet (PENDING), or a hash of the layout before the record (an older Celeriac).
+        return fields[1].IsNull ? TaskResult.Pending : RedisResultCodec.ReadFields(await _db.HashGetAllAsync(key).ConfigureAwait(false));
     }
+
+    private static readonly RedisValue[] RecordAndState = [RedisResultCodec.RecordField, RedisResultCodec.StateField];
 
     /// <inheritdoc />
     public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)

@@ -1,11 +1,14 @@
+using System.Buffers;
 using System.Globalization;
+using MessagePack;
 using StackExchange.Redis;
 
 namespace Celeriac.Redis;
 
 /// <summary>
-/// Maps a <see cref="TaskResult"/> to the fields of its result hash <c>P:r:&lt;id&gt;</c> and back (docs/protocol.md,
-/// "Result record"). States are written with Celery's names so that <c>redis-cli HGETALL</c> reads naturally.
+/// Maps a <see cref="TaskResult"/> to its result record and back (docs/protocol.md, "Result record"). The result hash
+/// <c>P:r:&lt;id&gt;</c> holds two fields: <c>state</c> (Celery's name, so that <c>redis-cli HGET … state</c> reads
+/// naturally and the scripts can keep final states final) and <c>rec</c>, the whole record as one MessagePack array.
 /// </summary>
 internal static class RedisResultCodec
 {
@@ -44,52 +47,124 @@ internal static class RedisResultCodec
         _ => TaskState.Pending,
     };
 
-    /// <summary>Appends the hash's field/value pairs for <paramref name="result"/> (state first) to <paramref name="into"/>.</summary>
+    /// <summary>The hash field that holds the whole record (see <see cref="Write"/>).</summary>
+    public const string RecordField = "rec";
+
+    /// <summary>The record layout written by this version; readers accept any version and ignore trailing fields.</summary>
+    public const int RecordVersion = 1;
+
+    /// <summary>
+    /// Writes the result record of task <paramref name="id"/>: the MessagePack array
+    /// <c>[version, id, state, task, retries, date_done (unix ms), worker, value (bin), exc_type, exc_message, traceback]</c>
+    /// (absent values are nil). It is stored in the result hash's <c>rec</c> field next to <c>state</c>, and it is the
+    /// message published on the sender's reply channel, so a waiter needs no re-read (docs/protocol.md, "Result record").
+    /// </summary>
+    /// <param name="into">The buffer to append to.</param>
+    /// <param name="id">The task id.</param>
     /// <param name="result">The result to write.</param>
     /// <param name="now">The timestamp used when <see cref="TaskResult.Timestamp"/> is not set.</param>
-    /// <param name="into">The script argument list.</param>
-    public static void AppendFields(TaskResult result, DateTimeOffset now, List<RedisValue> into)
+    public static void Write(IBufferWriter<byte> into, string id, TaskResult result, DateTimeOffset now)
     {
-        into.Add(StateField);
-        into.Add(StateName(result.State));
-        if (!result.Value.IsEmpty)
+        var writer = new MessagePackWriter(into);
+        writer.WriteArrayHeader(11);
+        writer.Write(RecordVersion);
+        writer.Write(id);
+        writer.Write(StateName(result.State));
+        writer.Write(result.TaskName);
+        writer.Write(result.Retries);
+        writer.Write((result.Timestamp ?? now).ToUnixTimeMilliseconds());
+        writer.Write(result.Worker);
+        if (result.Value.IsEmpty)
         {
-            into.Add(ValueField);
-            into.Add(result.Value);
+            writer.WriteNil();
+        }
+        else
+        {
+            writer.Write(result.Value.Span);
         }
 
         if (result.Error is { } error)
         {
-            into.Add(ExcTypeField);
-            into.Add(error.Type);
-            into.Add(ExcMessageField);
-            into.Add(error.Message);
-            if (error.StackTrace is { } trace)
-            {
-                into.Add(TracebackField);
-                into.Add(trace);
-            }
+            writer.Write(error.Type);
+            writer.Write(error.Message);
+            writer.Write(error.StackTrace);
+        }
+        else
+        {
+            writer.WriteNil();
+            writer.WriteNil();
+            writer.WriteNil();
         }
 
-        if (result.TaskName is { } task)
-        {
-            into.Add(TaskField);
-            into.Add(task);
-        }
-
-        into.Add(RetriesField);
-        into.Add(result.Retries);
-        into.Add(DateDoneField);
-        into.Add((result.Timestamp ?? now).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
-        if (result.Worker is { } worker)
-        {
-            into.Add(WorkerField);
-            into.Add(worker);
-        }
+        writer.Flush();
     }
 
-    /// <summary>Reads a result hash; an empty hash (missing key) reads as <see cref="TaskResult.Pending"/>.</summary>
-    public static TaskResult Read(HashEntry[] entries)
+    /// <summary>The record of <see cref="Write"/> as a new array (for the single-item, off-hot-path calls).</summary>
+    public static byte[] Encode(string id, TaskResult result, DateTimeOffset now)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128 + result.Value.Length);
+        Write(buffer, id, result, now);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>Reads only the task id of a record written by <see cref="Write"/> (to skip records nobody waits for).</summary>
+    /// <exception cref="MessagePackSerializationException">The bytes are not a result record.</exception>
+    public static string? ReadId(ReadOnlyMemory<byte> record)
+    {
+        var reader = new MessagePackReader(record);
+        if (reader.ReadArrayHeader() < 3)
+        {
+            throw new MessagePackSerializationException("A result record has at least 3 fields.");
+        }
+
+        reader.Skip();
+        return reader.ReadString();
+    }
+
+    /// <summary>Reads a record written by <see cref="Write"/>; <paramref name="id"/> is the task id it carries.</summary>
+    /// <exception cref="MessagePackSerializationException">The bytes are not a result record.</exception>
+    public static TaskResult Decode(ReadOnlyMemory<byte> record, out string? id)
+    {
+        var reader = new MessagePackReader(record);
+        int count = reader.ReadArrayHeader();
+        if (count < 3)
+        {
+            throw new MessagePackSerializationException($"A result record has at least 3 fields; this one has {count}.");
+        }
+
+        _ = reader.ReadInt32(); // version: later versions only append fields
+        id = reader.ReadString();
+        TaskState state = ParseState(reader.ReadString());
+        string? task = count > 3 ? reader.ReadString() : null;
+        int retries = count > 4 && !reader.TryReadNil() ? reader.ReadInt32() : 0;
+        DateTimeOffset? timestamp = count > 5 && !reader.TryReadNil() ? DateTimeOffset.FromUnixTimeMilliseconds(reader.ReadInt64()) : null;
+        string? worker = count > 6 ? reader.ReadString() : null;
+        ReadOnlyMemory<byte> value = default;
+        if (count > 7 && reader.ReadBytes() is { } bytes)
+        {
+            value = bytes.IsSingleSegment ? bytes.First : bytes.ToArray();
+        }
+
+        string? excType = count > 8 ? reader.ReadString() : null;
+        string? excMessage = count > 9 ? reader.ReadString() : null;
+        string? traceback = count > 10 ? reader.ReadString() : null;
+        return new TaskResult
+        {
+            State = state,
+            Value = value,
+            Error = excType is null && excMessage is null ? null : new TaskError(excType ?? string.Empty, excMessage ?? string.Empty, traceback),
+            TaskName = task,
+            Retries = retries,
+            Timestamp = timestamp,
+            Worker = worker,
+        };
+    }
+
+    /// <summary>
+    /// Reads a result hash of the layout before the record (one hash field per result field, no <c>rec</c>), as an
+    /// older Celeriac wrote it; an empty hash (missing key) reads as <see cref="TaskResult.Pending"/>.
+    /// </summary>
+    public static TaskResult ReadFields(HashEntry[] entries)
     {
         if (entries.Length == 0)
         {

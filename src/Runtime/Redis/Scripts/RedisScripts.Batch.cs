@@ -11,43 +11,32 @@ internal static partial class RedisScripts
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3] -> done channel prefix P:done:
     // ARGV[4] -> result hash prefix P:r: (result keys P:r:<id> are built here, as fetch builds P:{q}:t:<id>)
-    // ARGV[5..] -> per item: id, lease token, reply channel or "", n, then n result hash field/value entries (state first);
-    //              n is negative (-n entries follow) when the result hash can hold no field this record does not overwrite
-    //              (a first attempt: no RETRY record before it), so the old hash need not be deleted first
-    // Side effect: per completed id, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
-    //              cmsgpack(id, field, value, ...) (the whole record: a waiter needs no re-read)
+    // ARGV[5..] -> per item: id, lease token, reply channel or "", state name, result record (RedisResultCodec)
+    // Side effect: per completed id, HSET P:r:<id> state <state> rec <record> (both fields: nothing of an earlier state
+    //              survives), PEXPIRE, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
+    //              <record> (the whole record: a waiter needs no re-read)
     // Returns: { 1 or 0 per item }: 1 when completed; 0 when that lease is no longer held (nothing changed for that id)
     public const string CompleteMany = """
         local out = {}
         local done = {}
         local keys = {}
-        local i = 5
-        while i <= #ARGV do
+        for i = 5, #ARGV, 5 do
           local id = ARGV[i]
-          local n = tonumber(ARGV[i + 3])
-          local clean = n < 0
-          if clean then
-            n = -n
-          end
           local key = ARGV[2] .. id
           if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
             local rkey = ARGV[4] .. id
-            if not clean then
-              redis.call('DEL', rkey)
-            end
-            redis.call('HSET', rkey, unpack(ARGV, i + 4, i + 3 + n))
+            redis.call('HSET', rkey, 'state', ARGV[i + 3], 'rec', ARGV[i + 4])
             redis.call('PEXPIRE', rkey, ARGV[1])
             done[#done + 1] = id
             keys[#keys + 1] = key
-            redis.call('PUBLISH', ARGV[3] .. id, ARGV[i + 5])
+            redis.call('PUBLISH', ARGV[3] .. id, ARGV[i + 3])
             if ARGV[i + 2] ~= '' then
-              redis.call('PUBLISH', ARGV[i + 2], cmsgpack.pack(id, unpack(ARGV, i + 4, i + 3 + n)))
+              redis.call('PUBLISH', ARGV[i + 2], ARGV[i + 4])
             end
             out[#out + 1] = 1
           else
             out[#out + 1] = 0
           end
-          i = i + 4 + n
         end
         if #done > 0 then
           redis.call('ZREM', KEYS[1], unpack(done))
@@ -61,30 +50,26 @@ internal static partial class RedisScripts
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3] -> result hash prefix P:r:
-    // ARGV[4..] -> per item: id, lease token, n (0 = only count the run), then n STARTED hash field/value entries (state first)
+    // ARGV[4..] -> per item: id, lease token, then "" (only count the run) or "STARTED", then the STARTED record or ""
     // Returns: { runs per item }: the runs started so far (this one included), or 0 when that lease is no longer held
     //          (nothing changed for that id)
     public const string StartMany = """
         local out = {}
-        local i = 4
-        while i <= #ARGV do
+        for i = 4, #ARGV, 4 do
           local key = ARGV[2] .. ARGV[i]
-          local n = tonumber(ARGV[i + 2])
           if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
             out[#out + 1] = redis.call('HINCRBY', key, 'runs', 1)
-            if n > 0 then
+            if ARGV[i + 2] ~= '' then
               local rkey = ARGV[3] .. ARGV[i]
               local current = redis.call('HGET', rkey, 'state')
               if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
-                redis.call('DEL', rkey)
-                redis.call('HSET', rkey, unpack(ARGV, i + 3, i + 2 + n))
+                redis.call('HSET', rkey, 'state', ARGV[i + 2], 'rec', ARGV[i + 3])
                 redis.call('PEXPIRE', rkey, ARGV[1])
               end
             end
           else
             out[#out + 1] = 0
           end
-          i = i + 3 + n
         end
         return out
         """;

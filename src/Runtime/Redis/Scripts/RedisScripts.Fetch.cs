@@ -141,7 +141,7 @@ internal static partial class RedisScripts
     // ARGV[3] -> the retry's envelope bytes (retries + 1)
     // ARGV[4] -> due time of the retry (unix ms)
     // ARGV[5] -> result TTL (ms)
-    // ARGV[6..] -> result hash field, value pairs of the RETRY state (state first)
+    // ARGV[6] -> the RETRY state's result record (RedisResultCodec)
     // Returns: 1 when rescheduled; 0 when the lease is no longer held (nothing changed)
     public const string Retry = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
@@ -153,8 +153,7 @@ internal static partial class RedisScripts
         redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
         local current = redis.call('HGET', KEYS[4], 'state')
         if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
-          redis.call('DEL', KEYS[4])
-          redis.call('HSET', KEYS[4], unpack(ARGV, 6))
+          redis.call('HSET', KEYS[4], 'state', 'RETRY', 'rec', ARGV[6])
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
         end
         if redis.call('LLEN', KEYS[5]) == 0 then
@@ -168,7 +167,7 @@ internal static partial class RedisScripts
     // ARGV[1] -> lease token
     // ARGV[2] -> result TTL (ms)
     // ARGV[3] -> "1" to write the STARTED state, "0" to only count the run
-    // ARGV[4..] -> result hash field, value pairs (state first), when ARGV[3] is "1"
+    // ARGV[4] -> the STARTED result record (RedisResultCodec), when ARGV[3] is "1"
     // Returns: the number of runs started so far (this one included); 0 when the lease is no longer held (nothing changed)
     public const string Start = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
@@ -178,8 +177,7 @@ internal static partial class RedisScripts
         if ARGV[3] == '1' then
           local current = redis.call('HGET', KEYS[2], 'state')
           if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
-            redis.call('DEL', KEYS[2])
-            redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+            redis.call('HSET', KEYS[2], 'state', 'STARTED', 'rec', ARGV[4])
             redis.call('PEXPIRE', KEYS[2], ARGV[2])
           end
         end

@@ -8,23 +8,22 @@ internal static partial class RedisScripts
     // ARGV[2] -> task id
     // ARGV[3] -> result TTL (ms)
     // ARGV[4] -> channel P:done:<id>
-    // ARGV[5] -> final state name (published)
+    // ARGV[5] -> final state name
     // ARGV[6] -> the sender's reply channel, or "" (then nothing is published there)
-    // ARGV[7..] -> result hash field, value pairs (state first)
-    // Side effect: PUBLISH P:done:<id> <state>; PUBLISH <reply> cmsgpack(id, field, value, ...) when ARGV[6] is set
+    // ARGV[7] -> the result record (RedisResultCodec)
+    // Side effect: PUBLISH P:done:<id> <state>; PUBLISH <reply> <record> when ARGV[6] is set
     // Returns: 1 when completed; 0 when the lease is no longer held (nothing changed)
     public const string Complete = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
-        redis.call('DEL', KEYS[3])
-        redis.call('HSET', KEYS[3], unpack(ARGV, 7))
+        redis.call('HSET', KEYS[3], 'state', ARGV[5], 'rec', ARGV[7])
         redis.call('PEXPIRE', KEYS[3], ARGV[3])
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('DEL', KEYS[1])
         redis.call('PUBLISH', ARGV[4], ARGV[5])
         if ARGV[6] ~= '' then
-          redis.call('PUBLISH', ARGV[6], cmsgpack.pack(ARGV[2], unpack(ARGV, 7)))
+          redis.call('PUBLISH', ARGV[6], ARGV[7])
         end
         return 1
         """;
@@ -32,15 +31,15 @@ internal static partial class RedisScripts
     /// <summary>Records a non-final state unless the stored state is already final.</summary>
     // KEYS[1] -> P:r:<id>
     // ARGV[1] -> result TTL (ms)
-    // ARGV[2..] -> result hash field, value pairs (state first)
+    // ARGV[2] -> state name
+    // ARGV[3] -> the result record (RedisResultCodec)
     // Returns: 1 when written; 0 when the stored state is final (SUCCESS, FAILURE, REVOKED; nothing changed)
     public const string SetState = """
         local current = redis.call('HGET', KEYS[1], 'state')
         if current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED' then
           return 0
         end
-        redis.call('DEL', KEYS[1])
-        redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+        redis.call('HSET', KEYS[1], 'state', ARGV[2], 'rec', ARGV[3])
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         return 1
         """;
@@ -55,7 +54,7 @@ internal static partial class RedisScripts
     // ARGV[6] -> channel P:done:<id>
     // ARGV[7] -> final state name, or "" to store no result
     // ARGV[8] -> the sender's reply channel, or "" (published to, like Complete, when a result is stored)
-    // ARGV[9..] -> result hash field, value pairs (state first), when ARGV[7] is not ""
+    // ARGV[9] -> the result record (RedisResultCodec), when ARGV[7] is not ""
     // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
     public const string DeadLetter = """
         if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
@@ -66,12 +65,11 @@ internal static partial class RedisScripts
         redis.call('HSET', KEYS[1], 'reason', ARGV[3], 'dead_at', ARGV[4])
         redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
         if ARGV[7] ~= '' then
-          redis.call('DEL', KEYS[4])
-          redis.call('HSET', KEYS[4], unpack(ARGV, 9))
+          redis.call('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
           redis.call('PUBLISH', ARGV[6], ARGV[7])
           if ARGV[8] ~= '' then
-            redis.call('PUBLISH', ARGV[8], cmsgpack.pack(ARGV[2], unpack(ARGV, 9)))
+            redis.call('PUBLISH', ARGV[8], ARGV[9])
           end
         end
         return 1

@@ -1,0 +1,108 @@
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.Redis;
+using MessagePack;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace Celeriac.IntegrationTests;
+
+/// <summary>The result record (docs/protocol.md, "Result record"): its encoding, and how the Redis broker reads what it finds.</summary>
+public sealed class ResultRecordTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void A_record_round_trips_every_field()
+    {
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_123);
+        var failure = new TaskResult
+        {
+            State = TaskState.Failure,
+            Value = new byte[] { 1, 2, 3 },
+            Error = new TaskError("System.TimeoutException", "slow", "at Tasks.Slow()"),
+            TaskName = "billing.charge",
+            Retries = 3,
+            Timestamp = at,
+            Worker = "host:42:abc",
+        };
+
+        TaskResult read = RedisResultCodec.Decode(RedisResultCodec.Encode("id-1", failure, DateTimeOffset.UtcNow), out string? id);
+
+        Assert.Equal("id-1", id);
+        Assert.Equal(TaskState.Failure, read.State);
+        Assert.Equal(new byte[] { 1, 2, 3 }, read.Value.ToArray());
+        Assert.Equal(failure.Error, read.Error);
+        Assert.Equal("billing.charge", read.TaskName);
+        Assert.Equal(3, read.Retries);
+        Assert.Equal(at, read.Timestamp);
+        Assert.Equal("host:42:abc", read.Worker);
+        Assert.Equal("id-1", RedisResultCodec.ReadId(RedisResultCodec.Encode("id-1", failure, DateTimeOffset.UtcNow)));
+    }
+
+    [Fact]
+    public void A_record_without_optional_fields_reads_them_as_absent_and_takes_the_given_time()
+    {
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_000);
+        TaskResult read = RedisResultCodec.Decode(RedisResultCodec.Encode("id-2", new TaskResult { State = TaskState.Success }, now), out _);
+
+        Assert.Equal(TaskState.Success, read.State);
+        Assert.True(read.Value.IsEmpty);
+        Assert.Null(read.Error);
+        Assert.Null(read.TaskName);
+        Assert.Null(read.Worker);
+        Assert.Equal(now, read.Timestamp);
+    }
+
+    [Fact]
+    public void A_later_version_with_more_fields_is_read_and_a_short_one_is_refused()
+    {
+        // A later writer appends fields; this reader takes the ones it knows.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        writer.WriteArrayHeader(13);
+        writer.Write(2);
+        writer.Write("id-3");
+        writer.Write("SUCCESS");
+        writer.Write("t");
+        writer.Write(0);
+        writer.Write(1_764_000_000_000L);
+        writer.Write("w");
+        writer.Write(new byte[] { 7 });
+        writer.WriteNil();
+        writer.WriteNil();
+        writer.WriteNil();
+        writer.Write("a field of version 2");
+        writer.Write(12);
+        writer.Flush();
+        TaskResult read = RedisResultCodec.Decode(buffer.WrittenMemory, out string? id);
+        Assert.Equal("id-3", id);
+        Assert.Equal(TaskState.Success, read.State);
+        Assert.Equal(new byte[] { 7 }, read.Value.ToArray());
+
+        byte[] tooShort = MessagePackSerializer.Serialize(new object[] { 1, "id" });
+        Assert.Throws<MessagePackSerializationException>(() => RedisResultCodec.Decode(tooShort, out _));
+    }
+
+    [Fact]
+    public async Task The_broker_reads_a_result_hash_of_the_layout_before_the_record_and_names_a_corrupt_record()
+    {
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        var broker = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, NullLogger.Instance, TimeProvider.System);
+        IDatabase db = redis.GetDatabase();
+
+        // An older Celeriac stored one hash field per result field.
+        await db.HashSetAsync($"{prefix}:r:old", [new("state", "SUCCESS"), new("value", new byte[] { 42 }), new("task", "legacy.task"), new("retries", "1"), new("date_done", "2026-11-24T03:04:37.1234567Z"), new("worker", "old-host")]);
+        TaskResult old = await broker.GetResultAsync("old", default);
+        output.WriteLine($"legacy hash read as {old.State} value {old.Value.Length} B task {old.TaskName} at {old.Timestamp:O}");
+        Assert.Equal(TaskState.Success, old.State);
+        Assert.Equal(new byte[] { 42 }, old.Value.ToArray());
+        Assert.Equal("legacy.task", old.TaskName);
+        Assert.Equal(1, old.Retries);
+
+        Assert.Equal(TaskState.Pending, (await broker.GetResultAsync("never-stored", default)).State);
+
+        await db.HashSetAsync($"{prefix}:r:bad", [new("state", "SUCCESS"), new("rec", "not msgpack at all")]);
+        InvalidDataException error = await Assert.ThrowsAsync<InvalidDataException>(() => broker.GetResultAsync("bad", default));
+        output.WriteLine(error.Message);
+        Assert.Contains("bad", error.Message, StringComparison.Ordinal);
+    }
+}
