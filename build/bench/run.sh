@@ -5,7 +5,7 @@
 # drains) and W2 (sequential round trips on a fresh worker) plus an allocation probe, prints one table and writes
 # .tmp/bench/results.json.
 #
-# Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 64] [--prefetch 128] [--round-trips 1000]
+# Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 256] [--prefetch 512] [--round-trips 1000]
 #                           [--bulk-batch N] [--probe N] [--track-started true] [--out FILE] [--label TEXT]
 #        build/bench/run.sh --jit-worker [...]     the worker under the JIT (dotnet build, run as `dotnet <dll>`) instead
 #                                                  of the Native AOT binary: to compare the two runtimes

@@ -27,9 +27,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly TimeProvider _time;
     private readonly string _name;
     private readonly ConcurrentDictionary<string, Delivery> _held = new(StringComparer.Ordinal);
-    // A consumer waiting for work resumes on the fetch loop's thread (no thread-pool hop per delivery): it runs only
-    // until it has queued the delivery's start, which is short and never blocks.
-    private readonly Channel<Delivery> _ready = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true, AllowSynchronousContinuations = true });
+    // Consumers resume on the thread pool, not inline on the fetch loop's thread: measured, running them inline (here
+    // and after the group commit) serialised their work on one thread and cost 5-20% of the drain (docs/performance.md).
+    private readonly Channel<Delivery> _ready = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly SemaphoreSlim _slots;
     private readonly QueueSelector _queueSelector;
     private readonly CancellationTokenSource _hardStop = new();
@@ -57,7 +57,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout);
-        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, inlineContinuations: true);
+        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
