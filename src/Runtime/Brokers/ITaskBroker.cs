@@ -25,7 +25,10 @@ internal sealed class Delivery
     public int Runs { get; init; }
     /// <summary>The sending client's reply channel (the envelope's <c>reply_to</c>), set by the worker once it decoded the envelope; outcomes publish the final result there too.</summary>
     public string? ReplyTo { get; set; }
-    /// <summary>Set by the worker once <see cref="ITaskBroker.MarkStartedAsync"/> counted this delivery's run; a release then takes the count back (interrupted, not failed).</summary>
+    /// <summary>
+    /// This delivery's run was counted: by the fetch (<see cref="FetchRequest.StartCount"/>) or by
+    /// <see cref="ITaskBroker.MarkStartedAsync"/>. A release then takes the count back (interrupted, not failed).
+    /// </summary>
     public bool RunStarted { get; set; }
 }
 
@@ -40,7 +43,17 @@ internal readonly record struct CompleteItem(Delivery Delivery, TaskResult Resul
 internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 
 /// <summary>What to fetch: from which queues (in order), how many at most, for how long to lease, how long to block when nothing is ready.</summary>
-internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId);
+/// <param name="Queues">The queues, in the order to try them.</param>
+/// <param name="MaxCount">The most messages to lease.</param>
+/// <param name="Lease">How long the leases last before the heartbeat must renew them.</param>
+/// <param name="MaxWait">How long to block when nothing is ready.</param>
+/// <param name="WorkerId">The worker's name (part of each lease token).</param>
+/// <param name="StartCount">
+/// How many of the leased messages (the first ones) start running at once, because idle consumers wait for them: their
+/// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedAsync"/> would, without a STARTED state) and
+/// their <see cref="Delivery.RunStarted"/> is set. The others are prefetched and counted when they start.
+/// </param>
+internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0);
 
 /// <summary>A message set aside because it could not be run, with the reason.</summary>
 /// <param name="Id">The task id.</param>

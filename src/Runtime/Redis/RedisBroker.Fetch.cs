@@ -74,6 +74,7 @@ internal sealed partial class RedisBroker
         long nextDue = -1;
         long now = NowMs;
         RedisValue deadline = now + Ms(request.Lease);
+        int startLeft = request.StartCount;
         foreach (string queue in request.Queues)
         {
             int want = request.MaxCount - taken;
@@ -85,7 +86,7 @@ internal sealed partial class RedisBroker
             RedisResult? reply = await _db.ScriptEvaluateAsync(
                 RedisScripts.Fetch,
                 [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
-                [now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix()]).ConfigureAwait(false);
+                [now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft)]).ConfigureAwait(false);
             RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
             if (items.Length < 2 || (items.Length - 2) % 6 != 0)
             {
@@ -115,6 +116,7 @@ internal sealed partial class RedisBroker
                     LeaseToken = (string)items[i + 3]!,
                     Revoked = (int)items[i + 4] == 1,
                     Runs = (int)items[i + 5],
+                    RunStarted = startLeft-- > 0,
                 });
                 taken++;
             }

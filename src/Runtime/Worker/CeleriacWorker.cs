@@ -40,6 +40,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
     private volatile bool _stopping;
+    private int _idleConsumers;
     private string? _lastTaskName; // a hint for the decoder (reuse the name's string); races are harmless
     private ITaskBroker? _broker;
 
@@ -192,10 +193,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 break;
             }
 
+            // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
+            // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
+            int startNow = _worker.TrackStarted ? 0 : Math.Clamp(Volatile.Read(ref _idleConsumers) - _ready.Reader.Count, 0, free);
             batch.Clear();
             try
             {
-                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free }, batch, stoppingToken).ConfigureAwait(false);
+                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow }, batch, stoppingToken).ConfigureAwait(false);
                 backoffMs = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -226,8 +230,31 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private async Task ConsumeLoopAsync()
     {
         var output = new ArrayBufferWriter<byte>(256);
-        await foreach (Delivery delivery in _ready.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        ChannelReader<Delivery> reader = _ready.Reader;
+        while (true)
         {
+            if (!reader.TryRead(out Delivery? delivery))
+            {
+                // Counted while waiting, so that the fetch loop can start this many deliveries in its fetch call.
+                Interlocked.Increment(ref _idleConsumers);
+                bool more;
+                try
+                {
+                    more = await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _idleConsumers);
+                }
+
+                if (!more)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
             try
             {
                 if (_stopping)
@@ -365,14 +392,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
         TaskResult? startedState = _worker.TrackStarted
             ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
             : null;
-        // Counted (fenced) before the run, as before; only the broker call is shared with the other starts queued meanwhile.
-        if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
+        // Counted (fenced) before the run: by the fetch for a delivery an idle consumer took at once, else here, through
+        // the start group commit (one broker call for every start queued meanwhile).
+        if (!delivery.RunStarted)
         {
-            Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
-            return;
-        }
+            if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
+            {
+                Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
+                return;
+            }
 
-        delivery.RunStarted = true;
+            delivery.RunStarted = true;
+        }
 
         TaskPolicy policy = registration.Policy;
         using var run = new RunControl(_hardStop.Token);

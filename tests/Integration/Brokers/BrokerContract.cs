@@ -644,6 +644,35 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_fetch_counts_the_runs_of_the_first_StartCount_deliveries_and_a_release_takes_them_back()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("a", q), Item("b", q), Item("c", q)], default);
+        var got = new List<Delivery>();
+        int n = await Broker.FetchAsync(new FetchRequest([q], 3, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(200), "w1", StartCount: 2), got, default);
+        Assert.Equal(3, n);
+        Output.WriteLine($"fetched: {string.Join(",", got.Select(d => $"{d.Id}(runs {d.Runs}, started {d.RunStarted})"))}");
+        Assert.Equal([true, true, false], got.Select(d => d.RunStarted));
+        Assert.All(got, d => Assert.Equal(0, d.Runs)); // the runs before this delivery
+
+        // The second started delivery is handed back (a graceful stop before it ran): its run is taken back.
+        await Broker.ReleaseAsync([got[1]], default);
+
+        // The first lease expires (its worker died while running it): the next delivery sees one run without an outcome.
+        var again = new List<Delivery>();
+        var clock = Stopwatch.StartNew();
+        while (again.Count < 3 && clock.Elapsed < Long)
+        {
+            again.AddRange(await FetchAsync([q], 3, TimeSpan.FromSeconds(30), maxWait: TimeSpan.FromMilliseconds(100), worker: "w2"));
+        }
+
+        Output.WriteLine($"redelivered: {string.Join(",", again.Select(d => $"{d.Id}(dc {d.DeliveryCount}, runs {d.Runs})"))}");
+        Assert.Equal(1, again.Single(d => d.Id == got[0].Id).Runs);
+        Assert.Equal(0, again.Single(d => d.Id == got[1].Id).Runs);
+        Assert.Equal(0, again.Single(d => d.Id == got[2].Id).Runs);
+    }
+
+    [Fact]
     public async Task MarkStartedMany_counts_runs_per_id_and_refuses_lost_leases()
     {
         string q = Queue();

@@ -116,7 +116,13 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                 message.LeaseDeadlineMs = now + (long)request.Lease.TotalMilliseconds;
                 queue.Active.Add(message.Id);
                 bool revoked = _revoked.TryGetValue(message.Id, out long until) && until > now;
-                into.Add(new Delivery { Id = message.Id, Queue = queueName, Envelope = message.Envelope, DeliveryCount = message.DeliveryCount, LeaseToken = message.LeaseToken, Revoked = revoked, Runs = message.Runs });
+                bool start = taken < request.StartCount;
+                into.Add(new Delivery { Id = message.Id, Queue = queueName, Envelope = message.Envelope, DeliveryCount = message.DeliveryCount, LeaseToken = message.LeaseToken, Revoked = revoked, Runs = message.Runs, RunStarted = start });
+                if (start)
+                {
+                    message.Runs++;
+                }
+
                 taken++;
             }
 

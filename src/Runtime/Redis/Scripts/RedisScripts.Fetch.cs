@@ -11,11 +11,13 @@ internal static partial class RedisScripts
     // ARGV[4] -> message hash prefix P:{q}:t:
     // ARGV[5] -> worker id
     // ARGV[6] -> a suffix unique to this call (lease tokens are worker:dc:suffix)
+    // ARGV[7] -> how many of the leased messages (the first ones) start at once: their run is counted here (HINCRBY runs)
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained
     // Returns: { orphans, next_due, id1, msg1, dc1, token1, revoked1, runs1, id2, ... } where orphans counts popped ids whose
     //          message hash was missing (dropped), next_due is the earliest scheduled due time (unix ms) or -1, and
     //          revoked is 1 when the id is in P:revoked with a score after now (the worker records REVOKED, never runs it),
-    //          runs counts the runs started (by the start script) since the message was stored or last retried
+    //          runs counts the runs started (by the start script, or by this script for the first ARGV[7] messages)
+    //          since the message was stored or last retried, this delivery's own run not included
     public const string Fetch = """
         local now = tonumber(ARGV[1])
         local prefix = ARGV[4]
@@ -44,6 +46,7 @@ internal static partial class RedisScripts
         local orphans = 0
         local want = tonumber(ARGV[3])
         local leases = {}
+        local startLeft = tonumber(ARGV[7])
         local anyRevoked = redis.call('ZCARD', KEYS[5]) > 0
         for p = 9, 0, -1 do
           if want <= 0 then
@@ -68,6 +71,10 @@ internal static partial class RedisScripts
               local dc = redis.call('HINCRBY', key, 'dc', 1)
               local token = ARGV[5] .. ':' .. dc .. ':' .. ARGV[6]
               redis.call('HSET', key, 'lease', token)
+              if startLeft > 0 then
+                redis.call('HINCRBY', key, 'runs', 1)
+                startLeft = startLeft - 1
+              end
               leases[#leases + 1] = ARGV[2]
               leases[#leases + 1] = id
               out[#out + 1] = id
