@@ -437,17 +437,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
             }
 
             ArrayBufferWriter<byte> sink = output;
-            Task invocation;
+            ValueTask invocation;
             if (policy.TimeLimit is { } hard)
             {
                 // The run may be abandoned: give it its own buffer, and start it off this loop so that even a handler
                 // that blocks synchronously cannot hold the slot past its limit.
                 sink = new ArrayBufferWriter<byte>(256);
                 ArrayBufferWriter<byte> own = sink;
-                invocation = Task.Run(() => registration.Invoker(envelope.Args, context, own).AsTask());
+                Task limited = Task.Run(() => registration.Invoker(envelope.Args, context, own).AsTask());
+                invocation = new ValueTask(limited);
                 using var limitCancel = new CancellationTokenSource();
                 Task limit = Task.Delay(hard, _time, limitCancel.Token);
-                if (await Task.WhenAny(invocation, limit).ConfigureAwait(false) == invocation)
+                if (await Task.WhenAny(limited, limit).ConfigureAwait(false) == limited)
                 {
                     await limitCancel.CancelAsync().ConfigureAwait(false);
                 }
@@ -455,7 +456,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 {
                     abandoned = true;
                     run.Cancel();
-                    AbandonInBackground(invocation, scope, envelope.Id, envelope.Task);
+                    AbandonInBackground(limited, scope, envelope.Id, envelope.Task);
                     Log.TimeLimitExceeded(_logger, envelope.Id, envelope.Task, hard.TotalMilliseconds);
                     result = Failed(envelope, new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null));
                 }
@@ -464,11 +465,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
             {
                 try
                 {
-                    invocation = registration.Invoker(envelope.Args, context, sink).AsTask();
+                    invocation = registration.Invoker(envelope.Args, context, sink); // awaited once, below
                 }
                 catch (Exception ex)
                 {
-                    invocation = Task.FromException(ex); // a synchronous task method throws before returning
+                    invocation = ValueTask.FromException(ex); // a synchronous task method throws before returning
                 }
             }
 
@@ -477,7 +478,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 try
                 {
                     await invocation.ConfigureAwait(false);
-                    result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory.ToArray(), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+                    // No copy of the value: the consumer reuses its buffer only after the outcome is stored (the group
+                    // commit encodes the record before it releases this consumer).
+                    result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
                     Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (Exception ex)

@@ -199,7 +199,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         {
             if (!(TryGetLiveResultLocked(taskId, out TaskResult? current) && current.IsReady))
             {
-                _results[taskId] = new StoredResult(state, NowMs + (long)ttl.TotalMilliseconds);
+                _results[taskId] = new StoredResult(Own(state), NowMs + (long)ttl.TotalMilliseconds);
             }
         }
 
@@ -295,7 +295,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
             queue.Scheduled.Add((dueAtMs, delivery.Id));
             if (!(TryGetLiveResultLocked(delivery.Id, out TaskResult? current) && current.IsReady))
             {
-                _results[delivery.Id] = new StoredResult(state, NowMs + (long)ttl.TotalMilliseconds);
+                _results[delivery.Id] = new StoredResult(Own(state), NowMs + (long)ttl.TotalMilliseconds);
             }
 
             SignalQueues();
@@ -316,7 +316,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
             message.Runs++;
             if (state is not null && !(TryGetLiveResultLocked(delivery.Id, out TaskResult? current) && current.IsReady))
             {
-                _results[delivery.Id] = new StoredResult(state, NowMs + (long)ttl.TotalMilliseconds);
+                _results[delivery.Id] = new StoredResult(Own(state), NowMs + (long)ttl.TotalMilliseconds);
             }
 
             return Task.FromResult(message.Runs);
@@ -526,7 +526,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
 
     private List<TaskCompletionSource>? StoreFinalLocked(string taskId, TaskResult result, TimeSpan ttl)
     {
-        _results[taskId] = new StoredResult(result, NowMs + (long)ttl.TotalMilliseconds);
+        _results[taskId] = new StoredResult(Own(result), NowMs + (long)ttl.TotalMilliseconds);
         if (_resultWaiters.Remove(taskId, out List<TaskCompletionSource>? waiters))
         {
             return waiters;
@@ -610,4 +610,16 @@ internal sealed partial class InMemoryBroker : ITaskBroker
     }
 
     private sealed record StoredResult(TaskResult Result, long ExpiresAtMs);
+
+    /// <summary>The result with a value of its own: the worker's value may live in a buffer it reuses once the call returns (as Redis copies it).</summary>
+    private static TaskResult Own(TaskResult result) => result.Value.IsEmpty ? result : new TaskResult
+    {
+        State = result.State,
+        Value = result.Value.ToArray(),
+        Error = result.Error,
+        TaskName = result.TaskName,
+        Retries = result.Retries,
+        Timestamp = result.Timestamp,
+        Worker = result.Worker,
+    };
 }
