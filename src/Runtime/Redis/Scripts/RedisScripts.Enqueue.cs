@@ -4,6 +4,8 @@ namespace Celeriac.Redis;
 internal static partial class RedisScripts
 {
     /// <summary>Stores messages of one queue (one or many per call), refusing ids still in use, and leaves a wake-up token.</summary>
+    // The message hash starts as { msg } (and pri when > 0): dc and runs are absent until the first delivery and run
+    // (HINCRBY counts a missing field as 0). Ready messages of priority 0 go to pending with one LPUSH per call.
     // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p)   KEYS[2] -> P:{q}:scheduled   KEYS[3] -> P:{q}:notify
     // ARGV[1] -> message hash prefix P:{q}:t:
     // ARGV[2] -> now (unix ms)
@@ -15,27 +17,29 @@ internal static partial class RedisScripts
         local now = tonumber(ARGV[2])
         local stored = 0
         local refused = {}
+        local ready = {}
         for i = 3, #ARGV, 4 do
           local id = ARGV[i]
           local key = prefix .. id
-          if redis.call('EXISTS', key) == 1 then
+          if redis.call('HSETNX', key, 'msg', ARGV[i + 1]) == 0 then
             refused[#refused + 1] = (i - 3) / 4 + 1
           else
             local pri = tonumber(ARGV[i + 3])
             if pri > 0 then
-              redis.call('HSET', key, 'msg', ARGV[i + 1], 'dc', 0, 'pri', pri)
-            else
-              redis.call('HSET', key, 'msg', ARGV[i + 1], 'dc', 0)
+              redis.call('HSET', key, 'pri', pri)
             end
             if tonumber(ARGV[i + 2]) > now then
               redis.call('ZADD', KEYS[2], ARGV[i + 2], id)
             elseif pri > 0 then
               redis.call('LPUSH', KEYS[1] .. ':' .. pri, id)
             else
-              redis.call('LPUSH', KEYS[1], id)
+              ready[#ready + 1] = id
             end
             stored = stored + 1
           end
+        end
+        if #ready > 0 then
+          redis.call('LPUSH', KEYS[1], unpack(ready))
         end
         if stored > 0 and redis.call('LLEN', KEYS[3]) == 0 then
           redis.call('LPUSH', KEYS[3], '1')
