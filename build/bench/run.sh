@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# The Celeriac benchmark (issue #6): builds the driver build/bench/Bench in Release and the worker build/bench/BenchWorker
-# (published Native AOT, the product's deployment form; both use the tasks of build/bench/BenchTasks), starts its own
+# The Celeriac benchmark (issue #6): publishes the driver build/bench/Bench (drive mode: the measured client, which also
+# runs during the worker's drain) and the worker build/bench/BenchWorker as Native AOT binaries, the product's
+# deployment form (samples/AotClient, samples/AotWorker; both use the tasks of build/bench/BenchTasks), starts its own
 # redis-server on a free loopback port (no persistence), runs W1 (single enqueue, bulk enqueue, one worker process
 # drains) and W2 (sequential round trips on a fresh worker) plus an allocation probe, prints one table and writes
-# .tmp/bench/results.json.
+# .tmp/bench/results.json (config.driver_runtime and config.worker_runtime say "aot" or "jit").
 #
 # Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 256] [--prefetch 512] [--round-trips 1000]
 #                           [--bulk-batch N] [--probe N] [--track-started true] [--out FILE] [--label TEXT]
+#        build/bench/run.sh --jit-driver [...]     the driver (and so the measured client) under the JIT (dotnet build,
+#                                                  run by its apphost) instead of the Native AOT binary: to compare
 #        build/bench/run.sh --jit-worker [...]     the worker under the JIT (dotnet build, run as `dotnet <dll>`) instead
 #                                                  of the Native AOT binary: to compare the two runtimes
 #        build/bench/run.sh --ref <commit> [...]   benchmark the src/ of another commit (exported to .tmp/bench/tree-<sha>;
 #                                                  this bench program, build/bench/{Bench,BenchTasks,BenchWorker}, is
 #                                                  copied next to it): A/B without touching the tree
-#        build/bench/run.sh micro [BenchmarkDotNet args, e.g. --filter '*Envelope*']   the micro-benchmarks (a few minutes)
+#        build/bench/run.sh micro [BenchmarkDotNet args, e.g. --filter '*Envelope*']   the micro-benchmarks (a few minutes;
+#                                                  always under the JIT: BenchmarkDotNet is not trimmable)
 # CELERIAC_BENCH_PERF=<dir> runs every worker under `perf record` (hot spots only: its CPU figures are then perf's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,6 +31,7 @@ if [ "${1:-}" = "micro" ]; then mode=micro; shift; fi
 
 tree="$root"
 worker_runtime=aot
+driver_runtime=aot
 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,23 +49,37 @@ while [ $# -gt 0 ]; do
       done
       if [ "$mode" = drive ]; then args+=(--label "$sha"); fi;;
     --jit-worker) worker_runtime=jit; shift;;
+    --jit-driver) driver_runtime=jit; shift;;
     *) args+=("$1"); shift;;
   esac
 done
 
 # The driver. Drive mode leaves the micro-benchmarks out (CeleriacBenchMicro=false): they use Celeriac.Runtime's
-# internals as of today, and without them the driver builds over an older commit's src/ too (--ref).
-micro=true
-if [ "$mode" = drive ]; then micro=false; fi
-echo "bench: building $tree/build/bench/Bench (Release)" >&2
-dotnet build "$tree/build/bench/Bench/Celeriac.Bench.csproj" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=$micro \
-  -o "$out/bin-$(basename "$tree")" >&2
-bench="$out/bin-$(basename "$tree")/Celeriac.Bench"
-
-if [ "$mode" = "micro" ]; then
+# internals as of today, and without them the driver builds over an older commit's src/ too (--ref). Without them (and
+# BenchmarkDotNet) the project sets PublishAot, so drive mode is published Native AOT (as a Celeriac client ships), or
+# built for the JIT with --jit-driver (CeleriacBenchDriverJit=true leaves PublishAot and its feature switches out).
+# Micro mode always runs under the JIT.
+bench_project="$tree/build/bench/Bench/Celeriac.Bench.csproj"
+started=$SECONDS
+if [ "$mode" = micro ]; then
+  echo "bench: building $bench_project (Release, micro-benchmarks)" >&2
+  dotnet build "$bench_project" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=true -o "$out/bin-$(basename "$tree")" >&2
   cd "$out"
-  exec env DOTNET_gcServer=0 "$bench" micro --artifacts "$out/micro" "${args[@]}"
+  exec env DOTNET_gcServer=0 "$out/bin-$(basename "$tree")/Celeriac.Bench" micro --artifacts "$out/micro" "${args[@]}"
 fi
+if [ "$driver_runtime" = aot ]; then
+  driver_out="$out/driver-aot-$(basename "$tree")"
+  echo "bench: publishing $bench_project (Native AOT, linux-x64)" >&2
+  dotnet publish "$bench_project" -c Release -r linux-x64 -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false -o "$driver_out" >&2
+  driver=("$driver_out/Celeriac.Bench")
+else
+  driver_out="$out/driver-jit-$(basename "$tree")"
+  echo "bench: building $bench_project (Release, JIT)" >&2
+  dotnet build "$bench_project" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false -p:CeleriacBenchDriverJit=true \
+    -o "$driver_out" >&2
+  driver=("$driver_out/Celeriac.Bench")
+fi
+echo "bench: driver ($driver_runtime) ${driver[*]} ready in $((SECONDS - started)) s" >&2
 
 # The worker: Native AOT by default (PublishAot is in its project file, so it does not leak into the generator
 # project), or the JIT build with --jit-worker. One build at a time: the driver's build above has finished.
@@ -91,7 +110,7 @@ celeriac_start_redis "$out/redis" "$port"
 echo "bench: redis-server $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 : > "$out/worker.log"
 # Worker children are $worker_bin; they exit when the driver's pipe to them closes.
-DOTNET_gcServer=0 "$bench" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" \
+DOTNET_gcServer=0 "${driver[@]}" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" \
   --worker-bin "$worker_bin" --worker-runtime "$worker_runtime" "${args[@]}" &
 driver_pid=$!
 status=0

@@ -24,7 +24,7 @@ internal static class Driver
         IDatabase db = admin.GetDatabase();
         string version = (string)(await db.ExecuteAsync("INFO", "server"))!;
         string redisVersion = version.Split('\n').First(l => l.StartsWith("redis_version:", StringComparison.Ordinal)).Trim()[14..];
-        Console.Error.WriteLine($"bench: redis {redisVersion} at {cfg.Redis}; N={cfg.N}, runs={cfg.Runs}, round trips={cfg.RoundTrips}, worker ({cfg.WorkerRuntime}) concurrency={cfg.Concurrency} prefetch={cfg.Prefetch}, probe={cfg.Probe}");
+        Console.Error.WriteLine($"bench: redis {redisVersion} at {cfg.Redis}; N={cfg.N}, runs={cfg.Runs}, round trips={cfg.RoundTrips}, driver ({cfg.DriverRuntime}), worker ({cfg.WorkerRuntime}) concurrency={cfg.Concurrency} prefetch={cfg.Prefetch}, probe={cfg.Probe}");
 
         var runs = new List<JsonObject>();
         for (int run = 1; run <= cfg.Runs; run++)
@@ -42,7 +42,7 @@ internal static class Driver
             {
                 ["n"] = cfg.N, ["runs"] = cfg.Runs, ["round_trips"] = cfg.RoundTrips, ["warmup"] = cfg.Warmup, ["concurrency"] = cfg.Concurrency,
                 ["prefetch"] = cfg.Prefetch, ["bulk_batch"] = cfg.BulkBatch, ["probe"] = cfg.Probe, ["track_started"] = cfg.TrackStarted, ["label"] = cfg.Label,
-                ["worker_runtime"] = cfg.WorkerRuntime, ["worker_bin"] = cfg.WorkerBin,
+                ["driver_runtime"] = cfg.DriverRuntime, ["worker_runtime"] = cfg.WorkerRuntime, ["worker_bin"] = cfg.WorkerBin,
             },
             ["median"] = summary,
             ["runs"] = new JsonArray([.. runs]),
@@ -105,8 +105,10 @@ internal static class Driver
             await worker.WaitReadyAsync();
             (double userAtReady, double sysAtReady) = worker.ProcCpuSplitMs();
             double cpuAtReady = userAtReady + sysAtReady;
+            clientCpu = Environment.CpuUsage.TotalTime;
             await worker.WaitCompletedAsync(total, TimeSpan.FromSeconds(30));
             await WaitSettledAsync(db, prefix, W1Tasks.QueueName);
+            TimeSpan driverCpu = Environment.CpuUsage.TotalTime - clientCpu;
             (double userEnd, double sysEnd) = worker.ProcCpuSplitMs();
             double cpuEnd = userEnd + sysEnd;
             double peak = worker.PeakRssMiB();
@@ -115,6 +117,8 @@ internal static class Driver
             drain["worker_cpu_us_per_task"] = (cpuEnd - cpuAtReady) * 1000 / total;
             drain["worker_sys_cpu_us_per_task"] = (sysEnd - sysAtReady) * 1000 / total;
             drain["worker_cpu_startup_ms"] = cpuAtReady;
+            // The driver's own CPU over the same window (its STAT reader, INFO calls and polls): it shares the cores.
+            drain["driver_cpu_us_per_task"] = driverCpu.TotalMicroseconds / total;
             drain["worker_peak_rss_mib"] = peak;
             AddWindow(drain, worker.Samples, total);
         }
@@ -375,6 +379,14 @@ internal static class Driver
         public string Out => args.Get("out", ".tmp/bench/results.json");
         public string WorkerLog => args.Get("worker-log", ".tmp/bench/worker.log");
         public string Label => args.Get("label", "");
+
+        /// <summary>
+        /// "aot" when this driver (the measured client) runs as a Native AOT binary, "jit" under the JIT (run.sh's
+        /// jit-driver flag). Read from the runtime itself: by the time this runs the JIT has compiled methods, and Native
+        /// AOT has no JIT (JitInfo reports 0). RuntimeFeature.IsDynamicCodeSupported would not do: PublishAot sets it to
+        /// false in the runtimeconfig.json of a JIT build too.
+        /// </summary>
+        public string DriverRuntime { get; } = System.Runtime.JitInfo.GetCompiledMethodCount() > 0 ? "jit" : "aot";
 
         /// <summary>The worker binary (build/bench/BenchWorker): a Native AOT executable, or a .dll run with <c>dotnet</c>.</summary>
         public string WorkerBin { get; } = Path.GetFullPath(args.Required("worker-bin"));

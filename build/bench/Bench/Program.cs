@@ -5,6 +5,7 @@ using Celeriac.Bench;
 //   Celeriac.Bench micro  [BenchmarkDotNet arguments, e.g. --filter *Envelope*]                            the micro-benchmarks
 //                                                     (left out of the build with -p:CeleriacBenchMicro=false, as run.sh drive does)
 // The worker child processes are build/bench/BenchWorker (--worker-bin: a native binary, or a .dll run with `dotnet`).
+// run.sh publishes drive mode as a Native AOT binary (the client is measured too), or builds it for the JIT with --jit-driver.
 string mode = args.Length > 0 ? args[0] : "drive";
 string[] rest = args.Length > 0 ? args[1..] : [];
 return mode switch

@@ -24,6 +24,7 @@ internal static class Table
         ("drain: framework round-trip commands/task", "drain.redis_calls_per_task", "N2", "", "", "", "", ""),
         ("drain: worker alloc B/task (steady)", "drain.steady.alloc_bytes_per_task", "N0", "task's own", "", "", "", ""),
         ("drain: worker gen0 GCs per 1000 tasks", "drain.steady.gen0_per_1000_tasks", "N2", "", "", "", "", ""),
+        ("drain: driver CPU us/task (same window)", "drain.driver_cpu_us_per_task", "N1", "", "", "", "", ""),
         ("drain: worker peak RSS (MiB)", "drain.worker_peak_rss_mib", "N1", "", "", "", "", ""),
         ("single enqueue: Redis CPU us/task", "single.redis_cpu_us_per_task", "N1", "", "", "", "", ""),
         ("single enqueue: of which Redis kernel", "single.redis_sys_cpu_us_per_task", "N1", "", "", "", "", ""),
@@ -41,7 +42,7 @@ internal static class Table
     public static void Print(JsonObject median, List<JsonObject> runs, Driver.Config cfg)
     {
         Console.WriteLine();
-        Console.WriteLine($"Celeriac bench: N={cfg.N.ToString("N0", CultureInfo.InvariantCulture)} per enqueue mode ({(2 * cfg.N).ToString("N0", CultureInfo.InvariantCulture)} drained), {cfg.RoundTrips} round trips, worker ({cfg.WorkerRuntime}) -c {cfg.Concurrency} prefetch {cfg.Prefetch}, median of {runs.Count} run(s) [min-max]");
+        Console.WriteLine($"Celeriac bench: N={cfg.N.ToString("N0", CultureInfo.InvariantCulture)} per enqueue mode ({(2 * cfg.N).ToString("N0", CultureInfo.InvariantCulture)} drained), {cfg.RoundTrips} round trips, driver ({cfg.DriverRuntime}), worker ({cfg.WorkerRuntime}) -c {cfg.Concurrency} prefetch {cfg.Prefetch}, median of {runs.Count} run(s) [min-max]");
         Console.WriteLine();
         Console.WriteLine("| metric | Celeriac | runs min-max | target | Sidekiq 6 | BullMQ | Celery 5.2 | Hangfire 1.8 |");
         Console.WriteLine("| --- | ---: | ---: | --- | --- | --- | --- | --- |");
