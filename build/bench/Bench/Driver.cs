@@ -371,7 +371,7 @@ internal static class Driver
         public int Runs => args.Int("runs", Quick ? 1 : 3);
         public int RoundTrips => args.Int("round-trips", Quick ? 300 : 1000);
         public int Warmup => args.Int("warmup", 50);
-        public int Concurrency => args.Int("concurrency", 256);
+        public int Concurrency => args.Int("concurrency", 512);
         public int Prefetch => args.Int("prefetch", Concurrency * 2);
         public int BulkBatch => args.Int("bulk-batch", N);
         public int Probe => args.Int("probe", N);
