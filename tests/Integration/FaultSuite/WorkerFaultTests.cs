@@ -25,8 +25,9 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         WorkerProcess victim = await StartWorkerAsync(Workers, output, "victim-0", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
         var clock = Stopwatch.StartNew();
-        TaskHandle<int>[] handles = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, 10))]);
-        output.WriteLine($"sent {Tasks} Work.Sleep(10 ms) in {clock.ElapsedMilliseconds} ms");
+        // 20 ms per task: the drain (2,000 x 20 ms over 8 slots) lasts long enough for at least three kills a second apart.
+        TaskHandle<int>[] handles = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, 20))]);
+        output.WriteLine($"sent {Tasks} Work.Sleep(20 ms) in {clock.ElapsedMilliseconds} ms");
 
         int kills = 0;
         var killedWhileRunning = new List<int>();

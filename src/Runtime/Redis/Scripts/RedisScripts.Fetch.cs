@@ -65,15 +65,16 @@ internal static partial class RedisScripts
           for i = 1, #ids do
             local id = ids[i]
             local key = prefix .. id
-            local fields = redis.call('HMGET', key, 'msg', 'runs')
+            local fields = redis.call('HMGET', key, 'msg', 'runs', 'dc')
             local msg = fields[1]
             if msg then
-              local dc = redis.call('HINCRBY', key, 'dc', 1)
+              local dc = tonumber(fields[3] or '0') + 1
               local token = ARGV[5] .. ':' .. dc .. ':' .. ARGV[6]
-              redis.call('HSET', key, 'lease', token)
               if startLeft > 0 then
-                redis.call('HINCRBY', key, 'runs', 1)
+                redis.call('HSET', key, 'dc', dc, 'lease', token, 'runs', tonumber(fields[2] or '0') + 1)
                 startLeft = startLeft - 1
+              else
+                redis.call('HSET', key, 'dc', dc, 'lease', token)
               end
               leases[#leases + 1] = ARGV[2]
               leases[#leases + 1] = id
