@@ -55,6 +55,13 @@ internal sealed partial class RedisBroker
                 wait = MinBlockingWait;
             }
 
+            if (request.Queues.Count == 1)
+            {
+                // One queue: the fetch script rides behind the BLPOP on the blocking connection, so Redis runs it the
+                // moment the wait ends, without a round trip in between.
+                return await WaitAndFetchAsync(request, wait, into, cancellationToken).ConfigureAwait(false);
+            }
+
             if (!await WaitForWakeUpAsync(request.Queues, wait, cancellationToken).ConfigureAwait(false))
             {
                 return 0;
@@ -64,6 +71,85 @@ internal sealed partial class RedisBroker
         cancellationToken.ThrowIfCancellationRequested();
         (taken, _) = await FetchReadyAsync(request, into).ConfigureAwait(false);
         return taken;
+    }
+
+    /// <summary>
+    /// <c>BLPOP</c> on the queue's notify key with the fetch script pipelined behind it on the blocking connection: Redis
+    /// runs the script as soon as the wait ends (a wake-up token or the timeout), which saves the round trip between
+    /// them. The script's arguments are computed now, before the wait: <c>now</c> can only be late (promotions and
+    /// reclaims happen at the next fetch at the latest, never early), and the lease deadline counts the wait in, so a
+    /// lease starts at most <paramref name="wait"/> longer than <see cref="FetchRequest.Lease"/> (the heartbeat then sets it).
+    /// </summary>
+    private async Task<int> WaitAndFetchAsync(FetchRequest request, TimeSpan wait, List<Delivery> into, CancellationToken cancellationToken)
+    {
+        string queue = request.Queues[0];
+        IDatabase blocking;
+        try
+        {
+            blocking = await GetBlockingDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        {
+            RedisLog.BlockingWaitFailed(_logger, ex, queue);
+            await Task.Delay(BlockingFailureBackoff, _time, cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+
+        long now = NowMs;
+        Task<RedisResult> pop = blocking.ExecuteAsync("BLPOP", [Keys.Notify(queue), (wait.TotalMilliseconds / 1000.0).ToString("0.000", CultureInfo.InvariantCulture)], CommandFlags.None);
+        Task<RedisResult> fetch = blocking.ScriptEvaluateAsync(
+            RedisScripts.Fetch,
+            [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
+            [now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount]);
+        try
+        {
+            await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Both stay queued in Redis: a token the BLPOP takes goes back, and what the fetch leases is released.
+            _ = ReturnTokenIfTakenAsync(pop);
+            _ = ReleaseIfLeasedAsync(fetch, queue, request.StartCount);
+            throw;
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
+        {
+            RedisLog.BlockingWaitFailed(_logger, ex, queue);
+            await Task.Delay(BlockingFailureBackoff, _time, cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+
+        try
+        {
+            await pop.ConfigureAwait(false); // sent first on the same connection: done by now; only observed here
+        }
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or RedisServerException)
+        {
+            RedisLog.BlockingWaitFailed(_logger, ex, queue);
+        }
+
+        int startLeft = request.StartCount;
+        return AddDeliveries(await fetch.ConfigureAwait(false), queue, into, ref startLeft, out _);
+    }
+
+    /// <summary>A cancelled <see cref="WaitAndFetchAsync"/>'s fetch still runs in Redis later: hand back whatever it leased.</summary>
+    private async Task ReleaseIfLeasedAsync(Task<RedisResult> fetch, string queue, int startCount)
+    {
+        var leased = new List<Delivery>();
+        try
+        {
+            int startLeft = startCount;
+            AddDeliveries(await fetch.ConfigureAwait(false), queue, leased, ref startLeft, out _);
+            if (leased.Count > 0 && Volatile.Read(ref _disposed) == 0)
+            {
+                await ReleaseAsync(leased, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // The leases expire after the visibility timeout and the messages come back then.
+            RedisLog.TokenReturnFailed(_logger, ex, queue);
+        }
     }
 
     /// <summary>Runs the fetch script on each queue in order until <see cref="FetchRequest.MaxCount"/> is filled.</summary>
@@ -87,42 +173,51 @@ internal sealed partial class RedisBroker
                 RedisScripts.Fetch,
                 [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
                 [now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft)]).ConfigureAwait(false);
-            RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
-            if (items.Length < 2 || (items.Length - 2) % 6 != 0)
-            {
-                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
-            }
-
-            long orphans = (long)items[0];
-            if (orphans > 0)
-            {
-                RedisLog.OrphansDropped(_logger, queue, orphans);
-            }
-
-            long due = (long)items[1];
+            taken += AddDeliveries(reply, queue, into, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
             {
                 nextDue = due;
             }
-
-            for (int i = 2; i < items.Length; i += 6)
-            {
-                into.Add(new Delivery
-                {
-                    Id = (string)items[i]!,
-                    Queue = queue,
-                    Envelope = (byte[]?)items[i + 1] ?? [],
-                    DeliveryCount = (int)items[i + 2],
-                    LeaseToken = (string)items[i + 3]!,
-                    Revoked = (int)items[i + 4] == 1,
-                    Runs = (int)items[i + 5],
-                    RunStarted = startLeft-- > 0,
-                });
-                taken++;
-            }
         }
 
         return (taken, nextDue);
+    }
+
+    /// <summary>Reads a fetch script's reply into deliveries; the first <paramref name="startLeft"/> ones were started by the script.</summary>
+    /// <returns>How many were added; <paramref name="nextDue"/> is the queue's earliest scheduled due time or -1.</returns>
+    private int AddDeliveries(RedisResult? reply, string queue, List<Delivery> into, ref int startLeft, out long nextDue)
+    {
+        RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
+        if (items.Length < 2 || (items.Length - 2) % 6 != 0)
+        {
+            ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
+        }
+
+        long orphans = (long)items[0];
+        if (orphans > 0)
+        {
+            RedisLog.OrphansDropped(_logger, queue, orphans);
+        }
+
+        nextDue = (long)items[1];
+        int added = 0;
+        for (int i = 2; i < items.Length; i += 6)
+        {
+            into.Add(new Delivery
+            {
+                Id = (string)items[i]!,
+                Queue = queue,
+                Envelope = (byte[]?)items[i + 1] ?? [],
+                DeliveryCount = (int)items[i + 2],
+                LeaseToken = (string)items[i + 3]!,
+                Revoked = (int)items[i + 4] == 1,
+                Runs = (int)items[i + 5],
+                RunStarted = startLeft-- > 0,
+            });
+            added++;
+        }
+
+        return added;
     }
 
     /// <summary>
