@@ -673,6 +673,33 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_message_sent_after_a_blocked_fetch_was_cancelled_goes_to_the_next_fetch_at_once()
+    {
+        string q = Queue();
+        using var cancel = new CancellationTokenSource();
+        var lost = new List<Delivery>();
+        Task<int> blocked = Broker.FetchAsync(new FetchRequest([q], 5, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), "gone", StartCount: 5), lost, cancel.Token);
+        await Task.Delay(200);
+        await cancel.CancelAsync();
+        try
+        {
+            Assert.Equal(0, await blocked); // a cancelled fetch returns nothing or throws
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        // Whatever the cancelled wait still does in the broker must not keep this message from the next worker.
+        await Broker.EnqueueAsync([Item("late", q)], default);
+        var clock = Stopwatch.StartNew();
+        Delivery got = await FetchUntilAsync(q, TimeSpan.FromSeconds(10), "w2");
+        Output.WriteLine($"the next fetch got '{got.Id}' after {clock.ElapsedMilliseconds} ms (runs {got.Runs}); the cancelled fetch returned {lost.Count}");
+        Assert.Equal("late", got.Id);
+        Assert.Equal(0, got.Runs); // a run the cancelled fetch counted was taken back
+        Assert.Empty(lost);
+    }
+
+    [Fact]
     public async Task MarkStartedMany_counts_runs_per_id_and_refuses_lost_leases()
     {
         string q = Queue();
