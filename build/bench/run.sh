@@ -6,7 +6,7 @@
 # drains) and W2 (sequential round trips on a fresh worker) plus an allocation probe, prints one table and writes
 # .tmp/bench/results.json (config.driver_runtime and config.worker_runtime say "aot" or "jit").
 #
-# Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 512] [--prefetch 1024] [--round-trips 1000]
+# Usage: build/bench/run.sh [--quick] [--runs 3] [--n 20000] [--concurrency 512] [--prefetch 512] [--round-trips 1000]
 #                           [--bulk-batch N] [--probe N] [--track-started true] [--out FILE] [--label TEXT]
 #        build/bench/run.sh --jit-driver [...]     the driver (and so the measured client) under the JIT (dotnet build,
 #                                                  run by its apphost) instead of the Native AOT binary: to compare

@@ -372,7 +372,7 @@ internal static class Driver
         public int RoundTrips => args.Int("round-trips", Quick ? 300 : 1000);
         public int Warmup => args.Int("warmup", 50);
         public int Concurrency => args.Int("concurrency", 512);
-        public int Prefetch => args.Int("prefetch", Concurrency * 2);
+        public int Prefetch => args.Int("prefetch", Concurrency); // the product's default (WorkerOptions.Prefetch = 0)
         public int BulkBatch => args.Int("bulk-batch", N);
         public int Probe => args.Int("probe", N);
         public bool TrackStarted => args.Get("track-started", "false") == "true";
