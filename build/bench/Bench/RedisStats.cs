@@ -60,28 +60,18 @@ internal sealed record RedisSnapshot(Dictionary<string, long> Calls, Dictionary<
     /// Redis's own time (commandstats <c>usec</c>) between two snapshots, per command name. A script call's time includes
     /// the commands it runs, which are also listed under their own names.
     /// </summary>
-    public static SortedDictionary<string, long> UsecDelta(RedisSnapshot before, RedisSnapshot after)
-    {
-        var delta = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach ((string name, long usec) in after.Usec)
-        {
-            long d = usec - before.Usec.GetValueOrDefault(name);
-            if (d > 0 && name != "info")
-            {
-                delta[name] = d;
-            }
-        }
-
-        return delta;
-    }
+    public static SortedDictionary<string, long> UsecDelta(RedisSnapshot before, RedisSnapshot after) => Between(before.Usec, after.Usec);
 
     /// <summary>Commands between two snapshots, per name, without the driver's own INFO calls.</summary>
-    public static SortedDictionary<string, long> Delta(RedisSnapshot before, RedisSnapshot after)
+    public static SortedDictionary<string, long> Delta(RedisSnapshot before, RedisSnapshot after) => Between(before.Calls, after.Calls);
+
+    /// <summary>The growth of each counter, leaving out the driver's own INFO calls.</summary>
+    private static SortedDictionary<string, long> Between(Dictionary<string, long> before, Dictionary<string, long> after)
     {
         var delta = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach ((string name, long calls) in after.Calls)
+        foreach ((string name, long value) in after)
         {
-            long d = calls - before.Calls.GetValueOrDefault(name);
+            long d = value - before.GetValueOrDefault(name);
             if (d > 0 && name != "info")
             {
                 delta[name] = d;

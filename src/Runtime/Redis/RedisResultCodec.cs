@@ -148,17 +148,19 @@ internal static class RedisResultCodec
         string? excType = count > 8 ? reader.ReadString() : null;
         string? excMessage = count > 9 ? reader.ReadString() : null;
         string? traceback = count > 10 ? reader.ReadString() : null;
-        return new TaskResult
-        {
-            State = state,
-            Value = value,
-            Error = excType is null && excMessage is null ? null : new TaskError(excType ?? string.Empty, excMessage ?? string.Empty, traceback),
-            TaskName = task,
-            Retries = retries,
-            Timestamp = timestamp,
-            Worker = worker,
-        };
+        return Result(state, value, excType, excMessage, traceback, task, retries, timestamp, worker);
     }
+
+    private static TaskResult Result(TaskState state, ReadOnlyMemory<byte> value, string? excType, string? excMessage, string? traceback, string? task, int retries, DateTimeOffset? timestamp, string? worker) => new()
+    {
+        State = state,
+        Value = value,
+        Error = excType is null && excMessage is null ? null : new TaskError(excType ?? string.Empty, excMessage ?? string.Empty, traceback),
+        TaskName = task,
+        Retries = retries,
+        Timestamp = timestamp,
+        Worker = worker,
+    };
 
     /// <summary>
     /// Reads a result hash of the layout before the record (one hash field per result field, no <c>rec</c>), as an
@@ -203,15 +205,6 @@ internal static class RedisResultCodec
             }
         }
 
-        return new TaskResult
-        {
-            State = ParseState(state),
-            Value = value,
-            Error = excType is null && excMessage is null ? null : new TaskError(excType ?? string.Empty, excMessage ?? string.Empty, traceback),
-            TaskName = task,
-            Retries = retries,
-            Timestamp = timestamp,
-            Worker = worker,
-        };
+        return Result(ParseState(state), value, excType, excMessage, traceback, task, retries, timestamp, worker);
     }
 }
