@@ -88,7 +88,7 @@ internal sealed partial class RedisBroker
         {
             blocking = await GetBlockingDatabaseAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException)
+        catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
         {
             RedisLog.BlockingWaitFailed(_logger, ex, queue);
             await Task.Delay(BlockingFailureBackoff, _time, cancellationToken).ConfigureAwait(false);
