@@ -56,6 +56,18 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task Each_run_gets_its_own_DI_scope()
+    {
+        int first = await (await Calc.ScopeIdentityTask.DelayAsync(Client)).GetAsync(Timeout);
+        int second = await (await Calc.ScopeIdentityTask.DelayAsync(Client)).GetAsync(Timeout);
+        int root = System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(Host.Services);
+        Output.WriteLine($"scope of run 1: {first:x8}, run 2: {second:x8}, root provider {root:x8}");
+        Assert.NotEqual(first, second);
+        Assert.NotEqual(root, first);
+        Assert.NotEqual(root, second);
+    }
+
+    [Fact]
     public async Task An_exception_in_the_task_surfaces_as_TaskFailedException()
     {
         TaskHandle<int> handle = await Calc.FailTask.DelayAsync(Client, "boom 42");
