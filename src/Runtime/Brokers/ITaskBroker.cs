@@ -30,12 +30,94 @@ internal sealed class Delivery
     /// <see cref="ITaskBroker.MarkStartedAsync"/>. A release then takes the count back (interrupted, not failed).
     /// </summary>
     public bool RunStarted { get; set; }
+
+    // The worker's bookkeeping while it holds the delivery (no dictionary node per task): its place in the held set, the
+    // run's cancellation while it runs, and a revocation that arrived while it was held.
+    internal int HeldSlot = -1;
+    internal volatile Worker.RunControl? Control;
+    internal volatile bool RevokeRequested;
 }
 
-/// <summary>One outcome of a batched completion (<see cref="ITaskBroker.CompleteManyAsync"/>): the leased delivery and its final result.</summary>
-/// <param name="Delivery">The leased delivery (its lease token fences the write).</param>
-/// <param name="Result">The final result to store.</param>
-internal readonly record struct CompleteItem(Delivery Delivery, TaskResult Result);
+/// <summary>
+/// One outcome of a batched completion (<see cref="ITaskBroker.CompleteManyAsync"/>): the leased delivery and its final
+/// result. A success is carried as its fields (<see cref="Success"/>), so that the worker's common path allocates no
+/// <see cref="TaskResult"/>; <see cref="Result"/> builds one for a broker that stores objects.
+/// </summary>
+internal readonly struct CompleteItem
+{
+    private readonly TaskResult? _result;
+
+    /// <summary>An outcome given as a result object.</summary>
+    /// <param name="delivery">The leased delivery (its lease token fences the write).</param>
+    /// <param name="result">The final result to store.</param>
+    public CompleteItem(Delivery delivery, TaskResult result)
+    {
+        Delivery = delivery;
+        _result = result;
+        State = result.State;
+        Value = result.Value;
+        TaskName = result.TaskName;
+        Retries = result.Retries;
+        Timestamp = result.Timestamp ?? default;
+        Worker = result.Worker;
+    }
+
+    private CompleteItem(Delivery delivery, ReadOnlyMemory<byte> value, string taskName, int retries, DateTimeOffset timestamp, string worker)
+    {
+        Delivery = delivery;
+        State = TaskState.Success;
+        Value = value;
+        TaskName = taskName;
+        Retries = retries;
+        Timestamp = timestamp;
+        Worker = worker;
+    }
+
+    /// <summary>A success, without a result object.</summary>
+    /// <param name="delivery">The leased delivery.</param>
+    /// <param name="value">The encoded return value (it must stay unchanged until the completion returned).</param>
+    /// <param name="taskName">The task's wire name.</param>
+    /// <param name="retries">How many times the task was retried.</param>
+    /// <param name="timestamp">When it finished.</param>
+    /// <param name="worker">The worker's name.</param>
+    public static CompleteItem Success(Delivery delivery, ReadOnlyMemory<byte> value, string taskName, int retries, DateTimeOffset timestamp, string worker)
+        => new(delivery, value, taskName, retries, timestamp, worker);
+
+    /// <summary>The leased delivery (its lease token fences the write).</summary>
+    public Delivery Delivery { get; }
+
+    /// <summary>The final state.</summary>
+    public TaskState State { get; }
+
+    /// <summary>The encoded return value of a success.</summary>
+    public ReadOnlyMemory<byte> Value { get; }
+
+    /// <summary>The task's wire name, when known.</summary>
+    public string? TaskName { get; }
+
+    /// <summary>How many times the task was retried.</summary>
+    public int Retries { get; }
+
+    /// <summary>When the outcome was recorded (<see langword="default"/>: not given; the broker uses its clock).</summary>
+    public DateTimeOffset Timestamp { get; }
+
+    /// <summary>The worker's name, when known.</summary>
+    public string? Worker { get; }
+
+    /// <summary>The error of a failure or a revocation.</summary>
+    public TaskError? Error => _result?.Error;
+
+    /// <summary>The outcome as a result object (the one given, or a new one for a success given as fields).</summary>
+    public TaskResult Result => _result ?? new TaskResult
+    {
+        State = State,
+        Value = Value,
+        TaskName = TaskName,
+        Retries = Retries,
+        Timestamp = Timestamp == default ? null : Timestamp,
+        Worker = Worker,
+    };
+}
 
 /// <summary>One run start of a batched start (<see cref="ITaskBroker.MarkStartedManyAsync"/>).</summary>
 /// <param name="Delivery">The leased delivery (its lease token fences the write).</param>

@@ -6,21 +6,21 @@ namespace Celeriac.Protocol;
 /// </summary>
 internal sealed class Envelope
 {
-    public required string Id { get; init; }
-    public required string Task { get; init; }
+    public required string Id { get; set; }
+    public required string Task { get; set; }
     /// <summary>The MessagePack-encoded argument list, written by the task's generated formatter.</summary>
-    public required ReadOnlyMemory<byte> Args { get; init; }
-    public required string Queue { get; init; }
-    public int Retries { get; init; }
-    public long? EtaMs { get; init; }
-    public long? ExpiresMs { get; init; }
-    public string? RootId { get; init; }
-    public string? ParentId { get; init; }
-    public IReadOnlyDictionary<string, string>? Headers { get; init; }
-    public int Priority { get; init; }
-    public long CreatedMs { get; init; }
+    public required ReadOnlyMemory<byte> Args { get; set; }
+    public required string Queue { get; set; }
+    public int Retries { get; set; }
+    public long? EtaMs { get; set; }
+    public long? ExpiresMs { get; set; }
+    public string? RootId { get; set; }
+    public string? ParentId { get; set; }
+    public IReadOnlyDictionary<string, string>? Headers { get; set; }
+    public int Priority { get; set; }
+    public long CreatedMs { get; set; }
     /// <summary>Optional trailing field 13: the sending client's reply channel (<c>P:reply:&lt;clientId&gt;</c>), where the worker publishes the final result.</summary>
-    public string? ReplyTo { get; init; }
+    public string? ReplyTo { get; set; }
 }
 
 /// <summary>Why an envelope could not be read; the reason is what the dead-letter entry records.</summary>

@@ -66,7 +66,9 @@ internal static class EnvelopeCodec
     /// <param name="knownQueue">Likewise for the queue.</param>
     /// <param name="knownTask">Likewise for the task name (e.g. the last one decoded).</param>
     /// <exception cref="EnvelopeException">The bytes are not a readable envelope of a supported version.</exception>
-    public static Envelope Decode(ReadOnlyMemory<byte> bytes, string? knownId = null, string? knownQueue = null, string? knownTask = null)
+    /// <param name="knownReplyTo">Likewise for the reply channel (e.g. the last one decoded: a client's tasks share it).</param>
+    /// <param name="into">An envelope to fill (reused by the worker from task to task), or <see langword="null"/> for a new one.</param>
+    public static Envelope Decode(ReadOnlyMemory<byte> bytes, string? knownId = null, string? knownQueue = null, string? knownTask = null, Envelope? into = null, string? knownReplyTo = null)
     {
         int version;
         var reader = new MessagePackReader(bytes);
@@ -136,28 +138,46 @@ internal static class EnvelopeCodec
 
             int priority = reader.ReadInt32();
             long created = reader.ReadInt64();
-            string? replyTo = count > FieldCount ? reader.ReadString() : null;
+            string? replyTo = count > FieldCount ? ReadString(ref reader, knownReplyTo) : null;
             for (int i = FieldCount + 1; i < count; i++)
             {
                 reader.Skip();
             }
 
-            return new Envelope
+            if (into is null)
             {
-                Id = id,
-                Task = task,
-                Args = args,
-                Queue = queue,
-                Retries = retries,
-                EtaMs = eta,
-                ExpiresMs = expires,
-                RootId = root,
-                ParentId = parent,
-                Headers = headers,
-                Priority = priority,
-                CreatedMs = created,
-                ReplyTo = replyTo,
-            };
+                return new Envelope
+                {
+                    Id = id,
+                    Task = task,
+                    Args = args,
+                    Queue = queue,
+                    Retries = retries,
+                    EtaMs = eta,
+                    ExpiresMs = expires,
+                    RootId = root,
+                    ParentId = parent,
+                    Headers = headers,
+                    Priority = priority,
+                    CreatedMs = created,
+                    ReplyTo = replyTo,
+                };
+            }
+
+            into.Id = id;
+            into.Task = task;
+            into.Args = args;
+            into.Queue = queue;
+            into.Retries = retries;
+            into.EtaMs = eta;
+            into.ExpiresMs = expires;
+            into.RootId = root;
+            into.ParentId = parent;
+            into.Headers = headers;
+            into.Priority = priority;
+            into.CreatedMs = created;
+            into.ReplyTo = replyTo;
+            return into;
         }
         catch (EnvelopeException)
         {

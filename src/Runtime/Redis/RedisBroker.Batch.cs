@@ -62,14 +62,18 @@ internal sealed partial class RedisBroker
     {
         int count = filter ? Count(items, queue) : items.Count;
         QueueKeys qk = KeysOf(queue);
-        var args = new RedisValue[4 + (count * 5)];
+        // The argument array and the records' buffer are reused from call to call (their sizes follow the batch, so they
+        // would otherwise be a per-task cost); they go back for reuse only after a call that completed: a call that
+        // failed may still be written by SE.Redis later, and must keep its arguments as they were.
+        RedisValue[] args = _completeScratch.RentArgs(4 + (count * 5));
+        ArrayBufferWriter<byte> records = _completeScratch.RentBuffer();
         args[0] = Ms(ttl);
         args[1] = qk.TaskPrefix;
         args[2] = Keys.DoneChannelPrefix;
         args[3] = Keys.ResultPrefix;
 
-        // Every record of the call goes into one buffer; the arguments are slices of it (no array per record).
-        var records = new ArrayBufferWriter<byte>(count * 160);
+        // Every record of the call goes into one buffer; the arguments are slices of it (no array per record). A slice
+        // taken before the buffer grows stays valid: growing copies into a new array and leaves the old one as it was.
         DateTimeOffset now = _time.GetUtcNow();
         int at = 4;
         for (int i = 0; i < items.Count; i++)
@@ -80,24 +84,29 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            TaskResult result = items[i].Result;
             args[at++] = delivery.Id;
             args[at++] = delivery.LeaseToken;
             args[at++] = delivery.ReplyTo ?? string.Empty;
-            args[at++] = RedisResultCodec.StateName(result.State);
+            args[at++] = RedisResultCodec.StateName(items[i].State);
             int start = records.WrittenCount;
-            RedisResultCodec.Write(records, delivery.Id, result, now);
+            RedisResultCodec.WriteOutcome(records, items[i], now);
             args[at++] = records.WrittenMemory[start..];
         }
 
         RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, qk.ActiveOnly, args).ConfigureAwait(false);
-        var flags = (RedisResult[])reply!;
+        _completeScratch.Return(args, records);
+        byte[] flags = (byte[]?)reply ?? [];
+        if (flags.Length != count)
+        {
+            ThrowUnexpectedReply(nameof(RedisScripts.CompleteMany), reply);
+        }
+
         int j = 0;
         for (int i = 0; i < items.Count; i++)
         {
             if (!filter || string.Equals(items[i].Delivery.Queue, queue, StringComparison.Ordinal))
             {
-                completed[i] = (int)flags[j++];
+                completed[i] = flags[j++] == (byte)'1' ? 1 : 0;
             }
         }
     }
@@ -159,6 +168,40 @@ internal sealed partial class RedisBroker
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, QueueKeys> _queueKeys = new(StringComparer.Ordinal);
+
+    private readonly CallScratch _completeScratch = new();
+
+    /// <summary>
+    /// Reusable argument arrays (one per length: SE.Redis sends an array's whole length) and a reusable buffer for a
+    /// batched call. Safe under concurrent calls: each rent takes the object out, so two calls never share one.
+    /// </summary>
+    private sealed class CallScratch
+    {
+        private const int MaxCachedLength = 4 + (5 * 256) + 1;
+        private readonly RedisValue[]?[] _args = new RedisValue[]?[MaxCachedLength];
+        private ArrayBufferWriter<byte>? _buffer;
+
+        public RedisValue[] RentArgs(int length)
+            => (length < MaxCachedLength ? Interlocked.Exchange(ref _args[length], null) : null) ?? new RedisValue[length];
+
+        public ArrayBufferWriter<byte> RentBuffer()
+        {
+            ArrayBufferWriter<byte> buffer = Interlocked.Exchange(ref _buffer, null) ?? new ArrayBufferWriter<byte>(16 * 1024);
+            buffer.ResetWrittenCount();
+            return buffer;
+        }
+
+        public void Return(RedisValue[] args, ArrayBufferWriter<byte> buffer)
+        {
+            if (args.Length < MaxCachedLength)
+            {
+                Array.Clear(args); // no references kept to the batch's strings and buffers
+                Volatile.Write(ref _args[args.Length], args);
+            }
+
+            Volatile.Write(ref _buffer, buffer);
+        }
+    }
 
     private QueueKeys KeysOf(string queue)
         => _queueKeys.TryGetValue(queue, out QueueKeys? cached) ? cached : _queueKeys.GetOrAdd(queue, static (q, keys) => new QueueKeys(keys, q), Keys);

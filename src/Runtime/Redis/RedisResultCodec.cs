@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Celeriac.Brokers;
 using MessagePack;
 using StackExchange.Redis;
 
@@ -64,26 +65,36 @@ internal static class RedisResultCodec
     /// <param name="result">The result to write.</param>
     /// <param name="now">The timestamp used when <see cref="TaskResult.Timestamp"/> is not set.</param>
     public static void Write(IBufferWriter<byte> into, string id, TaskResult result, DateTimeOffset now)
+        => WriteRecord(into, id, result.State, result.TaskName, result.Retries, result.Timestamp ?? now, result.Worker, result.Value, result.Error);
+
+    /// <summary>The record of <see cref="Write"/> for a batched completion's item.</summary>
+    /// <param name="into">The buffer to append to.</param>
+    /// <param name="item">The outcome.</param>
+    /// <param name="now">The timestamp used when the item has none.</param>
+    public static void WriteOutcome(IBufferWriter<byte> into, in CompleteItem item, DateTimeOffset now)
+        => WriteRecord(into, item.Delivery.Id, item.State, item.TaskName, item.Retries, item.Timestamp == default ? now : item.Timestamp, item.Worker, item.Value, item.Error);
+
+    private static void WriteRecord(IBufferWriter<byte> into, string id, TaskState state, string? taskName, int retries, DateTimeOffset at, string? worker, ReadOnlyMemory<byte> value, TaskError? error)
     {
         var writer = new MessagePackWriter(into);
         writer.WriteArrayHeader(11);
         writer.Write(RecordVersion);
         writer.Write(id);
-        writer.Write(StateName(result.State));
-        writer.Write(result.TaskName);
-        writer.Write(result.Retries);
-        writer.Write((result.Timestamp ?? now).ToUnixTimeMilliseconds());
-        writer.Write(result.Worker);
-        if (result.Value.IsEmpty)
+        writer.Write(StateName(state));
+        writer.Write(taskName);
+        writer.Write(retries);
+        writer.Write(at.ToUnixTimeMilliseconds());
+        writer.Write(worker);
+        if (value.IsEmpty)
         {
             writer.WriteNil();
         }
         else
         {
-            writer.Write(result.Value.Span);
+            writer.Write(value.Span);
         }
 
-        if (result.Error is { } error)
+        if (error is not null)
         {
             writer.Write(error.Type);
             writer.Write(error.Message);

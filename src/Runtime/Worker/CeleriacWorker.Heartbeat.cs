@@ -18,7 +18,7 @@ internal sealed partial class CeleriacWorker
         while (!stop.WaitHandle.WaitOne(interval))
         {
             snapshot.Clear();
-            snapshot.AddRange(_held.Values);
+            _held.CopyTo(snapshot);
             if (snapshot.Count == 0)
             {
                 continue;
@@ -63,17 +63,19 @@ internal sealed partial class CeleriacWorker
     /// <summary>A revocation arrived (notification or re-check): cancel the run, or remember it for a prefetched delivery.</summary>
     private void OnRevoked(string taskId)
     {
-        if (_runs.TryGetValue(taskId, out RunControl? run))
+        if (_held.Find(taskId) is not { } delivery)
         {
-            if (!run.Revoked)
-            {
-                run.Revoked = true;
-                ThreadPool.UnsafeQueueUserWorkItem(static r => r.Cancel(), run, preferLocal: false);
-            }
+            return;
         }
-        else if (_held.ContainsKey(taskId))
+
+        // The flag first, then the run: a consumer sets the run first, then reads the flag (Begin), so one of the two
+        // sees the other. Cancelling runs the task's callbacks: off the notifying thread.
+        delivery.RevokeRequested = true;
+        Interlocked.MemoryBarrier();
+        if (delivery.Control is { } run && !run.Revoked)
         {
-            _revokedHeld[taskId] = 0;
+            int generation = run.Generation;
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Run.Revoke(s.Generation), (Run: run, Generation: generation), preferLocal: false);
         }
     }
 }

@@ -1,53 +1,146 @@
-
 namespace Celeriac.Worker;
 
-internal sealed partial class CeleriacWorker
+/// <summary>
+/// The cancellation of a consumer's runs, one run after another: worker shutdown (linked to the hard-stop token),
+/// revoke, or the soft time limit. One per consumer, reused from run to run, so that a run costs no cancellation
+/// source, link or registration. <see cref="Begin"/> and <see cref="End"/> bracket a run; a revoke or a soft limit aimed
+/// at a run that has ended (it carries the run's generation) changes nothing.
+/// </summary>
+/// <remarks>
+/// The token a run sees is reset for the next run when it was not cancelled (<see cref="CancellationTokenSource.TryReset"/>),
+/// as ASP.NET Core does for its pooled request-aborted tokens: a task that keeps its token after it returned may see a
+/// later run's cancellation. A cancelled source is never reset: it is replaced.
+/// </remarks>
+internal sealed class RunControl : IDisposable
 {
-    /// <summary>One run's cancellation: worker shutdown, revoke, or the soft time limit.</summary>
-    private sealed class RunControl : IDisposable
+    private readonly CancellationToken _shutdown;
+    private readonly Lock _gate = new();
+    private CancellationTokenSource _cts;
+    private int _generation;
+    private volatile bool _revoked;
+    private volatile bool _softLimitHit;
+    private Timer? _softTimer;
+
+    public RunControl(CancellationToken shutdown)
     {
-        private readonly CancellationTokenSource _cts;
-        private volatile bool _revoked;
-        private volatile bool _softLimitHit;
-        private Timer? _softTimer;
+        _shutdown = shutdown;
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+    }
 
-        public RunControl(CancellationToken shutdown) => _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+    /// <summary>The current run's token.</summary>
+    public CancellationToken Token => _cts.Token;
 
-        public CancellationToken Token => _cts.Token;
+    /// <summary>Identifies the current run (changes at <see cref="Begin"/> and <see cref="End"/>).</summary>
+    public int Generation => Volatile.Read(ref _generation);
 
-        public bool Revoked
+    /// <summary>The last run was revoked while it ran (readable until the next <see cref="Begin"/>).</summary>
+    public bool Revoked => _revoked;
+
+    /// <summary>The last run hit its soft time limit (readable until the next <see cref="Begin"/>).</summary>
+    public bool SoftLimitHit => _softLimitHit;
+
+    /// <summary>Starts a run: flags cleared, a token that is not cancelled. Called by the consumer that owns this.</summary>
+    public void Begin()
+    {
+        lock (_gate)
         {
-            get => _revoked;
-            set => _revoked = value;
+            _generation++;
+            _revoked = false;
+            _softLimitHit = false;
+            if (!_cts.TryReset())
+            {
+                _cts.Dispose();
+                _cts = CancellationTokenSource.CreateLinkedTokenSource(_shutdown);
+            }
+        }
+    }
+
+    /// <summary>Ends the run: its soft limit can no longer fire, a late revoke no longer reaches it. The flags stay readable.</summary>
+    public void End()
+    {
+        lock (_gate)
+        {
+            _generation++;
+            _softTimer?.Dispose();
+            _softTimer = null;
+        }
+    }
+
+    /// <summary>Cancels the current run when its soft time limit passes.</summary>
+    public void StartSoftLimit(TimeSpan after)
+    {
+        lock (_gate)
+        {
+            _softTimer = new Timer(static s => ((Tuple<RunControl, int>)s!).Item1.OnSoftLimit(((Tuple<RunControl, int>)s!).Item2), Tuple.Create(this, _generation), after, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Revokes run <paramref name="generation"/> if it is still the current one: sets <see cref="Revoked"/> and cancels it.</summary>
+    public void Revoke(int generation)
+    {
+        lock (_gate)
+        {
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            _revoked = true;
         }
 
-        public bool SoftLimitHit => _softLimitHit;
+        CancelIfCurrent(generation);
+    }
 
-        public void StartSoftLimit(TimeSpan after)
-            => _softTimer = new Timer(static s => ((RunControl)s!).OnSoftLimit(), this, after, Timeout.InfiniteTimeSpan);
+    /// <summary>Cancels the current run (a hard time limit abandoned it).</summary>
+    public void Cancel() => CancelIfCurrent(Generation);
 
-        public void Cancel()
+    public void Dispose()
+    {
+        lock (_gate)
         {
+            _softTimer?.Dispose();
+            _cts.Dispose();
+        }
+    }
+
+    private void OnSoftLimit(int generation)
+    {
+        lock (_gate)
+        {
+            if (generation != _generation)
+            {
+                return;
+            }
+
+            _softLimitHit = true;
+        }
+
+        CancelIfCurrent(generation);
+    }
+
+    private void CancelIfCurrent(int generation)
+    {
+        // Under the lock, so that a run that has ended (and the next one) cannot be cancelled by a late revoke; the
+        // callbacks that cancellation runs are the task's own and short (they complete its awaits).
+        lock (_gate)
+        {
+            if (generation != _generation)
+            {
+                return;
+            }
+
             try
             {
                 _cts.Cancel();
             }
             catch (ObjectDisposedException)
             {
-                // The run already ended.
+                // The worker is being disposed.
             }
-        }
-
-        public void Dispose()
-        {
-            _softTimer?.Dispose();
-            _cts.Dispose();
-        }
-
-        private void OnSoftLimit()
-        {
-            _softLimitHit = true;
-            Cancel();
+            catch (AggregateException)
+            {
+                // A callback of the task threw: the run still sees its token cancelled.
+            }
         }
     }
 }

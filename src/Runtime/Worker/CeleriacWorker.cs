@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Threading.Channels;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,22 +25,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly string _name;
-    private readonly ConcurrentDictionary<string, Delivery> _held = new(StringComparer.Ordinal);
-    // Consumers resume on the thread pool, not inline on the fetch loop's thread: measured, running them inline (here
-    // and after the group commit) serialised their work on one thread and cost 5-20% of the drain (docs/performance.md).
-    private readonly Channel<Delivery> _ready = Channel.CreateUnbounded<Delivery>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly HeldSet _held;
+    private readonly Dispatch _dispatch;
     private readonly SemaphoreSlim _slots;
     private readonly QueueSelector _queueSelector;
     private readonly CancellationTokenSource _hardStop = new();
-    private readonly ConcurrentDictionary<string, RunControl> _runs = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> _revokedHeld = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _runPermits;
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
     private volatile bool _stopping;
-    private int _idleConsumers;
-    private string? _lastTaskName; // a hint for the decoder (reuse the name's string); races are harmless
+    private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
+    private string? _lastReplyTo;
     private ITaskBroker? _broker;
 
     public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time)
@@ -55,6 +50,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _time = time;
         _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
+        _held = new HeldSet(_worker.EffectivePrefetch);
+        _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout);
@@ -110,21 +107,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
         heartbeatThread.Start();
         Task heartbeat = heartbeatDone.Task;
         var consumers = new Task[_worker.Concurrency];
+        var owners = new Consumer[_worker.Concurrency];
         for (int i = 0; i < consumers.Length; i++)
         {
-            consumers[i] = Task.Run(ConsumeLoopAsync, CancellationToken.None);
+            Consumer consumer = owners[i] = new Consumer(_hardStop.Token);
+            consumers[i] = Task.Run(() => ConsumeLoopAsync(consumer), CancellationToken.None);
         }
 
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
 
         // Graceful stop: no more fetching; hand back what was prefetched but not started; let running tasks finish.
         _stopping = true;
-        _ready.Writer.TryComplete();
-        var unstarted = new List<Delivery>();
-        while (_ready.Reader.TryRead(out Delivery? delivery))
+        List<Delivery> unstarted = _dispatch.Complete();
+        foreach (Delivery delivery in unstarted)
         {
-            unstarted.Add(delivery);
-            _held.TryRemove(delivery.Id, out _);
+            _held.Remove(delivery);
             _slots.Release();
         }
 
@@ -137,11 +134,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Log.ShutdownAbandoned(_logger, _name, _held.Count);
             await _hardStop.CancelAsync().ConfigureAwait(false);
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(2), _time, CancellationToken.None)).ConfigureAwait(false);
-            await ReleaseAsync([.. _held.Values]).ConfigureAwait(false);
+            var held = new List<Delivery>(_held.Count);
+            _held.CopyTo(held);
+            await ReleaseAsync(held).ConfigureAwait(false);
         }
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
+        foreach (Consumer consumer in owners)
+        {
+            consumer.Run.Dispose();
+        }
     }
 
     /// <summary>How often the low-water refill re-checks whether the consumers ran out of fetched work.</summary>
@@ -175,7 +178,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             int lowWater = Math.Max(1, _worker.EffectivePrefetch / 2);
             try
             {
-                while (free < lowWater && _ready.Reader.Count > 0 && !stoppingToken.IsCancellationRequested)
+                while (free < lowWater && _dispatch.ReadyCount > 0 && !stoppingToken.IsCancellationRequested)
                 {
                     if (await _slots.WaitAsync(RefillPoll, stoppingToken).ConfigureAwait(false))
                     {
@@ -195,7 +198,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
             // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
             // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
-            int startNow = _worker.TrackStarted ? 0 : Math.Clamp(Volatile.Read(ref _idleConsumers) - _ready.Reader.Count, 0, free);
+            int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
             batch.Clear();
             try
             {
@@ -221,38 +224,25 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
             foreach (Delivery delivery in batch)
             {
-                _held[delivery.Id] = delivery;
-                _ready.Writer.TryWrite(delivery);
+                _held.Add(delivery);
+                _dispatch.Post(delivery);
             }
         }
     }
 
-    private async Task ConsumeLoopAsync()
+    /// <summary>
+    /// One consumer's loop. The common path (decode, start, run, complete) is awaited here and not in methods called per
+    /// task, so that one state machine serves every task this consumer runs: the per-task allocations are the task's own.
+    /// The uncommon outcomes (dead letters, expiry, revocation, failures, time limits) go through their own methods.
+    /// </summary>
+    private async Task ConsumeLoopAsync(Consumer consumer)
     {
-        var output = new ArrayBufferWriter<byte>(256);
-        ChannelReader<Delivery> reader = _ready.Reader;
         while (true)
         {
-            if (!reader.TryRead(out Delivery? delivery))
+            Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
+            if (delivery is null)
             {
-                // Counted while waiting, so that the fetch loop can start this many deliveries in its fetch call.
-                Interlocked.Increment(ref _idleConsumers);
-                bool more;
-                try
-                {
-                    more = await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                finally
-                {
-                    Interlocked.Decrement(ref _idleConsumers);
-                }
-
-                if (!more)
-                {
-                    return;
-                }
-
-                continue;
+                return;
             }
 
             try
@@ -263,8 +253,102 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     continue;
                 }
 
-                output.ResetWrittenCount();
-                await ProcessAsync(delivery, output).ConfigureAwait(false);
+                Envelope envelope = consumer.Envelope;
+                Admission admission = Admit(delivery, envelope, out TaskRegistration? registration, out EnvelopeException? undecodable);
+                if (admission != Admission.Run)
+                {
+                    await RefuseAsync(delivery, envelope, admission, undecodable).ConfigureAwait(false);
+                    continue;
+                }
+
+                // A suspect (started before without an outcome: its worker probably died running it) runs alone, so
+                // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects
+                // are not blamed again for a poison message they happened to run next to.
+                int permits = delivery.Runs > 0 ? _worker.Concurrency : 1;
+                if (permits > 1 || !_runPermits.Wait(0))
+                {
+                    await AcquireRunPermitsAsync(delivery, envelope, permits).ConfigureAwait(false);
+                }
+
+                try
+                {
+                    // Counted (fenced) before the run: by the fetch for a delivery an idle consumer took at once, else
+                    // here, through the start group commit (one broker call for every start queued meanwhile).
+                    if (!delivery.RunStarted)
+                    {
+                        TaskResult? startedState = _worker.TrackStarted
+                            ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
+                            : null;
+                        if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
+                        {
+                            Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
+                            continue;
+                        }
+
+                        delivery.RunStarted = true;
+                    }
+
+                    TaskPolicy policy = registration!.Policy;
+                    if (policy.TimeLimit is not null)
+                    {
+                        await RunLimitedAsync(delivery, envelope, registration, consumer.Run).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    ArrayBufferWriter<byte> output = consumer.Output;
+                    output.ResetWrittenCount();
+                    RunControl run = consumer.Run;
+                    AsyncServiceScope scope = _scopes.CreateAsyncScope();
+                    Exception? failure = null;
+                    long started = Stopwatch.GetTimestamp();
+                    Begin(delivery, run, policy);
+                    try
+                    {
+                        ValueTask invocation;
+                        try
+                        {
+                            invocation = registration.Invoker(envelope.Args, NewContext(delivery, envelope, scope, run), output); // awaited once, below
+                        }
+                        catch (Exception ex)
+                        {
+                            invocation = ValueTask.FromException(ex); // a synchronous task method throws before returning
+                        }
+
+                        await invocation.ConfigureAwait(false);
+                    }
+                    catch (Exception ex)
+                    {
+                        failure = ex;
+                    }
+                    finally
+                    {
+                        End(delivery, run);
+                        await scope.DisposeAsync().ConfigureAwait(false);
+                    }
+
+                    if (failure is not null)
+                    {
+                        await HandleFailureAsync(delivery, envelope, policy, run, failure).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (_logger.IsEnabled(LogLevel.Debug))
+                    {
+                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    }
+
+                    // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
+                    // commit encodes the record before it releases this consumer).
+                    CompleteItem success = CompleteItem.Success(delivery, output.WrittenMemory, envelope.Task, envelope.Retries, _time.GetUtcNow(), _name);
+                    if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
+                    {
+                        Log.LeaseLost(_logger, delivery.Id);
+                    }
+                }
+                finally
+                {
+                    _runPermits.Release(permits);
+                }
             }
             catch (Exception ex)
             {
@@ -273,99 +357,114 @@ internal sealed partial class CeleriacWorker : BackgroundService
             }
             finally
             {
-                _held.TryRemove(delivery.Id, out _);
-                _revokedHeld.TryRemove(delivery.Id, out _);
+                _held.Remove(delivery);
                 _slots.Release();
             }
         }
     }
 
-    private async Task ProcessAsync(Delivery delivery, ArrayBufferWriter<byte> output)
+    /// <summary>What the checks before a run decided.</summary>
+    private enum Admission
     {
-        ITaskBroker broker = _broker!;
+        Run,
+        Oversized,
+        RedeliveryLimit,
+        Undecodable,
+        IdMismatch,
+        Revoked,
+        Expired,
+        UnknownTask,
+    }
+
+    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name.</summary>
+    private Admission Admit(Delivery delivery, Envelope envelope, out TaskRegistration? registration, out EnvelopeException? undecodable)
+    {
+        registration = null;
+        undecodable = null;
         if (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes)
         {
-            await DeadLetterAsync(delivery, null, "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
-            return;
+            return Admission.Oversized;
         }
 
         if (_worker.MaxDeliveries > 0 && delivery.Runs >= _worker.MaxDeliveries)
         {
-            // Started again and again without an outcome: its workers died running it. Set aside, never run again.
-            string? name = TryReadTaskName(delivery);
-            await DeadLetterAsync(delivery, name, "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
-            return;
+            return Admission.RedeliveryLimit;
         }
 
-        Envelope envelope;
         try
         {
-            envelope = EnvelopeCodec.Decode(delivery.Envelope, delivery.Id, delivery.Queue, _lastTaskName);
+            EnvelopeCodec.Decode(delivery.Envelope, delivery.Id, delivery.Queue, _lastTaskName, envelope, _lastReplyTo);
             _lastTaskName = envelope.Task;
+            _lastReplyTo = envelope.ReplyTo ?? _lastReplyTo;
         }
         catch (EnvelopeException ex)
         {
-            await DeadLetterAsync(delivery, null, ex.Reason, ex.Message).ConfigureAwait(false);
-            return;
+            undecodable = ex;
+            return Admission.Undecodable;
         }
 
         delivery.ReplyTo = envelope.ReplyTo;
-        if (envelope.Id != delivery.Id)
+        if (!string.Equals(envelope.Id, delivery.Id, StringComparison.Ordinal))
         {
-            await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
-            return;
+            return Admission.IdMismatch;
         }
 
-        if (delivery.Revoked || _revokedHeld.ContainsKey(delivery.Id))
+        if (delivery.Revoked || delivery.RevokeRequested)
         {
-            Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
-            await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
-            return;
+            return Admission.Revoked;
         }
 
-        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        if (envelope.ExpiresMs is { } expires && expires <= now)
+        if (envelope.ExpiresMs is { } expires && expires <= _time.GetUtcNow().ToUnixTimeMilliseconds())
         {
-            Log.TaskExpired(_logger, envelope.Id, envelope.Task);
-            await CompleteAsync(delivery, new TaskResult
-            {
-                State = TaskState.Revoked,
-                Error = new TaskError("Celeriac.TaskExpired", "expired", null),
-                TaskName = envelope.Task,
-                Retries = envelope.Retries,
-                Timestamp = _time.GetUtcNow(),
-                Worker = _name,
-            }).ConfigureAwait(false);
-            return;
+            return Admission.Expired;
         }
 
-        if (!_catalog.TryGet(envelope.Task, out TaskRegistration? registration))
-        {
-            await DeadLetterAsync(delivery, envelope.Task, "unknown-task", $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
-            return;
-        }
+        return _catalog.TryGet(envelope.Task, out registration) ? Admission.Run : Admission.UnknownTask;
+    }
 
-        // A suspect (started before without an outcome: its worker probably died running it) runs alone, so that if it
-        // is a poison message its crash takes no innocent running task with it, and innocent suspects are not blamed
-        // again for a poison message they happened to run next to.
-        int permits = delivery.Runs > 0 ? _worker.Concurrency : 1;
-        if (permits > 1)
+    /// <summary>Records why a delivery is not run: a dead letter, or a REVOKED result (revoked, expired).</summary>
+    private async Task RefuseAsync(Delivery delivery, Envelope envelope, Admission admission, EnvelopeException? undecodable)
+    {
+        switch (admission)
         {
-            Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
-        }
-
-        await AcquireRunPermitsAsync(permits).ConfigureAwait(false);
-        try
-        {
-            await RunAsync(delivery, envelope, registration, output).ConfigureAwait(false);
-        }
-        finally
-        {
-            _runPermits.Release(permits);
+            case Admission.Oversized:
+                await DeadLetterAsync(delivery, null, "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+                break;
+            case Admission.RedeliveryLimit:
+                // Started again and again without an outcome: its workers died running it. Set aside, never run again.
+                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
+                break;
+            case Admission.Undecodable:
+                await DeadLetterAsync(delivery, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
+                break;
+            case Admission.IdMismatch:
+                await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
+                break;
+            case Admission.Revoked:
+                Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
+                await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
+                break;
+            case Admission.Expired:
+                Log.TaskExpired(_logger, envelope.Id, envelope.Task);
+                await CompleteAsync(delivery, new TaskResult
+                {
+                    State = TaskState.Revoked,
+                    Error = new TaskError("Celeriac.TaskExpired", "expired", null),
+                    TaskName = envelope.Task,
+                    Retries = envelope.Retries,
+                    Timestamp = _time.GetUtcNow(),
+                    Worker = _name,
+                }).ConfigureAwait(false);
+                break;
+            case Admission.UnknownTask:
+                await DeadLetterAsync(delivery, envelope.Task, "unknown-task", $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
+                break;
+            default:
+                throw new InvalidOperationException($"Unexpected admission {admission}.");
         }
     }
 
-    private async Task AcquireRunPermitsAsync(int permits)
+    private async Task AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
     {
         if (permits == 1)
         {
@@ -373,6 +472,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             return;
         }
 
+        Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
         await _exclusiveGate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -387,99 +487,73 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
     }
 
-    private async Task RunAsync(Delivery delivery, Envelope envelope, TaskRegistration registration, ArrayBufferWriter<byte> output)
+    /// <summary>Starts a run's cancellation: the consumer's control, reachable by a revocation through the delivery.</summary>
+    private static void Begin(Delivery delivery, RunControl run, TaskPolicy policy)
     {
-        TaskResult? startedState = _worker.TrackStarted
-            ? new TaskResult { State = TaskState.Started, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name }
-            : null;
-        // Counted (fenced) before the run: by the fetch for a delivery an idle consumer took at once, else here, through
-        // the start group commit (one broker call for every start queued meanwhile).
-        if (!delivery.RunStarted)
+        run.Begin();
+        delivery.Control = run;
+        Interlocked.MemoryBarrier(); // see OnRevoked: the run is visible before the flag is read
+        if (delivery.RevokeRequested)
         {
-            if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
-            {
-                Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
-                return;
-            }
-
-            delivery.RunStarted = true;
+            run.Revoke(run.Generation); // revoked between the admission and now
         }
 
+        if (policy.SoftTimeLimit is { } soft)
+        {
+            run.StartSoftLimit(soft);
+        }
+    }
+
+    private static void End(Delivery delivery, RunControl run)
+    {
+        delivery.Control = null;
+        run.End();
+    }
+
+    private TaskContext NewContext(Delivery delivery, Envelope envelope, AsyncServiceScope scope, RunControl run) => new()
+    {
+        TaskId = envelope.Id,
+        TaskName = envelope.Task,
+        Queue = delivery.Queue,
+        Retries = envelope.Retries,
+        DeliveryCount = delivery.DeliveryCount,
+        Eta = envelope.EtaMs is { } eta ? DateTimeOffset.FromUnixTimeMilliseconds(eta) : null,
+        Expires = envelope.ExpiresMs is { } exp ? DateTimeOffset.FromUnixTimeMilliseconds(exp) : null,
+        ParentId = envelope.ParentId,
+        RootId = envelope.RootId,
+        Headers = envelope.Headers ?? EmptyHeaders,
+        Services = scope.ServiceProvider,
+        CancellationToken = run.Token,
+    };
+
+    /// <summary>
+    /// A run with a hard time limit: it may be abandoned, so it gets its own buffer and starts off this loop, so that even
+    /// a handler that blocks synchronously cannot hold the slot past its limit.
+    /// </summary>
+    private async Task RunLimitedAsync(Delivery delivery, Envelope envelope, TaskRegistration registration, RunControl run)
+    {
         TaskPolicy policy = registration.Policy;
-        using var run = new RunControl(_hardStop.Token);
-        _runs[delivery.Id] = run;
+        TimeSpan hard = policy.TimeLimit!.Value;
         AsyncServiceScope scope = _scopes.CreateAsyncScope();
+        var sink = new ArrayBufferWriter<byte>(256);
+        ReadOnlyMemory<byte> args = envelope.Args;
         bool abandoned = false;
         Exception? failure = null;
         TaskResult? result = null;
         long started = Stopwatch.GetTimestamp();
+        Begin(delivery, run, policy);
         try
         {
-            var context = new TaskContext
+            TaskContext context = NewContext(delivery, envelope, scope, run);
+            Task limited = Task.Run(() => registration.Invoker(args, context, sink).AsTask());
+            using var limitCancel = new CancellationTokenSource();
+            Task limit = Task.Delay(hard, _time, limitCancel.Token);
+            if (await Task.WhenAny(limited, limit).ConfigureAwait(false) == limited)
             {
-                TaskId = envelope.Id,
-                TaskName = envelope.Task,
-                Queue = delivery.Queue,
-                Retries = envelope.Retries,
-                DeliveryCount = delivery.DeliveryCount,
-                Eta = envelope.EtaMs is { } eta ? DateTimeOffset.FromUnixTimeMilliseconds(eta) : null,
-                Expires = envelope.ExpiresMs is { } exp ? DateTimeOffset.FromUnixTimeMilliseconds(exp) : null,
-                ParentId = envelope.ParentId,
-                RootId = envelope.RootId,
-                Headers = envelope.Headers ?? EmptyHeaders,
-                Services = scope.ServiceProvider,
-                CancellationToken = run.Token,
-            };
-
-            if (policy.SoftTimeLimit is { } soft)
-            {
-                run.StartSoftLimit(soft);
-            }
-
-            ArrayBufferWriter<byte> sink = output;
-            ValueTask invocation;
-            if (policy.TimeLimit is { } hard)
-            {
-                // The run may be abandoned: give it its own buffer, and start it off this loop so that even a handler
-                // that blocks synchronously cannot hold the slot past its limit.
-                sink = new ArrayBufferWriter<byte>(256);
-                ArrayBufferWriter<byte> own = sink;
-                Task limited = Task.Run(() => registration.Invoker(envelope.Args, context, own).AsTask());
-                invocation = new ValueTask(limited);
-                using var limitCancel = new CancellationTokenSource();
-                Task limit = Task.Delay(hard, _time, limitCancel.Token);
-                if (await Task.WhenAny(limited, limit).ConfigureAwait(false) == limited)
-                {
-                    await limitCancel.CancelAsync().ConfigureAwait(false);
-                }
-                else
-                {
-                    abandoned = true;
-                    run.Cancel();
-                    AbandonInBackground(limited, scope, envelope.Id, envelope.Task);
-                    Log.TimeLimitExceeded(_logger, envelope.Id, envelope.Task, hard.TotalMilliseconds);
-                    result = Failed(envelope, new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null));
-                }
-            }
-            else
-            {
+                await limitCancel.CancelAsync().ConfigureAwait(false);
                 try
                 {
-                    invocation = registration.Invoker(envelope.Args, context, sink); // awaited once, below
-                }
-                catch (Exception ex)
-                {
-                    invocation = ValueTask.FromException(ex); // a synchronous task method throws before returning
-                }
-            }
-
-            if (!abandoned)
-            {
-                try
-                {
-                    await invocation.ConfigureAwait(false);
-                    // No copy of the value: the consumer reuses its buffer only after the outcome is stored (the group
-                    // commit encodes the record before it releases this consumer).
+                    await limited.ConfigureAwait(false);
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
                     Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
@@ -488,10 +562,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     failure = ex;
                 }
             }
+            else
+            {
+                abandoned = true;
+                run.Cancel();
+                AbandonInBackground(limited, scope, envelope.Id, envelope.Task);
+                Log.TimeLimitExceeded(_logger, envelope.Id, envelope.Task, hard.TotalMilliseconds);
+                result = Failed(envelope, new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null));
+            }
         }
         finally
         {
-            _runs.TryRemove(new KeyValuePair<string, RunControl>(delivery.Id, run));
+            End(delivery, run);
             if (!abandoned)
             {
                 await scope.DisposeAsync().ConfigureAwait(false);

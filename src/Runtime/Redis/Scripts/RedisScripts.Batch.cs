@@ -15,7 +15,8 @@ internal static partial class RedisScripts
     // Side effect: per completed id, HSET P:r:<id> state <state> rec <record> (both fields: nothing of an earlier state
     //              survives), PEXPIRE, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
     //              <record> (the whole record: a waiter needs no re-read)
-    // Returns: { 1 or 0 per item }: 1 when completed; 0 when that lease is no longer held (nothing changed for that id)
+    // Returns: one string with a character per item, '1' when completed, '0' when that lease is no longer held (nothing
+    //          changed for that id): one bulk reply, not an array of integers, so that the client allocates one object per call
     public const string CompleteMany = """
         local out = {}
         local done = {}
@@ -33,16 +34,16 @@ internal static partial class RedisScripts
             if ARGV[i + 2] ~= '' then
               redis.call('PUBLISH', ARGV[i + 2], ARGV[i + 4])
             end
-            out[#out + 1] = 1
+            out[#out + 1] = '1'
           else
-            out[#out + 1] = 0
+            out[#out + 1] = '0'
           end
         end
         if #done > 0 then
           redis.call('ZREM', KEYS[1], unpack(done))
           redis.call('DEL', unpack(keys))
         end
-        return out
+        return table.concat(out)
         """;
 
     /// <summary>Counts many runs as started in one call, each fenced on its own as <see cref="Start"/> is, and records STARTED unless final.</summary>
