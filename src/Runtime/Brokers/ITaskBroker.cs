@@ -11,14 +11,33 @@ internal readonly record struct EnqueueItem(string Id, string Queue, ReadOnlyMem
 /// <summary>A message leased to a worker. Only the holder of <see cref="LeaseToken"/> can complete, release or dead-letter it (fencing).</summary>
 internal sealed class Delivery
 {
-    public required string Id { get; init; }
+    private string? _id;
+    private string? _leaseToken;
+
+    /// <summary>The task id (made from <see cref="IdUtf8"/> on first use when the broker gave bytes).</summary>
+    public string Id
+    {
+        get => _id ??= System.Text.Encoding.UTF8.GetString(IdUtf8.Span);
+        init => _id = value;
+    }
+
+    /// <summary>The task id as the broker's bytes (a slice of its reply), or empty when it gave a string.</summary>
+    public ReadOnlyMemory<byte> IdUtf8 { get; init; }
+
     public required string Queue { get; init; }
     /// <summary>The raw envelope bytes exactly as stored (may be garbage: the worker decodes and dead-letters what it cannot read).</summary>
     public required ReadOnlyMemory<byte> Envelope { get; init; }
     /// <summary>How many times the broker has handed this message out, this time included.</summary>
     public required int DeliveryCount { get; init; }
     /// <summary>Identifies this lease; a reclaimed lease gets a new token and the old one no longer matches.</summary>
-    public required string LeaseToken { get; init; }
+    public string LeaseToken
+    {
+        get => _leaseToken ??= System.Text.Encoding.UTF8.GetString(LeaseTokenUtf8.Span);
+        init => _leaseToken = value;
+    }
+
+    /// <summary>The lease token as the broker's bytes, or empty when it gave a string.</summary>
+    public ReadOnlyMemory<byte> LeaseTokenUtf8 { get; init; }
     /// <summary>The task was revoked (by id) before this delivery: the worker records REVOKED instead of running it.</summary>
     public bool Revoked { get; init; }
     /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>

@@ -84,8 +84,8 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            args[at++] = delivery.Id;
-            args[at++] = delivery.LeaseToken;
+            args[at++] = IdOf(delivery);
+            args[at++] = TokenOf(delivery);
             args[at++] = delivery.ReplyTo ?? string.Empty;
             args[at++] = RedisResultCodec.StateName(items[i].State);
             int start = records.WrittenCount;
@@ -157,6 +157,12 @@ internal sealed partial class RedisBroker
             }
         }
     }
+
+    /// <summary>The delivery's id as an argument: the fetch reply's bytes when it has them (no string made).</summary>
+    private static RedisValue IdOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? (RedisValue)delivery.Id : (RedisValue)delivery.IdUtf8;
+
+    /// <summary>The delivery's lease token as an argument, likewise.</summary>
+    private static RedisValue TokenOf(Delivery delivery) => delivery.LeaseTokenUtf8.IsEmpty ? (RedisValue)delivery.LeaseToken : (RedisValue)delivery.LeaseTokenUtf8;
 
     /// <summary>A queue's keys used by the batched scripts, built once per queue (not per call).</summary>
     private sealed class QueueKeys(RedisKeys keys, string queue)

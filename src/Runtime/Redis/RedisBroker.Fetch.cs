@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using Celeriac.Brokers;
 using StackExchange.Redis;
@@ -188,7 +189,7 @@ internal sealed partial class RedisBroker
     private int AddDeliveries(RedisResult? reply, string queue, List<Delivery> into, ref int startLeft, out long nextDue)
     {
         RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
-        if (items.Length < 2 || (items.Length - 2) % 6 != 0)
+        if (items.Length != 3)
         {
             ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
         }
@@ -200,20 +201,44 @@ internal sealed partial class RedisBroker
         }
 
         nextDue = (long)items[1];
+        // One buffer for the call; each delivery's id, token and envelope are slices of it (see the script's layout).
+        ReadOnlyMemory<byte> packed = (byte[]?)items[2] ?? [];
         int added = 0;
-        for (int i = 2; i < items.Length; i += 6)
+        int at = 0;
+        while (at < packed.Length)
         {
+            ReadOnlySpan<byte> span = packed.Span[at..];
+            if (span.Length < 11)
+            {
+                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
+            }
+
+            bool revoked = span[0] == 1;
+            int runs = BinaryPrimitives.ReadInt32BigEndian(span[1..]);
+            int dc = BinaryPrimitives.ReadInt32BigEndian(span[5..]);
+            int idLength = BinaryPrimitives.ReadUInt16BigEndian(span[9..]);
+            int idAt = at + 11;
+            int tokenLength = BinaryPrimitives.ReadUInt16BigEndian(packed.Span[(idAt + idLength)..]);
+            int tokenAt = idAt + idLength + 2;
+            int msgLength = BinaryPrimitives.ReadInt32BigEndian(packed.Span[(tokenAt + tokenLength)..]);
+            int msgAt = tokenAt + tokenLength + 4;
+            if (msgLength < 0 || msgAt + msgLength > packed.Length)
+            {
+                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
+            }
+
             into.Add(new Delivery
             {
-                Id = (string)items[i]!,
+                IdUtf8 = packed.Slice(idAt, idLength),
                 Queue = queue,
-                Envelope = (byte[]?)items[i + 1] ?? [],
-                DeliveryCount = (int)items[i + 2],
-                LeaseToken = (string)items[i + 3]!,
-                Revoked = (int)items[i + 4] == 1,
-                Runs = (int)items[i + 5],
+                Envelope = packed.Slice(msgAt, msgLength),
+                DeliveryCount = dc,
+                LeaseTokenUtf8 = packed.Slice(tokenAt, tokenLength),
+                Revoked = revoked,
+                Runs = runs,
                 RunStarted = startLeft-- > 0,
             });
+            at = msgAt + msgLength;
             added++;
         }
 

@@ -65,21 +65,30 @@ internal static class RedisResultCodec
     /// <param name="result">The result to write.</param>
     /// <param name="now">The timestamp used when <see cref="TaskResult.Timestamp"/> is not set.</param>
     public static void Write(IBufferWriter<byte> into, string id, TaskResult result, DateTimeOffset now)
-        => WriteRecord(into, id, result.State, result.TaskName, result.Retries, result.Timestamp ?? now, result.Worker, result.Value, result.Error);
+        => WriteRecord(into, id, default, result.State, result.TaskName, result.Retries, result.Timestamp ?? now, result.Worker, result.Value, result.Error);
 
     /// <summary>The record of <see cref="Write"/> for a batched completion's item.</summary>
     /// <param name="into">The buffer to append to.</param>
     /// <param name="item">The outcome.</param>
     /// <param name="now">The timestamp used when the item has none.</param>
     public static void WriteOutcome(IBufferWriter<byte> into, in CompleteItem item, DateTimeOffset now)
-        => WriteRecord(into, item.Delivery.Id, item.State, item.TaskName, item.Retries, item.Timestamp == default ? now : item.Timestamp, item.Worker, item.Value, item.Error);
+        => WriteRecord(into, item.Delivery.IdUtf8.IsEmpty ? item.Delivery.Id : null, item.Delivery.IdUtf8.Span, item.State, item.TaskName, item.Retries, item.Timestamp == default ? now : item.Timestamp, item.Worker, item.Value, item.Error);
 
-    private static void WriteRecord(IBufferWriter<byte> into, string id, TaskState state, string? taskName, int retries, DateTimeOffset at, string? worker, ReadOnlyMemory<byte> value, TaskError? error)
+    /// <summary>Writes a record; the id is <paramref name="id"/>, or <paramref name="idUtf8"/> when that is <see langword="null"/>.</summary>
+    private static void WriteRecord(IBufferWriter<byte> into, string? id, ReadOnlySpan<byte> idUtf8, TaskState state, string? taskName, int retries, DateTimeOffset at, string? worker, ReadOnlyMemory<byte> value, TaskError? error)
     {
         var writer = new MessagePackWriter(into);
         writer.WriteArrayHeader(11);
         writer.Write(RecordVersion);
-        writer.Write(id);
+        if (id is not null)
+        {
+            writer.Write(id);
+        }
+        else
+        {
+            writer.WriteString(idUtf8);
+        }
+
         writer.Write(StateName(state));
         writer.Write(taskName);
         writer.Write(retries);

@@ -13,11 +13,14 @@ internal static partial class RedisScripts
     // ARGV[6] -> a suffix unique to this call (lease tokens are worker:dc:suffix)
     // ARGV[7] -> how many of the leased messages (the first ones) start at once: their run is counted here (HINCRBY runs)
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained
-    // Returns: { orphans, next_due, id1, msg1, dc1, token1, revoked1, runs1, id2, ... } where orphans counts popped ids whose
-    //          message hash was missing (dropped), next_due is the earliest scheduled due time (unix ms) or -1, and
-    //          revoked is 1 when the id is in P:revoked with a score after now (the worker records REVOKED, never runs it),
-    //          runs counts the runs started (by the start script, or by this script for the first ARGV[7] messages)
-    //          since the message was stored or last retried, this delivery's own run not included
+    // Returns: { orphans, next_due, leased } where orphans counts popped ids whose message hash was missing (dropped),
+    //          next_due is the earliest scheduled due time (unix ms) or -1, and leased is one string holding every leased
+    //          message, each packed (big-endian) as: revoked (u8), runs (u32), dc (u32), id length (u16), id, token
+    //          length (u16), token, msg length (u32), msg. One bulk reply instead of six per message: the client
+    //          allocates one buffer per call and slices it. revoked is 1 when the id is in P:revoked with a score after
+    //          now (the worker records REVOKED, never runs it); runs counts the runs started (by the start script, or by
+    //          this script for the first ARGV[7] messages) since the message was stored or last retried, this
+    //          delivery's own run not included
     public const string Fetch = """
         local now = tonumber(ARGV[1])
         local prefix = ARGV[4]
@@ -42,7 +45,8 @@ internal static partial class RedisScripts
           end
           redis.call('ZREM', KEYS[2], unpack(expired))
         end
-        local out = { 0, -1 }
+        local out = { 0, -1, '' }
+        local packed = {}
         local orphans = 0
         local want = tonumber(ARGV[3])
         local leases = {}
@@ -78,10 +82,6 @@ internal static partial class RedisScripts
               end
               leases[#leases + 1] = ARGV[2]
               leases[#leases + 1] = id
-              out[#out + 1] = id
-              out[#out + 1] = msg
-              out[#out + 1] = dc
-              out[#out + 1] = token
               local revoked = 0
               if anyRevoked then
                 local rv = redis.call('ZSCORE', KEYS[5], id)
@@ -89,14 +89,14 @@ internal static partial class RedisScripts
                   revoked = 1
                 end
               end
-              out[#out + 1] = revoked
-              out[#out + 1] = tonumber(fields[2] or '0')
+              packed[#packed + 1] = struct.pack('>BI4I4Hc0Hc0I4c0', revoked, tonumber(fields[2] or '0'), dc, #id, id, #token, token, #msg, msg)
             else
               orphans = orphans + 1
             end
           end
         end
         out[1] = orphans
+        out[3] = table.concat(packed)
         if #leases > 0 then
           redis.call('ZADD', KEYS[2], unpack(leases))
         end
