@@ -39,10 +39,35 @@ public sealed class TaskContext
     public IReadOnlyDictionary<string, string> Headers { get; init; } = NoHeaders;
 
     /// <summary>The services of the run's dependency-injection scope.</summary>
-    public IServiceProvider? Services { get; init; }
+    public IServiceProvider? Services
+    {
+        get => _services;
+        init => _services = value;
+    }
 
     /// <summary>Cancelled when the run must stop: worker shutdown past its grace period, revoke, or a time limit.</summary>
-    public CancellationToken CancellationToken { get; init; }
+    public CancellationToken CancellationToken
+    {
+        get => _cancellationToken;
+        init => _cancellationToken = value;
+    }
+
+    private IServiceProvider? _services;
+    private CancellationToken _cancellationToken;
+
+    /// <summary>
+    /// A context the worker reuses from run to run for tasks whose method takes no <see cref="TaskContext"/> (see
+    /// <see cref="TaskNeeds"/>): their generated invoker reads only <see cref="CancellationToken"/> and
+    /// <see cref="Services"/>, before it calls the method, and task code never sees it. Its other members are empty.
+    /// </summary>
+    internal static TaskContext CreateReusable() => new() { TaskId = string.Empty, TaskName = string.Empty };
+
+    /// <summary>Points a reusable context (<see cref="CreateReusable"/>) at the next run.</summary>
+    internal void Reuse(CancellationToken cancellationToken, IServiceProvider? services)
+    {
+        _cancellationToken = cancellationToken;
+        _services = services;
+    }
 
     /// <summary>Asks for this task to be retried (Celery's <c>self.retry</c>): always throws; let it propagate.</summary>
     /// <param name="countdown">How long to wait before the retry; <see langword="null"/> uses the task's backoff.</param>

@@ -24,8 +24,10 @@ public sealed class TaskRegistration
     /// <param name="configureServices">Registers what the task needs in DI (its containing type, for instance tasks), or <see langword="null"/>.</param>
     /// <param name="maxRetries">The task's retry limit (used when <paramref name="policy"/> is <see langword="null"/>).</param>
     /// <param name="policy">The task's retry and time-limit policy; <see langword="null"/> means defaults with <paramref name="maxRetries"/>.</param>
-    public TaskRegistration(string name, string queue, TaskInvoker invoker, Action<IServiceCollection>? configureServices = null, int maxRetries = 0, TaskPolicy? policy = null)
+    /// <param name="needs">What the invoker reads from its context beyond the cancellation token (generated; the default assumes everything).</param>
+    public TaskRegistration(string name, string queue, TaskInvoker invoker, Action<IServiceCollection>? configureServices = null, int maxRetries = 0, TaskPolicy? policy = null, TaskNeeds needs = TaskNeeds.All)
     {
+        Needs = needs;
         Name = name;
         Queue = queue;
         Invoker = invoker;
@@ -51,4 +53,27 @@ public sealed class TaskRegistration
 
     /// <summary>The task's retry limit.</summary>
     public int MaxRetries { get; }
+
+    /// <summary>What the invoker reads from its context beyond the cancellation token: the worker makes only that per run.</summary>
+    public TaskNeeds Needs { get; }
+}
+
+/// <summary>
+/// What a task's generated invoker needs from the worker for a run, beyond the cancellation token (which every run has).
+/// The worker makes only what is asked for, so that a task that needs nothing costs no allocation per run.
+/// </summary>
+[Flags]
+public enum TaskNeeds
+{
+    /// <summary>Only the cancellation token: a static method that takes no <see cref="TaskContext"/>.</summary>
+    None = 0,
+
+    /// <summary>The method takes a <see cref="TaskContext"/>: it gets one of its own, with every member set.</summary>
+    Context = 1,
+
+    /// <summary>A dependency-injection scope for the run (<see cref="TaskContext.Services"/>): an instance method, or a method that takes the context.</summary>
+    Services = 2,
+
+    /// <summary>Everything (what a registration written by hand gets unless it says otherwise).</summary>
+    All = Context | Services,
 }

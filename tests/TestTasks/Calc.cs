@@ -21,6 +21,19 @@ public static partial class Calc
             : throw new InvalidOperationException("two scopes in one run");
     }
 
+    /// <summary>Describes the context it was given: its id, name, delivery count and identity (a context of its own per run).</summary>
+    [Task]
+    public static string ContextOf(TaskContext context)
+        => $"{context.TaskId}|{context.TaskName}|{context.DeliveryCount}|{System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(context):x8}";
+
+    /// <summary>Waits on the run's token only (a static task with no context): revoke, shutdown and time limits cancel it.</summary>
+    [Task]
+    public static async Task<int> Hold(int milliseconds, CancellationToken cancellationToken)
+    {
+        await Task.Delay(milliseconds, cancellationToken).ConfigureAwait(false);
+        return milliseconds;
+    }
+
     /// <summary>Waits without touching anything else (no ledger): a task that can run through a Redis outage.</summary>
     [Task(Queue = "slow")]
     public static async Task<int> Nap(int n, int milliseconds)

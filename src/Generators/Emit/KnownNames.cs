@@ -16,6 +16,7 @@ internal static class KnownNames
     public const string TaskHandle = "global::Celeriac.TaskHandle";
     public const string TaskDefinition = "global::Celeriac.TaskDefinition";
     public const string TaskRegistration = "global::Celeriac.TaskRegistration";
+    public const string TaskNeeds = "global::Celeriac.TaskNeeds";
     public const string TaskCatalog = "global::Celeriac.TaskCatalog";
     public const string TaskPolicy = "global::Celeriac.TaskPolicy";
     public const string QueueName = "global::Celeriac.QueueName";

@@ -94,7 +94,7 @@ internal static class TaskEmitter
             : "static services => " + KnownNames.TryAddScoped + "<" + task.ContainingTypeFqn + ">(services)";
         w.WriteLine("/// <summary>The task's entry in the worker's dispatch table.</summary>");
         w.WriteLine("internal static " + KnownNames.TaskRegistration + " Registration => new(Name, Queue, InvokeAsync, " + configureServices + ", "
-            + NameHelper.ToInvariant(task.Policy.MaxRetries) + ", policy: " + PolicyExpression(task.Policy) + ");");
+            + NameHelper.ToInvariant(task.Policy.MaxRetries) + ", policy: " + PolicyExpression(task.Policy) + ", needs: " + NeedsExpression(task) + ");");
         w.WriteLine();
 
         EmitInvoker(w, task, isAsync, hasValue);
@@ -237,6 +237,23 @@ internal static class TaskEmitter
         }
 
         return "new " + KnownNames.TaskPolicy + " { " + string.Join(", ", members) + " }";
+    }
+
+    /// <summary>What the invoker reads from its context beyond the cancellation token (<c>Celeriac.TaskNeeds</c>).</summary>
+    private static string NeedsExpression(TaskModel task)
+    {
+        bool context = false;
+        foreach (ParameterModel parameter in task.Parameters)
+        {
+            context |= parameter.Kind == ParameterKind.Context;
+        }
+
+        if (context)
+        {
+            return KnownNames.TaskNeeds + ".Context | " + KnownNames.TaskNeeds + ".Services";
+        }
+
+        return task.IsStatic ? KnownNames.TaskNeeds + ".None" : KnownNames.TaskNeeds + ".Services";
     }
 
     private static void EmitInvoker(SourceWriter w, TaskModel task, bool isAsync, bool hasValue)

@@ -298,7 +298,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     ArrayBufferWriter<byte> output = consumer.Output;
                     output.ResetWrittenCount();
                     RunControl run = consumer.Run;
-                    AsyncServiceScope scope = _scopes.CreateAsyncScope();
+                    // Only what the task's invoker reads is made for the run (TaskNeeds): a static task that takes no
+                    // context gets the consumer's reused context and no DI scope.
+                    bool scoped = (registration.Needs & TaskNeeds.Services) != 0;
+                    AsyncServiceScope scope = scoped ? _scopes.CreateAsyncScope() : default;
                     Exception? failure = null;
                     long started = Stopwatch.GetTimestamp();
                     Begin(delivery, run, policy);
@@ -307,7 +310,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         ValueTask invocation;
                         try
                         {
-                            invocation = registration.Invoker(envelope.Args, NewContext(delivery, envelope, scope, run), output); // awaited once, below
+                            TaskContext context = (registration.Needs & TaskNeeds.Context) != 0
+                                ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
+                                : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
+                            invocation = registration.Invoker(envelope.Args, context, output); // awaited once, below
                         }
                         catch (Exception ex)
                         {
@@ -323,7 +329,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     finally
                     {
                         End(delivery, run);
-                        await scope.DisposeAsync().ConfigureAwait(false);
+                        if (scoped)
+                        {
+                            await scope.DisposeAsync().ConfigureAwait(false);
+                        }
                     }
 
                     if (failure is not null)
@@ -510,7 +519,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         run.End();
     }
 
-    private TaskContext NewContext(Delivery delivery, Envelope envelope, AsyncServiceScope scope, RunControl run) => new()
+    private static TaskContext NewContext(Delivery delivery, Envelope envelope, IServiceProvider? services, RunControl run) => new()
     {
         TaskId = envelope.Id,
         TaskName = envelope.Task,
@@ -522,7 +531,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         ParentId = envelope.ParentId,
         RootId = envelope.RootId,
         Headers = envelope.Headers ?? EmptyHeaders,
-        Services = scope.ServiceProvider,
+        Services = services,
         CancellationToken = run.Token,
     };
 
@@ -544,7 +553,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         Begin(delivery, run, policy);
         try
         {
-            TaskContext context = NewContext(delivery, envelope, scope, run);
+            TaskContext context = NewContext(delivery, envelope, scope.ServiceProvider, run);
             Task limited = Task.Run(() => registration.Invoker(args, context, sink).AsTask());
             using var limitCancel = new CancellationTokenSource();
             Task limit = Task.Delay(hard, _time, limitCancel.Token);

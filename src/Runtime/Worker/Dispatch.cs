@@ -26,6 +26,15 @@ internal sealed class Consumer : IValueTaskSource<Delivery?>
     /// <summary>The running task's cancellation.</summary>
     public RunControl Run { get; }
 
+    private readonly TaskContext _context = TaskContext.CreateReusable();
+
+    /// <summary>The consumer's reused context, for a task that takes none (<see cref="TaskNeeds"/>), pointed at this run.</summary>
+    public TaskContext Reuse(CancellationToken cancellationToken, IServiceProvider? services)
+    {
+        _context.Reuse(cancellationToken, services);
+        return _context;
+    }
+
     /// <summary>The version of the awaitable to hand out next.</summary>
     public short Version => _next.Version;
 

@@ -137,7 +137,7 @@ partial class Outer
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -285,7 +285,7 @@ partial class Outer
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)

@@ -141,7 +141,7 @@ namespace Samples.Policy
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 5, policy: new global::Celeriac.TaskPolicy { MaxRetries = 5, RetryBackoff = global::System.TimeSpan.FromMilliseconds(500), RetryBackoffMax = global::System.TimeSpan.FromMilliseconds(90000), RetryJitter = false, ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) && (ex is global::Samples.Policy.TransientException or global::System.TimeoutException), DeadLetterOnFailure = true, TimeLimit = global::System.TimeSpan.FromMilliseconds(3600000), SoftTimeLimit = global::System.TimeSpan.FromMilliseconds(2500) });
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 5, policy: new global::Celeriac.TaskPolicy { MaxRetries = 5, RetryBackoff = global::System.TimeSpan.FromMilliseconds(500), RetryBackoffMax = global::System.TimeSpan.FromMilliseconds(90000), RetryJitter = false, ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) && (ex is global::Samples.Policy.TransientException or global::System.TimeoutException), DeadLetterOnFailure = true, TimeLimit = global::System.TimeSpan.FromMilliseconds(3600000), SoftTimeLimit = global::System.TimeSpan.FromMilliseconds(2500) }, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -266,7 +266,7 @@ namespace Samples.Policy
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -378,7 +378,7 @@ namespace Samples.Policy
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) });
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) }, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -490,7 +490,7 @@ namespace Samples.Policy
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { RetryBackoff = global::System.TimeSpan.FromMilliseconds(0), ShouldRetry = static ex => (ex is global::Samples.Policy.TransientException) });
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { RetryBackoff = global::System.TimeSpan.FromMilliseconds(0), ShouldRetry = static ex => (ex is global::Samples.Policy.TransientException) }, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)

@@ -146,7 +146,7 @@ namespace Samples.Returns
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -266,7 +266,7 @@ namespace Samples.Returns
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -385,7 +385,7 @@ namespace Samples.Returns
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -506,7 +506,7 @@ namespace Samples.Returns
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -625,7 +625,7 @@ namespace Samples.Returns
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -744,7 +744,7 @@ namespace Samples.Returns
                 => new(client, taskId);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)
@@ -856,7 +856,7 @@ namespace Samples.Returns
                 => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
-            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default);
+            internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
             /// <summary>Decodes the arguments, runs the task method and encodes its result.</summary>
             internal static async global::System.Threading.Tasks.ValueTask InvokeAsync(global::System.ReadOnlyMemory<byte> __celeriac_payload, global::Celeriac.TaskContext __celeriac_context, global::System.Buffers.IBufferWriter<byte> __celeriac_result)

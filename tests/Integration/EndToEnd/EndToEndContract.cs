@@ -68,6 +68,48 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_task_that_takes_its_context_gets_one_of_its_own_each_run()
+    {
+        TaskHandle<string> first = await Calc.ContextOfTask.DelayAsync(Client);
+        TaskHandle<string> second = await Calc.ContextOfTask.DelayAsync(Client);
+        string[] a = (await first.GetAsync(Timeout)).Split('|');
+        string[] b = (await second.GetAsync(Timeout)).Split('|');
+        Output.WriteLine($"run 1: {string.Join(" ", a)}; run 2: {string.Join(" ", b)}");
+        Assert.Equal([first.Id, Calc.ContextOfTask.Name, "1"], a[..3]);
+        Assert.Equal([second.Id, Calc.ContextOfTask.Name, "1"], b[..3]);
+        Assert.NotEqual(a[3], b[3]);
+    }
+
+    [Fact]
+    public async Task After_a_run_is_revoked_the_next_runs_of_its_consumer_are_not_cancelled()
+    {
+        // A worker of its own (two consumers, STARTED tracked) on its own keys.
+        IHost host = await StartHostAsync("revoker", worker: w =>
+        {
+            w.Concurrency = 2;
+            w.TrackStarted = true;
+        }, prefix: Prefix + "-rc");
+        ITaskClient taskClient = host.Services.GetRequiredService<ITaskClient>();
+        var client = (CeleriacClient)taskClient;
+        TaskHandle<int> held = await Calc.HoldTask.DelayAsync(taskClient, 30_000);
+        await Wait.UntilAsync(async () => await held.GetStateAsync() == TaskState.Started, Timeout, "the held task to start");
+        await client.RevokeAsync(held.Id);
+        await Assert.ThrowsAsync<TaskRevokedException>(() => held.GetAsync(Timeout));
+
+        // The revoked run's consumer (the last to go idle, so the first to be handed work) runs some of these: its
+        // reused cancellation must start each of them uncancelled.
+        var next = new List<TaskHandle<int>>();
+        for (int i = 0; i < 12; i++)
+        {
+            next.Add(await Calc.HoldTask.DelayAsync(taskClient, 5 + i));
+        }
+
+        int[] values = await Task.WhenAll(next.Select(h => h.GetAsync(Timeout)));
+        Output.WriteLine($"after the revoke: {string.Join(", ", values)}");
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => 5 + i), values);
+    }
+
+    [Fact]
     public async Task An_exception_in_the_task_surfaces_as_TaskFailedException()
     {
         TaskHandle<int> handle = await Calc.FailTask.DelayAsync(Client, "boom 42");
