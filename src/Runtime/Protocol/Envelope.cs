@@ -6,7 +6,28 @@ namespace Celeriac.Protocol;
 /// </summary>
 internal sealed class Envelope
 {
-    public required string Id { get; set; }
+    private string? _id;
+
+    /// <summary>The task id; made from <see cref="IdUtf8"/> on first use when the decoder kept only the bytes.</summary>
+    public required string Id
+    {
+        get => _id ??= System.Text.Encoding.UTF8.GetString(IdUtf8.Span);
+        set
+        {
+            _id = value;
+            IdUtf8 = default;
+        }
+    }
+
+    /// <summary>The id's bytes in the encoded envelope, when the decoder did not make a string of them (see <see cref="EnvelopeCodec.Decode"/>).</summary>
+    public ReadOnlyMemory<byte> IdUtf8 { get; private set; }
+
+    /// <summary>Sets the id as bytes of the encoded envelope (no string until <see cref="Id"/> is read).</summary>
+    public void SetIdUtf8(ReadOnlyMemory<byte> utf8)
+    {
+        _id = null;
+        IdUtf8 = utf8;
+    }
     public required string Task { get; set; }
     /// <summary>The MessagePack-encoded argument list, written by the task's generated formatter.</summary>
     public required ReadOnlyMemory<byte> Args { get; set; }
@@ -14,7 +35,26 @@ internal sealed class Envelope
     public int Retries { get; set; }
     public long? EtaMs { get; set; }
     public long? ExpiresMs { get; set; }
-    public string? RootId { get; set; }
+    private string? _rootId;
+    private bool _rootIsId;
+
+    /// <summary>The workflow's first task; the task's own id when it has no parent (then no string of its own is kept).</summary>
+    public string? RootId
+    {
+        get => _rootIsId ? Id : _rootId;
+        set
+        {
+            _rootId = value;
+            _rootIsId = false;
+        }
+    }
+
+    /// <summary>Sets <see cref="RootId"/> to the task's own id.</summary>
+    public void SetRootIsId()
+    {
+        _rootId = null;
+        _rootIsId = true;
+    }
     public string? ParentId { get; set; }
     public IReadOnlyDictionary<string, string>? Headers { get; set; }
     public int Priority { get; set; }

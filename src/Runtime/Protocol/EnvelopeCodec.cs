@@ -67,8 +67,9 @@ internal static class EnvelopeCodec
     /// <param name="knownTask">Likewise for the task name (e.g. the last one decoded).</param>
     /// <exception cref="EnvelopeException">The bytes are not a readable envelope of a supported version.</exception>
     /// <param name="knownReplyTo">Likewise for the reply channel (e.g. the last one decoded: a client's tasks share it).</param>
+    /// <param name="knownIdUtf8">The broker's id as bytes: when the envelope's id spells it, <paramref name="into"/> keeps the id as bytes (no string).</param>
     /// <param name="into">An envelope to fill (reused by the worker from task to task), or <see langword="null"/> for a new one.</param>
-    public static Envelope Decode(ReadOnlyMemory<byte> bytes, string? knownId = null, string? knownQueue = null, string? knownTask = null, Envelope? into = null, string? knownReplyTo = null)
+    public static Envelope Decode(ReadOnlyMemory<byte> bytes, string? knownId = null, string? knownQueue = null, string? knownTask = null, Envelope? into = null, string? knownReplyTo = null, ReadOnlyMemory<byte> knownIdUtf8 = default)
     {
         int version;
         var reader = new MessagePackReader(bytes);
@@ -109,7 +110,21 @@ internal static class EnvelopeCodec
 
         try
         {
-            string id = ReadRequiredString(ref reader, "id", knownId);
+            // With the broker's id as bytes and an envelope to fill, an id that spells it is kept as a slice of the
+            // envelope: no string made. (A copy of the reader probes; the reader itself reads on otherwise.)
+            string? id = null;
+            ReadOnlyMemory<byte> idUtf8 = default;
+            MessagePackReader probe = reader;
+            if (into is not null && !knownIdUtf8.IsEmpty && probe.TryReadStringSpan(out ReadOnlySpan<byte> idSpan) && idSpan.SequenceEqual(knownIdUtf8.Span))
+            {
+                idUtf8 = bytes.Slice((int)probe.Consumed - idSpan.Length, idSpan.Length);
+                reader = probe;
+            }
+            else
+            {
+                id = ReadRequiredString(ref reader, "id", knownId);
+            }
+
             string task = ReadRequiredString(ref reader, "task", knownTask);
             ReadOnlySequence<byte>? argsSequence = reader.ReadBytes();
             if (argsSequence is null)
@@ -122,7 +137,19 @@ internal static class EnvelopeCodec
             int retries = reader.ReadInt32();
             long? eta = ReadNullableInt64(ref reader);
             long? expires = ReadNullableInt64(ref reader);
-            string? root = ReadString(ref reader, id);
+            string? root = null;
+            bool rootIsId = false;
+            probe = reader;
+            if (id is null && probe.TryReadStringSpan(out ReadOnlySpan<byte> rootSpan) && rootSpan.SequenceEqual(idUtf8.Span))
+            {
+                rootIsId = true; // the usual case: a task with no parent is its own root
+                reader = probe;
+            }
+            else
+            {
+                root = ReadString(ref reader, id);
+            }
+
             string? parent = ReadString(ref reader, id);
             Dictionary<string, string>? headers = null;
             if (!reader.TryReadNil())
@@ -148,7 +175,7 @@ internal static class EnvelopeCodec
             {
                 return new Envelope
                 {
-                    Id = id,
+                    Id = id!,
                     Task = task,
                     Args = args,
                     Queue = queue,
@@ -164,14 +191,30 @@ internal static class EnvelopeCodec
                 };
             }
 
-            into.Id = id;
+            if (id is null)
+            {
+                into.SetIdUtf8(idUtf8);
+            }
+            else
+            {
+                into.Id = id;
+            }
+
             into.Task = task;
             into.Args = args;
             into.Queue = queue;
             into.Retries = retries;
             into.EtaMs = eta;
             into.ExpiresMs = expires;
-            into.RootId = root;
+            if (rootIsId)
+            {
+                into.SetRootIsId();
+            }
+            else
+            {
+                into.RootId = root;
+            }
+
             into.ParentId = parent;
             into.Headers = headers;
             into.Priority = priority;

@@ -402,7 +402,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         try
         {
-            EnvelopeCodec.Decode(delivery.Envelope, delivery.Id, delivery.Queue, _lastTaskName, envelope, _lastReplyTo);
+            // The delivery's id goes in as the fetch reply's bytes when it has them: an id that matches stays bytes.
+            bool asBytes = !delivery.IdUtf8.IsEmpty;
+            EnvelopeCodec.Decode(delivery.Envelope, asBytes ? null : delivery.Id, delivery.Queue, _lastTaskName, envelope, _lastReplyTo, delivery.IdUtf8);
             _lastTaskName = envelope.Task;
             _lastReplyTo = envelope.ReplyTo ?? _lastReplyTo;
         }
@@ -413,9 +415,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         delivery.ReplyTo = envelope.ReplyTo;
-        if (!string.Equals(envelope.Id, delivery.Id, StringComparison.Ordinal))
+        if (envelope.IdUtf8.IsEmpty && !string.Equals(envelope.Id, delivery.Id, StringComparison.Ordinal))
         {
-            return Admission.IdMismatch;
+            return Admission.IdMismatch; // (kept as bytes, it matched the delivery's)
         }
 
         if (delivery.Revoked || delivery.RevokeRequested)
