@@ -154,7 +154,12 @@ internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 /// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedAsync"/> would, without a STARTED state) and
 /// their <see cref="Delivery.RunStarted"/> is set. The others are prefetched and counted when they start.
 /// </param>
-internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0);
+/// <param name="Drained">
+/// The caller's previous fetch of the same queues leased fewer than it asked for: they were drained then. A broker that
+/// is woken by every new message (Redis: each enqueue leaves a wake-up token) may then go straight to its blocking wait
+/// instead of first looking again (one call less per idle cycle), unless a scheduled message has fallen due since.
+/// </param>
+internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0, bool Drained = false);
 
 /// <summary>A message set aside because it could not be run, with the reason.</summary>
 /// <param name="Id">The task id.</param>

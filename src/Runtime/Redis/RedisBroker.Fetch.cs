@@ -7,6 +7,9 @@ namespace Celeriac.Redis;
 
 internal sealed partial class RedisBroker
 {
+    /// <summary>Each queue's earliest scheduled due time (unix ms, -1 for none) as the last fetch of it said.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _nextDue = new(StringComparer.Ordinal);
+
     /// <inheritdoc />
     public async Task<int> FetchAsync(FetchRequest request, List<Delivery> into, CancellationToken cancellationToken)
     {
@@ -17,10 +20,25 @@ internal sealed partial class RedisBroker
             return 0;
         }
 
-        (int taken, long nextDueMs) = await FetchReadyAsync(request, into).ConfigureAwait(false);
-        if (taken > 0 || request.MaxWait <= TimeSpan.Zero)
+        int taken;
+        long nextDueMs;
+        if (request.Drained && request.Queues.Count == 1 && request.MaxWait > TimeSpan.Zero
+            && _nextDue.TryGetValue(request.Queues[0], out long knownDue) && (knownDue < 0 || knownDue > NowMs + Ms(ServerTimerSlack)))
         {
-            return taken;
+            // Drained at the last fetch, and every enqueue since has left a wake-up token: the blocking wait (with the
+            // fetch behind it) finds anything new at once, so looking first would be a call for nothing. Nothing
+            // scheduled has fallen due (the last fetch said when the next one does); expired leases are reclaimed by
+            // the fetch behind the wait, at the latest when it times out.
+            taken = 0;
+            nextDueMs = knownDue;
+        }
+        else
+        {
+            (taken, nextDueMs) = await FetchReadyAsync(request, into).ConfigureAwait(false);
+            if (taken > 0 || request.MaxWait <= TimeSpan.Zero)
+            {
+                return taken;
+            }
         }
 
         TimeSpan wait = request.MaxWait < MaxBlockingWait ? request.MaxWait : MaxBlockingWait;
@@ -201,6 +219,7 @@ internal sealed partial class RedisBroker
         }
 
         nextDue = (long)items[1];
+        _nextDue[queue] = nextDue;
         // One buffer for the call; each delivery's id, token and envelope are slices of it (see the script's layout).
         ReadOnlyMemory<byte> packed = (byte[]?)items[2] ?? [];
         int added = 0;

@@ -155,6 +155,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         var batch = new List<Delivery>(_worker.EffectivePrefetch);
         var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name);
         int backoffMs = 0;
+        bool single = _worker.EffectiveQueues.Count == 1;
+        bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -202,12 +204,14 @@ internal sealed partial class CeleriacWorker : BackgroundService
             batch.Clear();
             try
             {
-                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow }, batch, stoppingToken).ConfigureAwait(false);
+                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
+                drained = single && batch.Count < free;
                 backoffMs = 0;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 backoffMs = Math.Clamp(backoffMs * 2, 50, 2000);
+                drained = false;
                 Log.BrokerError(_logger, ex, "fetch", backoffMs);
                 _slots.Release(free);
                 await Delay(backoffMs, stoppingToken).ConfigureAwait(false);

@@ -78,6 +78,32 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_fetch_after_a_drained_one_still_finds_new_ready_and_due_scheduled_messages()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("first", q)], default);
+        Assert.Single(await FetchAsync([q], 5, TimeSpan.FromSeconds(10))); // fewer than asked: drained
+
+        // Drained: the broker may skip its first look and block at once; a message sent meanwhile must wake it.
+        var into = new List<Delivery>();
+        Task<int> fetch = Broker.FetchAsync(new FetchRequest([q], 5, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), "w1", Drained: true), into, default);
+        await Task.Delay(100);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Broker.EnqueueAsync([Item("second", q)], default);
+        Assert.Equal(1, await fetch.WaitAsync(TimeSpan.FromSeconds(10)));
+        Output.WriteLine($"woken {clock.ElapsedMilliseconds} ms after the enqueue (the wait was 20 s)");
+        Assert.Equal("second", into[0].Id);
+
+        // A scheduled message that fell due after the drained fetch is found although no one enqueued since.
+        await Broker.EnqueueAsync([Item("later", q, dueAtMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 300)], default);
+        Assert.Empty(await FetchAsync([q], 5, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50))); // not due yet: learns when it is, takes the enqueue's token
+        await Task.Delay(400);
+        into.Clear();
+        Assert.Equal(1, await Broker.FetchAsync(new FetchRequest([q], 5, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), "w1", Drained: true), into, default).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal("later", into[0].Id);
+    }
+
+    [Fact]
     public async Task Higher_priorities_are_fetched_first_and_fifo_within_a_priority()
     {
         string q = Queue();

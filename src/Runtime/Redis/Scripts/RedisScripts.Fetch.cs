@@ -52,6 +52,10 @@ internal static partial class RedisScripts
         local leases = {}
         local startLeft = tonumber(ARGV[7])
         local anyRevoked = redis.call('ZCARD', KEYS[5]) > 0
+        -- One EXISTS over the nine priority lists (after the promotions above, which may fill them): most queues use
+        -- none, and then neither the pops below nor the length check at the end touch them.
+        local pk9 = KEYS[1] .. ':'
+        local anyPriority = redis.call('EXISTS', pk9 .. 9, pk9 .. 8, pk9 .. 7, pk9 .. 6, pk9 .. 5, pk9 .. 4, pk9 .. 3, pk9 .. 2, pk9 .. 1) > 0
         for p = 9, 0, -1 do
           if want <= 0 then
             break
@@ -60,7 +64,10 @@ internal static partial class RedisScripts
           if p > 0 then
             pk = KEYS[1] .. ':' .. p
           end
-          local ids = redis.call('RPOP', pk, want)
+          local ids = false
+          if p == 0 or anyPriority then
+            ids = redis.call('RPOP', pk, want)
+          end
           if ids then
             want = want - #ids
           else
@@ -102,7 +109,7 @@ internal static partial class RedisScripts
         end
         local left = redis.call('LLEN', KEYS[1])
         for p = 1, 9 do
-          if left > 0 then
+          if left > 0 or not anyPriority then
             break
           end
           left = redis.call('LLEN', KEYS[1] .. ':' .. p)
