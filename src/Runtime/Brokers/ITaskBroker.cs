@@ -9,6 +9,10 @@ namespace Celeriac.Brokers;
 internal readonly record struct EnqueueItem(string Id, string Queue, ReadOnlyMemory<byte> Envelope, long DueAtMs, int Priority = 0);
 
 /// <summary>A message leased to a worker. Only the holder of <see cref="LeaseToken"/> can complete, release or dead-letter it (fencing).</summary>
+/// <remarks>
+/// A delivery that came from a <see cref="DeliveryPool"/> (<see cref="Pool"/>) is reused for another message once the
+/// worker is done with it: nothing may keep it past that (the worker's held set hands out copies).
+/// </remarks>
 internal sealed class Delivery
 {
     private string? _id;
@@ -18,43 +22,109 @@ internal sealed class Delivery
     public string Id
     {
         get => _id ??= System.Text.Encoding.UTF8.GetString(IdUtf8.Span);
-        init => _id = value;
+        set => _id = value;
     }
 
     /// <summary>The task id as the broker's bytes (a slice of its reply), or empty when it gave a string.</summary>
-    public ReadOnlyMemory<byte> IdUtf8 { get; init; }
+    public ReadOnlyMemory<byte> IdUtf8 { get; set; }
 
-    public required string Queue { get; init; }
+    public required string Queue { get; set; }
+
     /// <summary>The raw envelope bytes exactly as stored (may be garbage: the worker decodes and dead-letters what it cannot read).</summary>
-    public required ReadOnlyMemory<byte> Envelope { get; init; }
+    public required ReadOnlyMemory<byte> Envelope { get; set; }
+
     /// <summary>How many times the broker has handed this message out, this time included.</summary>
-    public required int DeliveryCount { get; init; }
+    public required int DeliveryCount { get; set; }
+
     /// <summary>Identifies this lease; a reclaimed lease gets a new token and the old one no longer matches.</summary>
     public string LeaseToken
     {
         get => _leaseToken ??= System.Text.Encoding.UTF8.GetString(LeaseTokenUtf8.Span);
-        init => _leaseToken = value;
+        set => _leaseToken = value;
     }
 
     /// <summary>The lease token as the broker's bytes, or empty when it gave a string.</summary>
-    public ReadOnlyMemory<byte> LeaseTokenUtf8 { get; init; }
+    public ReadOnlyMemory<byte> LeaseTokenUtf8 { get; set; }
+
     /// <summary>The task was revoked (by id) before this delivery: the worker records REVOKED instead of running it.</summary>
-    public bool Revoked { get; init; }
+    public bool Revoked { get; set; }
+
     /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
-    public int Runs { get; init; }
+    public int Runs { get; set; }
+
     /// <summary>The sending client's reply channel (the envelope's <c>reply_to</c>), set by the worker once it decoded the envelope; outcomes publish the final result there too.</summary>
     public string? ReplyTo { get; set; }
+
     /// <summary>
     /// This delivery's run was counted: by the fetch (<see cref="FetchRequest.StartCount"/>) or by
     /// <see cref="ITaskBroker.MarkStartedAsync"/>. A release then takes the count back (interrupted, not failed).
     /// </summary>
     public bool RunStarted { get; set; }
 
+    /// <summary>The pool this delivery returns to once the worker is done with it, or <see langword="null"/>.</summary>
+    public DeliveryPool? Pool { get; init; }
+
     // The worker's bookkeeping while it holds the delivery (no dictionary node per task): its place in the held set, the
     // run's cancellation while it runs, and a revocation that arrived while it was held.
     internal int HeldSlot = -1;
     internal volatile Worker.RunControl? Control;
     internal volatile bool RevokeRequested;
+
+    /// <summary>A copy of what identifies the lease (id, queue, token, counts), for use outside the holder's lifetime.</summary>
+    public Delivery CopyLease() => new()
+    {
+        Id = Id,
+        Queue = Queue,
+        Envelope = default,
+        DeliveryCount = DeliveryCount,
+        LeaseToken = LeaseToken,
+        Runs = Runs,
+        RunStarted = RunStarted,
+    };
+
+    /// <summary>Forgets the message, for reuse by its pool.</summary>
+    internal void Clear()
+    {
+        _id = null;
+        _leaseToken = null;
+        IdUtf8 = default;
+        Queue = string.Empty;
+        Envelope = default;
+        DeliveryCount = 0;
+        LeaseTokenUtf8 = default;
+        Revoked = false;
+        Runs = 0;
+        ReplyTo = null;
+        RunStarted = false;
+        HeldSlot = -1;
+        Control = null;
+        RevokeRequested = false;
+    }
+}
+
+/// <summary>
+/// Reusable deliveries for a worker's fetches (<see cref="FetchRequest.Pool"/>): the broker rents one per leased message,
+/// the worker returns it once the message's outcome is recorded and nothing refers to it any more. After warm-up a
+/// fetch allocates no delivery objects.
+/// </summary>
+internal sealed class DeliveryPool
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Delivery> _free = new();
+
+    /// <summary>A cleared delivery of this pool.</summary>
+    public Delivery Rent() => _free.TryDequeue(out Delivery? delivery) ? delivery : new Delivery { Queue = string.Empty, Envelope = default, DeliveryCount = 0, Pool = this };
+
+    /// <summary>Takes <paramref name="delivery"/> back (it must be this pool's, and no longer used).</summary>
+    public void Return(Delivery delivery)
+    {
+        if (!ReferenceEquals(delivery.Pool, this))
+        {
+            return;
+        }
+
+        delivery.Clear();
+        _free.Enqueue(delivery);
+    }
 }
 
 /// <summary>
@@ -159,7 +229,8 @@ internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 /// is woken by every new message (Redis: each enqueue leaves a wake-up token) may then go straight to its blocking wait
 /// instead of first looking again (one call less per idle cycle), unless a scheduled message has fallen due since.
 /// </param>
-internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0, bool Drained = false);
+/// <param name="Pool">Where to take the delivery objects from (the caller returns them), or <see langword="null"/> for new ones.</param>
+internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0, bool Drained = false, DeliveryPool? Pool = null);
 
 /// <summary>A message set aside because it could not be run, with the reason.</summary>
 /// <param name="Id">The task id.</param>

@@ -148,7 +148,7 @@ internal sealed partial class RedisBroker
         }
 
         int startLeft = request.StartCount;
-        return AddDeliveries(await fetch.ConfigureAwait(false), queue, into, ref startLeft, out _);
+        return AddDeliveries(await fetch.ConfigureAwait(false), queue, into, request.Pool, ref startLeft, out _);
     }
 
     /// <summary>A cancelled <see cref="WaitAndFetchAsync"/>'s fetch still runs in Redis later: hand back whatever it leased.</summary>
@@ -158,7 +158,7 @@ internal sealed partial class RedisBroker
         try
         {
             int startLeft = startCount;
-            AddDeliveries(await fetch.ConfigureAwait(false), queue, leased, ref startLeft, out _);
+            AddDeliveries(await fetch.ConfigureAwait(false), queue, leased, null, ref startLeft, out _);
             if (leased.Count > 0 && Volatile.Read(ref _disposed) == 0)
             {
                 await ReleaseAsync(leased, CancellationToken.None).ConfigureAwait(false);
@@ -192,7 +192,7 @@ internal sealed partial class RedisBroker
                 RedisScripts.Fetch,
                 [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
                 [now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft)]).ConfigureAwait(false);
-            taken += AddDeliveries(reply, queue, into, ref startLeft, out long due);
+            taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
             {
                 nextDue = due;
@@ -204,7 +204,7 @@ internal sealed partial class RedisBroker
 
     /// <summary>Reads a fetch script's reply into deliveries; the first <paramref name="startLeft"/> ones were started by the script.</summary>
     /// <returns>How many were added; <paramref name="nextDue"/> is the queue's earliest scheduled due time or -1.</returns>
-    private int AddDeliveries(RedisResult? reply, string queue, List<Delivery> into, ref int startLeft, out long nextDue)
+    private int AddDeliveries(RedisResult? reply, string queue, List<Delivery> into, DeliveryPool? pool, ref int startLeft, out long nextDue)
     {
         RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
         if (items.Length != 3)
@@ -246,17 +246,16 @@ internal sealed partial class RedisBroker
                 ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
             }
 
-            into.Add(new Delivery
-            {
-                IdUtf8 = packed.Slice(idAt, idLength),
-                Queue = queue,
-                Envelope = packed.Slice(msgAt, msgLength),
-                DeliveryCount = dc,
-                LeaseTokenUtf8 = packed.Slice(tokenAt, tokenLength),
-                Revoked = revoked,
-                Runs = runs,
-                RunStarted = startLeft-- > 0,
-            });
+            Delivery delivery = pool?.Rent() ?? new Delivery { Queue = queue, Envelope = default, DeliveryCount = 0 };
+            delivery.IdUtf8 = packed.Slice(idAt, idLength);
+            delivery.Queue = queue;
+            delivery.Envelope = packed.Slice(msgAt, msgLength);
+            delivery.DeliveryCount = dc;
+            delivery.LeaseTokenUtf8 = packed.Slice(tokenAt, tokenLength);
+            delivery.Revoked = revoked;
+            delivery.Runs = runs;
+            delivery.RunStarted = startLeft-- > 0;
+            into.Add(delivery);
             at = msgAt + msgLength;
             added++;
         }

@@ -18,7 +18,7 @@ internal sealed partial class CeleriacWorker
         while (!stop.WaitHandle.WaitOne(interval))
         {
             snapshot.Clear();
-            _held.CopyTo(snapshot);
+            _held.CopyLeasesTo(snapshot);
             if (snapshot.Count == 0)
             {
                 continue;
@@ -63,18 +63,9 @@ internal sealed partial class CeleriacWorker
     /// <summary>A revocation arrived (notification or re-check): cancel the run, or remember it for a prefetched delivery.</summary>
     private void OnRevoked(string taskId)
     {
-        if (_held.Find(taskId) is not { } delivery)
+        // Cancelling runs the task's callbacks: off the notifying thread.
+        if (_held.TryRevoke(taskId, out RunControl? run, out int generation) && run is not null && !run.Revoked)
         {
-            return;
-        }
-
-        // The flag first, then the run: a consumer sets the run first, then reads the flag (Begin), so one of the two
-        // sees the other. Cancelling runs the task's callbacks: off the notifying thread.
-        delivery.RevokeRequested = true;
-        Interlocked.MemoryBarrier();
-        if (delivery.Control is { } run && !run.Revoked)
-        {
-            int generation = run.Generation;
             ThreadPool.UnsafeQueueUserWorkItem(static s => s.Run.Revoke(s.Generation), (Run: run, Generation: generation), preferLocal: false);
         }
     }

@@ -26,6 +26,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly TimeProvider _time;
     private readonly string _name;
     private readonly HeldSet _held;
+    private readonly DeliveryPool _deliveries = new();
     private readonly Dispatch _dispatch;
     private readonly SemaphoreSlim _slots;
     private readonly QueueSelector _queueSelector;
@@ -135,7 +136,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             await _hardStop.CancelAsync().ConfigureAwait(false);
             await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(2), _time, CancellationToken.None)).ConfigureAwait(false);
             var held = new List<Delivery>(_held.Count);
-            _held.CopyTo(held);
+            _held.CopyLeasesTo(held);
             await ReleaseAsync(held).ConfigureAwait(false);
         }
 
@@ -153,7 +154,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private async Task FetchLoopAsync(CancellationToken stoppingToken)
     {
         var batch = new List<Delivery>(_worker.EffectivePrefetch);
-        var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name);
+        var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name, Pool: _deliveries);
         int backoffMs = 0;
         bool single = _worker.EffectiveQueues.Count == 1;
         bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
@@ -371,6 +372,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             finally
             {
                 _held.Remove(delivery);
+                _deliveries.Return(delivery); // nothing refers to it now: the next fetch reuses it
                 _slots.Release();
             }
         }

@@ -212,8 +212,11 @@ internal sealed class HeldSet
         }
     }
 
-    /// <summary>Appends every held delivery to <paramref name="into"/>.</summary>
-    public void CopyTo(List<Delivery> into)
+    /// <summary>
+    /// Appends a copy of each held delivery's lease (<see cref="Delivery.CopyLease"/>) to <paramref name="into"/>: the
+    /// deliveries themselves are reused once done, so nothing outside their consumer may keep them.
+    /// </summary>
+    public void CopyLeasesTo(List<Delivery> into)
     {
         lock (_gate)
         {
@@ -221,27 +224,51 @@ internal sealed class HeldSet
             {
                 if (delivery is not null)
                 {
-                    into.Add(delivery);
+                    into.Add(delivery.CopyLease());
                 }
             }
         }
     }
 
-    /// <summary>The held delivery of task <paramref name="taskId"/>, if any (a scan: revocations are rare).</summary>
-    public Delivery? Find(string taskId)
+    /// <summary>
+    /// Marks the held delivery of task <paramref name="taskId"/> revoked and returns its running run, if any, with the
+    /// run's generation (a scan: revocations are rare). Under the set's lock, so the delivery cannot be reused meanwhile.
+    /// </summary>
+    /// <returns>Whether the task is held.</returns>
+    public bool TryRevoke(string taskId, out RunControl? run, out int generation)
     {
+        Span<byte> utf8 = stackalloc byte[Math.Min(256, System.Text.Encoding.UTF8.GetMaxByteCount(taskId.Length))];
+        int length = System.Text.Encoding.UTF8.GetMaxByteCount(taskId.Length) <= utf8.Length ? System.Text.Encoding.UTF8.GetBytes(taskId, utf8) : -1;
         lock (_gate)
         {
             foreach (Delivery? delivery in _items)
             {
-                if (delivery is not null && string.Equals(delivery.Id, taskId, StringComparison.Ordinal))
+                if (delivery is null)
                 {
-                    return delivery;
+                    continue;
                 }
+
+                bool match = length >= 0 && !delivery.IdUtf8.IsEmpty
+                    ? delivery.IdUtf8.Span.SequenceEqual(utf8[..length])
+                    : string.Equals(delivery.Id, taskId, StringComparison.Ordinal);
+                if (!match)
+                {
+                    continue;
+                }
+
+                // The flag first, then the run: a consumer sets the run first, then reads the flag (see the worker's
+                // Begin), so one of the two sees the other.
+                delivery.RevokeRequested = true;
+                Interlocked.MemoryBarrier();
+                run = delivery.Control;
+                generation = run?.Generation ?? 0;
+                return true;
             }
         }
 
-        return null;
+        run = null;
+        generation = 0;
+        return false;
     }
 
     private void Grow()
