@@ -16,6 +16,11 @@ internal sealed partial class RedisBroker
     private readonly string _clientId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
     private readonly ConcurrentDictionary<string, ReplyWaiter> _replyWaiters = new(StringComparer.Ordinal);
     private readonly object _replyGate = new();
+    private readonly ConcurrentDictionary<string, byte[]> _earlyReplies = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _earlyOrder = new();
+    // Own tasks numbered above the floor get their reply as a message for sure (the subscription was up before they were
+    // made, and nothing was lost since): their wait needs no first read of the hash. long.MaxValue: no such task yet.
+    private long _replyFloor = long.MaxValue;
     private string? _replyChannel;
     private string? _idPrefix;
     private Task? _replySubscription;
@@ -45,6 +50,41 @@ internal sealed partial class RedisBroker
 
     private bool IsOwnTaskId(string taskId) => taskId.Length == 36 && taskId.StartsWith(IdPrefix, StringComparison.Ordinal);
 
+    /// <summary>The most replies kept for own tasks that nobody waits for yet (a wait started after its reply came).</summary>
+    private const int EarlyReplyCapacity = 1024;
+
+    /// <summary>The counter part of an id made by <see cref="NewTaskId"/> (the caller checked <see cref="IsOwnTaskId"/>).</summary>
+    private static ulong TaskSequenceOf(string taskId)
+    {
+        Span<char> hex = stackalloc char[16];
+        taskId.AsSpan(19, 4).CopyTo(hex);
+        taskId.AsSpan(24, 12).CopyTo(hex[4..]);
+        return ulong.TryParse(hex, System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out ulong n) ? n : ulong.MaxValue;
+    }
+
+    /// <summary>Replies may have been lost (a connection dropped, or a kept reply was dropped): every own task made so far reads first.</summary>
+    private void RaiseReplyFloor()
+    {
+        long now = Volatile.Read(ref _taskSequence);
+        long floor;
+        do
+        {
+            floor = Volatile.Read(ref _replyFloor);
+            if (floor >= now)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _replyFloor, now, floor) != floor);
+    }
+
+    /// <summary>Whether task <paramref name="taskId"/>'s reply reaches this process as a message for sure (see <see cref="_replyFloor"/>).</summary>
+    private bool ReplyIsCertain(string taskId)
+    {
+        ulong n = TaskSequenceOf(taskId);
+        return n <= long.MaxValue && (long)n > Volatile.Read(ref _replyFloor);
+    }
+
     /// <summary>Waits through the reply channel; returns null when another wait on the same id is already registered (the caller falls back).</summary>
     private async Task<TaskResult?> TryWaitReplyAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -57,12 +97,22 @@ internal sealed partial class RedisBroker
         try
         {
             // Registered and subscribed first, then read: a completion between the two is in the read or in a message.
+            // The read is skipped when the reply is certain to come as a message (the subscription was up before the
+            // task was made, and no reply was lost since): a reply that came before this wait is kept for it.
             await EnsureReplySubscriptionAsync().ConfigureAwait(false);
+            Interlocked.CompareExchange(ref _replyFloor, Volatile.Read(ref _taskSequence), long.MaxValue); // subscribed: tasks made from now on are certain
+            if (_earlyReplies.TryRemove(taskId, out byte[]? early) && RedisResultCodec.Decode(early, out _) is { IsReady: true } kept)
+            {
+                return kept; // the reply came before this wait
+            }
+
+            bool read = !ReplyIsCertain(taskId);
             long started = _time.GetTimestamp();
             while (true)
             {
                 Task<TaskResult?> woken = waiter.Current;
-                TaskResult result = await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+                TaskResult result = read ? await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false) : TaskResult.Pending;
+                read = true;
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
                 if (result.IsReady || remaining <= TimeSpan.Zero)
                 {
@@ -102,6 +152,7 @@ internal sealed partial class RedisBroker
         {
             if (_replySubscription is null || _replySubscription.IsFaulted || _replySubscription.IsCanceled)
             {
+                Volatile.Write(ref _replyFloor, long.MaxValue); // nothing is certain until this subscription is up
                 _replySubscription = _multiplexer.GetSubscriber().SubscribeAsync(RedisChannel.Literal(ReplyChannel!), OnReply);
             }
 
@@ -120,14 +171,44 @@ internal sealed partial class RedisBroker
                 return;
             }
 
-            if (RedisResultCodec.ReadId(bytes) is { } id && _replyWaiters.TryGetValue(id, out ReplyWaiter? waiter))
+            if (RedisResultCodec.ReadId(bytes) is not { } id)
+            {
+                return;
+            }
+
+            if (_replyWaiters.TryGetValue(id, out ReplyWaiter? waiter))
             {
                 waiter.Set(RedisResultCodec.Decode(bytes, out _));
+                return;
+            }
+
+            if (IsOwnTaskId(id))
+            {
+                KeepEarlyReply(id, bytes);
+                // A wait that registered meanwhile may have looked before the reply was kept: hand it over.
+                if (_replyWaiters.TryGetValue(id, out waiter) && _earlyReplies.TryRemove(id, out byte[]? kept))
+                {
+                    waiter.Set(RedisResultCodec.Decode(kept, out _));
+                }
             }
         }
         catch (MessagePackSerializationException)
         {
             // Not a reply we understand: the waiter's timeout re-read still finds the result.
+        }
+    }
+
+    /// <summary>Keeps the reply of an own task that nobody waits for yet; past the capacity the oldest goes (and its task reads instead).</summary>
+    private void KeepEarlyReply(string id, byte[] record)
+    {
+        _earlyReplies[id] = record;
+        _earlyOrder.Enqueue(id);
+        while (_earlyOrder.Count > EarlyReplyCapacity && _earlyOrder.TryDequeue(out string? oldest))
+        {
+            if (_earlyReplies.TryRemove(oldest, out _))
+            {
+                RaiseReplyFloor();
+            }
         }
     }
 

@@ -155,11 +155,15 @@ internal sealed partial class RedisBroker : ITaskBroker
     private string NextTokenSuffix() => _tokenPrefix + Interlocked.Increment(ref _tokenSequence).ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
-        => RedisLog.ConnectionFailed(_logger, e.Exception, e.FailureType.ToString(), e.EndPoint?.ToString() ?? "?");
+    {
+        RedisLog.ConnectionFailed(_logger, e.Exception, e.FailureType.ToString(), e.EndPoint?.ToString() ?? "?");
+        RaiseReplyFloor(); // replies may be lost from now until the connection is back
+    }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
         RedisLog.ConnectionRestored(_logger, e.EndPoint?.ToString() ?? "?");
+        RaiseReplyFloor();
         WakeReplyWaiters();
     }
 

@@ -248,6 +248,43 @@ public sealed class EndToEndTests(ITestOutputHelper output) : EndToEndContract(o
     }
 
     [Fact]
+    public async Task A_wait_that_starts_after_its_reply_came_is_answered_by_the_reply_kept_in_the_process()
+    {
+        TaskHandle<int> warm = await Calc.AddTask.DelayAsync(Client, 1, 1);
+        Assert.Equal(2, await warm.GetAsync(Timeout)); // the reply channel is subscribed from here on
+
+        // Not waited for yet: its reply arrives with nobody waiting. Then its stored result goes (as if expired), so
+        // only the reply the client kept can answer the wait.
+        TaskHandle<int> late = await Calc.AddTask.DelayAsync(Client, 20, 22);
+        StackExchange.Redis.IDatabase db = (await RedisFixture.GetAsync()).GetDatabase();
+        string key = $"{Prefix}:r:{late.Id}";
+        await Wait.UntilAsync(async () => await db.KeyExistsAsync(key), Timeout, "the result to be stored");
+        Assert.True(await db.KeyDeleteAsync(key));
+        Assert.Equal(42, await late.GetAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Waits_after_more_unclaimed_replies_than_are_kept_still_get_their_results()
+    {
+        TaskHandle<int> warm = await Calc.AddTask.DelayAsync(Client, 1, 1);
+        Assert.Equal(2, await warm.GetAsync(Timeout));
+
+        // 1,100 tasks nobody waits for while they run: past the 1,024 replies kept, the oldest are dropped and their
+        // waits must read the stored results instead of waiting for a reply that already came.
+        var handles = new List<TaskHandle<int>>();
+        for (int i = 0; i < 1100; i++)
+        {
+            handles.Add(await Calc.AddTask.DelayAsync(Client, i, 1));
+        }
+
+        StackExchange.Redis.IDatabase db = (await RedisFixture.GetAsync()).GetDatabase();
+        await Wait.UntilAsync(async () => await db.KeyExistsAsync($"{Prefix}:r:{handles[^1].Id}"), Timeout, "the last result to be stored");
+        await Task.Delay(500); // the last replies reach the client
+        int[] values = await Task.WhenAll(handles.Select(h => h.GetAsync(TimeSpan.FromSeconds(10))));
+        Assert.Equal(Enumerable.Range(0, 1100).Select(i => i + 1), values);
+    }
+
+    [Fact]
     public async Task A_thousand_tasks_through_two_workers_each_run_exactly_once()
     {
         const int count = 1000;

@@ -50,6 +50,10 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
             }
         }
 
+        // A task the last kill caught after it ran but before its outcome was stored is run again once its lease
+        // expires, which may be after the last distinct task is done: wait for every result, not only the ledger.
+        string[] ids = [.. handles.Select(h => h.Id)];
+        await Wait.UntilAsync(async () => (await CountStatesAsync(Client, ids)).GetValueOrDefault(TaskState.Success) >= Tasks, TimeSpan.FromSeconds(30), "every result to be stored");
         long drainedMs = clock.ElapsedMilliseconds;
         IReadOnlyList<string> final = await ledger.ReadAsync(run);
         Dictionary<string, int> counts = CountEntries(final);
