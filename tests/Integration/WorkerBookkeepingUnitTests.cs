@@ -48,6 +48,37 @@ public sealed class WorkerBookkeepingUnitTests
         Assert.NotSame(foreign, pool.Rent());
     }
 
+    private sealed class CountingOwner : IDisposable
+    {
+        public int Disposed { get; private set; }
+
+        public void Dispose() => Disposed++;
+    }
+
+    [Fact]
+    public void A_fetch_buffer_goes_back_once_when_the_last_of_its_deliveries_is_returned()
+    {
+        var pool = new DeliveryPool();
+        var owner = new CountingOwner();
+        var shared = new SharedBuffer(owner); // the parser's reference
+        Delivery a = Leased(pool, "a", "t");
+        Delivery b = Leased(pool, "b", "t");
+        shared.AddReference();
+        a.Buffer = shared;
+        shared.AddReference();
+        b.Buffer = shared;
+        shared.Release(); // parsing done
+        Assert.Equal(0, owner.Disposed);
+
+        pool.Return(a);
+        Assert.Null(a.Buffer);
+        Assert.Equal(0, owner.Disposed); // b still points into it
+        pool.Return(b);
+        Assert.Equal(1, owner.Disposed);
+        pool.Return(pool.Rent()); // a cleared delivery holds no buffer: nothing released twice
+        Assert.Equal(1, owner.Disposed);
+    }
+
     [Fact]
     public void The_held_set_hands_out_copies_and_revokes_by_the_ids_bytes_or_string()
     {

@@ -70,6 +70,9 @@ internal sealed class Delivery
     internal volatile Worker.RunControl? Control;
     internal volatile bool RevokeRequested;
 
+    /// <summary>The broker's buffer that <see cref="IdUtf8"/>, <see cref="LeaseTokenUtf8"/> and <see cref="Envelope"/> point into, when it is lent (pooled deliveries only): released by <see cref="Clear"/>.</summary>
+    internal SharedBuffer? Buffer;
+
     /// <summary>A copy of what identifies the lease (id, queue, token, counts), for use outside the holder's lifetime.</summary>
     public Delivery CopyLease() => new()
     {
@@ -85,6 +88,9 @@ internal sealed class Delivery
     /// <summary>Forgets the message, for reuse by its pool.</summary>
     internal void Clear()
     {
+        SharedBuffer? buffer = Buffer;
+        Buffer = null;
+        buffer?.Release(); // the memory goes back to the broker's pool once every delivery of its reply is done
         _id = null;
         _leaseToken = null;
         IdUtf8 = default;
@@ -99,6 +105,28 @@ internal sealed class Delivery
         HeldSlot = -1;
         Control = null;
         RevokeRequested = false;
+    }
+}
+
+/// <summary>
+/// A pooled buffer shared by the deliveries of one fetch reply (their id, token and envelope point into it): counted,
+/// and given back to its owner when the last of them is done. Nothing is allocated per delivery for the bytes.
+/// </summary>
+/// <param name="owner">What returns the memory when disposed (the reply's lease).</param>
+internal sealed class SharedBuffer(IDisposable owner)
+{
+    private int _references = 1;
+
+    /// <summary>One more delivery points into the buffer.</summary>
+    public void AddReference() => Interlocked.Increment(ref _references);
+
+    /// <summary>One holder is done; the last one gives the memory back.</summary>
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            owner.Dispose();
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using RESPite.Messages;
 using Celeriac.Brokers;
 using StackExchange.Redis;
 
@@ -116,10 +117,10 @@ internal sealed partial class RedisBroker
 
         long now = NowMs;
         Task<RedisResult> pop = blocking.ExecuteAsync("BLPOP", [Keys.Notify(queue), (wait.TotalMilliseconds / 1000.0).ToString("0.000", CultureInfo.InvariantCulture)], CommandFlags.None);
-        Task<RedisResult> fetch = blocking.ScriptEvaluateAsync(
+        Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
-            [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
-            [now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount]);
+            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked() },
+            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount });
         try
         {
             await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -148,17 +149,19 @@ internal sealed partial class RedisBroker
         }
 
         int startLeft = request.StartCount;
-        return AddDeliveries(await fetch.ConfigureAwait(false), queue, into, request.Pool, ref startLeft, out _);
+        using RespResult reply = await fetch.ConfigureAwait(false);
+        return AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out _);
     }
 
     /// <summary>A cancelled <see cref="WaitAndFetchAsync"/>'s fetch still runs in Redis later: hand back whatever it leased.</summary>
-    private async Task ReleaseIfLeasedAsync(Task<RedisResult> fetch, string queue, int startCount)
+    private async Task ReleaseIfLeasedAsync(Task<RespResult> fetch, string queue, int startCount)
     {
         var leased = new List<Delivery>();
         try
         {
             int startLeft = startCount;
-            AddDeliveries(await fetch.ConfigureAwait(false), queue, leased, null, ref startLeft, out _);
+            using RespResult reply = await fetch.ConfigureAwait(false);
+            AddDeliveries(reply, queue, leased, null, ref startLeft, out _);
             if (leased.Count > 0 && Volatile.Read(ref _disposed) == 0)
             {
                 await ReleaseAsync(leased, CancellationToken.None).ConfigureAwait(false);
@@ -188,10 +191,10 @@ internal sealed partial class RedisBroker
                 break;
             }
 
-            RedisResult? reply = await _db.ScriptEvaluateAsync(
+            using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
-                [Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked()],
-                [now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft)]).ConfigureAwait(false);
+                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked() },
+                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft) }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
             {
@@ -204,24 +207,60 @@ internal sealed partial class RedisBroker
 
     /// <summary>Reads a fetch script's reply into deliveries; the first <paramref name="startLeft"/> ones were started by the script.</summary>
     /// <returns>How many were added; <paramref name="nextDue"/> is the queue's earliest scheduled due time or -1.</returns>
-    private int AddDeliveries(RedisResult? reply, string queue, List<Delivery> into, DeliveryPool? pool, ref int startLeft, out long nextDue)
+    private int AddDeliveries(RespResult reply, string queue, List<Delivery> into, DeliveryPool? pool, ref int startLeft, out long nextDue)
     {
-        RedisResult[] items = reply is null ? [] : (RedisResult[]?)reply ?? [];
-        if (items.Length != 3)
+        // Read straight from SE.Redis's pooled reply buffer (no RedisResult objects): two integers, then the packed
+        // deliveries as one bulk string, lent as a lease of that buffer.
+        RespReader reader = reply.Read();
+        if (!reader.IsAggregate || !reader.AggregateLengthIs(3))
         {
-            ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
+            ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply.Prefix.ToString());
         }
 
-        long orphans = (long)items[0];
+        reader.MoveNextScalar();
+        long orphans = reader.ReadInt64();
         if (orphans > 0)
         {
             RedisLog.OrphansDropped(_logger, queue, orphans);
         }
 
-        nextDue = (long)items[1];
+        reader.MoveNextScalar();
+        nextDue = reader.ReadInt64();
         _nextDue[queue] = nextDue;
-        // One buffer for the call; each delivery's id, token and envelope are slices of it (see the script's layout).
-        ReadOnlyMemory<byte> packed = (byte[]?)items[2] ?? [];
+        reader.MoveNextScalar();
+        Lease<byte>? lease = reader.ReadLease();
+        ReadOnlyMemory<byte> packed;
+        SharedBuffer? shared = null;
+        if (lease is null)
+        {
+            packed = default; // nothing leased
+        }
+        else if (pool is null)
+        {
+            // Deliveries nobody returns to a pool: they get their own copy, and the lease goes back at once.
+            packed = lease.Memory.ToArray();
+            lease.Dispose();
+        }
+        else
+        {
+            // Pooled deliveries point into the lease; the last one returned gives it back (see Delivery.Clear).
+            packed = lease.Memory;
+            shared = new SharedBuffer(lease);
+        }
+
+        try
+        {
+            return AddPacked(packed, shared, queue, into, pool, ref startLeft);
+        }
+        finally
+        {
+            shared?.Release(); // the parser's own reference
+        }
+    }
+
+    /// <summary>Adds a delivery for each message packed by the fetch script (see its layout).</summary>
+    private static int AddPacked(ReadOnlyMemory<byte> packed, SharedBuffer? shared, string queue, List<Delivery> into, DeliveryPool? pool, ref int startLeft)
+    {
         int added = 0;
         int at = 0;
         while (at < packed.Length)
@@ -229,7 +268,7 @@ internal sealed partial class RedisBroker
             ReadOnlySpan<byte> span = packed.Span[at..];
             if (span.Length < 11)
             {
-                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
+                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), "a truncated message header");
             }
 
             bool revoked = span[0] == 1;
@@ -243,7 +282,7 @@ internal sealed partial class RedisBroker
             int msgAt = tokenAt + tokenLength + 4;
             if (msgLength < 0 || msgAt + msgLength > packed.Length)
             {
-                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply);
+                ThrowUnexpectedReply(nameof(RedisScripts.Fetch), "a truncated message");
             }
 
             Delivery delivery = pool?.Rent() ?? new Delivery { Queue = queue, Envelope = default, DeliveryCount = 0 };
@@ -255,6 +294,12 @@ internal sealed partial class RedisBroker
             delivery.Revoked = revoked;
             delivery.Runs = runs;
             delivery.RunStarted = startLeft-- > 0;
+            if (shared is not null)
+            {
+                shared.AddReference();
+                delivery.Buffer = shared;
+            }
+
             into.Add(delivery);
             at = msgAt + msgLength;
             added++;

@@ -172,6 +172,10 @@ internal sealed partial class RedisBroker : ITaskBroker
         => throw new InvalidOperationException($"A task with id '{id}' is already stored in queue '{queue}'; task ids must be unique while a task is queued, scheduled, running or dead-lettered.");
 
     [DoesNotReturn]
+    private static void ThrowUnexpectedReply(string script, string what)
+        => throw new InvalidOperationException($"Unexpected reply from the {script} script: {what}");
+
+    [DoesNotReturn]
     private static void ThrowUnexpectedReply(string script, RedisResult? reply)
         => throw new InvalidOperationException($"Unexpected reply from the {script} script: {reply?.Resp2Type.ToString() ?? "null"} {reply}");
 }

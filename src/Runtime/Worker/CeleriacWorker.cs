@@ -553,7 +553,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         TimeSpan hard = policy.TimeLimit!.Value;
         AsyncServiceScope scope = _scopes.CreateAsyncScope();
         var sink = new ArrayBufferWriter<byte>(256);
-        ReadOnlyMemory<byte> args = envelope.Args;
+        // A copy: an abandoned run may start decoding after this delivery (and the broker's buffer its bytes are in)
+        // was handed back.
+        ReadOnlyMemory<byte> args = envelope.Args.ToArray();
         bool abandoned = false;
         Exception? failure = null;
         TaskResult? result = null;
