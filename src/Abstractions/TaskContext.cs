@@ -46,6 +46,10 @@ public sealed class TaskContext
     }
 
     /// <summary>Cancelled when the run must stop: worker shutdown past its grace period, revoke, or a time limit.</summary>
+    /// <remarks>
+    /// It belongs to the run: once the task has returned, the worker resets its source for the consumer's next run (as
+    /// ASP.NET Core does with a pooled request's token), so work that outlives the task must not keep it.
+    /// </remarks>
     public CancellationToken CancellationToken
     {
         get => _cancellationToken;
