@@ -171,26 +171,8 @@ internal static class EnvelopeCodec
                 reader.Skip();
             }
 
-            if (into is null)
-            {
-                return new Envelope
-                {
-                    Id = id!,
-                    Task = task,
-                    Args = args,
-                    Queue = queue,
-                    Retries = retries,
-                    EtaMs = eta,
-                    ExpiresMs = expires,
-                    RootId = root,
-                    ParentId = parent,
-                    Headers = headers,
-                    Priority = priority,
-                    CreatedMs = created,
-                    ReplyTo = replyTo,
-                };
-            }
-
+            // A new envelope, or the caller's to reuse: every field is set either way.
+            into ??= new Envelope { Id = string.Empty, Task = string.Empty, Args = default, Queue = string.Empty };
             if (id is null)
             {
                 into.SetIdUtf8(idUtf8);
