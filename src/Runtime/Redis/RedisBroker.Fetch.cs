@@ -111,6 +111,7 @@ internal sealed partial class RedisBroker
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
         {
             RedisLog.BlockingWaitFailed(_logger, ex, queue);
+            _nextDue.TryRemove(queue, out _); // the next fetch looks on the main connection first (no "drained" skip)
             await Task.Delay(BlockingFailureBackoff, _time, cancellationToken).ConfigureAwait(false);
             return 0;
         }
@@ -135,6 +136,7 @@ internal sealed partial class RedisBroker
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
         {
             RedisLog.BlockingWaitFailed(_logger, ex, queue);
+            _nextDue.TryRemove(queue, out _); // the next fetch looks on the main connection first (no "drained" skip)
             await Task.Delay(BlockingFailureBackoff, _time, cancellationToken).ConfigureAwait(false);
             return 0;
         }
@@ -266,7 +268,7 @@ internal sealed partial class RedisBroker
         while (at < packed.Length)
         {
             ReadOnlySpan<byte> span = packed.Span[at..];
-            if (span.Length < 11)
+            if (span.Length < 13)
             {
                 ThrowUnexpectedReply(nameof(RedisScripts.Fetch), "a truncated message header");
             }
@@ -274,13 +276,13 @@ internal sealed partial class RedisBroker
             bool revoked = span[0] == 1;
             int runs = BinaryPrimitives.ReadInt32BigEndian(span[1..]);
             int dc = BinaryPrimitives.ReadInt32BigEndian(span[5..]);
-            int idLength = BinaryPrimitives.ReadUInt16BigEndian(span[9..]);
-            int idAt = at + 11;
-            int tokenLength = BinaryPrimitives.ReadUInt16BigEndian(packed.Span[(idAt + idLength)..]);
-            int tokenAt = idAt + idLength + 2;
+            int idLength = BinaryPrimitives.ReadInt32BigEndian(span[9..]);
+            int idAt = at + 13;
+            int tokenLength = BinaryPrimitives.ReadInt32BigEndian(packed.Span[(idAt + idLength)..]);
+            int tokenAt = idAt + idLength + 4;
             int msgLength = BinaryPrimitives.ReadInt32BigEndian(packed.Span[(tokenAt + tokenLength)..]);
             int msgAt = tokenAt + tokenLength + 4;
-            if (msgLength < 0 || msgAt + msgLength > packed.Length)
+            if (idLength < 0 || tokenLength < 0 || msgLength < 0 || msgAt + msgLength > packed.Length)
             {
                 ThrowUnexpectedReply(nameof(RedisScripts.Fetch), "a truncated message");
             }

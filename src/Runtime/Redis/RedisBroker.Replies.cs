@@ -18,6 +18,7 @@ internal sealed partial class RedisBroker
     private readonly object _replyGate = new();
     private readonly ConcurrentDictionary<string, byte[]> _earlyReplies = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _earlyOrder = new();
+    private long _earlyBytes;
     // Own tasks numbered above the floor get their reply as a message for sure (the subscription was up before they were
     // made, and nothing was lost since): their wait needs no first read of the hash. long.MaxValue: no such task yet.
     private long _replyFloor = long.MaxValue;
@@ -94,6 +95,7 @@ internal sealed partial class RedisBroker
             return null;
         }
 
+        bool answered = false;
         try
         {
             // Registered and subscribed first, then read: a completion between the two is in the read or in a message.
@@ -101,8 +103,9 @@ internal sealed partial class RedisBroker
             // task was made, and no reply was lost since): a reply that came before this wait is kept for it.
             await EnsureReplySubscriptionAsync().ConfigureAwait(false);
             Interlocked.CompareExchange(ref _replyFloor, Volatile.Read(ref _taskSequence), long.MaxValue); // subscribed: tasks made from now on are certain
-            if (_earlyReplies.TryRemove(taskId, out byte[]? early) && RedisResultCodec.Decode(early, out _) is { IsReady: true } kept)
+            if (TakeEarlyReply(taskId) is { } early && RedisResultCodec.Decode(early, out _) is { IsReady: true } kept)
             {
+                answered = true;
                 return kept; // the reply came before this wait
             }
 
@@ -116,6 +119,7 @@ internal sealed partial class RedisBroker
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
                 if (result.IsReady || remaining <= TimeSpan.Zero)
                 {
+                    answered = result.IsReady;
                     return result;
                 }
 
@@ -123,6 +127,7 @@ internal sealed partial class RedisBroker
                 {
                     if (await woken.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(false) is { IsReady: true } replied)
                     {
+                        answered = true;
                         return replied; // the message carried the whole final record: no second read
                     }
                 }
@@ -137,6 +142,12 @@ internal sealed partial class RedisBroker
         finally
         {
             _replyWaiters.TryRemove(new KeyValuePair<string, ReplyWaiter>(taskId, waiter));
+            if (!answered)
+            {
+                // Timed out or cancelled: a reply may have reached this waiter after it stopped looking (and is gone
+                // with it). A later wait on any id made so far reads first.
+                RaiseReplyFloor();
+            }
         }
     }
 
@@ -186,7 +197,7 @@ internal sealed partial class RedisBroker
             {
                 KeepEarlyReply(id, bytes);
                 // A wait that registered meanwhile may have looked before the reply was kept: hand it over.
-                if (_replyWaiters.TryGetValue(id, out waiter) && _earlyReplies.TryRemove(id, out byte[]? kept))
+                if (_replyWaiters.TryGetValue(id, out waiter) && TakeEarlyReply(id) is { } kept)
                 {
                     waiter.Set(RedisResultCodec.Decode(kept, out _));
                 }
@@ -198,18 +209,48 @@ internal sealed partial class RedisBroker
         }
     }
 
-    /// <summary>Keeps the reply of an own task that nobody waits for yet; past the capacity the oldest goes (and its task reads instead).</summary>
+    /// <summary>The most bytes of replies kept for own tasks nobody waits for yet (a larger reply is not kept: its wait reads).</summary>
+    private const long EarlyReplyBytes = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Keeps the reply of an own task that nobody waits for yet. Past <see cref="EarlyReplyCapacity"/> replies or
+    /// <see cref="EarlyReplyBytes"/> the oldest go; the floor is raised *before* a reply goes, so that a wait that then
+    /// misses it reads the stored result instead of waiting for a message that already came.
+    /// </summary>
     private void KeepEarlyReply(string id, byte[] record)
     {
-        _earlyReplies[id] = record;
-        _earlyOrder.Enqueue(id);
-        while (_earlyOrder.Count > EarlyReplyCapacity && _earlyOrder.TryDequeue(out string? oldest))
+        if (record.Length > EarlyReplyBytes / 4)
         {
-            if (_earlyReplies.TryRemove(oldest, out _))
+            RaiseReplyFloor(); // too big to keep: its wait will read
+            return;
+        }
+
+        if (_earlyReplies.TryAdd(id, record))
+        {
+            Interlocked.Add(ref _earlyBytes, record.Length);
+            _earlyOrder.Enqueue(id);
+        }
+
+        while ((_earlyOrder.Count > EarlyReplyCapacity || Volatile.Read(ref _earlyBytes) > EarlyReplyBytes) && _earlyOrder.TryDequeue(out string? oldest))
+        {
+            if (_earlyReplies.ContainsKey(oldest))
             {
                 RaiseReplyFloor();
+                TakeEarlyReply(oldest);
             }
         }
+    }
+
+    /// <summary>Removes and returns the kept reply of <paramref name="id"/>, if any.</summary>
+    private byte[]? TakeEarlyReply(string id)
+    {
+        if (!_earlyReplies.TryRemove(id, out byte[]? record))
+        {
+            return null;
+        }
+
+        Interlocked.Add(ref _earlyBytes, -record.Length);
+        return record;
     }
 
     /// <summary>After a reconnect a reply may have been missed: wake every waiter to re-read (off the event's thread).</summary>

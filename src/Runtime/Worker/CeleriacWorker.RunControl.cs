@@ -16,6 +16,8 @@ internal sealed class RunControl : IDisposable
     private readonly CancellationToken _shutdown;
     private readonly Lock _gate = new();
     private CancellationTokenSource _cts;
+    private CancellationTokenSource? _cancelling; // a source being cancelled outside the lock: never reset
+    private CancellationTokenSource? _disposeAfterCancel; // replaced while being cancelled: its canceller disposes it
     private int _generation;
     private volatile bool _revoked;
     private volatile bool _softLimitHit;
@@ -47,10 +49,20 @@ internal sealed class RunControl : IDisposable
             _generation++;
             _revoked = false;
             _softLimitHit = false;
-            if (!_cts.TryReset())
+            // A source that was cancelled, or that a canceller is about to cancel, is replaced, never reset: the new
+            // run must not see the old run's cancellation.
+            if (ReferenceEquals(_cancelling, _cts) || !_cts.TryReset())
             {
-                _cts.Dispose();
+                CancellationTokenSource old = _cts;
                 _cts = CancellationTokenSource.CreateLinkedTokenSource(_shutdown);
+                if (ReferenceEquals(_cancelling, old))
+                {
+                    _disposeAfterCancel = old; // its canceller is still running its callbacks
+                }
+                else
+                {
+                    old.Dispose();
+                }
             }
         }
     }
@@ -120,8 +132,10 @@ internal sealed class RunControl : IDisposable
 
     private void CancelIfCurrent(int generation)
     {
-        // Under the lock, so that a run that has ended (and the next one) cannot be cancelled by a late revoke; the
-        // callbacks that cancellation runs are the task's own and short (they complete its awaits).
+        // The source is taken under the lock (a run that has ended, or the next one, is never reached: Begin replaces a
+        // source that is being cancelled instead of resetting it) and cancelled outside it: cancellation runs the task's
+        // callbacks and continuations, which may end the run and start the next on this very thread.
+        CancellationTokenSource cts;
         lock (_gate)
         {
             if (generation != _generation)
@@ -129,17 +143,42 @@ internal sealed class RunControl : IDisposable
                 return;
             }
 
-            try
+            cts = _cts;
+            _cancelling = cts;
+        }
+
+        try
+        {
+            cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The worker is being disposed.
+        }
+        catch (AggregateException)
+        {
+            // A callback of the task threw: the run still sees its token cancelled.
+        }
+        finally
+        {
+            bool dispose = false;
+            lock (_gate)
             {
-                _cts.Cancel();
+                if (ReferenceEquals(_cancelling, cts))
+                {
+                    _cancelling = null;
+                }
+
+                if (ReferenceEquals(_disposeAfterCancel, cts))
+                {
+                    _disposeAfterCancel = null;
+                    dispose = true;
+                }
             }
-            catch (ObjectDisposedException)
+
+            if (dispose)
             {
-                // The worker is being disposed.
-            }
-            catch (AggregateException)
-            {
-                // A callback of the task threw: the run still sees its token cancelled.
+                cts.Dispose();
             }
         }
     }

@@ -127,6 +127,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         await ReleaseAsync(unstarted).ConfigureAwait(false);
+        foreach (Delivery delivery in unstarted)
+        {
+            _deliveries.Return(delivery);
+        }
+
         Log.WorkerStopping(_logger, _name, _held.Count, unstarted.Count);
 
         Task all = Task.WhenAll(consumers);
@@ -214,6 +219,19 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 backoffMs = Math.Clamp(backoffMs * 2, 50, 2000);
                 drained = false;
                 Log.BrokerError(_logger, ex, "fetch", backoffMs);
+                if (batch.Count > 0)
+                {
+                    // Leased before the call failed (e.g. on a later queue): hand them back rather than leave them
+                    // leased with no owner until their leases expire.
+                    await ReleaseAsync(batch).ConfigureAwait(false);
+                    foreach (Delivery delivery in batch)
+                    {
+                        _deliveries.Return(delivery);
+                    }
+
+                    batch.Clear();
+                }
+
                 _slots.Release(free);
                 await Delay(backoffMs, stoppingToken).ConfigureAwait(false);
                 continue;
@@ -445,7 +463,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         switch (admission)
         {
             case Admission.Oversized:
-                await DeadLetterAsync(delivery, null, "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+                // Decoded only for its name and reply channel, so that the sender's wait hears of it at once.
+                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
                 break;
             case Admission.RedeliveryLimit:
                 // Started again and again without an outcome: its workers died running it. Set aside, never run again.

@@ -264,6 +264,25 @@ public sealed class EndToEndTests(ITestOutputHelper output) : EndToEndContract(o
     }
 
     [Fact]
+    public async Task A_message_over_the_workers_size_limit_fails_its_senders_wait_at_once()
+    {
+        // A worker whose limit is below the client's (a configuration mismatch): it dead-letters the message unread,
+        // and must still tell the sender, whose wait reads nothing first.
+        string prefix = Prefix + "-size";
+        IHost sender = await StartHostAsync("sender", worker: w => w.Queues = ["slow"], prefix: prefix);
+        await StartHostAsync("small", celeriac: o => o.MaxMessageBytes = 40, worker: w => w.Queues = ["default"], prefix: prefix);
+        ITaskClient client = sender.Services.GetRequiredService<ITaskClient>();
+        Assert.Equal(2, await (await Calc.NapTask.DelayAsync(client, 2, 1)).GetAsync(Timeout)); // subscribes the reply channel
+
+        TaskHandle<int> big = await Calc.AddTask.DelayAsync(client, 1, 2);
+        var clock = Stopwatch.StartNew();
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => big.GetAsync(TimeSpan.FromSeconds(20)));
+        Output.WriteLine($"failed after {clock.ElapsedMilliseconds} ms: {failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Equal("Celeriac.OversizedMessage", failure.RemoteType);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the wait took {clock.ElapsedMilliseconds} ms: it heard of the dead letter only at its timeout");
+    }
+
+    [Fact]
     public async Task Waits_after_more_unclaimed_replies_than_are_kept_still_get_their_results()
     {
         TaskHandle<int> warm = await Calc.AddTask.DelayAsync(Client, 1, 1);

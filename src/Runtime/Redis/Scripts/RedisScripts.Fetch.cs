@@ -15,8 +15,8 @@ internal static partial class RedisScripts
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained
     // Returns: { orphans, next_due, leased } where orphans counts popped ids whose message hash was missing (dropped),
     //          next_due is the earliest scheduled due time (unix ms) or -1, and leased is one string holding every leased
-    //          message, each packed (big-endian) as: revoked (u8), runs (u32), dc (u32), id length (u16), id, token
-    //          length (u16), token, msg length (u32), msg. One bulk reply instead of six per message: the client
+    //          message, each packed (big-endian) as: revoked (u8), runs (u32), dc (u32), id length (u32), id, token
+    //          length (u32), token, msg length (u32), msg. One bulk reply instead of six per message: the client
     //          allocates one buffer per call and slices it. revoked is 1 when the id is in P:revoked with a score after
     //          now (the worker records REVOKED, never runs it); runs counts the runs started (by the start script, or by
     //          this script for the first ARGV[7] messages) since the message was stored or last retried, this
@@ -96,7 +96,7 @@ internal static partial class RedisScripts
                   revoked = 1
                 end
               end
-              packed[#packed + 1] = struct.pack('>BI4I4Hc0Hc0I4c0', revoked, tonumber(fields[2] or '0'), dc, #id, id, #token, token, #msg, msg)
+              packed[#packed + 1] = struct.pack('>BI4I4I4c0I4c0I4c0', revoked, tonumber(fields[2] or '0'), dc, #id, id, #token, token, #msg, msg)
             else
               orphans = orphans + 1
             end
