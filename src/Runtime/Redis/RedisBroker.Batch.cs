@@ -84,6 +84,9 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
+            // The id and token are slices of the fetch reply's pooled buffer, alive until the consumer returns the
+            // delivery. Should a call that failed be written by SE.Redis after that, its id and token are garbage and
+            // match no lease: the script's fence refuses it.
             args[at++] = IdOf(delivery);
             args[at++] = TokenOf(delivery);
             args[at++] = delivery.ReplyTo ?? string.Empty;
