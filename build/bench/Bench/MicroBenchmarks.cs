@@ -1,5 +1,6 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
+using Celeriac.Brokers;
 using Celeriac.Protocol;
 using Celeriac.Redis;
 using MessagePack;
@@ -55,8 +56,18 @@ public class EnvelopeBenchmarks
     [Benchmark(Description = "Decode (no known strings)")]
     public int Decode() => EnvelopeCodec.Decode(_bytes).Args.Length;
 
-    [Benchmark(Description = "Decode (as the worker does: known id, queue, task name reused)")]
+    [Benchmark(Description = "Decode (known id, queue, task name reused)")]
     public int DecodeKnown() => EnvelopeCodec.Decode(_bytes, _envelope.Id, _envelope.Queue, _envelope.Task).Args.Length;
+
+    private readonly Envelope _reused = new() { Id = string.Empty, Task = string.Empty, Args = default, Queue = string.Empty };
+    private byte[] _idUtf8 = null!;
+
+    [Benchmark(Description = "Decode as the worker does: into its reused envelope, the id checked against the fetch reply's bytes")]
+    public int DecodeReused()
+    {
+        _idUtf8 ??= System.Text.Encoding.UTF8.GetBytes(_envelope.Id);
+        return EnvelopeCodec.Decode(_bytes, null, _envelope.Queue, _envelope.Task, _reused, null, _idUtf8).Args.Length;
+    }
 }
 
 /// <summary>The generated formatters: a two-int argument list, a record argument, and the record alone through the public API.</summary>
@@ -241,6 +252,28 @@ public class HotPathPieceBenchmarks
         _batchArgs[7] = RedisResultCodec.StateName(result.State);
         RedisResultCodec.Write(_records, _id, result, DateTimeOffset.UtcNow);
         _batchArgs[8] = _records.WrittenMemory;
+        return _records.WrittenCount;
+    }
+
+    private TaskContext? _reusedContext;
+    private readonly Delivery _delivery = new() { Id = "d", Queue = "q", Envelope = default, DeliveryCount = 1, LeaseToken = "t" };
+
+    [Benchmark(Description = "worker now: invoke Add with the consumer's reused context into its reused buffer")]
+    public async ValueTask<int> InvokeReused()
+    {
+        _reusedContext ??= new TaskContext { TaskId = string.Empty, TaskName = string.Empty, CancellationToken = CancellationToken.None };
+        _output.ResetWrittenCount();
+        await W2Tasks.AddTask.InvokeAsync(_payload, _reusedContext, _output);
+        return _output.WrittenCount;
+    }
+
+    [Benchmark(Description = "worker now: complete item per task (CompleteItem.Success + record into the call's reused buffer)")]
+    public int CompleteItemNow()
+    {
+        CompleteItem item = CompleteItem.Success(_delivery, _output.WrittenMemory, W2Tasks.AddTask.Name, 0, DateTimeOffset.UtcNow, "host:1234:abc123");
+        _records.ResetWrittenCount();
+        _batchArgs[7] = RedisResultCodec.StateName(item.State);
+        RedisResultCodec.WriteOutcome(_records, item, DateTimeOffset.UtcNow);
         return _records.WrittenCount;
     }
 
