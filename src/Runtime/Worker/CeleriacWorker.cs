@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
