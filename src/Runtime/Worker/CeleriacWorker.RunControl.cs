@@ -88,23 +88,10 @@ internal sealed class RunControl : IDisposable
     }
 
     /// <summary>Revokes run <paramref name="generation"/> if it is still the current one: sets <see cref="Revoked"/> and cancels it.</summary>
-    public void Revoke(int generation)
-    {
-        lock (_gate)
-        {
-            if (generation != _generation)
-            {
-                return;
-            }
-
-            _revoked = true;
-        }
-
-        CancelIfCurrent(generation);
-    }
+    public void Revoke(int generation) => CancelIfCurrent(generation, Reason.Revoke);
 
     /// <summary>Cancels the current run (a hard time limit abandoned it).</summary>
-    public void Cancel() => CancelIfCurrent(Generation);
+    public void Cancel() => CancelIfCurrent(Generation, Reason.None);
 
     public void Dispose()
     {
@@ -115,22 +102,17 @@ internal sealed class RunControl : IDisposable
         }
     }
 
-    private void OnSoftLimit(int generation)
+    private void OnSoftLimit(int generation) => CancelIfCurrent(generation, Reason.SoftLimit);
+
+    /// <summary>Why a run is cancelled, recorded with the cancellation (under the same lock).</summary>
+    private enum Reason
     {
-        lock (_gate)
-        {
-            if (generation != _generation)
-            {
-                return;
-            }
-
-            _softLimitHit = true;
-        }
-
-        CancelIfCurrent(generation);
+        None,
+        Revoke,
+        SoftLimit,
     }
 
-    private void CancelIfCurrent(int generation)
+    private void CancelIfCurrent(int generation, Reason reason)
     {
         // The source is taken under the lock (a run that has ended, or the next one, is never reached: Begin replaces a
         // source that is being cancelled instead of resetting it) and cancelled outside it: cancellation runs the task's
@@ -143,6 +125,8 @@ internal sealed class RunControl : IDisposable
                 return;
             }
 
+            _revoked |= reason == Reason.Revoke;
+            _softLimitHit |= reason == Reason.SoftLimit;
             cts = _cts;
             _cancelling = cts;
         }
