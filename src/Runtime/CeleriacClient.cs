@@ -1,6 +1,7 @@
 using System.Buffers;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
+using Celeriac.Worker;
 
 namespace Celeriac;
 
@@ -208,6 +209,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         long? eta = options?.Eta?.ToUnixTimeMilliseconds() ?? (options?.Countdown is { } countdown ? now + (long)countdown.TotalMilliseconds : null);
         long? expires = options?.Expires?.ToUnixTimeMilliseconds() ?? (options?.ExpiresIn is { } expiresIn ? now + (long)expiresIn.TotalMilliseconds : null);
         string queue = options?.Queue ?? task.Queue;
+        RunningTask.TryGet(out string? parentId, out string? parentRootId); // sent from inside a running task: its child
         var envelope = new Envelope
         {
             Id = id,
@@ -216,8 +218,8 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             Queue = queue,
             EtaMs = eta,
             ExpiresMs = expires,
-            RootId = options?.RootId ?? id,
-            ParentId = options?.ParentId,
+            RootId = options?.RootId ?? parentRootId ?? id,
+            ParentId = options?.ParentId ?? parentId,
             Headers = options?.Headers is { Count: > 0 } headers ? new Dictionary<string, string>(headers, StringComparer.Ordinal) : null,
             Priority = priority,
             CreatedMs = now,

@@ -259,6 +259,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     /// </summary>
     private async Task ConsumeLoopAsync(Consumer consumer)
     {
+        RunningTask.Enter(consumer.Running); // once: every run of this loop flows from here
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
@@ -326,6 +327,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     AsyncServiceScope scope = scoped ? _scopes.CreateAsyncScope() : default;
                     Exception? failure = null;
                     long started = Stopwatch.GetTimestamp();
+                    consumer.Running.Begin(envelope);
                     Begin(delivery, run, policy);
                     try
                     {
@@ -351,6 +353,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     finally
                     {
                         End(delivery, run);
+                        consumer.Running.End();
                         if (scoped)
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
@@ -582,7 +585,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
         try
         {
             TaskContext context = NewContext(delivery, envelope, scope.ServiceProvider, run);
-            Task limited = Task.Run(() => registration.Invoker(args, context, sink).AsTask());
+            RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
+            Task limited = Task.Run(() =>
+            {
+                RunningTask.Enter(running);
+                return registration.Invoker(args, context, sink).AsTask();
+            });
             using var limitCancel = new CancellationTokenSource();
             Task limit = Task.Delay(hard, _time, limitCancel.Token);
             if (await Task.WhenAny(limited, limit).ConfigureAwait(false) == limited)

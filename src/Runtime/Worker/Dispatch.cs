@@ -26,6 +26,9 @@ internal sealed class Consumer : IValueTaskSource<Delivery?>
     /// <summary>The running task's cancellation.</summary>
     public RunControl Run { get; }
 
+    /// <summary>The running task as the sends its code makes see it (their parent).</summary>
+    public RunningTask Running { get; } = new();
+
     private readonly TaskContext _context = TaskContext.CreateReusable();
 
     /// <summary>The consumer's reused context, for a task that takes none (<see cref="TaskNeeds"/>), pointed at this run.</summary>
