@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Celeriac.IntegrationTests;
+namespace Celeriac.RuntimeUnitTests;
 
 /// <summary>A worker refuses to start on a queue that no loaded task assembly declares, and says which ones are declared.</summary>
 public sealed class QueueDeclarationUnitTests(ITestOutputHelper output)
