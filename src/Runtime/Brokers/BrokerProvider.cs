@@ -29,8 +29,6 @@ internal sealed class BrokerProvider : IAsyncDisposable
         _broker = new Lazy<Task<ITaskBroker>>(Task.FromResult(broker));
     }
 
-    public bool IsRedis => _options.Redis is { Length: > 0 };
-
     public Task<ITaskBroker> GetAsync(CancellationToken cancellationToken) => _broker.Value.WaitAsync(cancellationToken);
 
     private async Task<ITaskBroker> CreateAsync()
