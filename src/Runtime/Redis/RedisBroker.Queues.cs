@@ -46,7 +46,14 @@ internal sealed partial class RedisBroker
         }
 
         // Any failure propagates (Task.WhenAll observes every call): never report a task Redis did not take as stored.
-        await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+        {
+            throw RedisErrors.Unconfirmed(items, ex);
+        }
 
         foreach ((Task<RedisResult> call, int first) in calls)
         {
