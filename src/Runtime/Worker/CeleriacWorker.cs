@@ -33,12 +33,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
+    private readonly OutcomeObserver _outcomes;
     private volatile bool _stopping;
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners)
     {
         _brokers = brokers;
         _options = options.Value;
@@ -55,6 +56,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
+        _outcomes = new OutcomeObserver(logger, listeners, time);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -122,6 +124,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             _held.Remove(delivery);
             _slots.Release();
+            _outcomes.Released(delivery, null);
         }
 
         await ReleaseAsync(unstarted).ConfigureAwait(false);
@@ -271,6 +274,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             {
                 if (_stopping)
                 {
+                    _outcomes.Released(delivery, null);
                     await ReleaseAsync([delivery]).ConfigureAwait(false);
                     continue;
                 }
@@ -303,7 +307,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                             : null;
                         if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
                         {
-                            Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
+                            _outcomes.LeaseLost(delivery); // another delivery owns it now; do not run it twice
                             continue;
                         }
 
@@ -365,17 +369,14 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         continue;
                     }
 
-                    if (_logger.IsEnabled(LogLevel.Debug))
-                    {
-                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
-                    }
+                    _outcomes.Succeeded(delivery, envelope, started);
 
                     // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
                     // commit encodes the record before it releases this consumer).
                     CompleteItem success = CompleteItem.Success(delivery, output.WrittenMemory, envelope.Task, envelope.Retries, _time.GetUtcNow(), _name);
                     if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
                     {
-                        Log.LeaseLost(_logger, delivery.Id);
+                        _outcomes.LeaseLost(delivery);
                     }
                 }
                 finally
@@ -386,7 +387,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             catch (Exception ex)
             {
                 // Only the broker can throw here (task exceptions are outcomes). The lease stays; the task comes back.
-                Log.OutcomeNotRecorded(_logger, ex, delivery.Id);
+                _outcomes.NotRecorded(delivery, ex);
             }
             finally
             {
@@ -465,28 +466,28 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             case Admission.Oversized:
                 // Decoded only for its name and reply channel, so that the sender's wait hears of it at once.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, null, TryReadTaskName(delivery), DeadLetterReasons.Oversized, $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
                 break;
             case Admission.RedeliveryLimit:
                 // Started again and again without an outcome: its workers died running it. Set aside, never run again.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, null, TryReadTaskName(delivery), DeadLetterReasons.RedeliveryLimit, $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
                 break;
             case Admission.Undecodable:
-                await DeadLetterAsync(delivery, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
+                await DeadLetterAsync(delivery, null, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
                 break;
             case Admission.IdMismatch:
-                await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.Undecodable, $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
                 break;
             case Admission.Revoked:
-                Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
+                _outcomes.Revoked(delivery, envelope, whileRunning: false);
                 await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
                 break;
             case Admission.Expired:
-                Log.TaskExpired(_logger, envelope.Id, envelope.Task);
+                _outcomes.Expired(delivery, envelope);
                 await CompleteAsync(delivery, new TaskResult
                 {
                     State = TaskState.Revoked,
-                    Error = new TaskError("Celeriac.TaskExpired", "expired", null),
+                    Error = new TaskError(ErrorTypes.TaskExpired, "expired", null),
                     TaskName = envelope.Task,
                     Retries = envelope.Retries,
                     Timestamp = _time.GetUtcNow(),
@@ -494,7 +495,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }).ConfigureAwait(false);
                 break;
             case Admission.UnknownTask:
-                await DeadLetterAsync(delivery, envelope.Task, "unknown-task", $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected admission {admission}.");
@@ -599,7 +600,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 {
                     await limited.ConfigureAwait(false);
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
+                    _outcomes.Succeeded(delivery, envelope, started);
                 }
                 catch (Exception ex)
                 {
@@ -611,8 +612,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 abandoned = true;
                 run.Cancel();
                 AbandonInBackground(limited, scope, envelope.Id, envelope.Task);
-                Log.TimeLimitExceeded(_logger, envelope.Id, envelope.Task, hard.TotalMilliseconds);
-                result = Failed(envelope, new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null));
+                var error = new TaskError(ErrorTypes.TimeLimitExceeded, $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null);
+                _outcomes.TimeLimitExceeded(delivery, envelope, hard, error);
+                result = Failed(envelope, error);
             }
         }
         finally
