@@ -2,7 +2,8 @@ namespace Celeriac.Brokers;
 
 /// <summary>
 /// Why a message was set aside (the reason code a dead letter records, before its detail), and the error type of the
-/// FAILURE result stored with it. One definition, referenced by the codec, the worker and the docs' table.
+/// FAILURE result stored with it. One definition, referenced by the codec and the worker (docs/protocol.md and
+/// docs/reliability.md list the codes).
 /// </summary>
 internal static class DeadLetterReasons
 {
