@@ -112,6 +112,7 @@ public sealed class CeleriacBuilder
     {
         Services.AddOptions<Celeriac.WorkerOptions>().ValidateOnStart();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.WorkerOptions>, WorkerOptionsValidator>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerStartup>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
         foreach (Celeriac.TaskRegistration task in Celeriac.TaskCatalog.Global.Tasks)
         {
