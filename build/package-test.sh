@@ -136,4 +136,40 @@ fi
 cd "$root" || exit 1
 echo "consumer stage: $(( $(date +%s) - start )) s"
 
+# The templates, installed from the feed into a throwaway template store, instantiated and built with warnings as
+# errors; the worker and the client then run with no setup at all (the in-process broker).
+echo "== dotnet new templates"
+template_home=$(mktemp -d /tmp/celeriac-templates.XXXXXX)
+hive=(--debug:custom-hive "$template_home/hive")
+cp "$consumer/nuget.config" "$template_home/"
+cd "$template_home" || exit 1
+if dotnet new install "$feed/Celeriac.Templates.$version.nupkg" "${hive[@]}" >"$work/templates.log" 2>&1; then
+  for kind in tasks worker client; do
+    if dotnet new "celeriac-$kind" -n "Hello.$kind" -o "Hello.$kind" "${hive[@]}" >>"$work/templates.log" 2>&1 \
+      && dotnet build "Hello.$kind" "${build_flags[@]}" >>"$work/templates.log" 2>&1; then
+      pass "dotnet new celeriac-$kind builds with zero warnings"
+    else
+      fail "dotnet new celeriac-$kind" "$work/templates.log"
+    fi
+  done
+  if (cd Hello.client && env -u CELERIAC_REDIS timeout 60 dotnet bin/Release/net10.0/Hello.client.dll) >"$work/template-client.log" 2>&1 \
+    && grep -qx "Add(4, 5) = 9" "$work/template-client.log"; then
+    pass "the client template runs with no setup: $(tr '\n' ' ' <"$work/template-client.log")"
+  else
+    fail "the client template's run" "$work/template-client.log"
+  fi
+  (cd Hello.worker && exec env -u Celeriac__Redis dotnet bin/Release/net10.0/Hello.worker.dll) >"$work/template-worker.log" 2>&1 &
+  worker_pid=$!
+  for _ in $(seq 1 600); do grep -q "pong: in-process broker" "$work/template-worker.log" && break; sleep 0.1; done
+  if grep -q "pong: in-process broker" "$work/template-worker.log"; then
+    pass "the worker template runs with no setup"
+  else
+    fail "the worker template's run" "$work/template-worker.log"
+  fi
+  kill "$worker_pid" 2>/dev/null; wait "$worker_pid" 2>/dev/null; worker_pid=""
+else
+  fail "dotnet new install Celeriac.Templates" "$work/templates.log"
+fi
+cd "$root" || exit 1
+
 finish
