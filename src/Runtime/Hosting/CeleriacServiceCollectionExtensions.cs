@@ -57,7 +57,8 @@ public static class CeleriacServiceCollectionExtensions
             sp.GetRequiredService<BrokerProvider>(),
             sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            ownsBroker: false));
+            ownsBroker: false,
+            sp.GetRequiredService<Celeriac.TaskCatalog>()));
         services.TryAddSingleton<Celeriac.ITaskClient>(sp => sp.GetRequiredService<Celeriac.CeleriacClient>());
         return new CeleriacBuilder(services);
     }
