@@ -8,7 +8,7 @@ using MessagePack;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
-namespace Celeriac.IntegrationTests.Hostile;
+namespace Celeriac.IntegrationTests.HostileInput;
 
 /// <summary>
 /// A worker's memory is bounded by its settings whatever arrives: one hostile message at a time, written straight into
@@ -26,7 +26,7 @@ public sealed class HostileMemoryTests(ITestOutputHelper output) : ProcessTestBa
         const int maxBytes = 16 * 1024 * 1024;
         int rows = maxBytes - 4096;
         byte[] args = ElementBomb(rows);
-        await RunAsync("element-bomb", TestTasks.Hostile.WeighTask.Name, args, maxBytes, "undecodable-args");
+        await RunAsync("element-bomb", Hostile.WeighTask.Name, args, maxBytes, "undecodable-args");
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Buffers;
 using Celeriac.Protocol;
 using MessagePack;
 
-namespace Celeriac.IntegrationTests.Hostile;
+namespace Celeriac.IntegrationTests.HostileInput;
 
 /// <summary>The element count that runs before any argument formatter: exact on valid payloads, and refusing before allocating.</summary>
 public sealed class PayloadScanUnitTests
