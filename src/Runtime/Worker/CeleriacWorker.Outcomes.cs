@@ -181,8 +181,11 @@ internal sealed partial class CeleriacWorker
 
     private async Task DeadLetterAsync(Delivery delivery, string? taskName, string reason, string detail)
     {
+        // Everything quoted here may come from the message: bounded, whatever arrived.
+        detail = Quote.Bounded(detail, Quote.MaxDetailChars);
+        taskName = Quote.BoundedOrNull(taskName);
         string full = reason + ": " + detail;
-        Log.DeadLettered(_logger, delivery.Id, delivery.Queue, full);
+        Log.DeadLettered(_logger, Quote.Bounded(delivery.Id), delivery.Queue, full);
         var failure = new TaskResult
         {
             State = TaskState.Failure,
