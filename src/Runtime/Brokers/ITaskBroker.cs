@@ -49,6 +49,12 @@ internal sealed class Delivery
     /// <summary>The task was revoked (by id) before this delivery: the worker records REVOKED instead of running it.</summary>
     public bool Revoked { get; set; }
 
+    /// <summary>
+    /// The stored message's length when it is over <see cref="CeleriacOptions.MaxMessageBytes"/> and the broker handed
+    /// over only a prefix of it as <see cref="Envelope"/> (the worker refuses it by this length, decoding nothing); 0 otherwise.
+    /// </summary>
+    public int OversizedLength { get; set; }
+
     /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedManyAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
     public int Runs { get; set; }
 
@@ -99,6 +105,7 @@ internal sealed class Delivery
         DeliveryCount = 0;
         LeaseTokenUtf8 = default;
         Revoked = false;
+        OversizedLength = 0;
         Runs = 0;
         ReplyTo = null;
         RunStarted = false;

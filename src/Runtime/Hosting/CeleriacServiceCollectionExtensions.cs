@@ -57,7 +57,8 @@ public static class CeleriacServiceCollectionExtensions
             sp.GetRequiredService<BrokerProvider>(),
             sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            ownsBroker: false));
+            ownsBroker: false,
+            sp.GetRequiredService<Celeriac.TaskCatalog>()));
         services.TryAddSingleton<Celeriac.ITaskClient>(sp => sp.GetRequiredService<Celeriac.CeleriacClient>());
         return new CeleriacBuilder(services);
     }
@@ -129,6 +130,7 @@ public sealed class CeleriacBuilder
     {
         Services.AddOptions<Celeriac.WorkerOptions>().ValidateOnStart();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.WorkerOptions>, WorkerOptionsValidator>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerStartup>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
         if (FindTaskServices() is null)
         {

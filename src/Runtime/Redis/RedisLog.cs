@@ -8,9 +8,6 @@ internal static partial class RedisLog
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Connected to Redis at {Endpoints} (key prefix '{Prefix}')")]
     public static partial void Connected(ILogger logger, string endpoints, string prefix);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Redis at {Endpoints} is not reachable yet; commands wait while the client keeps reconnecting")]
-    public static partial void NotConnectedYet(ILogger logger, string endpoints);
-
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Dropped {Count} id(s) from queue '{Queue}' whose message was missing (orphaned ids)")]
     public static partial void OrphansDropped(ILogger logger, string queue, long count);
 

@@ -16,14 +16,15 @@ internal sealed partial class CeleriacWorker
         Revoked,
         Expired,
         UnknownTask,
+        UndecodableArgs,
     }
 
-    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name.</summary>
+    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name, argument elements.</summary>
     private Admission Admit(Delivery delivery, Envelope envelope, out TaskRegistration? registration, out EnvelopeException? undecodable)
     {
         registration = null;
         undecodable = null;
-        if (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes)
+        if (delivery.OversizedLength > 0 || (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes))
         {
             return Admission.Oversized;
         }
@@ -63,7 +64,15 @@ internal sealed partial class CeleriacWorker
             return Admission.Expired;
         }
 
-        return _catalog.TryGet(envelope.Task, out registration) ? Admission.Run : Admission.UnknownTask;
+        if (!_catalog.TryGet(envelope.Task, out registration))
+        {
+            return Admission.UnknownTask;
+        }
+
+        // Counted before any formatter allocates: the decoded arguments stay within the element budget.
+        return _options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) != PayloadScan.Outcome.Ok
+            ? Admission.UndecodableArgs
+            : Admission.Run;
     }
 
     /// <summary>Records why a delivery is not run: a dead letter, or a REVOKED result (revoked, expired).</summary>
@@ -73,7 +82,7 @@ internal sealed partial class CeleriacWorker
         {
             case Admission.Oversized:
                 // Decoded only for its name and reply channel, so that the sender's wait hears of it at once.
-                await DeadLetterAsync(delivery, null, TryReadTaskName(delivery), DeadLetterReasons.Oversized, $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, null, TryReadTaskName(delivery), DeadLetterReasons.Oversized, $"the message is {(delivery.OversizedLength > 0 ? delivery.OversizedLength : delivery.Envelope.Length)} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
                 break;
             case Admission.RedeliveryLimit:
                 // Started again and again without an outcome: its workers died running it. Set aside, never run again.
@@ -83,7 +92,7 @@ internal sealed partial class CeleriacWorker
                 await DeadLetterAsync(delivery, null, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
                 break;
             case Admission.IdMismatch:
-                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.Undecodable, $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.Undecodable, $"the envelope's id '{Quote.Bounded(envelope.Id)}' differs from the broker's id").ConfigureAwait(false);
                 break;
             case Admission.Revoked:
                 _outcomes.Revoked(delivery, envelope, whileRunning: false);
@@ -102,7 +111,11 @@ internal sealed partial class CeleriacWorker
                 }).ConfigureAwait(false);
                 break;
             case Admission.UnknownTask:
-                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{Quote.Bounded(envelope.Task)}' is registered in worker {_name}").ConfigureAwait(false);
+                break;
+            case Admission.UndecodableArgs:
+                PayloadScan.Outcome scanned = PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out long elements);
+                await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UndecodableArgs, $"task '{Quote.Bounded(envelope.Task)}': {PayloadScan.Describe(scanned, elements, _options.MaxMessageElements)}").ConfigureAwait(false);
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected admission {admission}.");
@@ -132,17 +145,11 @@ internal sealed partial class CeleriacWorker
         }
     }
 
+    /// <summary>The name (quoted, bounded) and reply channel of a message that is not decoded: headers and arguments are skipped.</summary>
     private static string? TryReadTaskName(Delivery delivery)
     {
-        try
-        {
-            Envelope envelope = EnvelopeCodec.Decode(delivery.Envelope);
-            delivery.ReplyTo = envelope.ReplyTo;
-            return envelope.Task;
-        }
-        catch (EnvelopeException)
-        {
-            return null;
-        }
+        EnvelopeCodec.Peek(delivery.Envelope, out string? task, out string? replyTo);
+        delivery.ReplyTo = replyTo;
+        return task;
     }
 }

@@ -87,8 +87,11 @@ internal sealed partial class CeleriacWorker
                 await Delay(backoffMs, stoppingToken).ConfigureAwait(false);
                 continue;
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
+                // Stopping (the filter above let it through): a cancelled fetch, or a broker error while stopping — Redis
+                // may be down, which is often why the host stops. Nothing to report; what the fetch leased before it
+                // failed is held below and handed back by the graceful stop.
             }
 
             if (free > batch.Count)

@@ -182,6 +182,9 @@ internal sealed partial class CeleriacWorker
 
     private async Task DeadLetterAsync(Delivery delivery, Envelope? envelope, string? taskName, string reason, string detail)
     {
+        // Everything quoted here may come from the message: bounded, whatever arrived.
+        detail = Quote.Bounded(detail, Quote.MaxDetailChars);
+        taskName = Quote.BoundedOrNull(taskName);
         string full = reason + ": " + detail;
         var error = new TaskError(DeadLetterReasons.ErrorType(reason), detail, null);
         _outcomes.DeadLettered(delivery, envelope, taskName, reason, full, error);

@@ -150,7 +150,7 @@ internal sealed class OutcomeObserver
     /// <summary>The message is set aside with <paramref name="reason"/> (<see cref="DeadLetterReasons"/>) and <paramref name="full"/> (reason and detail).</summary>
     public void DeadLettered(Delivery delivery, Envelope? envelope, string? taskName, string reason, string full, TaskError error)
     {
-        Log.DeadLettered(_logger, delivery.Id, delivery.Queue, full);
+        Log.DeadLettered(_logger, Quote.Bounded(delivery.Id), delivery.Queue, full); // the id may be anything that arrived
         Notify(new Outcome(OutcomeKind.DeadLettered, delivery, envelope) { TaskName = taskName, Reason = reason, Error = error });
     }
 

@@ -55,16 +55,24 @@ internal static partial class RedisScripts
         return n
         """;
 
-    /// <summary>Puts one dead letter back on its queue as a new delivery and forgets its old result.</summary>
+    /// <summary>Puts one dead letter back on its queue as a new delivery with a fresh start (no retries, deliveries or runs counted) and forgets its old result.</summary>
     // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
     // ARGV[1] -> task id
-    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone)
+    // ARGV[2] -> (optional) the envelope with its retry count reset to 0   ARGV[3] -> the stored envelope it was made from
+    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone);
+    //          -1 when the stored envelope is no longer ARGV[3] (nothing changed: read it again and retry)
     public const string Requeue = """
+        if #ARGV > 1 and redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('HGET', KEYS[2], 'msg') ~= ARGV[3] then
+          return -1
+        end
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
           return 0
         end
         if redis.call('EXISTS', KEYS[2]) == 0 then
           return 0
+        end
+        if #ARGV > 1 then
+          redis.call('HSET', KEYS[2], 'msg', ARGV[2])
         end
         redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease', 'runs')
         redis.call('HSET', KEYS[2], 'dc', 0)
