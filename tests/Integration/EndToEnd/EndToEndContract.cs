@@ -225,6 +225,19 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_null_for_a_non_nullable_argument_is_refused_at_send_and_nothing_is_sent()
+    {
+        string queue = "nulls-" + Guid.NewGuid().ToString("N")[..8];
+        ArgumentNullException single = await Assert.ThrowsAsync<ArgumentNullException>(async () => await Calc.FailTask.ApplyAsync(Client, null!, new TaskOptions { Queue = queue }));
+        ArgumentNullException bulk = await Assert.ThrowsAsync<ArgumentNullException>(async () => await Calc.FailTask.DelayManyAsync(Client, ["fine", null!]));
+        Output.WriteLine($"single: {single.Message}\nbulk: {bulk.Message}");
+        Assert.Equal("message", single.ParamName);
+        Assert.Equal("calls", bulk.ParamName);
+        Assert.Contains("calls[1]: message is null", bulk.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await ((CeleriacClient)Client).GetQueueLengthAsync(queue));
+    }
+
+    [Fact]
     public async Task A_task_id_given_in_the_options_is_used_and_a_duplicate_is_refused()
     {
         string id = "fixed-" + Guid.NewGuid().ToString("N");
