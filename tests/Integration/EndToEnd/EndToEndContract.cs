@@ -238,6 +238,21 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_task_revoked_through_its_handle_or_the_ITaskClient_ends_REVOKED_without_running()
+    {
+        var later = new TaskOptions { Countdown = TimeSpan.FromMilliseconds(300) };
+        TaskHandle<int> byHandle = await Calc.AddTask.ApplyAsync(Client, 1, 1, later);
+        TaskHandle<int> byClient = await Calc.AddTask.ApplyAsync(Client, 2, 2, later);
+        await byHandle.RevokeAsync();
+        await Client.RevokeAsync(byClient.Id, null, default);
+        TaskRevokedException first = await Assert.ThrowsAsync<TaskRevokedException>(() => byHandle.GetAsync(Timeout));
+        TaskRevokedException second = await Assert.ThrowsAsync<TaskRevokedException>(() => byClient.GetAsync(Timeout));
+        Output.WriteLine($"handle: {first.Reason}; client: {second.Reason}");
+        Assert.Equal(TaskState.Revoked, await byHandle.GetStateAsync());
+        Assert.Equal(TaskState.Revoked, await byClient.GetStateAsync());
+    }
+
+    [Fact]
     public async Task A_task_id_given_in_the_options_is_used_and_a_duplicate_is_refused()
     {
         string id = "fixed-" + Guid.NewGuid().ToString("N");
