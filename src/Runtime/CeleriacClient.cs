@@ -125,6 +125,36 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         return await broker.GetDeadLettersAsync(queue, max, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Lists the dead letters of several queues at once, oldest first across them: <paramref name="queues"/>, or by
+    /// default every queue this process knows from its task catalog — the declared queues (<c>[assembly: TaskQueue]</c>)
+    /// and the queues the registered tasks are routed to, with <c>default</c>. A queue only ever named in a per-call
+    /// override is not known that way: pass it explicitly.
+    /// </summary>
+    /// <param name="queues">The queues to read, or <see langword="null"/> for every queue the task catalog knows.</param>
+    /// <param name="maxPerQueue">The most entries to read from each queue.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The dead letters of all those queues, each with its <see cref="DeadLetter.Queue"/>, ordered by when they were set aside.</returns>
+    public async Task<IReadOnlyList<DeadLetter>> GetAllDeadLettersAsync(IEnumerable<string>? queues = null, int maxPerQueue = 100, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        string[] names = queues is null ? [.. KnownQueues()] : [.. queues.Distinct(StringComparer.Ordinal)];
+        IReadOnlyList<DeadLetter>[] perQueue = await Task.WhenAll(names.Select(q => broker.GetDeadLettersAsync(q, maxPerQueue, cancellationToken))).ConfigureAwait(false);
+        return [.. perQueue.SelectMany(letters => letters).OrderBy(letter => letter.At)];
+    }
+
+    /// <summary>The queues the task catalog knows: declared ones, the registered tasks' queues, and <c>default</c>; sorted.</summary>
+    private SortedSet<string> KnownQueues()
+    {
+        var known = new SortedSet<string>(_catalog.DeclaredQueues, StringComparer.Ordinal) { TaskAttribute.DefaultQueue };
+        foreach (TaskRegistration task in _catalog.Tasks)
+        {
+            known.Add(task.Queue);
+        }
+
+        return known;
+    }
+
     /// <summary>Deletes dead letters of <paramref name="queue"/> for good (their messages are gone; their results stay until they expire).</summary>
     /// <param name="queue">The queue.</param>
     /// <param name="ids">The task ids to delete, or <see langword="null"/> for every dead letter of the queue.</param>

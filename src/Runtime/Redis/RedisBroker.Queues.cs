@@ -98,7 +98,7 @@ internal sealed partial class RedisBroker
                 continue; // the message hash is gone: nothing left to show or requeue
             }
 
-            letters.Add(new DeadLetter(
+            letters.Add(DeadLetter.Read(
                 entries[i].Element!,
                 queue,
                 values[1].IsNull ? "unknown" : (string)values[1]!,
