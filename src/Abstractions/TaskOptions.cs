@@ -45,9 +45,9 @@ public sealed class TaskOptions
     /// <summary>Application headers carried with the message and visible in <see cref="TaskContext.Headers"/>.</summary>
     public IDictionary<string, string>? Headers { get; set; }
 
-    /// <summary>The id of the task that sends this one (workflows and tracing); set automatically inside a running task when using <see cref="TaskContext"/>.</summary>
+    /// <summary>The id of the task that sends this one (workflows and tracing); when unset, a task sent from inside a running task gets the running task's id.</summary>
     public string? ParentId { get; set; }
 
-    /// <summary>The id of the first task of the workflow this one belongs to.</summary>
+    /// <summary>The id of the first task of the workflow this one belongs to; when unset, a task sent from inside a running task gets the running task's root id (else its own id).</summary>
     public string? RootId { get; set; }
 }

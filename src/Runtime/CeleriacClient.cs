@@ -1,6 +1,7 @@
 using System.Buffers;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
+using Celeriac.Worker;
 
 namespace Celeriac;
 
@@ -283,6 +284,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         long? eta = options?.Eta?.ToUnixTimeMilliseconds() ?? (options?.Countdown is { } countdown ? now + (long)countdown.TotalMilliseconds : null);
         long? expires = options?.Expires?.ToUnixTimeMilliseconds() ?? (options?.ExpiresIn is { } expiresIn ? now + (long)expiresIn.TotalMilliseconds : null);
         string queue = options?.Queue ?? task.Queue;
+        RunningTask.TryGet(out string? parentId, out string? parentRootId); // sent from inside a running task: its child
         var envelope = new Envelope
         {
             Id = id,
@@ -291,8 +293,8 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             Queue = queue,
             EtaMs = eta,
             ExpiresMs = expires,
-            RootId = options?.RootId ?? id,
-            ParentId = options?.ParentId,
+            RootId = options?.RootId ?? parentRootId ?? id,
+            ParentId = options?.ParentId ?? parentId,
             Headers = options?.Headers is { Count: > 0 } headers ? new Dictionary<string, string>(headers, StringComparer.Ordinal) : null,
             Priority = priority,
             CreatedMs = now,
@@ -302,6 +304,11 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)
         {
             throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
+        }
+
+        if (_options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) == PayloadScan.Outcome.TooManyElements)
+        {
+            throw new ArgumentException($"The arguments of task '{task.Name}' hold more than {_options.MaxMessageElements} MessagePack values (CeleriacOptions.MaxMessageElements).", nameof(args));
         }
 
         return new EnqueueItem(id, queue, bytes, eta ?? 0, priority);

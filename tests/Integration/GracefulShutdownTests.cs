@@ -72,4 +72,24 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : ProcessTes
             server.Dispose();
         }
     }
+
+    [Fact]
+    public async Task An_idle_worker_stopped_with_SIGTERM_logs_no_warning_or_error()
+    {
+        const int Stops = 6;
+        string prefix = RedisFixture.NewPrefix();
+        _ = await RedisFixture.GetAsync();
+        var alarming = new List<string>();
+        for (int i = 0; i < Stops; i++)
+        {
+            using WorkerProcess worker = await WorkerProcess.StartAsync(output, $"idle-{i}", RedisFixture.Configuration, prefix, i % 2 == 0 ? "default" : "default,slow", concurrency: 2, visibilityMs: 2000);
+            await Task.Delay(300 + (i * 150)); // blocked in its fetch wait (500 ms) at various points when the signal comes
+            await worker.SignalAsync("TERM");
+            await worker.WaitForExitAsync(Bound);
+            alarming.AddRange(worker.Lines.Where(l => l.StartsWith("warn:", StringComparison.Ordinal) || l.StartsWith("fail:", StringComparison.Ordinal) || l.StartsWith("crit:", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal)));
+        }
+
+        output.WriteLine($"{Stops} stops of an idle worker; warning or error lines: {alarming.Count}");
+        Assert.Empty(alarming);
+    }
 }

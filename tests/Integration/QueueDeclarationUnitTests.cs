@@ -28,6 +28,7 @@ public sealed class QueueDeclarationUnitTests(ITestOutputHelper output)
     {
         var catalog = new TaskCatalog();
         catalog.DeclareQueue("billing");
+        catalog.Add(new TaskRegistration("declared.noop", "billing", static (_, _, _) => ValueTask.CompletedTask));
         using IHost host = Build(catalog, ["default", "billing"]);
         await host.StartAsync();
         await host.StopAsync();

@@ -32,8 +32,6 @@ internal sealed class BrokerProvider : IAsyncDisposable
         _broker = Task.FromResult(broker);
     }
 
-    public bool IsRedis => _options.Redis is { Length: > 0 };
-
     public Task<ITaskBroker> GetAsync(CancellationToken cancellationToken)
     {
         Task<ITaskBroker>? broker = Volatile.Read(ref _broker);

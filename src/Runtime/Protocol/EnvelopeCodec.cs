@@ -15,6 +15,9 @@ internal static class EnvelopeCodec
     public const int Version = 1;
     private const int FieldCount = 13;
 
+    /// <summary>The most headers an envelope may carry; one with more is undecodable (its map is never allocated).</summary>
+    public const int MaxHeaders = 1024;
+
     public static void Write(IBufferWriter<byte> output, Envelope envelope)
     {
         var writer = new MessagePackWriter(output);
@@ -155,6 +158,11 @@ internal static class EnvelopeCodec
             if (!reader.TryReadNil())
             {
                 int n = reader.ReadMapHeader();
+                if (n > MaxHeaders)
+                {
+                    throw new EnvelopeException("undecodable", $"The envelope has {n} headers; at most {MaxHeaders} are read.");
+                }
+
                 headers = new Dictionary<string, string>(n, StringComparer.Ordinal);
                 for (int i = 0; i < n; i++)
                 {
@@ -211,6 +219,51 @@ internal static class EnvelopeCodec
         catch (Exception ex)
         {
             throw new EnvelopeException("undecodable", "The envelope is truncated or malformed: " + ex.Message, ex);
+        }
+    }
+
+    /// <summary>
+    /// Reads only what a refusal needs from a message that is not decoded (oversized, or set aside before it runs): the
+    /// task name, quoted to at most <see cref="Quote.MaxChars"/> characters, and the reply channel. Nothing else is
+    /// allocated (headers are skipped); <paramref name="bytes"/> may be a prefix of the message, and whatever cannot be
+    /// read stays <see langword="null"/>.
+    /// </summary>
+    public static void Peek(ReadOnlyMemory<byte> bytes, out string? task, out string? replyTo)
+    {
+        task = null;
+        replyTo = null;
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            int count = reader.ReadArrayHeader();
+            if (count < FieldCount || reader.ReadInt32() != Version)
+            {
+                return;
+            }
+
+            reader.Skip(); // id
+            if (reader.TryReadStringSpan(out ReadOnlySpan<byte> name))
+            {
+                task = Quote.Bounded(System.Text.Encoding.UTF8.GetString(name[..Math.Min(name.Length, Quote.MaxChars * 4)]));
+            }
+            else
+            {
+                return;
+            }
+
+            for (int i = 3; i < FieldCount; i++)
+            {
+                reader.Skip();
+            }
+
+            if (count > FieldCount && reader.TryReadStringSpan(out ReadOnlySpan<byte> reply) && reply.Length <= Quote.MaxChars)
+            {
+                replyTo = System.Text.Encoding.UTF8.GetString(reply);
+            }
+        }
+        catch (Exception)
+        {
+            // A prefix, or not an envelope: what was read is kept.
         }
     }
 

@@ -36,6 +36,7 @@ internal sealed partial class RedisBroker : ITaskBroker
     private readonly IDatabase _db;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly int _maxMessageBytes;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private ConnectionMultiplexer? _blocking;
@@ -58,6 +59,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         Keys = new RedisKeys(options.KeyPrefix);
+        _maxMessageBytes = options.MaxMessageBytes;
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
