@@ -33,6 +33,7 @@ internal sealed partial class RedisBroker : ITaskBroker
 
     private readonly IConnectionMultiplexer _multiplexer;
     private readonly bool _ownsMultiplexer;
+    private readonly ConfigurationOptions? _configuration;
     private readonly IDatabase _db;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -48,12 +49,17 @@ internal sealed partial class RedisBroker : ITaskBroker
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock; "now" in every script argument comes from it.</param>
     /// <param name="ownsMultiplexer">Whether <see cref="DisposeAsync"/> closes <paramref name="multiplexer"/> too.</param>
-    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false)
+    /// <param name="configuration">
+    /// The settings <paramref name="multiplexer"/> was made from, cloned for the blocking connection (so TLS callbacks and
+    /// Sentinel service names carry over); <see langword="null"/> re-parses <see cref="IConnectionMultiplexer.Configuration"/>.
+    /// </param>
+    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false, ConfigurationOptions? configuration = null)
     {
         ArgumentNullException.ThrowIfNull(multiplexer);
         ArgumentNullException.ThrowIfNull(options);
         _multiplexer = multiplexer;
         _ownsMultiplexer = ownsMultiplexer;
+        _configuration = configuration;
         _db = multiplexer.GetDatabase();
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = time ?? throw new ArgumentNullException(nameof(time));
@@ -72,11 +78,12 @@ internal sealed partial class RedisBroker : ITaskBroker
     internal RedisKeys Keys { get; }
 
     /// <summary>
-    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/>. The client keeps retrying in the background
-    /// when Redis is not up yet (a worker may start before its Redis); a configuration that cannot be used at all
-    /// fails here with a message naming it.
+    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/> and <see cref="CeleriacOptions.ConfigureRedis"/>.
+    /// The client keeps retrying in the background when Redis is not up yet (a worker may start before its Redis); a
+    /// configuration that cannot work (not parseable, credentials refused, a TLS handshake refused, a host name that
+    /// does not resolve) fails here with a message naming the address and the user, never the password.
     /// </summary>
-    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> must be set.</param>
+    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> or <see cref="CeleriacOptions.ConfigureRedis"/> must be set.</param>
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock.</param>
     /// <param name="cancellationToken">Stops waiting for the first connection attempt.</param>
@@ -84,34 +91,9 @@ internal sealed partial class RedisBroker : ITaskBroker
     public static async Task<RedisBroker> ConnectAsync(CeleriacOptions options, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Redis is not { Length: > 0 } configuration)
-        {
-            throw new InvalidOperationException("Celeriac:Redis is not set; the Redis broker needs a StackExchange.Redis configuration string such as 'localhost:6379'.");
-        }
-
-        ConfigurationOptions config;
-        try
-        {
-            config = ConfigurationOptions.Parse(configuration);
-        }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or NotSupportedException)
-        {
-            throw new InvalidOperationException($"Celeriac:Redis is not a valid StackExchange.Redis configuration string: {ex.Message}", ex);
-        }
-
-        config.AbortOnConnectFail = false;
-        config.ClientName ??= "celeriac";
+        ConfigurationOptions config = CreateConfiguration(options);
         string shown = config.ToString(includePassword: false);
-        ConnectionMultiplexer multiplexer;
-        try
-        {
-            multiplexer = await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            throw new InvalidOperationException($"Could not connect to Redis with configuration '{shown}' (Celeriac:Redis): {ex.Message}", ex);
-        }
-
+        ConnectionMultiplexer multiplexer = await ConnectMultiplexerAsync(config, shown, cancellationToken).ConfigureAwait(false);
         if (multiplexer.IsConnected)
         {
             RedisLog.Connected(logger, shown, options.KeyPrefix);
@@ -121,7 +103,7 @@ internal sealed partial class RedisBroker : ITaskBroker
             RedisLog.NotConnectedYet(logger, shown);
         }
 
-        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true);
+        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true, configuration: config);
     }
 
     /// <inheritdoc />

@@ -61,6 +61,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
     /// <summary>The worker's name, as recorded in results.</summary>
     public string Name => _name;
 
+    /// <summary>Connects to the broker before the host counts the worker as started: settings that cannot work stop the start.</summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (_worker.ReserveThreadPool)
