@@ -34,7 +34,19 @@ public sealed class RedisTlsTests(ITestOutputHelper output) : IAsyncLifetime
         TaskHandle<int>[] handles = await Calc.AddTask.DelayManyAsync(client, [.. Enumerable.Range(0, 100).Select(n => (n, 2))]);
         int[] sums = await Task.WhenAll(handles.Select(h => h.GetAsync(TimeSpan.FromSeconds(20))));
         TaskResult record = await handles[0].GetResultAsync();
-        output.WriteLine($"OBSERVED: 100 tasks over TLS (client certificate, test CA) in {clock.ElapsedMilliseconds} ms; worker {record.Worker}, state {record.State}");
+        long ranMs = clock.ElapsedMilliseconds;
+
+        // The worker's blocking connection (BLPOP) is a second connection: it must be made with the same TLS settings.
+        var admin = StackExchange.Redis.ConfigurationOptions.Parse(Server.Configuration);
+        Server.Trust(admin);
+        admin.AllowAdmin = true;
+        await using StackExchange.Redis.ConnectionMultiplexer observer = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(admin);
+        string clients = "";
+        await Wait.UntilAsync(
+            async () => (clients = (string)(await observer.GetDatabase().ExecuteAsync("CLIENT", "LIST"))!).Contains("name=celeriac-blocking", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), "the worker's blocking connection to be connected over TLS", pollMs: 100);
+        output.WriteLine($"OBSERVED: 100 tasks over TLS (client certificate, test CA) in {ranMs} ms; worker {record.Worker}, state {record.State}; clients: "
+            + string.Join("; ", clients.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ').FirstOrDefault(f => f.StartsWith("name=", StringComparison.Ordinal)))));
         Assert.Equal(Enumerable.Range(2, 100), sums);
         Assert.Equal("tls-worker", record.Worker);
     }
