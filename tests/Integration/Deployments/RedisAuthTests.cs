@@ -21,9 +21,12 @@ public sealed class RedisAuthTests(ITestOutputHelper output) : IAsyncLifetime
     private RedisProcess? _server;
     private int _port;
 
-    /// <summary>The ACL rule of the prefix's user, as documented: its keys and channels, every command but the dangerous ones.</summary>
+    /// <summary>
+    /// The ACL rule of the prefix's user, as documented: its keys and channels; data commands, scripts, pub/sub,
+    /// connection and transaction commands; nothing dangerous (no INFO, CONFIG, KEYS, FLUSHALL, ...).
+    /// </summary>
     public static string[] MinimalAcl(string user, string password, string prefix) =>
-        [user, "reset", "on", ">" + password, $"~{prefix}:*", $"&{prefix}:*", "+@all", "-@dangerous"];
+        [user, "reset", "on", ">" + password, $"~{prefix}:*", $"&{prefix}:*", "+@read", "+@write", "+@scripting", "+@pubsub", "+@connection", "+@transaction", "-@dangerous"];
 
     public async Task InitializeAsync()
     {
@@ -68,12 +71,17 @@ public sealed class RedisAuthTests(ITestOutputHelper output) : IAsyncLifetime
         int[] sums = await Task.WhenAll(handles.Select(h => h.GetAsync(TimeSpan.FromSeconds(20))));
         TaskHandle<int> later = await Calc.AddTask.ApplyAsync(client, 20, 22, new TaskOptions { Countdown = TimeSpan.FromMilliseconds(300) });
         int delayed = await later.GetAsync(TimeSpan.FromSeconds(20));
+        TaskHandle<int> failing = await Faults.AlwaysFailsTask.DelayAsync(client, _prefix + "-fails");
+        TaskFailedException failed = await Assert.ThrowsAsync<TaskFailedException>(() => failing.GetAsync(TimeSpan.FromSeconds(20)));
+        TaskHandle<int> revoked = await Calc.AddTask.ApplyAsync(client, 1, 1, new TaskOptions { Countdown = TimeSpan.FromMilliseconds(500) });
+        await ((CeleriacClient)client).RevokeAsync(revoked.Id);
+        await Wait.UntilAsync(async () => await revoked.GetStateAsync() == TaskState.Revoked, TimeSpan.FromSeconds(20), "the revoked task to be REVOKED");
         long ranMs = clock.ElapsedMilliseconds;
 
         // The limit is real: the same user may not touch a key outside its prefix.
         await using ConnectionMultiplexer app = await ConnectionMultiplexer.ConnectAsync(redis);
         RedisServerException denied = await Assert.ThrowsAsync<RedisServerException>(() => app.GetDatabase().StringSetAsync("other-app:key", "x"));
-        output.WriteLine($"OBSERVED: 50 tasks and one with a countdown ran as ACL user 'app' in {ranMs} ms; a write outside '{_prefix}:*' was refused: {denied.Message}");
+        output.WriteLine($"OBSERVED: as ACL user 'app', in {ranMs} ms: 50 tasks, one with a countdown, one retried then dead-lettered ({failed.RemoteMessage}), one revoked; a write outside '{_prefix}:*' was refused: {denied.Message}");
         Assert.Equal(Enumerable.Range(1, 50), sums);
         Assert.Equal(42, delayed);
         Assert.Contains("NOPERM", denied.Message, StringComparison.Ordinal);
