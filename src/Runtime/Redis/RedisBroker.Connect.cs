@@ -66,7 +66,7 @@ internal sealed partial class RedisBroker
         {
             ThrowRefused(config, ex);
         }
-        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.UnableToConnect)
+        catch (RedisConnectionException)
         {
             if (await FindUnresolvableHostAsync(config, cancellationToken).ConfigureAwait(false) is { } host)
             {
@@ -75,7 +75,7 @@ internal sealed partial class RedisBroker
 
             // Not up yet, or not reachable from here yet: keep trying in the background.
         }
-        catch (Exception ex) when (ex is not OperationCanceledException and not RedisConnectionException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
             throw new InvalidOperationException($"Could not connect to Redis with configuration '{shown}' (Celeriac:Redis): {ex.Message}", ex);
         }
