@@ -37,6 +37,7 @@ internal sealed partial class RedisBroker : ITaskBroker
     private readonly IDatabase _db;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly int _maxMessageBytes;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private ConnectionMultiplexer? _blocking;
@@ -64,6 +65,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         Keys = new RedisKeys(options.KeyPrefix);
+        _maxMessageBytes = options.MaxMessageBytes;
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
@@ -79,9 +81,11 @@ internal sealed partial class RedisBroker : ITaskBroker
 
     /// <summary>
     /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/> and <see cref="CeleriacOptions.ConfigureRedis"/>.
-    /// The client keeps retrying in the background when Redis is not up yet (a worker may start before its Redis); a
-    /// configuration that cannot work (not parseable, credentials refused, a TLS handshake refused, a host name that
-    /// does not resolve) fails here with a message naming the address and the user, never the password.
+    /// The first connection must succeed within the configuration's <c>connectTimeout</c> (StackExchange.Redis default
+    /// 5 s): a wrong address, an unknown host, a server that does not answer, refused credentials or a refused TLS
+    /// handshake fail here with a short message saying so (naming the address and the user, never the password),
+    /// instead of a client that looks connected and fails its first send. Once connected, the connection is kept up
+    /// through later outages (commands fail while Redis is away and the client reconnects in the background).
     /// </summary>
     /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> or <see cref="CeleriacOptions.ConfigureRedis"/> must be set.</param>
     /// <param name="logger">Where to log.</param>
@@ -93,17 +97,82 @@ internal sealed partial class RedisBroker : ITaskBroker
         ArgumentNullException.ThrowIfNull(options);
         ConfigurationOptions config = CreateConfiguration(options);
         string shown = config.ToString(includePassword: false);
-        ConnectionMultiplexer multiplexer = await ConnectMultiplexerAsync(config, shown, cancellationToken).ConfigureAwait(false);
-        if (multiplexer.IsConnected)
+        string endpoints = string.Join(", ", config.EndPoints.Select(Format));
+
+        // The first attempt gives up on failure so that its reason can be read (refused credentials or TLS); the
+        // multiplexer it makes still reconnects after later outages.
+        ConfigurationOptions first = config.Clone();
+        first.AbortOnConnectFail = true;
+        ConnectionMultiplexer multiplexer;
+        Task<ConnectionMultiplexer>? connecting = null;
+        try
         {
-            RedisLog.Connected(logger, shown, options.KeyPrefix);
+            connecting = ConnectionMultiplexer.ConnectAsync(first);
+            // ConnectAsync returns after the first attempt or connectTimeout; the margin only guards against a hang.
+            TimeSpan bound = TimeSpan.FromMilliseconds(config.ConnectTimeout) + TimeSpan.FromSeconds(2);
+            multiplexer = await connecting.WaitAsync(bound, time, cancellationToken).ConfigureAwait(false);
         }
-        else
+        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
         {
-            RedisLog.NotConnectedYet(logger, shown);
+            ThrowRefused(config, endpoints, ex);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Given up on: a multiplexer that still comes later must not stay open, reconnecting, with nobody owning it.
+            _ = connecting?.ContinueWith(static c => c.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, ex is TimeoutException).ConfigureAwait(false)} "
+                + "No connection was made, so nothing was sent. " + WhatToCheck,
+                ex);
         }
 
+        if (!multiplexer.IsConnected)
+        {
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, timedOut: false).ConfigureAwait(false)} "
+                + "No connection was made, so nothing was sent. " + WhatToCheck);
+        }
+
+        RedisLog.Connected(logger, shown, options.KeyPrefix);
         return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true, configuration: config);
+    }
+
+    private const string WhatToCheck = "Check that redis-server is running there and reachable from this machine, and that the host, port, password and ssl settings of Celeriac:Redis are right.";
+
+    private static string Format(System.Net.EndPoint endPoint) => endPoint switch
+    {
+        System.Net.DnsEndPoint dns => dns.Host + ":" + dns.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => endPoint.ToString() ?? "?",
+    };
+
+    /// <summary>Why the first connection failed, in one sentence: a host name that does not resolve, or no server answering in time.</summary>
+    private static async Task<string> DescribeFailureAsync(ConfigurationOptions config, bool timedOut)
+    {
+        foreach (System.Net.EndPoint endPoint in config.EndPoints)
+        {
+            if (endPoint is System.Net.DnsEndPoint dns)
+            {
+                try
+                {
+                    _ = await System.Net.Dns.GetHostAddressesAsync(dns.Host).ConfigureAwait(false);
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    return $"the host name '{dns.Host}' does not resolve (unknown host).";
+                }
+            }
+        }
+
+        return timedOut
+            ? $"no server answered within the connect timeout ({config.ConnectTimeout} ms)."
+            : $"no Redis server accepted the connection (refused, unreachable, or a server that refuses these credentials; connect timeout {config.ConnectTimeout} ms).";
     }
 
     /// <inheritdoc />
