@@ -16,7 +16,7 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : ProcessTes
     [Fact]
     public async Task A_worker_rides_out_a_Sentinel_failover_mid_drain_and_every_task_completes()
     {
-        const int Tasks = 600, TaskMs = 20, Concurrency = 8, VisibilityMs = 3000;
+        const int Tasks = 600, TaskMs = 40, Concurrency = 8, VisibilityMs = 3000;
         using RedisSentinelSet set = await RedisSentinelSet.StartAsync(output);
         var ledger = new RedisLedger(await RedisFixture.GetAsync());
         string prefix = RedisFixture.NewPrefix();
@@ -30,19 +30,24 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : ProcessTes
         await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("done:", StringComparison.Ordinal)) >= Tasks / 5, TimeSpan.FromSeconds(20), "a fifth of the tasks to finish");
 
         int startsAtKill = (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal));
+        Assert.True(startsAtKill < Tasks / 2, $"{startsAtKill} of {Tasks} tasks had started: the kill must come mid-drain");
         var sinceKill = Stopwatch.StartNew();
         set.Master.Kill();
         output.WriteLine($"SIGKILLed the master (port {set.MasterPort}) after {startsAtKill} starts");
-        TimeSpan promoted = await set.WaitForPromotionAsync(TimeSpan.FromSeconds(20));
-        output.WriteLine($"sentinels promoted the replica (port {set.ReplicaPort}) {promoted.TotalMilliseconds:0} ms after the kill");
 
         // Resumed: more tasks started than the worker could have held at the kill (prefetch = concurrency), twice over,
-        // so it fetched from the new master.
+        // so it fetched from the new master. Watched from the kill on, beside the promotion.
         const int Held = Concurrency;
-        await Wait.UntilAsync(
-            async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal)) > startsAtKill + (2 * Held),
-            TimeSpan.FromSeconds(30), "the worker to fetch again after the failover", pollMs: 50);
-        long resumedMs = sinceKill.ElapsedMilliseconds;
+        Task<long> resumed = Task.Run(async () =>
+        {
+            await Wait.UntilAsync(
+                async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal)) > startsAtKill + (2 * Held),
+                TimeSpan.FromSeconds(30), "the worker to fetch again after the failover", pollMs: 25);
+            return sinceKill.ElapsedMilliseconds;
+        });
+        TimeSpan promoted = await set.WaitForPromotionAsync(TimeSpan.FromSeconds(20));
+        output.WriteLine($"sentinels promoted the replica (port {set.ReplicaPort}) {promoted.TotalMilliseconds:0} ms after the kill");
+        long resumedMs = await resumed;
 
         string[] ids = [.. handles.Select(h => h.Id)];
         await Wait.UntilAsync(async () => (await CountStatesAsync(Client, ids)).GetValueOrDefault(TaskState.Success) == Tasks, TimeSpan.FromSeconds(30), $"all {Tasks} tasks to be SUCCESS", pollMs: 200);

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Celeriac.IntegrationTests.Deployments;
+namespace Celeriac.RuntimeUnitTests;
 
 /// <summary>How <see cref="CeleriacOptions.Redis"/> and <see cref="CeleriacOptions.ConfigureRedis"/> become the settings every connection is cloned from. No Redis needed.</summary>
 public sealed class RedisConfigurationUnitTests(ITestOutputHelper output)
