@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Celeriac.RuntimeUnitTests;
+namespace Celeriac.IntegrationTests;
 
 /// <summary>
 /// A worker refuses to start on a queue that no loaded task assembly declares, and a client refuses to send to one, both
