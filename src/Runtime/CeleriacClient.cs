@@ -45,7 +45,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <summary>"redis" or "in-memory": which broker this client talks to.</summary>
-    public string BrokerName => _options.Redis is { Length: > 0 } ? "redis" : "in-memory";
+    public string BrokerName => _options.UsesRedis ? "redis" : "in-memory";
 
     /// <inheritdoc/>
     public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)

@@ -423,7 +423,7 @@ internal sealed partial class RedisBroker
                 if (blocking is null)
                 {
                     ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-                    ConfigurationOptions config = ConfigurationOptions.Parse(_multiplexer.Configuration);
+                    ConfigurationOptions config = _configuration?.Clone() ?? ConfigurationOptions.Parse(_multiplexer.Configuration);
                     config.AbortOnConnectFail = false;
                     config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
                     config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
