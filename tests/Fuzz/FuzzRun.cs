@@ -21,6 +21,7 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
     private readonly Dictionary<string, int> _tried = new(StringComparer.Ordinal);
     private readonly List<string> _violations = [];
     private readonly Dictionary<string, int> _violationsByInvariant = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _violationsByKind = new(StringComparer.Ordinal);
     private readonly string _prefix = $"fuzz-{o.Seed}-{Guid.NewGuid():N}"[..24];
     private ConnectionMultiplexer? _redis;
     private WorkerProc? _worker;
@@ -40,17 +41,23 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
         _client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = o.Redis, KeyPrefix = _prefix, MaxMessageBytes = o.MaxMessageBytes, MaxMessageElements = o.MaxMessageElements });
 
         // Warm up with valid tasks at full speed: the baseline is the worker's peak under valid load (its own buffers and
-        // the GC's working room), and the bound adds what hostile input may add on top: the formula of docs/reliability.md
+        // the GC's working room, with small refused messages among them: exceptions and log lines), and the bound adds what hostile input may add on top: the formula of docs/reliability.md
         // §8, twice (under sustained load the GC collects lazily, so about one more formula's worth can be garbage).
         await Task.WhenAll((await Calc.AddTask.DelayManyAsync(_client, [.. Enumerable.Range(0, 5000).Select(i => (i, 1))])).Select(h => h.GetAsync(TimeSpan.FromSeconds(60))));
+        var rng = new Random(o.Seed);
+        var factory = new InputFactory(rng, o.MaxMessageBytes, o.MaxMessageElements, o.Seed.ToString(CultureInfo.InvariantCulture));
+        HashSet<string> small = ["valid", "random-bytes", "truncated", "wrong-shape", "record-members"];
+        for (int warm = 0; warm < 3; warm++)
+        {
+            await RunBatchAsync(db, [.. Enumerable.Range(0, o.Batch).Select(_ => factory.Next(small))], factory, -1 - warm, record: false);
+        }
+
         long baselineKb = _worker.PeakKb();
         int prefetch = o.Concurrency;
         long boundKb = baselineKb + (2 * ((2L * prefetch * o.MaxMessageBytes) + (o.Concurrency * ((3L * o.MaxMessageBytes) + (64L * o.MaxMessageElements))))) / 1024;
         Console.WriteLine($"celeriac-fuzz seed {o.Seed}: worker pid {_worker.Id}, concurrency {o.Concurrency}, visibility {o.VisibilityMs} ms, MaxMessageBytes {o.MaxMessageBytes}, MaxMessageElements {o.MaxMessageElements}");
         Console.WriteLine($"memory bound: baseline under valid load {baselineKb:N0} kB + 2 × (2·P·M + C·(3·M + 64·E)) = {boundKb:N0} kB; settle deadline per batch: {o.VisibilityMs} ms + {o.PerMessageMs} ms per message");
 
-        var rng = new Random(o.Seed);
-        var factory = new InputFactory(rng, o.MaxMessageBytes, o.MaxMessageElements, o.Seed.ToString(CultureInfo.InvariantCulture));
         var clock = Stopwatch.StartNew();
         long injected = 0;
         long peakKb = baselineKb;
@@ -94,7 +101,7 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
         return _violations.Count == 0 ? 0 : 1;
     }
 
-    private async Task RunBatchAsync(IDatabase db, List<Input> batch, InputFactory factory, int batchNumber)
+    private async Task RunBatchAsync(IDatabase db, List<Input> batch, InputFactory factory, int batchNumber, bool record = true)
     {
         // Valid tasks through the client, half before and half after the injected ones.
         int validCount = Math.Max(1, batch.Count / 20);
@@ -111,7 +118,7 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
             valid.Add((Calc.AddTask.DelayAsync(_client!, i, batchNumber).AsTask(), i + batchNumber));
         }
 
-        _validSent += valid.Count;
+        _validSent += record ? valid.Count : 0;
         TimeSpan deadline = TimeSpan.FromMilliseconds(o.VisibilityMs + ((long)o.PerMessageMs * (batch.Count + valid.Count)));
         var outcome = new string?[batch.Count];
         int open = batch.Count;
@@ -132,9 +139,13 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
         for (int i = 0; i < batch.Count; i++)
         {
             Input input = batch[i];
-            Count(_tried, input.Category);
             string result = outcome[i] ?? await LocateAsync(db, input);
-            Count(Outcomes(input.Category), result);
+            if (record)
+            {
+                Count(_tried, input.Category);
+                Count(Outcomes(input.Category), result);
+            }
+
             if (outcome[i] is null)
             {
                 Violate("settled", input, $"not settled within {deadline.TotalMilliseconds:0} ms (one visibility timeout after its batch's share): {result}");
@@ -322,6 +333,7 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
         string file = input is null ? string.Empty : " — reproducer " + Reproducer.Save(o.Out, invariant, input.Category, [input], ref _reproducers, detail);
         string line = $"VIOLATION {invariant}{(input is null ? string.Empty : $" [{input.Category}] id {Printable(input.IdText)}")}: {detail}{file}";
         Count(_violationsByInvariant, invariant);
+        Count(_violationsByKind, $"{invariant} [{input?.Category ?? "-"}] {Kind(detail)}");
         if (_violations.Count < 200)
         {
             Console.WriteLine(line);
@@ -348,6 +360,11 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
             text.AppendLine(CultureInfo.InvariantCulture, $"invariant {invariant,-14} {(count == 0 ? "held" : $"BROKEN {count} times")}");
         }
 
+        foreach ((string kind, int count) in _violationsByKind.OrderByDescending(p => p.Value))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {count,6} × {kind}");
+        }
+
         text.AppendLine(_violations.Count == 0
             ? "fuzz: every invariant held"
             : $"fuzz: {_violations.Count} violations; {_reproducers} reproducer files in {o.Out} (run again with --replay FILE...)");
@@ -367,6 +384,13 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
     private static void Count(Dictionary<string, int> counts, string key) => counts[key] = counts.GetValueOrDefault(key) + 1;
 
     private static bool IsDocumented(string outcome) => outcome is "SUCCESS" or "FAILURE" or "REVOKED" or "completed" || (outcome.StartsWith("dead:", StringComparison.Ordinal) && Documented.Contains(outcome[5..]));
+
+    /// <summary>A violation's detail without what differs from message to message (ids, sizes, times), to group them.</summary>
+    private static string Kind(string detail)
+    {
+        string kind = System.Text.RegularExpressions.Regex.Replace(detail, "[0-9][0-9,.]*", "N");
+        return kind.Length > 140 ? kind[..140] + "…" : kind;
+    }
 
     private static string Printable(string text) => text.Length > 80 ? text[..80] + "…" : text;
 
