@@ -312,6 +312,69 @@ internal static class EnvelopeCodec
         return true;
     }
 
+    /// <summary>
+    /// The envelope with its retry count set to 0 and every other byte as it was (fields this version does not know
+    /// included), for a requeued dead letter's fresh start; <see langword="null"/> when the count is 0 already or the
+    /// bytes are not a readable envelope of this version (they are requeued unchanged then).
+    /// </summary>
+    /// <param name="bytes">The stored envelope.</param>
+    /// <returns>A new envelope, or <see langword="null"/> when there is nothing to change.</returns>
+    public static byte[]? ResetRetries(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            if (reader.NextMessagePackType != MessagePackType.Array || reader.ReadArrayHeader() < FieldCount || reader.ReadInt32() != Version)
+            {
+                return null;
+            }
+
+            for (int field = 0; field < 4; field++)
+            {
+                reader.Skip(); // id, task, args, queue
+            }
+
+            int start = (int)reader.Consumed;
+            if (reader.ReadInt32() == 0)
+            {
+                return null;
+            }
+
+            int end = (int)reader.Consumed;
+            byte[] reset = new byte[bytes.Length - (end - start) + 1];
+            bytes.Span[..start].CopyTo(reset);
+            reset[start] = 0; // MessagePack positive fixint 0
+            bytes.Span[end..].CopyTo(reset.AsSpan(start + 1));
+            return reset;
+        }
+        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads the task name and retry count of an envelope, for showing a dead letter; <see langword="false"/> when the bytes cannot be read.</summary>
+    /// <param name="bytes">The stored envelope.</param>
+    /// <param name="task">The task's wire name.</param>
+    /// <param name="retries">How many times the task was retried before this message.</param>
+    /// <returns>Whether the envelope could be read.</returns>
+    public static bool TryReadSummary(ReadOnlyMemory<byte> bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? task, out int retries)
+    {
+        try
+        {
+            Envelope envelope = Decode(bytes);
+            task = envelope.Task;
+            retries = envelope.Retries;
+            return true;
+        }
+        catch (EnvelopeException)
+        {
+            task = null;
+            retries = 0;
+            return false;
+        }
+    }
+
     private static void WriteNullable(ref MessagePackWriter writer, long? value)
     {
         if (value is { } v)

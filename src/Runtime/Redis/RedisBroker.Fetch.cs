@@ -158,12 +158,28 @@ internal sealed partial class RedisBroker
     /// <summary>A cancelled <see cref="WaitAndFetchAsync"/>'s fetch still runs in Redis later: hand back whatever it leased.</summary>
     private async Task ReleaseIfLeasedAsync(Task<RespResult> fetch, string queue, int startCount)
     {
+        RespResult reply;
+        try
+        {
+            reply = await fetch.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // No reply: the connection closed (an ordinary stop closes it under the waiting call) or failed. Nothing was
+            // leased, or what was comes back after the visibility timeout: nothing to do, nothing alarming.
+            RedisLog.CancelledWaitEnded(_logger, queue, ex.GetType().Name);
+            return;
+        }
+
         var leased = new List<Delivery>();
         try
         {
             int startLeft = startCount;
-            using RespResult reply = await fetch.ConfigureAwait(false);
-            AddDeliveries(reply, queue, leased, null, ref startLeft, out _);
+            using (reply)
+            {
+                AddDeliveries(reply, queue, leased, null, ref startLeft, out _);
+            }
+
             if (leased.Count > 0 && Volatile.Read(ref _disposed) == 0)
             {
                 await ReleaseAsync(leased, CancellationToken.None).ConfigureAwait(false);
@@ -172,7 +188,7 @@ internal sealed partial class RedisBroker
         catch (Exception ex)
         {
             // The leases expire after the visibility timeout and the messages come back then.
-            RedisLog.TokenReturnFailed(_logger, ex, queue);
+            RedisLog.CancelledFetchNotReleased(_logger, ex, leased.Count, queue);
         }
     }
 
@@ -384,6 +400,10 @@ internal sealed partial class RedisBroker
         try
         {
             await _db.ListLeftPushAsync(key, "1").ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Volatile.Read(ref _disposed) != 0)
+        {
+            RedisLog.CancelledWaitEnded(_logger, key, ex.GetType().Name); // stopping: the connection closed under the push
         }
         catch (Exception ex)
         {

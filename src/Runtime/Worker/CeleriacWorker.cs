@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,8 +53,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
-        _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout);
-        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout);
+        _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
+        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -110,7 +109,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         var owners = new Consumer[_worker.Concurrency];
         for (int i = 0; i < consumers.Length; i++)
         {
-            Consumer consumer = owners[i] = new Consumer(_hardStop.Token);
+            Consumer consumer = owners[i] = new Consumer(_hardStop.Token, _time);
             consumers[i] = Task.Run(() => ConsumeLoopAsync(consumer), CancellationToken.None);
         }
 
@@ -235,8 +234,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 await Delay(backoffMs, stoppingToken).ConfigureAwait(false);
                 continue;
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
+                // Stopping (the filter above let it through): a cancelled fetch, or a broker error while stopping — Redis
+                // may be down, which is often why the host stops. Nothing to report; what the fetch leased before it
+                // failed is held below and handed back by the graceful stop.
             }
 
             if (free > batch.Count)
@@ -259,6 +261,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     /// </summary>
     private async Task ConsumeLoopAsync(Consumer consumer)
     {
+        RunningTask.Enter(consumer.Running); // once: every run of this loop flows from here
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
@@ -325,7 +328,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     bool scoped = (registration.Needs & TaskNeeds.Services) != 0;
                     AsyncServiceScope scope = scoped ? _scopes.CreateAsyncScope() : default;
                     Exception? failure = null;
-                    long started = Stopwatch.GetTimestamp();
+                    long started = _time.GetTimestamp();
+                    consumer.Running.Begin(envelope);
                     Begin(delivery, run, policy);
                     try
                     {
@@ -351,6 +355,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     finally
                     {
                         End(delivery, run);
+                        consumer.Running.End();
                         if (scoped)
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
@@ -365,7 +370,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
                     if (_logger.IsEnabled(LogLevel.Debug))
                     {
-                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
                     }
 
                     // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
@@ -590,12 +595,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
         bool abandoned = false;
         Exception? failure = null;
         TaskResult? result = null;
-        long started = Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         Begin(delivery, run, policy);
         try
         {
             TaskContext context = NewContext(delivery, envelope, scope.ServiceProvider, run);
-            Task limited = Task.Run(() => registration.Invoker(args, context, sink).AsTask());
+            RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
+            Task limited = Task.Run(() =>
+            {
+                RunningTask.Enter(running);
+                return registration.Invoker(args, context, sink).AsTask();
+            });
             using var limitCancel = new CancellationTokenSource();
             Task limit = Task.Delay(hard, _time, limitCancel.Token);
             if (await Task.WhenAny(limited, limit).ConfigureAwait(false) == limited)
@@ -605,7 +615,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 {
                     await limited.ConfigureAwait(false);
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (Exception ex)
                 {

@@ -431,7 +431,7 @@ namespace Samples.Payloads
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size, global::System.Threading.CancellationToken cancellationToken = default)

@@ -185,28 +185,6 @@ internal static partial class RedisScripts
         return 1
         """;
 
-    /// <summary>Counts a run as started (fenced) and records STARTED unless the result is final.</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:r:<id>
-    // ARGV[1] -> lease token
-    // ARGV[2] -> result TTL (ms)
-    // ARGV[3] -> "1" to write the STARTED state, "0" to only count the run
-    // ARGV[4] -> the STARTED result record (RedisResultCodec), when ARGV[3] is "1"
-    // Returns: the number of runs started so far (this one included); 0 when the lease is no longer held (nothing changed)
-    public const string Start = """
-        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
-          return 0
-        end
-        local runs = redis.call('HINCRBY', KEYS[1], 'runs', 1)
-        if ARGV[3] == '1' then
-          local current = redis.call('HGET', KEYS[2], 'state')
-          if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
-            redis.call('HSET', KEYS[2], 'state', 'STARTED', 'rec', ARGV[4])
-            redis.call('PEXPIRE', KEYS[2], ARGV[2])
-          end
-        end
-        return runs
-        """;
-
     /// <summary>Records a revocation (trimming forgotten ones) and announces it to running workers.</summary>
     // KEYS[1] -> P:revoked
     // ARGV[1] -> task id
