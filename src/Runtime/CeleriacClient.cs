@@ -306,6 +306,11 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
         }
 
+        if (envelope.Headers is { Count: > EnvelopeCodec.MaxHeaders })
+        {
+            throw new ArgumentException($"Task '{task.Name}' is sent with {envelope.Headers.Count} headers; a worker reads at most {EnvelopeCodec.MaxHeaders}.", nameof(options));
+        }
+
         if (_options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) == PayloadScan.Outcome.TooManyElements)
         {
             throw new ArgumentException($"The arguments of task '{task.Name}' hold more than {_options.MaxMessageElements} MessagePack values (CeleriacOptions.MaxMessageElements).", nameof(args));
