@@ -120,7 +120,7 @@ internal sealed partial class RedisBroker
         Task<RedisResult> pop = blocking.ExecuteAsync("BLPOP", [Keys.Notify(queue), (wait.TotalMilliseconds / 1000.0).ToString("0.000", CultureInfo.InvariantCulture)], CommandFlags.None);
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
-            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked() },
+            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue) },
             new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount });
         try
         {
@@ -195,7 +195,7 @@ internal sealed partial class RedisBroker
 
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
-                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked() },
+                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue) },
                 new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft) }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))

@@ -7,12 +7,13 @@ namespace Celeriac.Redis;
 internal sealed partial class RedisBroker
 {
     /// <inheritdoc />
-    public async Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task SetStateAsync(string taskId, string queue, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(queue);
         ArgumentNullException.ThrowIfNull(state);
         cancellationToken.ThrowIfCancellationRequested();
         RedisValue[] args = [Ms(ttl), RedisResultCodec.StateName(state.State), RedisResultCodec.Encode(taskId, state, _time.GetUtcNow())];
-        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(taskId)], args).ConfigureAwait(false);
+        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(queue, taskId)], args).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -29,7 +30,7 @@ internal sealed partial class RedisBroker
         ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Complete,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Result(delivery.Id)],
+            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Result(delivery.Queue, delivery.Id)],
             args).ConfigureAwait(false);
         return (int)reply == 1;
     }
@@ -50,45 +51,83 @@ internal sealed partial class RedisBroker
         ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.DeadLetter,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), Keys.Result(delivery.Id)],
+            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), Keys.Result(delivery.Queue, delivery.Id)],
             args).ConfigureAwait(false);
         return (int)reply == 1;
     }
 
     /// <inheritdoc />
-    public async Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    public async Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        RedisKey key = Keys.Result(taskId);
-        RedisValue[] fields = await _db.HashGetAsync(key, RecordAndState).ConfigureAwait(false);
-        if (!fields[0].IsNull)
+
+        // The queue's key first, and the key of protocol version 1 beside it (records written before an upgrade stay
+        // readable for their TTL): all reads are sent before any is awaited, so one round trip on one server.
+        if (queue is not null)
         {
-            try
-            {
-                return RedisResultCodec.Decode((byte[])fields[0]!, out _);
-            }
-            catch (MessagePackSerializationException ex)
-            {
-                throw new InvalidDataException($"The result record of task '{taskId}' ({key}) cannot be read: {ex.Message}", ex);
-            }
+            Task<RedisValue> current = _db.HashGetAsync(Keys.Result(queue, taskId), RedisResultCodec.RecordField);
+            Task<RedisValue[]> legacy = _db.HashGetAsync(Keys.LegacyResult(taskId), RecordAndState);
+            return await FirstRecordAsync(taskId, [current], legacy).ConfigureAwait(false);
         }
 
-        // No record: nothing stored yet (PENDING), or a hash of the layout before the record (an older Celeriac).
-        return fields[1].IsNull ? TaskResult.Pending : RedisResultCodec.ReadFields(await _db.HashGetAllAsync(key).ConfigureAwait(false));
+        // The id only: the result is in the slot of the queue the task was sent to, one of those in the registry. The
+        // reads go out together; under Cluster each to its own node.
+        RedisValue[] queues = await _db.SetMembersAsync(Keys.Queues()).ConfigureAwait(false);
+        var reads = new Task<RedisValue>[queues.Length];
+        for (int i = 0; i < queues.Length; i++)
+        {
+            reads[i] = _db.HashGetAsync(Keys.Result((string)queues[i]!, taskId), RedisResultCodec.RecordField);
+        }
+
+        Task<RedisValue[]> legacyRead = _db.HashGetAsync(Keys.LegacyResult(taskId), RecordAndState);
+        return await FirstRecordAsync(taskId, reads, legacyRead).ConfigureAwait(false);
     }
 
     private static readonly RedisValue[] RecordAndState = [RedisResultCodec.RecordField, RedisResultCodec.StateField];
 
+    /// <summary>The first record found among <paramref name="reads"/>, else the one at the version 1 key, else PENDING.</summary>
+    private async Task<TaskResult> FirstRecordAsync(string taskId, Task<RedisValue>[] reads, Task<RedisValue[]> legacy)
+    {
+        foreach (Task<RedisValue> read in reads)
+        {
+            if (await read.ConfigureAwait(false) is { IsNull: false } record)
+            {
+                return Decode(taskId, record);
+            }
+        }
+
+        RedisValue[] fields = await legacy.ConfigureAwait(false);
+        if (!fields[0].IsNull)
+        {
+            return Decode(taskId, fields[0]);
+        }
+
+        // No record: nothing stored yet (PENDING), or a hash of the layout before the record (an older Celeriac).
+        return fields[1].IsNull ? TaskResult.Pending : RedisResultCodec.ReadFields(await _db.HashGetAllAsync(Keys.LegacyResult(taskId)).ConfigureAwait(false));
+    }
+
+    private static TaskResult Decode(string taskId, RedisValue record)
+    {
+        try
+        {
+            return RedisResultCodec.Decode((byte[])record!, out _);
+        }
+        catch (MessagePackSerializationException ex)
+        {
+            throw new InvalidDataException($"The result record of task '{taskId}' cannot be read: {ex.Message}", ex);
+        }
+    }
+
     /// <inheritdoc />
-    public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (timeout <= TimeSpan.Zero)
         {
-            return await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+            return await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
         }
 
-        if (IsOwnTaskId(taskId) && await TryWaitReplyAsync(taskId, timeout, cancellationToken).ConfigureAwait(false) is { } replied)
+        if (IsOwnTaskId(taskId) && await TryWaitReplyAsync(taskId, queue, timeout, cancellationToken).ConfigureAwait(false) is { } replied)
         {
             return replied;
         }
@@ -109,7 +148,7 @@ internal sealed partial class RedisBroker
             while (true)
             {
                 Task woken = signal.Arm();
-                TaskResult result = await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+                TaskResult result = await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
                 if (result.IsReady || remaining <= TimeSpan.Zero)
                 {

@@ -14,7 +14,6 @@ internal sealed partial class CeleriacWorker
     {
         TimeSpan interval = _options.VisibilityTimeout / 3;
         var snapshot = new List<Delivery>();
-        var ids = new List<string>();
         while (!stop.WaitHandle.WaitOne(interval))
         {
             snapshot.Clear();
@@ -42,9 +41,7 @@ internal sealed partial class CeleriacWorker
 
             try
             {
-                ids.Clear();
-                ids.AddRange(snapshot.Select(d => d.Id));
-                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(ids, CancellationToken.None);
+                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(snapshot, CancellationToken.None);
                 if (check.Wait(interval))
                 {
                     foreach (string id in check.Result)
