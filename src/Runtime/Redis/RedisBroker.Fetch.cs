@@ -317,6 +317,12 @@ internal sealed partial class RedisBroker
     /// </summary>
     private async Task<bool> WaitForWakeUpAsync(IReadOnlyList<string> queues, TimeSpan wait, CancellationToken cancellationToken)
     {
+        if (IsCluster())
+        {
+            // Under Cluster a BLPOP may name only keys of one slot: one wait per slot, run concurrently.
+            return await WaitPerSlotAsync(queues, wait, cancellationToken).ConfigureAwait(false);
+        }
+
         var args = new List<object>(queues.Count + 1);
         foreach (string queue in queues)
         {
@@ -392,11 +398,7 @@ internal sealed partial class RedisBroker
                 if (blocking is null)
                 {
                     ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-                    ConfigurationOptions config = ConfigurationOptions.Parse(_multiplexer.Configuration);
-                    config.AbortOnConnectFail = false;
-                    config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
-                    config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
-                    blocking = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+                    blocking = await ConnectBlockingAsync().ConfigureAwait(false);
                     Volatile.Write(ref _blocking, blocking);
                 }
             }
@@ -407,6 +409,16 @@ internal sealed partial class RedisBroker
         }
 
         return blocking.GetDatabase(_db.Database);
+    }
+
+    /// <summary>A multiplexer of its own for blocking commands, configured like the shared one.</summary>
+    private async Task<ConnectionMultiplexer> ConnectBlockingAsync()
+    {
+        ConfigurationOptions config = ConfigurationOptions.Parse(_multiplexer.Configuration);
+        config.AbortOnConnectFail = false;
+        config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
+        config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
+        return await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
