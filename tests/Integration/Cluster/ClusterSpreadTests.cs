@@ -32,7 +32,7 @@ public sealed class ClusterSpreadTests(ITestOutputHelper output, RedisClusterFix
             masters.Add(master);
         }
 
-        Assert.Equal(3, masters.Distinct().Count());
+        Assert.Equal(3, masters.Where(m => m > 0).Distinct().Count());
 
         // A long fetch wait: only a wake-up token, not the end of a wait, gets a message fetched quickly.
         var log = new RecordingOutput(output);

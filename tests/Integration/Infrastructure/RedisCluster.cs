@@ -82,7 +82,7 @@ public sealed class RedisCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>The port of the master serving <paramref name="slot"/> now, read from <c>CLUSTER NODES</c>.</summary>
+    /// <summary>The port of the (not failed) master serving <paramref name="slot"/> now, read from <c>CLUSTER NODES</c>; -1 when none does.</summary>
     public async Task<int> MasterOfSlotAsync(int slot, int askPort)
     {
         foreach (string line in (await CliAsync(askPort, "cluster", "nodes")).Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -111,7 +111,7 @@ public sealed class RedisCluster : IAsyncDisposable
             }
         }
 
-        throw new InvalidOperationException($"No master serves slot {slot} according to node {askPort}.");
+        return -1;
     }
 
     /// <summary>The slot of <paramref name="key"/> as the cluster computes it (<c>CLUSTER KEYSLOT</c>).</summary>
