@@ -418,6 +418,7 @@ internal sealed partial class RedisBroker
         config.AbortOnConnectFail = false;
         config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
         config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
+        config.BacklogPolicy = BacklogPolicy.FailFast; // a wait for a node that is down fails now, not after the timeout
         return await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
     }
 
