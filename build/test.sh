@@ -82,7 +82,12 @@ else
   aot_failed=1; echo "AOT publish FAILED:"; grep -E "error|warn" "$work/aot-publish.log" | head -30
 fi
 
-passed=$aot_passed; failed=$aot_failed
+# The newcomer's path from the packages: docs/getting-started.md's projects against a local feed, JIT and Native AOT.
+echo "== Packages, templates and docs/getting-started.md"
+build/package-test.sh 2>&1 | tee "$work/package-test.log"
+read -r pkg_passed pkg_failed < <(tail -1 "$work/package-test.log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p'; echo "0 1")
+
+passed=$((aot_passed + pkg_passed)); failed=$((aot_failed + pkg_failed))
 for trx in "$work"/results/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)

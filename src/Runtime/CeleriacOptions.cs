@@ -45,9 +45,25 @@ public sealed class CeleriacOptions
     /// </summary>
     public TimeSpan RevokeTtl { get; set; } = DefaultRevokeTtl;
 
-    /// <summary>The largest encoded message a client sends or a worker accepts, in bytes. Default 16 MiB; 0 means no limit.</summary>
+    /// <summary>The default <see cref="MaxMessageElements"/>: 1,048,576.</summary>
+    public const int DefaultMaxMessageElements = 1024 * 1024;
+
+    /// <summary>
+    /// The largest encoded message a client sends or a worker accepts, in bytes. Default 16 MiB; 0 means no limit. A
+    /// worker refuses a larger message by its length (dead letter <c>oversized</c>): the broker hands it only a prefix
+    /// of it, and it is never decoded. With <see cref="MaxMessageElements"/> it bounds a worker's memory (docs/reliability.md).
+    /// </summary>
     [Range(0, int.MaxValue)]
     public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The most MessagePack values (each scalar, string, array, map header and map key counts one) a message's
+    /// arguments may hold. A client refuses to send more; a worker counts them before decoding anything and sets a
+    /// message with more aside (dead letter <c>undecodable-args</c>), so that a payload whose decoded form is far larger
+    /// than its bytes (one empty list per byte) cannot exhaust its memory. Default 1,048,576; 0 means no limit.
+    /// </summary>
+    [Range(0, int.MaxValue)]
+    public int MaxMessageElements { get; set; } = DefaultMaxMessageElements;
 
     /// <summary>Validates the values that attributes cannot express; returns the first problem, or <see langword="null"/>.</summary>
     /// <returns>A message naming the offending setting, or <see langword="null"/> when the options are valid.</returns>
@@ -76,6 +92,11 @@ public sealed class CeleriacOptions
         if (MaxMessageBytes < 0)
         {
             return $"Celeriac:MaxMessageBytes must be 0 (no limit) or positive (it is {MaxMessageBytes}).";
+        }
+
+        if (MaxMessageElements < 0)
+        {
+            return $"Celeriac:MaxMessageElements must be 0 (no limit) or positive (it is {MaxMessageElements}).";
         }
 
         return null;

@@ -276,6 +276,7 @@ public sealed class DiagnosticUnitTests
         Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "[assembly: TaskQueue] names the queue 'has space', which is invalid: only ASCII letters, digits, '.', '_', '-' and ':' are allowed");
         Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage() == "Task 'x.a' names the queue 'bad/queue', which is invalid: only ASCII letters, digits, '.', '_', '-' and ':' are allowed");
         Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("set TaskRoute(..., Queue = \"...\")", StringComparison.Ordinal));
+        Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("'{braces}', which is invalid: '{' and '}' are not allowed", StringComparison.Ordinal));
     }
 
     [Fact]

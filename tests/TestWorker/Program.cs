@@ -1,7 +1,7 @@
 // A worker process for the fault tests (tests/Integration/WorkerKillTests): runs the tasks of Celeriac.TestTasks against
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
-//   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N]
+//   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
 using Celeriac;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +19,7 @@ int visibilityMs = options.TryGetValue("visibility-ms", out string? v) ? int.Par
 int maxDeliveries = options.TryGetValue("max-deliveries", out string? md) ? int.Parse(md, System.Globalization.CultureInfo.InvariantCulture) : WorkerOptions.DefaultMaxDeliveries;
 int shutdownMs = options.TryGetValue("shutdown-ms", out string? sd) ? int.Parse(sd, System.Globalization.CultureInfo.InvariantCulture) : 10_000;
 int maxMessageBytes = options.TryGetValue("max-message-bytes", out string? mb) ? int.Parse(mb, System.Globalization.CultureInfo.InvariantCulture) : 16 * 1024 * 1024;
+int maxMessageElements = options.TryGetValue("max-message-elements", out string? me) ? int.Parse(me, System.Globalization.CultureInfo.InvariantCulture) : CeleriacOptions.DefaultMaxMessageElements;
 int prefetch = options.TryGetValue("prefetch", out string? pf) ? int.Parse(pf, System.Globalization.CultureInfo.InvariantCulture) : 0;
 if (options.TryGetValue("max-threads", out string? mt))
 {
@@ -45,6 +46,7 @@ builder.Services
         o.KeyPrefix = prefix;
         o.VisibilityTimeout = TimeSpan.FromMilliseconds(visibilityMs);
         o.MaxMessageBytes = maxMessageBytes;
+        o.MaxMessageElements = maxMessageElements;
     })
     .AddWorker(w =>
     {

@@ -68,7 +68,7 @@ internal static class TaskEmitter
         w.WriteLine();
         w.WriteLine("/// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>");
         w.WriteLine("internal static readonly " + KnownNames.TaskDefinition + "<Args> Definition = new(Name, Queue, "
-            + NameHelper.ToInvariant(task.Priority) + ", " + NameHelper.ToInvariant(task.Policy.MaxRetries) + ", ArgsFormatter.Instance, " + options + ");");
+            + NameHelper.ToInvariant(task.Priority) + ", ArgsFormatter.Instance, " + options + ");");
         w.WriteLine();
 
         w.WriteLine("/// <summary>Sends the task with its default options.</summary>");

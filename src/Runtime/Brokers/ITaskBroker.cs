@@ -49,7 +49,13 @@ internal sealed class Delivery
     /// <summary>The task was revoked (by id) before this delivery: the worker records REVOKED instead of running it.</summary>
     public bool Revoked { get; set; }
 
-    /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
+    /// <summary>
+    /// The stored message's length when it is over <see cref="CeleriacOptions.MaxMessageBytes"/> and the broker handed
+    /// over only a prefix of it as <see cref="Envelope"/> (the worker refuses it by this length, decoding nothing); 0 otherwise.
+    /// </summary>
+    public int OversizedLength { get; set; }
+
+    /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedManyAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
     public int Runs { get; set; }
 
     /// <summary>The sending client's reply channel (the envelope's <c>reply_to</c>), set by the worker once it decoded the envelope; outcomes publish the final result there too.</summary>
@@ -57,7 +63,7 @@ internal sealed class Delivery
 
     /// <summary>
     /// This delivery's run was counted: by the fetch (<see cref="FetchRequest.StartCount"/>) or by
-    /// <see cref="ITaskBroker.MarkStartedAsync"/>. A release then takes the count back (interrupted, not failed).
+    /// <see cref="ITaskBroker.MarkStartedManyAsync"/>. A release then takes the count back (interrupted, not failed).
     /// </summary>
     public bool RunStarted { get; set; }
 
@@ -99,6 +105,7 @@ internal sealed class Delivery
         DeliveryCount = 0;
         LeaseTokenUtf8 = default;
         Revoked = false;
+        OversizedLength = 0;
         Runs = 0;
         ReplyTo = null;
         RunStarted = false;
@@ -249,7 +256,7 @@ internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 /// <param name="WorkerId">The worker's name (part of each lease token).</param>
 /// <param name="StartCount">
 /// How many of the leased messages (the first ones) start running at once, because idle consumers wait for them: their
-/// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedAsync"/> would, without a STARTED state) and
+/// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedManyAsync"/> would, without a STARTED state) and
 /// their <see cref="Delivery.RunStarted"/> is set. The others are prefetched and counted when they start.
 /// </param>
 /// <param name="Drained">
@@ -308,27 +315,21 @@ internal interface ITaskBroker : IAsyncDisposable
     /// </summary>
     IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease);
 
-    /// <summary>Records a non-final state (RECEIVED, STARTED, RETRY) of a task sent to <paramref name="queue"/> unless the result is already final.</summary>
-    Task SetStateAsync(string taskId, string queue, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
-
     /// <summary>
-    /// Atomically, if the lease is still held: stores the final result (with its TTL), acknowledges the message and
-    /// notifies waiters. Returns false (and changes nothing) when the lease was lost to another delivery.
-    /// </summary>
-    Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// <see cref="CompleteAsync"/> for many deliveries in as few broker calls as it allows (one per queue for Redis).
-    /// Each item is fenced on its own exactly as <see cref="CompleteAsync"/> is: a lost lease changes nothing for that id.
+    /// Atomically for each item whose lease is still held: stores the final result (with its TTL), acknowledges the
+    /// message and notifies waiters; in as few broker calls as the broker allows (one per queue for Redis). Each item is
+    /// fenced on its own: a lease lost to another delivery changes nothing for that id.
     /// Writes 1 (completed) or 0 (lease lost) into <paramref name="completed"/>[i] for <paramref name="items"/>[i].
     /// Throws when the broker is unreachable; then some items may have been completed and others not (repeating is safe: fenced).
     /// </summary>
     Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken);
 
     /// <summary>
-    /// <see cref="MarkStartedAsync"/> for many deliveries in as few broker calls as it allows (one per queue for Redis),
-    /// each fenced on its own. Writes the runs started so far (this one included) into <paramref name="runs"/>[i] for
-    /// <paramref name="items"/>[i], or 0 when that lease was lost (nothing changed for it).
+    /// Counts the start of a run of each leased message (the redelivery cap counts runs started without an outcome, so
+    /// that messages merely prefetched by a worker that died are not blamed) and, when the item has a state, records it
+    /// (STARTED) unless the result is final; in as few broker calls as the broker allows (one per queue for Redis), each
+    /// item fenced on its own. Writes the runs started so far (this one included) into <paramref name="runs"/>[i] for
+    /// <paramref name="items"/>[i], or 0 when that lease was lost (nothing changed for it; the worker must not run it).
     /// </summary>
     Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken);
 
@@ -351,14 +352,6 @@ internal interface ITaskBroker : IAsyncDisposable
     /// set due at <paramref name="dueAtMs"/>, and records <paramref name="state"/> (RETRY with the error). Fenced like completion.
     /// </summary>
     Task<bool> RetryAsync(Delivery delivery, ReadOnlyMemory<byte> envelope, long dueAtMs, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Counts the start of a run of a leased message (the redelivery cap counts runs started without an outcome, so that
-    /// messages merely prefetched by a worker that died are not blamed) and, when <paramref name="state"/> is given,
-    /// records it (STARTED) unless the result is final. Fenced: returns the number of runs started so far, this one
-    /// included, or 0 when the lease was lost (the worker must not run it then).
-    /// </summary>
-    Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>
     /// Records that <paramref name="taskId"/> is revoked until <paramref name="keepFor"/> has passed (held in the broker, so

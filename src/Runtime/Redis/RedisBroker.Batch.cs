@@ -84,11 +84,11 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            // The id and token are slices of the fetch reply's pooled buffer, alive until the consumer returns the
-            // delivery. Should a call that failed be written by SE.Redis after that, its id and token are garbage and
-            // match no lease: the script's fence refuses it.
-            args[at++] = IdOf(delivery);
-            args[at++] = TokenOf(delivery);
+            // The id and token, when they are slices of the fetch reply's pooled buffer (alive only until the consumer
+            // returns the delivery, and a failed call may still be in SE.Redis's hands after that), are copied into this
+            // call's own buffer, which is not reused before the call completed.
+            args[at++] = delivery.IdUtf8.IsEmpty ? delivery.Id : CopyInto(records, delivery.IdUtf8.Span);
+            args[at++] = delivery.LeaseTokenUtf8.IsEmpty ? delivery.LeaseToken : CopyInto(records, delivery.LeaseTokenUtf8.Span);
             args[at++] = delivery.ReplyTo ?? string.Empty;
             args[at++] = RedisResultCodec.StateName(items[i].State);
             int start = records.WrittenCount;
@@ -162,11 +162,13 @@ internal sealed partial class RedisBroker
         }
     }
 
-    /// <summary>The delivery's id as an argument: the fetch reply's bytes when it has them (no string made).</summary>
-    private static RedisValue IdOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? (RedisValue)delivery.Id : (RedisValue)delivery.IdUtf8;
-
-    /// <summary>The delivery's lease token as an argument, likewise.</summary>
-    private static RedisValue TokenOf(Delivery delivery) => delivery.LeaseTokenUtf8.IsEmpty ? (RedisValue)delivery.LeaseToken : (RedisValue)delivery.LeaseTokenUtf8;
+    /// <summary>Copies <paramref name="bytes"/> to the end of <paramref name="buffer"/>; returns the copy as an argument (no string made).</summary>
+    private static RedisValue CopyInto(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
+    {
+        int start = buffer.WrittenCount;
+        buffer.Write(bytes);
+        return buffer.WrittenMemory[start..];
+    }
 
     /// <summary>A queue's keys used by the batched scripts, built once per queue (not per call).</summary>
     private sealed class QueueKeys(RedisKeys keys, string queue)

@@ -20,23 +20,6 @@ internal sealed partial class RedisBroker
     }
 
     /// <inheritdoc />
-    public async Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(delivery);
-        cancellationToken.ThrowIfCancellationRequested();
-        RedisValue[] args =
-        [
-            delivery.LeaseToken, Ms(ttl), state is null ? "0" : "1",
-            state is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow()),
-        ];
-        RedisResult reply = await _db.ScriptEvaluateAsync(
-            RedisScripts.Start,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Result(delivery.Queue, delivery.Id)],
-            args).ConfigureAwait(false);
-        return (int)reply;
-    }
-
-    /// <inheritdoc />
     public async Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);

@@ -7,35 +7,6 @@ namespace Celeriac.Redis;
 internal sealed partial class RedisBroker
 {
     /// <inheritdoc />
-    public async Task SetStateAsync(string taskId, string queue, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(queue);
-        ArgumentNullException.ThrowIfNull(state);
-        cancellationToken.ThrowIfCancellationRequested();
-        RedisValue[] args = [Ms(ttl), RedisResultCodec.StateName(state.State), RedisResultCodec.Encode(taskId, state, _time.GetUtcNow())];
-        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(queue, taskId)], args).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(delivery);
-        ArgumentNullException.ThrowIfNull(result);
-        cancellationToken.ThrowIfCancellationRequested();
-        string state = RedisResultCodec.StateName(result.State);
-        RedisValue[] args =
-        [
-            delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state, delivery.ReplyTo ?? string.Empty,
-            RedisResultCodec.Encode(delivery.Id, result, _time.GetUtcNow()),
-        ];
-        RedisResult reply = await _db.ScriptEvaluateAsync(
-            RedisScripts.Complete,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Result(delivery.Queue, delivery.Id)],
-            args).ConfigureAwait(false);
-        return (int)reply == 1;
-    }
-
-    /// <inheritdoc />
     public async Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(delivery);
@@ -66,7 +37,7 @@ internal sealed partial class RedisBroker
         if (queue is not null)
         {
             Task<RedisValue> current = _db.HashGetAsync(Keys.Result(queue, taskId), RedisResultCodec.RecordField);
-            Task<RedisValue[]> legacy = _db.HashGetAsync(Keys.LegacyResult(taskId), RecordAndState);
+            Task<RedisValue> legacy = _db.HashGetAsync(Keys.LegacyResult(taskId), RedisResultCodec.RecordField);
             return await FirstRecordAsync(taskId, [current], legacy).ConfigureAwait(false);
         }
 
@@ -79,14 +50,12 @@ internal sealed partial class RedisBroker
             reads[i] = _db.HashGetAsync(Keys.Result((string)queues[i]!, taskId), RedisResultCodec.RecordField);
         }
 
-        Task<RedisValue[]> legacyRead = _db.HashGetAsync(Keys.LegacyResult(taskId), RecordAndState);
+        Task<RedisValue> legacyRead = _db.HashGetAsync(Keys.LegacyResult(taskId), RedisResultCodec.RecordField);
         return await FirstRecordAsync(taskId, reads, legacyRead).ConfigureAwait(false);
     }
 
-    private static readonly RedisValue[] RecordAndState = [RedisResultCodec.RecordField, RedisResultCodec.StateField];
-
     /// <summary>The first record found among <paramref name="reads"/>, else the one at the version 1 key, else PENDING.</summary>
-    private async Task<TaskResult> FirstRecordAsync(string taskId, Task<RedisValue>[] reads, Task<RedisValue[]> legacy)
+    private static async Task<TaskResult> FirstRecordAsync(string taskId, Task<RedisValue>[] reads, Task<RedisValue> legacy)
     {
         foreach (Task<RedisValue> read in reads)
         {
@@ -96,14 +65,8 @@ internal sealed partial class RedisBroker
             }
         }
 
-        RedisValue[] fields = await legacy.ConfigureAwait(false);
-        if (!fields[0].IsNull)
-        {
-            return Decode(taskId, fields[0]);
-        }
-
-        // No record: nothing stored yet (PENDING), or a hash of the layout before the record (an older Celeriac).
-        return fields[1].IsNull ? TaskResult.Pending : RedisResultCodec.ReadFields(await _db.HashGetAllAsync(Keys.LegacyResult(taskId)).ConfigureAwait(false));
+        // No record at the queue's key: one written by layout 1, or nothing stored yet (PENDING).
+        return await legacy.ConfigureAwait(false) is { IsNull: false } old ? Decode(taskId, old) : TaskResult.Pending;
     }
 
     private static TaskResult Decode(string taskId, RedisValue record)

@@ -36,6 +36,7 @@ internal sealed partial class RedisBroker : ITaskBroker
     private readonly IDatabase _db;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly int _maxMessageBytes;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private ConnectionMultiplexer? _blocking;
@@ -58,6 +59,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         Keys = new RedisKeys(options.KeyPrefix);
+        _maxMessageBytes = options.MaxMessageBytes;
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
@@ -72,9 +74,11 @@ internal sealed partial class RedisBroker : ITaskBroker
     internal RedisKeys Keys { get; }
 
     /// <summary>
-    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/>. The client keeps retrying in the background
-    /// when Redis is not up yet (a worker may start before its Redis); a configuration that cannot be used at all
-    /// fails here with a message naming it.
+    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/>. The first connection must succeed within the
+    /// configuration's <c>connectTimeout</c> (StackExchange.Redis default 5 s): a wrong address, an unknown host or a
+    /// server that does not answer fails here with a short message saying so, instead of a client that looks connected
+    /// and fails its first send. Once connected, the connection is kept up through later outages (commands fail while
+    /// Redis is away and the client reconnects in the background).
     /// </summary>
     /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> must be set.</param>
     /// <param name="logger">Where to log.</param>
@@ -99,6 +103,7 @@ internal sealed partial class RedisBroker : ITaskBroker
             throw new InvalidOperationException($"Celeriac:Redis is not a valid StackExchange.Redis configuration string: {ex.Message}", ex);
         }
 
+        // Not aborting keeps the multiplexer reconnecting after later outages; the first connection is checked below.
         config.AbortOnConnectFail = false;
         // A command for a node that is down fails at once instead of waiting (up to the async timeout) in the client's
         // backlog: every caller already retries (the worker's loops with back-off; a send surfaces as
@@ -107,26 +112,77 @@ internal sealed partial class RedisBroker : ITaskBroker
         config.BacklogPolicy = BacklogPolicy.FailFast;
         config.ClientName ??= "celeriac";
         string shown = config.ToString(includePassword: false);
+        string endpoints = string.Join(", ", config.EndPoints.Select(Format));
+        if (config.EndPoints.Count == 0)
+        {
+            throw new InvalidOperationException($"Celeriac:Redis ('{shown}') names no server; give host:port, for example 'localhost:6379'.");
+        }
+
         ConnectionMultiplexer multiplexer;
+        Task<ConnectionMultiplexer>? connecting = null;
         try
         {
-            multiplexer = await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(cancellationToken).ConfigureAwait(false);
+            connecting = ConnectionMultiplexer.ConnectAsync(config);
+            // ConnectAsync returns after the first attempt or connectTimeout; the margin only guards against a hang.
+            TimeSpan bound = TimeSpan.FromMilliseconds(config.ConnectTimeout) + TimeSpan.FromSeconds(2);
+            multiplexer = await connecting.WaitAsync(bound, time, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
-            throw new InvalidOperationException($"Could not connect to Redis with configuration '{shown}' (Celeriac:Redis): {ex.Message}", ex);
+            // Given up on: a multiplexer that still comes later must not stay open, reconnecting, with nobody owning it.
+            _ = connecting?.ContinueWith(static c => c.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, ex is TimeoutException).ConfigureAwait(false)} "
+                + "No connection was made, so nothing was sent. " + WhatToCheck,
+                ex);
         }
 
-        if (multiplexer.IsConnected)
+        if (!multiplexer.IsConnected)
         {
-            RedisLog.Connected(logger, shown, options.KeyPrefix);
-        }
-        else
-        {
-            RedisLog.NotConnectedYet(logger, shown);
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, timedOut: false).ConfigureAwait(false)} "
+                + "No connection was made, so nothing was sent. " + WhatToCheck);
         }
 
+        RedisLog.Connected(logger, shown, options.KeyPrefix);
         return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true);
+    }
+
+    private const string WhatToCheck = "Check that redis-server is running there and reachable from this machine, and that the host, port, password and ssl settings of Celeriac:Redis are right.";
+
+    private static string Format(System.Net.EndPoint endPoint) => endPoint switch
+    {
+        System.Net.DnsEndPoint dns => dns.Host + ":" + dns.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => endPoint.ToString() ?? "?",
+    };
+
+    /// <summary>Why the first connection failed, in one sentence: a host name that does not resolve, or no server answering in time.</summary>
+    private static async Task<string> DescribeFailureAsync(ConfigurationOptions config, bool timedOut)
+    {
+        foreach (System.Net.EndPoint endPoint in config.EndPoints)
+        {
+            if (endPoint is System.Net.DnsEndPoint dns)
+            {
+                try
+                {
+                    _ = await System.Net.Dns.GetHostAddressesAsync(dns.Host).ConfigureAwait(false);
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    return $"the host name '{dns.Host}' does not resolve (unknown host).";
+                }
+            }
+        }
+
+        return timedOut
+            ? $"no server answered within the connect timeout ({config.ConnectTimeout} ms)."
+            : $"no Redis server accepted the connection (refused, unreachable, or a server that refuses these credentials; connect timeout {config.ConnectTimeout} ms).";
     }
 
     /// <inheritdoc />

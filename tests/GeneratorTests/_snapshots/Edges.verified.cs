@@ -103,7 +103,7 @@ partial class Outer
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, string @class, int client_, string options_, int cancellationToken_, string taskId_, int Args_, string Handle_, global::System.Threading.CancellationToken cancellationToken = default)
@@ -256,7 +256,7 @@ partial class Outer
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, int value, global::System.Threading.CancellationToken cancellationToken = default)

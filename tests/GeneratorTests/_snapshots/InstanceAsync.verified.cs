@@ -194,7 +194,7 @@ namespace Samples.Billing
             public const string Queue = "billing";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 3, 5, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 3, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Billing.Order order, global::System.Threading.CancellationToken cancellationToken = default)
@@ -319,7 +319,7 @@ namespace Samples.Billing
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Guid orderId, global::System.Threading.CancellationToken cancellationToken = default)

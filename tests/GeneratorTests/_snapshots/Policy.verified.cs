@@ -107,7 +107,7 @@ namespace Samples.Policy
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 9, 5, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 9, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int x, string y, global::System.Threading.CancellationToken cancellationToken = default)
@@ -237,7 +237,7 @@ namespace Samples.Policy
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
@@ -353,7 +353,7 @@ namespace Samples.Policy
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
@@ -469,7 +469,7 @@ namespace Samples.Policy
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)

@@ -113,7 +113,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, string name, global::System.Threading.CancellationToken cancellationToken = default)
@@ -237,7 +237,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, long id, global::System.Threading.CancellationToken cancellationToken = default)
@@ -360,7 +360,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>> DelayAsync(global::Celeriac.ITaskClient client, byte[] input, global::System.Threading.CancellationToken cancellationToken = default)
@@ -485,7 +485,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<double>> DelayAsync(global::Celeriac.ITaskClient client, double value, global::System.Threading.CancellationToken cancellationToken = default)
@@ -608,7 +608,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<string?>> DelayAsync(global::Celeriac.ITaskClient client, int id, global::System.Threading.CancellationToken cancellationToken = default)
@@ -731,7 +731,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
@@ -847,7 +847,7 @@ namespace Samples.Returns
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int value, global::System.Threading.CancellationToken cancellationToken = default)

@@ -68,6 +68,7 @@ namespace Celeriac.Generated.Samples_Tasks
                 try
                 {
                     int count = reader.ReadArrayHeader();
+                    if (count <= 2) throw new global::MessagePack.MessagePackSerializationException("Member '" + (count <= 0 ? "To" : count <= 1 ? "Subject" : "Lines") + "' of 'Samples.Tasks.Letter' is missing (the message has " + count + " members).");
                     string __celeriac_To = default!;
                     string __celeriac_Subject = default!;
                     global::System.Collections.Generic.IReadOnlyList<string> __celeriac_Lines = default!;
@@ -77,9 +78,9 @@ namespace Celeriac.Generated.Samples_Tasks
                     {
                         switch (i)
                         {
-                            case 0: __celeriac_To = reader.ReadString()!; break;
-                            case 1: __celeriac_Subject = reader.ReadString()!; break;
-                            case 2: __celeriac_Lines = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyList<string>?>(options.Resolver).Deserialize(ref reader, options)!; break;
+                            case 0: __celeriac_To = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'To' of 'Samples.Tasks.Letter' is null but is not nullable."); break;
+                            case 1: __celeriac_Subject = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Subject' of 'Samples.Tasks.Letter' is null but is not nullable."); break;
+                            case 2: __celeriac_Lines = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyList<string>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Lines' of 'Samples.Tasks.Letter' is null but is not nullable."); break;
                             case 3: __celeriac_Urgency = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Tasks_UrgencyFormatter.Instance.Deserialize(ref reader, options); break;
                             case 4: __celeriac_Copies = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int?>(options.Resolver).Deserialize(ref reader, options); break;
                             default: reader.Skip(); break;
@@ -104,7 +105,12 @@ namespace Celeriac.Generated.Samples_Tasks
             public void Serialize(ref global::MessagePack.MessagePackWriter writer, global::Samples.Tasks.Urgency value, global::MessagePack.MessagePackSerializerOptions options) => writer.Write((int)value);
 
             /// <inheritdoc/>
-            public global::Samples.Tasks.Urgency Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options) => (global::Samples.Tasks.Urgency)reader.ReadInt32();
+            public global::Samples.Tasks.Urgency Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options)
+            {
+                var value = reader.ReadInt32();
+                switch (value) { case 0: case 1: return (global::Samples.Tasks.Urgency)value; }
+                throw new global::MessagePack.MessagePackSerializationException("Value " + value + " is not defined by enum 'Samples.Tasks.Urgency'.");
+            }
         }
     }
 
@@ -173,7 +179,7 @@ namespace Samples.Tasks
             public const string Queue = "mail";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<bool>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Tasks.Letter letter, global::System.Threading.CancellationToken cancellationToken = default)
@@ -298,7 +304,7 @@ namespace Samples.Tasks
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int x, int y, global::System.Threading.CancellationToken cancellationToken = default)
@@ -427,7 +433,7 @@ namespace Samples.Tasks
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, string message, global::System.Threading.CancellationToken cancellationToken = default)

@@ -153,6 +153,20 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_task_sent_from_inside_a_running_task_records_its_parent_and_root()
+    {
+        TaskHandle<string> top = await Lineage.SpawnTask.DelayAsync(Client, 1);
+        string middleId = await top.GetAsync(Timeout);
+        string leafId = await Lineage.SpawnTask.Handle(Client, middleId).GetAsync(Timeout);
+        string[] leaf = (await Lineage.IdsTask.Handle(Client, leafId).GetAsync(Timeout)).Split('|');
+        TaskHandle<string> alone = await Lineage.IdsTask.DelayAsync(Client);
+        string[] sentFromOutside = (await alone.GetAsync(Timeout)).Split('|');
+        Output.WriteLine($"top {top.Id} -> middle {middleId} -> leaf {leafId}; the leaf saw id|parent|root = {string.Join("|", leaf)}; sent from the test: {string.Join("|", sentFromOutside)}");
+        Assert.Equal([leafId, middleId, top.Id], leaf);
+        Assert.Equal([alone.Id, string.Empty, alone.Id], sentFromOutside);
+    }
+
+    [Fact]
     public async Task Records_enums_lists_and_nullables_round_trip()
     {
         var order = new Order("ada", Tier.Silver, [1, 2, 3], 0.15m, null);

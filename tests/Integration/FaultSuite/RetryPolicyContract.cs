@@ -80,6 +80,25 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_requeued_dead_letter_gets_a_fresh_start_with_all_its_retries()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        CeleriacClient client = _host!.Services.GetRequiredService<CeleriacClient>();
+        TaskHandle<int> handle = await Faults.AlwaysFailsTask.DelayAsync(Client, run);
+        await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Bound));
+        await Wait.UntilAsync(async () => (await client.GetDeadLettersAsync("default", 1000)).Any(d => d.Id == handle.Id), Bound, "the dead letter");
+
+        Assert.Equal(1, await client.RequeueDeadLettersAsync("default", [handle.Id]));
+        TaskFailedException again = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Bound));
+        await Wait.UntilAsync(async () => (await client.GetDeadLettersAsync("default", 1000)).Any(d => d.Id == handle.Id), Bound, "the dead letter again");
+        IReadOnlyList<string> tries = await _ledger.ReadAsync(run);
+        TaskResult result = await handle.GetResultAsync();
+        Output.WriteLine($"OBSERVED: tries [{string.Join(", ", tries)}]; then {again.RemoteMessage}, retries {result.Retries}");
+        Assert.Equal(["try:0", "try:1", "try:2", "try:0", "try:1", "try:2"], tries);
+        Assert.Equal(2, result.Retries);
+    }
+
+    [Fact]
     public async Task An_exception_the_policy_never_retries_fails_at_once()
     {
         string run = Guid.NewGuid().ToString("N");
