@@ -90,19 +90,27 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public async ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    public ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+        => GetResultAsync(taskId, null, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await broker.GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+        return await broker.GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
-    public async ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+        => WaitAsync(taskId, null, timeout, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await broker.WaitResultAsync(taskId, timeout, cancellationToken).ConfigureAwait(false);
+        return await broker.WaitResultAsync(taskId, queue, timeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>How many tasks wait in <paramref name="queue"/> (runnable now; not scheduled, not running).</summary>
