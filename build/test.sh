@@ -59,7 +59,8 @@ sed -n '/^== celeriac-fuzz/,$p' "$work/fuzz.log" | grep -v '^ *[0-9]* × ' ; gre
 aot_passed=0; aot_failed=0
 echo "== Native AOT worker end to end"
 aot="$work/aot"
-if dotnet publish samples/AotWorker -r linux-x64 -c Release -nologo -clp:ErrorsOnly -o "$aot/worker" >"$work/aot-publish.log" 2>&1 \
+# (-p:PublishAot=true as a user would type it, though the project sets it: the global property must not reach the generator.)
+if dotnet publish samples/AotWorker -r linux-x64 -c Release -p:PublishAot=true -nologo -clp:ErrorsOnly -o "$aot/worker" >"$work/aot-publish.log" 2>&1 \
   && dotnet publish samples/AotClient -r linux-x64 -c Release -nologo -clp:ErrorsOnly -o "$aot/client" >>"$work/aot-publish.log" 2>&1; then
   Celeriac__Redis="$CELERIAC_TEST_REDIS" Celeriac__KeyPrefix=aot-e2e Celeriac__Worker__Queues__0=default \
     Celeriac__Worker__Queues__1=billing Celeriac__Worker__Concurrency=8 "$aot/worker/celeriac-aot-worker" >"$work/aot-worker.log" 2>&1 &

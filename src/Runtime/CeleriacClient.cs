@@ -45,7 +45,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <summary>"redis" or "in-memory": which broker this client talks to.</summary>
-    public string BrokerName => _options.Redis is { Length: > 0 } ? "redis" : "in-memory";
+    public string BrokerName => _options.UsesRedis ? "redis" : "in-memory";
 
     /// <inheritdoc/>
     public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
@@ -90,19 +90,27 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public async ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    public ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+        => GetResultAsync(taskId, null, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await broker.GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+        return await broker.GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
-    public async ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+        => WaitAsync(taskId, null, timeout, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await broker.WaitResultAsync(taskId, timeout, cancellationToken).ConfigureAwait(false);
+        return await broker.WaitResultAsync(taskId, queue, timeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>How many tasks wait in <paramref name="queue"/> (runnable now; not scheduled, not running).</summary>
@@ -124,6 +132,36 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     {
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         return await broker.GetDeadLettersAsync(queue, max, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lists the dead letters of several queues at once, oldest first across them: <paramref name="queues"/>, or by
+    /// default every queue this process knows from its task catalog — the declared queues (<c>[assembly: TaskQueue]</c>)
+    /// and the queues the registered tasks are routed to, with <c>default</c>. A queue only ever named in a per-call
+    /// override is not known that way: pass it explicitly.
+    /// </summary>
+    /// <param name="queues">The queues to read, or <see langword="null"/> for every queue the task catalog knows.</param>
+    /// <param name="maxPerQueue">The most entries to read from each queue.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The dead letters of all those queues, each with its <see cref="DeadLetter.Queue"/>, ordered by when they were set aside.</returns>
+    public async Task<IReadOnlyList<DeadLetter>> GetAllDeadLettersAsync(IEnumerable<string>? queues = null, int maxPerQueue = 100, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        string[] names = queues is null ? [.. KnownQueues()] : [.. queues.Distinct(StringComparer.Ordinal)];
+        IReadOnlyList<DeadLetter>[] perQueue = await Task.WhenAll(names.Select(q => broker.GetDeadLettersAsync(q, maxPerQueue, cancellationToken))).ConfigureAwait(false);
+        return [.. perQueue.SelectMany(letters => letters).OrderBy(letter => letter.At)];
+    }
+
+    /// <summary>The queues the task catalog knows: declared ones, the registered tasks' queues, and <c>default</c>; sorted.</summary>
+    private SortedSet<string> KnownQueues()
+    {
+        var known = new SortedSet<string>(_catalog.DeclaredQueues, StringComparer.Ordinal) { TaskAttribute.DefaultQueue };
+        foreach (TaskRegistration task in _catalog.Tasks)
+        {
+            known.Add(task.Queue);
+        }
+
+        return known;
     }
 
     /// <summary>Deletes dead letters of <paramref name="queue"/> for good (their messages are gone; their results stay until they expire).</summary>

@@ -273,7 +273,16 @@ internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int M
 /// <param name="Reason">Why it was set aside: a short code (<c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>, <c>unknown-task</c>, <c>undecodable-args</c>, <c>redelivery-limit</c>, <c>failed</c>) followed by ": " and details.</param>
 /// <param name="At">When it was set aside.</param>
 /// <param name="Envelope">The message's bytes exactly as received.</param>
-public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
+/// <param name="TaskName">The task's wire name, read from the envelope; <see langword="null"/> when the envelope cannot be decoded.</param>
+/// <param name="Retries">How many times the task had been retried when it was set aside (0 for a first run), read from the envelope; <see langword="null"/> when the envelope cannot be decoded.</param>
+public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope, string? TaskName = null, int? Retries = null)
+{
+    /// <summary>A dead letter with its task name and retry count read from <paramref name="envelope"/> when it decodes.</summary>
+    internal static DeadLetter Read(string id, string queue, string reason, DateTimeOffset at, ReadOnlyMemory<byte> envelope)
+        => Protocol.EnvelopeCodec.TryReadSummary(envelope, out string? task, out int retries)
+            ? new DeadLetter(id, queue, reason, at, envelope, task, retries)
+            : new DeadLetter(id, queue, reason, at, envelope);
+}
 
 /// <summary>
 /// The one gateway to storage. Two implementations with one contract (tested by one suite): <c>RedisBroker</c> and
@@ -359,17 +368,29 @@ internal interface ITaskBroker : IAsyncDisposable
     /// </summary>
     Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken);
 
-    /// <summary>Which of <paramref name="taskIds"/> are revoked (the worker's re-check for running tasks).</summary>
-    Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken);
+    /// <summary>The ids of the <paramref name="deliveries"/> that are revoked (the worker's re-check for running tasks; each is looked up in its own queue's revocations).</summary>
+    Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records <paramref name="queues"/> in the broker's queue registry (a worker at start; a client's first send to a
+    /// queue does it by itself): results read by id only and revocations are looked up over the registered queues.
+    /// </summary>
+    Task RegisterQueuesAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken);
 
     /// <summary>Calls <paramref name="onRevoked"/> with the id of each task revoked from now on (a best-effort hint, e.g. pub/sub).</summary>
     Task SubscribeRevocationsAsync(Action<string> onRevoked, CancellationToken cancellationToken);
 
-    /// <summary>Reads a task's result record (<see cref="TaskResult.Pending"/> when none).</summary>
-    Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Reads a task's result record (<see cref="TaskResult.Pending"/> when none). With <paramref name="queue"/> (the queue
+    /// the task was sent to) one record is read; with <see langword="null"/> the broker looks in every registered queue.
+    /// </summary>
+    Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken);
 
-    /// <summary>Waits until the task's result is final or the timeout passes, woken by a notification (never only by it: it re-reads on timeout).</summary>
-    Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken);
+    /// <summary>
+    /// Waits until the task's result is final or the timeout passes, woken by a notification (never only by it: it
+    /// re-reads on timeout). <paramref name="queue"/> as for <see cref="GetResultAsync"/>.
+    /// </summary>
+    Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken);
 
     /// <summary>How many messages are waiting (runnable, not scheduled, not leased) in a queue.</summary>
     Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken);

@@ -70,7 +70,7 @@ internal sealed partial class RedisBroker
         args[0] = Ms(ttl);
         args[1] = qk.TaskPrefix;
         args[2] = Keys.DoneChannelPrefix;
-        args[3] = Keys.ResultPrefix;
+        args[3] = qk.ResultPrefix;
 
         // Every record of the call goes into one buffer; the arguments are slices of it (no array per record). A slice
         // taken before the buffer grows stays valid: growing copies into a new array and leaves the old one as it was.
@@ -117,10 +117,11 @@ internal sealed partial class RedisBroker
     private async Task StartQueueAsync(IReadOnlyList<StartItem> items, string queue, bool filter, TimeSpan ttl, int[] runs)
     {
         int count = filter ? Count(items, queue) : items.Count;
+        QueueKeys qk = KeysOf(queue);
         var args = new RedisValue[3 + (count * 4)];
         args[0] = Ms(ttl);
-        args[1] = KeysOf(queue).TaskPrefix;
-        args[2] = Keys.ResultPrefix;
+        args[1] = qk.TaskPrefix;
+        args[2] = qk.ResultPrefix;
         ArrayBufferWriter<byte>? records = null;
         DateTimeOffset now = _time.GetUtcNow();
         int at = 3;
@@ -149,7 +150,7 @@ internal sealed partial class RedisBroker
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, [], args).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, qk.ActiveOnly, args).ConfigureAwait(false);
         var counts = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)
@@ -174,7 +175,9 @@ internal sealed partial class RedisBroker
     {
         public string TaskPrefix { get; } = keys.TaskPrefix(queue);
 
-        /// <summary>The KEYS array of CompleteMany (<c>P:{q}:active</c>): SE.Redis only reads it, so one array serves every call.</summary>
+        public string ResultPrefix { get; } = keys.ResultPrefix(queue);
+
+        /// <summary>The KEYS array of CompleteMany and StartMany (<c>P:{q}:active</c>): SE.Redis only reads it, so one array serves every call.</summary>
         public RedisKey[] ActiveOnly { get; } = [keys.Active(queue)];
     }
 

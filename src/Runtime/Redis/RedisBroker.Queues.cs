@@ -15,6 +15,17 @@ internal sealed partial class RedisBroker
             return;
         }
 
+        // A queue this process has not sent to yet joins the registry first (once per queue per process).
+        string? checkedQueue = null;
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (!ReferenceEquals(items[i].Queue, checkedQueue))
+            {
+                checkedQueue = items[i].Queue;
+                await RegisterQueueAsync(checkedQueue).ConfigureAwait(false);
+            }
+        }
+
         // One script call per run of up to MaxEnqueueBatch consecutive messages of one queue, all calls issued before
         // any is awaited: a bulk send is a few round trips, not one per message.
         RedisValue now = NowMs;
@@ -98,7 +109,7 @@ internal sealed partial class RedisBroker
                 continue; // the message hash is gone: nothing left to show or requeue
             }
 
-            letters.Add(new DeadLetter(
+            letters.Add(DeadLetter.Read(
                 entries[i].Element!,
                 queue,
                 values[1].IsNull ? "unknown" : (string)values[1]!,
@@ -163,7 +174,7 @@ internal sealed partial class RedisBroker
                 byte[]? reset = stored.IsNull ? null : Protocol.EnvelopeCodec.ResetRetries((byte[])stored!);
                 calls[i] = _db.ScriptEvaluateAsync(
                     RedisScripts.Requeue,
-                    [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(id)],
+                    [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(queue, id)],
                     reset is null ? [id] : [id, reset, stored]);
             }
 

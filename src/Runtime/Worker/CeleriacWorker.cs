@@ -86,6 +86,16 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Log.BrokerError(_logger, ex, "revocation subscription", 0);
         }
 
+        try
+        {
+            await _broker.RegisterQueuesAsync(_worker.EffectiveQueues, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Clients register a queue on their first send to it too; only lookups by id alone may miss this queue until then.
+            Log.BrokerError(_logger, ex, "queue registration", 0);
+        }
+
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeatDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var heartbeatThread = new Thread(() =>
