@@ -303,7 +303,11 @@ internal interface ITaskBroker : IAsyncDisposable
     /// <summary>A new unique task id. Ids made here let <see cref="WaitResultAsync"/> know the task was sent by this process (with <see cref="ReplyChannel"/>).</summary>
     string NewTaskId();
 
-    /// <summary>Stores messages; returns when the broker has them. Throws when an id is in use or the broker is unreachable.</summary>
+    /// <summary>
+    /// Stores messages; returns when the broker has them. Throws when an id is in use, and
+    /// <see cref="BrokerUnavailableException"/> (never a client library's own exception) when the broker could not confirm
+    /// the write (unreachable, restarting, failing over).
+    /// </summary>
     Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken);
 
     /// <summary>

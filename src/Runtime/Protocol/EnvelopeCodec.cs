@@ -1,4 +1,5 @@
 using System.Buffers;
+using Celeriac.Brokers;
 using MessagePack;
 
 namespace Celeriac.Protocol;
@@ -81,13 +82,13 @@ internal static class EnvelopeCodec
         {
             if (reader.NextMessagePackType != MessagePackType.Array)
             {
-                throw new EnvelopeException("undecodable", $"The message is not a Celeriac envelope (it starts with a {reader.NextMessagePackType}, not an array).");
+                throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The message is not a Celeriac envelope (it starts with a {reader.NextMessagePackType}, not an array).");
             }
 
             count = reader.ReadArrayHeader();
             if (count < 1)
             {
-                throw new EnvelopeException("undecodable", "The message is an empty array.");
+                throw new EnvelopeException(DeadLetterReasons.Undecodable, "The message is an empty array.");
             }
 
             version = reader.ReadInt32();
@@ -98,17 +99,17 @@ internal static class EnvelopeCodec
         }
         catch (Exception ex)
         {
-            throw new EnvelopeException("undecodable", "The message is not a Celeriac envelope: " + ex.Message, ex);
+            throw new EnvelopeException(DeadLetterReasons.Undecodable, "The message is not a Celeriac envelope: " + ex.Message, ex);
         }
 
         if (version != Version)
         {
-            throw new EnvelopeException("unsupported-version", $"The envelope has protocol version {version}; this worker reads version {Version}.");
+            throw new EnvelopeException(DeadLetterReasons.UnsupportedVersion, $"The envelope has protocol version {version}; this worker reads version {Version}.");
         }
 
         if (count < FieldCount)
         {
-            throw new EnvelopeException("undecodable", $"The envelope has {count} fields; version {Version} has at least {FieldCount}.");
+            throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope has {count} fields; version {Version} has at least {FieldCount}.");
         }
 
         try
@@ -132,7 +133,7 @@ internal static class EnvelopeCodec
             ReadOnlySequence<byte>? argsSequence = reader.ReadBytes();
             if (argsSequence is null)
             {
-                throw new EnvelopeException("undecodable", "The envelope has no argument payload.");
+                throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope has no argument payload.");
             }
 
             ReadOnlyMemory<byte> args = Slice(bytes, argsSequence.Value);
@@ -160,7 +161,7 @@ internal static class EnvelopeCodec
                 int n = reader.ReadMapHeader();
                 if (n > MaxHeaders)
                 {
-                    throw new EnvelopeException("undecodable", $"The envelope has {n} headers; at most {MaxHeaders} are read.");
+                    throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope has {n} headers; at most {MaxHeaders} are read.");
                 }
 
                 headers = new Dictionary<string, string>(n, StringComparer.Ordinal);
@@ -218,7 +219,7 @@ internal static class EnvelopeCodec
         }
         catch (Exception ex)
         {
-            throw new EnvelopeException("undecodable", "The envelope is truncated or malformed: " + ex.Message, ex);
+            throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope is truncated or malformed: " + ex.Message, ex);
         }
     }
 
@@ -281,7 +282,7 @@ internal static class EnvelopeCodec
     }
 
     private static string ReadRequiredString(ref MessagePackReader reader, string field, string? known = null)
-        => ReadString(ref reader, known) is { Length: > 0 } value ? value : throw new EnvelopeException("undecodable", $"The envelope's {field} is missing.");
+        => ReadString(ref reader, known) is { Length: > 0 } value ? value : throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope's {field} is missing.");
 
     /// <summary>Reads a string (or nil), returning <paramref name="known"/> itself when the bytes spell it (no allocation).</summary>
     private static string? ReadString(ref MessagePackReader reader, string? known)
