@@ -132,8 +132,8 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            args[at++] = delivery.Id;
-            args[at++] = delivery.LeaseToken;
+            args[at++] = IdOf(delivery);
+            args[at++] = TokenOf(delivery);
             if (items[i].State is { } state)
             {
                 records ??= new ArrayBufferWriter<byte>(count * 128);
@@ -161,8 +161,32 @@ internal sealed partial class RedisBroker
         }
     }
 
-    /// <summary>The delivery's id as an argument: the fetch reply's bytes when it has them (no string made).</summary>
+    /// <summary>
+    /// The delivery's id as an argument: the fetch reply's bytes when it has them (no string made). Every fenced call
+    /// addresses the message by these exact bytes: an id that is not UTF-8 has a lossy string that names another key.
+    /// </summary>
     private static RedisValue IdOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? (RedisValue)delivery.Id : (RedisValue)delivery.IdUtf8;
+
+    /// <summary>The delivery's message hash <c>P:{q}:t:&lt;id&gt;</c>, by the id's exact bytes when the broker gave bytes.</summary>
+    private RedisKey TaskKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Task(delivery.Queue, delivery.Id) : Keys.Task(delivery.Queue, delivery.IdUtf8);
+
+    /// <summary>The delivery's result hash <c>P:r:&lt;id&gt;</c>, likewise.</summary>
+    private RedisKey ResultKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Result(delivery.Id) : Keys.Result(delivery.IdUtf8);
+
+    /// <summary>The delivery's completion channel <c>P:done:&lt;id&gt;</c> as a script argument, likewise.</summary>
+    private RedisValue DoneChannelOf(Delivery delivery)
+    {
+        if (delivery.IdUtf8.IsEmpty)
+        {
+            return Keys.DoneChannelName(delivery.Id);
+        }
+
+        string prefix = Keys.DoneChannelPrefix;
+        byte[] channel = new byte[System.Text.Encoding.UTF8.GetByteCount(prefix) + delivery.IdUtf8.Length];
+        int at = System.Text.Encoding.UTF8.GetBytes(prefix, channel);
+        delivery.IdUtf8.Span.CopyTo(channel.AsSpan(at));
+        return channel;
+    }
 
     /// <summary>The delivery's lease token as an argument, likewise.</summary>
     private static RedisValue TokenOf(Delivery delivery) => delivery.LeaseTokenUtf8.IsEmpty ? (RedisValue)delivery.LeaseToken : (RedisValue)delivery.LeaseTokenUtf8;

@@ -24,12 +24,12 @@ internal sealed partial class RedisBroker
         string state = RedisResultCodec.StateName(result.State);
         RedisValue[] args =
         [
-            delivery.LeaseToken, delivery.Id, Ms(ttl), Keys.DoneChannelName(delivery.Id), state, delivery.ReplyTo ?? string.Empty,
+            TokenOf(delivery), IdOf(delivery), Ms(ttl), DoneChannelOf(delivery), state, delivery.ReplyTo ?? string.Empty,
             RedisResultCodec.Encode(delivery.Id, result, _time.GetUtcNow()),
         ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Complete,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Result(delivery.Id)],
+            [TaskKeyOf(delivery), Keys.Active(delivery.Queue), ResultKeyOf(delivery)],
             args).ConfigureAwait(false);
         return (int)reply == 1;
     }
@@ -43,14 +43,14 @@ internal sealed partial class RedisBroker
         DateTimeOffset now = _time.GetUtcNow();
         RedisValue[] args =
         [
-            delivery.LeaseToken, delivery.Id, reason, now.ToUnixTimeMilliseconds(), Ms(ttl), Keys.DoneChannelName(delivery.Id),
+            TokenOf(delivery), IdOf(delivery), reason, now.ToUnixTimeMilliseconds(), Ms(ttl), DoneChannelOf(delivery),
             result is null ? RedisValue.EmptyString : RedisResultCodec.StateName(result.State),
             delivery.ReplyTo ?? string.Empty,
             result is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, result, now),
         ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.DeadLetter,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), Keys.Result(delivery.Id)],
+            [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), ResultKeyOf(delivery)],
             args).ConfigureAwait(false);
         return (int)reply == 1;
     }

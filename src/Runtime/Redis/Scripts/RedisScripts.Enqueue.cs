@@ -11,7 +11,7 @@ internal static partial class RedisScripts
     // ARGV[2] -> now (unix ms)
     // ARGV[3..] -> per message: task id, envelope bytes, due time (unix ms; 0 = now), priority (0-9)
     // Returns: the number of messages stored, then the 1-based positions of the ids refused because a message with
-    //          that id already exists (nothing changed for those)
+    //          that id already exists, or a key of another type holds its place (nothing changed for those)
     public const string Enqueue = """
         local prefix = ARGV[1]
         local now = tonumber(ARGV[2])
@@ -21,7 +21,7 @@ internal static partial class RedisScripts
         for i = 3, #ARGV, 4 do
           local id = ARGV[i]
           local key = prefix .. id
-          if redis.call('HSETNX', key, 'msg', ARGV[i + 1]) == 0 then
+          if redis.pcall('HSETNX', key, 'msg', ARGV[i + 1]) ~= 1 then
             refused[#refused + 1] = (i - 3) / 4 + 1
           else
             local pri = tonumber(ARGV[i + 3])

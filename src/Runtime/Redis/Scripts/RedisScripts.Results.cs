@@ -14,10 +14,13 @@ internal static partial class RedisScripts
     // Side effect: PUBLISH P:done:<id> <state>; PUBLISH <reply> <record> when ARGV[6] is set
     // Returns: 1 when completed; 0 when the lease is no longer held (nothing changed)
     public const string Complete = """
-        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
-        redis.call('HSET', KEYS[3], 'state', ARGV[5], 'rec', ARGV[7])
+        if type(redis.pcall('HSET', KEYS[3], 'state', ARGV[5], 'rec', ARGV[7])) == 'table' then
+          redis.call('DEL', KEYS[3]) -- a result key of another type is no record: replaced
+          redis.call('HSET', KEYS[3], 'state', ARGV[5], 'rec', ARGV[7])
+        end
         redis.call('PEXPIRE', KEYS[3], ARGV[3])
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('DEL', KEYS[1])
@@ -35,7 +38,11 @@ internal static partial class RedisScripts
     // ARGV[3] -> the result record (RedisResultCodec)
     // Returns: 1 when written; 0 when the stored state is final (SUCCESS, FAILURE, REVOKED; nothing changed)
     public const string SetState = """
-        local current = redis.call('HGET', KEYS[1], 'state')
+        local current = redis.pcall('HGET', KEYS[1], 'state')
+        if type(current) == 'table' then
+          redis.call('DEL', KEYS[1]) -- a result key of another type is no record: replaced
+          current = false
+        end
         if current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED' then
           return 0
         end
@@ -57,7 +64,7 @@ internal static partial class RedisScripts
     // ARGV[9] -> the result record (RedisResultCodec), when ARGV[7] is not ""
     // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
     public const string DeadLetter = """
-        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
         redis.call('ZREM', KEYS[2], ARGV[2])
@@ -65,7 +72,10 @@ internal static partial class RedisScripts
         redis.call('HSET', KEYS[1], 'reason', ARGV[3], 'dead_at', ARGV[4])
         redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
         if ARGV[7] ~= '' then
-          redis.call('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])
+          if type(redis.pcall('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])) == 'table' then
+            redis.call('DEL', KEYS[4]) -- a result key of another type is no record: replaced
+            redis.call('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])
+          end
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
           redis.call('PUBLISH', ARGV[6], ARGV[7])
           if ARGV[8] ~= '' then
@@ -100,8 +110,15 @@ internal static partial class RedisScripts
     /// <summary>Puts one dead letter back on its queue as a new delivery and forgets its old result.</summary>
     // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
     // ARGV[1] -> task id
-    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone)
+    // Side effect: repairs the bookkeeping a corrupt message was set aside for: dc and runs restart, a pri that is not
+    //              0-9 is removed (priority 0)
+    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone, or its key is
+    //          not a hash: then it stays a dead letter)
     public const string Requeue = """
+        local pri = redis.pcall('HGET', KEYS[2], 'pri')
+        if type(pri) == 'table' then
+          return 0
+        end
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
           return 0
         end
@@ -111,8 +128,11 @@ internal static partial class RedisScripts
         redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease', 'runs')
         redis.call('HSET', KEYS[2], 'dc', 0)
         redis.call('DEL', KEYS[5])
-        local pri = tonumber(redis.call('HGET', KEYS[2], 'pri') or '0')
-        if pri > 0 then
+        if pri and not string.match(pri, '^[0-9]$') then
+          redis.call('HDEL', KEYS[2], 'pri')
+          pri = false
+        end
+        if pri and pri ~= '0' then
           redis.call('LPUSH', KEYS[3] .. ':' .. pri, ARGV[1])
         else
           redis.call('LPUSH', KEYS[3], ARGV[1])
