@@ -10,7 +10,7 @@ internal sealed partial class CeleriacWorker
     {
         if (ex is TaskPayloadException)
         {
-            await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", ex.Message).ConfigureAwait(false);
+            await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.UndecodableArgs, ex.Message).ConfigureAwait(false);
             return;
         }
 
@@ -84,7 +84,7 @@ internal sealed partial class CeleriacWorker
         TaskResult failed = Failed(envelope, error);
         if (policy.DeadLetterOnFailure)
         {
-            string reason = $"failed: {error.Type}: {error.Message}";
+            string reason = $"{DeadLetterReasons.Failed}: {error.Type}: {error.Message}";
             Log.DeadLettered(_logger, delivery.Id, delivery.Queue, reason);
             if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
             {
@@ -198,14 +198,22 @@ internal sealed partial class CeleriacWorker
         }
     }
 
+    /// <summary>
+    /// Sets aside a delivery whose run the worker could not prepare from its decoded envelope (building its context
+    /// threw): an outcome at once, never a lease left to expire and a task blamed for the worker's step.
+    /// </summary>
+    private Task UnrunnableAsync(Delivery delivery, Envelope envelope, Exception ex)
+        => DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.Unrunnable, $"the worker could not prepare the run: {ex.GetType().FullName}: {ex.Message}");
+
     private static string ReasonToTypeName(string reason) => reason switch
     {
-        "unknown-task" => "UnknownTask",
-        "undecodable" => "UndecodableMessage",
-        "unsupported-version" => "UnsupportedVersion",
-        "oversized" => "OversizedMessage",
-        "undecodable-args" => "UndecodableArguments",
-        "redelivery-limit" => "RedeliveryLimit",
+        DeadLetterReasons.UnknownTask => "UnknownTask",
+        DeadLetterReasons.Undecodable => "UndecodableMessage",
+        DeadLetterReasons.UnsupportedVersion => "UnsupportedVersion",
+        DeadLetterReasons.Oversized => "OversizedMessage",
+        DeadLetterReasons.UndecodableArgs => "UndecodableArguments",
+        DeadLetterReasons.RedeliveryLimit => "RedeliveryLimit",
+        DeadLetterReasons.Unrunnable => "UnrunnableMessage",
         _ => "DeadLetter",
     };
 }

@@ -327,14 +327,32 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     Exception? failure = null;
                     long started = Stopwatch.GetTimestamp();
                     Begin(delivery, run, policy);
+                    TaskContext context;
+                    try
+                    {
+                        context = (registration.Needs & TaskNeeds.Context) != 0
+                            ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
+                            : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
+                    }
+                    catch (Exception ex)
+                    {
+                        // The worker's own step failed, not the task: set the message aside rather than blame the task
+                        // or leave the lease to expire (then the message would come back and fail the same way).
+                        End(delivery, run);
+                        if (scoped)
+                        {
+                            await scope.DisposeAsync().ConfigureAwait(false);
+                        }
+
+                        await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
+                        continue;
+                    }
+
                     try
                     {
                         ValueTask invocation;
                         try
                         {
-                            TaskContext context = (registration.Needs & TaskNeeds.Context) != 0
-                                ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
-                                : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
                             invocation = registration.Invoker(envelope.Args, context, output); // awaited once, below
                         }
                         catch (Exception ex)
@@ -463,17 +481,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             case Admission.Oversized:
                 // Decoded only for its name and reply channel, so that the sender's wait hears of it at once.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "oversized", $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, TryReadTaskName(delivery), DeadLetterReasons.Oversized, $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
                 break;
             case Admission.RedeliveryLimit:
                 // Started again and again without an outcome: its workers died running it. Set aside, never run again.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, TryReadTaskName(delivery), DeadLetterReasons.RedeliveryLimit, $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
                 break;
             case Admission.Undecodable:
                 await DeadLetterAsync(delivery, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
                 break;
             case Admission.IdMismatch:
-                await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.Undecodable, $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
                 break;
             case Admission.Revoked:
                 Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
@@ -492,7 +510,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }).ConfigureAwait(false);
                 break;
             case Admission.UnknownTask:
-                await DeadLetterAsync(delivery, envelope.Task, "unknown-task", $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected admission {admission}.");
@@ -579,9 +597,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
         TaskResult? result = null;
         long started = Stopwatch.GetTimestamp();
         Begin(delivery, run, policy);
+        TaskContext context;
         try
         {
-            TaskContext context = NewContext(delivery, envelope, scope.ServiceProvider, run);
+            context = NewContext(delivery, envelope, scope.ServiceProvider, run);
+        }
+        catch (Exception ex)
+        {
+            End(delivery, run);
+            await scope.DisposeAsync().ConfigureAwait(false);
+            await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
             Task limited = Task.Run(() => registration.Invoker(args, context, sink).AsTask());
             using var limitCancel = new CancellationTokenSource();
             Task limit = Task.Delay(hard, _time, limitCancel.Token);
