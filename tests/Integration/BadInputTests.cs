@@ -158,6 +158,51 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(0, await db.ListLengthAsync(keys.Pending("default")));
     }
 
+    [Fact]
+    public async Task Messages_with_corrupt_bookkeeping_are_set_aside_while_the_valid_ones_beside_them_run()
+    {
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        var keys = new RedisKeys(prefix);
+        IDatabase db = redis.GetDatabase();
+        long due = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 500;
+
+        // Written before the worker starts: valid messages around a corrupt delivery count and a scheduled message
+        // with a corrupt priority (each used to fail every fetch, the first losing the valid messages popped with it).
+        await using (var writer = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System))
+        {
+            await writer.EnqueueAsync(
+            [
+                new EnqueueItem("v1", "default", Envelope("v1", Calc.AddTask.Name, [0x92, 0x01, 0x01]), 0),
+                new EnqueueItem("bad-dc", "default", Envelope("bad-dc", Calc.AddTask.Name, [0x92, 0x01, 0x02]), 0),
+                new EnqueueItem("v2", "default", Envelope("v2", Calc.AddTask.Name, [0x92, 0x01, 0x03]), 0),
+                new EnqueueItem("bad-pri", "default", Envelope("bad-pri", Calc.AddTask.Name, [0x92, 0x01, 0x04]), due),
+                new EnqueueItem("v3", "default", Envelope("v3", Calc.AddTask.Name, [0x92, 0x01, 0x05]), due),
+            ], default);
+        }
+
+        await db.HashSetAsync(keys.Task("default", "bad-dc"), "dc", "not a number");
+        await db.HashSetAsync(keys.Task("default", "bad-pri"), "pri", "high");
+        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, prefix, new MemoryLedger());
+        _hosts.Add(host);
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+
+        foreach (string id in new[] { "v1", "v2", "v3" })
+        {
+            await new TaskHandle(client, id).WaitAsync(Timeout); // throws unless it succeeded
+            Assert.Equal(TaskState.Success, (await new TaskHandle(client, id).GetResultAsync()).State);
+        }
+
+        IReadOnlyList<DeadLetter> letters = await broker.GetDeadLettersAsync("default", 10, default);
+        output.WriteLine(string.Join("; ", letters.Select(l => $"{l.Id}: {l.Reason}")));
+        Assert.Equal(
+            [("bad-dc", "corrupt: dc is not a number"), ("bad-pri", "corrupt: pri is not a priority (0-9)")],
+            letters.Select(l => (l.Id, l.Reason)).Order());
+        Assert.Equal(0, await broker.GetQueueLengthAsync("default", default));
+        Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
+    }
+
     private static byte[] Envelope(string id, string task, byte[] args) => EnvelopeCodec.Encode(new Envelope
     {
         Id = id,
