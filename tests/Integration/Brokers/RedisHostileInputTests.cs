@@ -184,6 +184,33 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
         Assert.Equal(["a1", "a2"], got.Select(d => d.Id));
     }
 
+    [Fact]
+    public async Task Queue_keys_of_another_type_fail_their_call_with_nothing_changed_or_are_replaced()
+    {
+        // notify holds only a wake-up token: one of another type is replaced.
+        await Db.StringSetAsync(Broker.Keys.Notify(_queue), "not a list");
+        await Broker.EnqueueAsync([Item("a1")], default);
+        Assert.Equal(1, await Db.ListLengthAsync(Broker.Keys.Notify(_queue)));
+
+        // A dead set of another type: dead-lettering fails and changes nothing; the lease still completes.
+        Delivery d = Assert.Single(await FetchAsync(10));
+        await Db.StringSetAsync(Broker.Keys.Dead(_queue), "not a zset");
+        RedisServerException deadFailure = await Assert.ThrowsAsync<RedisServerException>(() => Broker.DeadLetterAsync(d, "undecodable: test", Failure(), Ttl, default));
+        output.WriteLine(deadFailure.Message);
+        Assert.NotNull(await Db.SortedSetScoreAsync(Broker.Keys.Active(_queue), "a1"));
+        Assert.False(await Db.HashExistsAsync(Broker.Keys.Task(_queue, "a1"), "reason"));
+        await AssertCompletedAsync([d]);
+
+        // A pending list of another type: the enqueue fails and stores nothing it could not queue.
+        await Db.StringSetAsync(Broker.Keys.Pending(_queue), "not a list");
+        RedisServerException enqueueFailure = await Assert.ThrowsAsync<RedisServerException>(() => Broker.EnqueueAsync([Item("a2")], default));
+        output.WriteLine(enqueueFailure.Message);
+        Assert.False(await Db.KeyExistsAsync(Broker.Keys.Task(_queue, "a2")));
+        await Db.KeyDeleteAsync(Broker.Keys.Pending(_queue));
+        await Broker.EnqueueAsync([Item("a2")], default);
+        Assert.Equal(["a2"], (await FetchAsync(10)).Select(x => x.Id));
+    }
+
     /// <summary>An id whose bytes are not UTF-8 (its string decoding is lossy and would name another key).</summary>
     private static byte[] RawId(byte tag) => [0xFF, 0xFE, (byte)'i', (byte)'d', tag, 0xC3];
 

@@ -266,7 +266,12 @@ internal static partial class RedisScripts
           redis.call('HSET', KEYS[4], 'state', 'RETRY', 'rec', ARGV[6])
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
         end
-        if redis.call('LLEN', KEYS[5]) == 0 then
+        local tokens = redis.pcall('LLEN', KEYS[5])
+        if type(tokens) ~= 'number' then
+          redis.call('DEL', KEYS[5]) -- a key of another type: replaced by a token
+          tokens = 0
+        end
+        if tokens == 0 then
           redis.call('LPUSH', KEYS[5], '1')
         end
         return 1
@@ -338,10 +343,10 @@ internal static partial class RedisScripts
           reason = 'pri is not a priority (0-9)'
         end
         if reason then
+          redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
           redis.call('ZREM', KEYS[2], ARGV[2])
           redis.call('HDEL', KEYS[1], 'lease')
           redis.call('HSET', KEYS[1], 'reason', 'corrupt: ' .. reason, 'dead_at', ARGV[4])
-          redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
           return 1
         end
         local list = KEYS[3]
@@ -357,7 +362,12 @@ internal static partial class RedisScripts
         if ARGV[3] == '1' and runs and tonumber(runs) > 0 then
           redis.call('HINCRBY', KEYS[1], 'runs', -1)
         end
-        if redis.call('LLEN', KEYS[4]) == 0 then
+        local tokens = redis.pcall('LLEN', KEYS[4])
+        if type(tokens) ~= 'number' then
+          redis.call('DEL', KEYS[4]) -- a key of another type: replaced by a token
+          tokens = 0
+        end
+        if tokens == 0 then
           redis.call('LPUSH', KEYS[4], '1')
         end
         return 1

@@ -67,10 +67,10 @@ internal static partial class RedisScripts
         if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
+        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) -- first: a dead set of another type fails the call with nothing changed
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('HDEL', KEYS[1], 'lease')
         redis.call('HSET', KEYS[1], 'reason', ARGV[3], 'dead_at', ARGV[4])
-        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
         if ARGV[7] ~= '' then
           if type(redis.pcall('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])) == 'table' then
             redis.call('DEL', KEYS[4]) -- a result key of another type is no record: replaced
@@ -137,7 +137,12 @@ internal static partial class RedisScripts
         else
           redis.call('LPUSH', KEYS[3], ARGV[1])
         end
-        if redis.call('LLEN', KEYS[4]) == 0 then
+        local tokens = redis.pcall('LLEN', KEYS[4])
+        if type(tokens) ~= 'number' then
+          redis.call('DEL', KEYS[4]) -- a key of another type: replaced by a token
+          tokens = 0
+        end
+        if tokens == 0 then
           redis.call('LPUSH', KEYS[4], '1')
         end
         return 1
