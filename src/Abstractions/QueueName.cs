@@ -9,12 +9,12 @@ namespace Celeriac;
 public readonly struct QueueName : IEquatable<QueueName>
 {
     /// <summary>The longest queue name.</summary>
-    public const int MaxLength = 100;
+    public const int MaxLength = QueueNameRules.MaxLength;
 
     private readonly string? _value;
 
     /// <summary>Creates a queue name, validating its characters.</summary>
-    /// <param name="value">ASCII letters, digits, '.', '_', '-' and ':'; 1 to <see cref="MaxLength"/> characters.</param>
+    /// <param name="value">ASCII letters, digits, '.', '_', '-' and ':' (no '{' or '}': the name is the Redis Cluster hash tag); 1 to <see cref="MaxLength"/> characters.</param>
     /// <exception cref="ArgumentException"><paramref name="value"/> is not a valid queue name.</exception>
     public QueueName(string value)
     {
@@ -47,28 +47,7 @@ public readonly struct QueueName : IEquatable<QueueName>
     /// <summary>Returns why <paramref name="value"/> is not a valid queue name, or <see langword="null"/> when it is.</summary>
     /// <param name="value">A candidate name.</param>
     /// <returns>The problem, or <see langword="null"/>.</returns>
-    public static string? Validate(string? value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return "it is empty";
-        }
-
-        if (value.Length > MaxLength)
-        {
-            return $"it is longer than {MaxLength} characters";
-        }
-
-        foreach (char c in value)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':'))
-            {
-                return "only ASCII letters, digits, '.', '_', '-' and ':' are allowed";
-            }
-        }
-
-        return null;
-    }
+    public static string? Validate(string? value) => QueueNameRules.Validate(value);
 
     /// <inheritdoc/>
     public bool Equals(QueueName other) => string.Equals(Value, other.Value, StringComparison.Ordinal);

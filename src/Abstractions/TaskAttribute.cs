@@ -13,7 +13,7 @@ namespace Celeriac;
 public sealed class TaskAttribute : Attribute
 {
     /// <summary>The default queue, used when neither the task nor a route names one.</summary>
-    public const string DefaultQueue = "default";
+    public const string DefaultQueue = QueueNameRules.DefaultQueue;
 
     /// <summary>The explicit wire name of the task. <see langword="null"/> selects the canonical default name.</summary>
     public string? Name { get; set; }

@@ -14,15 +14,13 @@ public sealed class TaskDefinition<TArgs>
     /// <param name="name">The task's wire name.</param>
     /// <param name="queue">The queue the task is routed to.</param>
     /// <param name="priority">The default priority (0–9).</param>
-    /// <param name="maxRetries">The default retry limit.</param>
     /// <param name="argsFormatter">The generated formatter of the argument list.</param>
     /// <param name="serializerOptions">The options of the generated resolver of the task's assembly.</param>
-    public TaskDefinition(string name, string queue, int priority, int maxRetries, IMessagePackFormatter<TArgs> argsFormatter, MessagePackSerializerOptions serializerOptions)
+    public TaskDefinition(string name, string queue, int priority, IMessagePackFormatter<TArgs> argsFormatter, MessagePackSerializerOptions serializerOptions)
     {
         Name = name;
         Queue = queue;
         Priority = priority;
-        MaxRetries = maxRetries;
         ArgsFormatter = argsFormatter;
         SerializerOptions = serializerOptions;
     }
@@ -35,9 +33,6 @@ public sealed class TaskDefinition<TArgs>
 
     /// <summary>The default priority (0–9).</summary>
     public int Priority { get; }
-
-    /// <summary>The default retry limit.</summary>
-    public int MaxRetries { get; }
 
     /// <summary>The generated formatter of the argument list.</summary>
     public IMessagePackFormatter<TArgs> ArgsFormatter { get; }

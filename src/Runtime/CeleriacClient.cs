@@ -1,6 +1,7 @@
 using System.Buffers;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
+using Celeriac.Worker;
 
 namespace Celeriac;
 
@@ -14,13 +15,15 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     private readonly CeleriacOptions _options;
     private readonly TimeProvider _time;
     private readonly bool _ownsBroker;
+    private readonly TaskCatalog _catalog;
 
-    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker)
+    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null)
     {
         _brokers = brokers;
         _options = options;
         _time = time;
         _ownsBroker = ownsBroker;
+        _catalog = catalog ?? TaskCatalog.Global;
     }
 
     /// <summary>Creates a client without a host. With <see cref="CeleriacOptions.Redis"/> unset, the client has its own in-process broker (useful only together with a worker in the same process; prefer DI for that).</summary>
@@ -42,12 +45,13 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <summary>"redis" or "in-memory": which broker this client talks to.</summary>
-    public string BrokerName => _options.Redis is { Length: > 0 } ? "redis" : "in-memory";
+    public string BrokerName => _options.UsesRedis ? "redis" : "in-memory";
 
     /// <inheritdoc/>
     public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(task);
+        CheckOptions(options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         EnqueueItem item = BuildItem(broker, task, args, options);
         await EnqueueAsync(broker, [item], cancellationToken).ConfigureAwait(false);
@@ -69,6 +73,8 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         {
             throw new ArgumentException("TaskOptions.TaskId cannot be shared by several tasks.", nameof(options));
         }
+
+        CheckOptions(options);
 
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         var items = new EnqueueItem[argsList.Count];
@@ -118,6 +124,36 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     {
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         return await broker.GetDeadLettersAsync(queue, max, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lists the dead letters of several queues at once, oldest first across them: <paramref name="queues"/>, or by
+    /// default every queue this process knows from its task catalog — the declared queues (<c>[assembly: TaskQueue]</c>)
+    /// and the queues the registered tasks are routed to, with <c>default</c>. A queue only ever named in a per-call
+    /// override is not known that way: pass it explicitly.
+    /// </summary>
+    /// <param name="queues">The queues to read, or <see langword="null"/> for every queue the task catalog knows.</param>
+    /// <param name="maxPerQueue">The most entries to read from each queue.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The dead letters of all those queues, each with its <see cref="DeadLetter.Queue"/>, ordered by when they were set aside.</returns>
+    public async Task<IReadOnlyList<DeadLetter>> GetAllDeadLettersAsync(IEnumerable<string>? queues = null, int maxPerQueue = 100, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        string[] names = queues is null ? [.. KnownQueues()] : [.. queues.Distinct(StringComparer.Ordinal)];
+        IReadOnlyList<DeadLetter>[] perQueue = await Task.WhenAll(names.Select(q => broker.GetDeadLettersAsync(q, maxPerQueue, cancellationToken))).ConfigureAwait(false);
+        return [.. perQueue.SelectMany(letters => letters).OrderBy(letter => letter.At)];
+    }
+
+    /// <summary>The queues the task catalog knows: declared ones, the registered tasks' queues, and <c>default</c>; sorted.</summary>
+    private SortedSet<string> KnownQueues()
+    {
+        var known = new SortedSet<string>(_catalog.DeclaredQueues, StringComparer.Ordinal) { TaskAttribute.DefaultQueue };
+        foreach (TaskRegistration task in _catalog.Tasks)
+        {
+            known.Add(task.Queue);
+        }
+
+        return known;
     }
 
     /// <summary>Deletes dead letters of <paramref name="queue"/> for good (their messages are gone; their results stay until they expire).</summary>
@@ -190,6 +226,46 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
                || message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
                || message.StartsWith("NOREPLICAS", StringComparison.Ordinal));
 
+    /// <summary>
+    /// Refuses per-call options that would send a task somewhere or at a time the caller did not mean: both a countdown
+    /// and an ETA (or both expiry forms), a queue name that is not valid, or — when the loaded task assemblies declare
+    /// queues — a queue none of them declares (nobody would consume it). Runs once per send, not per task of a bulk send.
+    /// </summary>
+    private void CheckOptions(TaskOptions? options)
+    {
+        if (options is null)
+        {
+            return;
+        }
+
+        if (options is { Countdown: not null, Eta: not null })
+        {
+            throw new ArgumentException("TaskOptions.Countdown and TaskOptions.Eta are both set; set one of them (Countdown is relative to the send, Eta is an instant).", nameof(options));
+        }
+
+        if (options is { ExpiresIn: not null, Expires: not null })
+        {
+            throw new ArgumentException("TaskOptions.ExpiresIn and TaskOptions.Expires are both set; set one of them (ExpiresIn is relative to the send, Expires is an instant).", nameof(options));
+        }
+
+        if (options.Queue is { } queue)
+        {
+            if (QueueName.Validate(queue) is { } problem)
+            {
+                throw new ArgumentException($"TaskOptions.Queue '{queue}' is not a valid queue name: {problem}.", nameof(options));
+            }
+
+            if (_catalog.HasQueueDeclarations && !_catalog.IsQueueDeclared(queue))
+            {
+                throw new ArgumentException(
+                    $"TaskOptions.Queue '{queue}' is not declared by any loaded task assembly, so no worker consumes it. Declared queues: "
+                    + string.Join(", ", _catalog.DeclaredQueues.Select(q => "'" + q + "'"))
+                    + ". Use a generated constant (TaskOptions.QueueName = Celeriac.Generated.<Assembly>.Queues.<Name>) or declare it with [assembly: TaskQueue(\"" + queue + "\")].",
+                    nameof(options));
+            }
+        }
+    }
+
     private EnqueueItem BuildItem<TArgs>(ITaskBroker broker, TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
     {
         var argsBuffer = new ArrayBufferWriter<byte>(64);
@@ -208,6 +284,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         long? eta = options?.Eta?.ToUnixTimeMilliseconds() ?? (options?.Countdown is { } countdown ? now + (long)countdown.TotalMilliseconds : null);
         long? expires = options?.Expires?.ToUnixTimeMilliseconds() ?? (options?.ExpiresIn is { } expiresIn ? now + (long)expiresIn.TotalMilliseconds : null);
         string queue = options?.Queue ?? task.Queue;
+        RunningTask.TryGet(out string? parentId, out string? parentRootId); // sent from inside a running task: its child
         var envelope = new Envelope
         {
             Id = id,
@@ -216,8 +293,8 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             Queue = queue,
             EtaMs = eta,
             ExpiresMs = expires,
-            RootId = options?.RootId ?? id,
-            ParentId = options?.ParentId,
+            RootId = options?.RootId ?? parentRootId ?? id,
+            ParentId = options?.ParentId ?? parentId,
             Headers = options?.Headers is { Count: > 0 } headers ? new Dictionary<string, string>(headers, StringComparer.Ordinal) : null,
             Priority = priority,
             CreatedMs = now,
@@ -227,6 +304,16 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)
         {
             throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
+        }
+
+        if (envelope.Headers is { Count: > EnvelopeCodec.MaxHeaders })
+        {
+            throw new ArgumentException($"Task '{task.Name}' is sent with {envelope.Headers.Count} headers; a worker reads at most {EnvelopeCodec.MaxHeaders}.", nameof(options));
+        }
+
+        if (_options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) == PayloadScan.Outcome.TooManyElements)
+        {
+            throw new ArgumentException($"The arguments of task '{task.Name}' hold more than {_options.MaxMessageElements} MessagePack values (CeleriacOptions.MaxMessageElements).", nameof(args));
         }
 
         return new EnqueueItem(id, queue, bytes, eta ?? 0, priority);

@@ -117,9 +117,9 @@ public sealed class WorkerOptions
 
         foreach (string queue in Queues)
         {
-            if (string.IsNullOrWhiteSpace(queue) || queue.Any(c => char.IsWhiteSpace(c) || c is '{' or '}'))
+            if (QueueName.Validate(queue) is { } problem)
             {
-                return $"Celeriac:Worker:Queues contains an invalid queue name '{queue}' (no spaces or braces).";
+                return $"Celeriac:Worker:Queues contains '{queue}', which is not a valid queue name: {problem}.";
             }
         }
 

@@ -320,5 +320,11 @@ public sealed class BehaviourUnitTests
             => new(_results.TryGetValue(taskId, out TaskResult? result) ? result : TaskResult.Pending);
 
         public ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);
+
+        public Task RevokeAsync(string taskId, TimeSpan? keepFor, CancellationToken cancellationToken)
+        {
+            _results[taskId] = new TaskResult { State = TaskState.Revoked };
+            return Task.CompletedTask;
+        }
     }
 }

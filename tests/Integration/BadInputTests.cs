@@ -91,6 +91,9 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         Assert.Equal(expected.Count, letters.Count);
+        Assert.Null(letters.Single(l => l.Id == "random").TaskName);
+        Assert.Null(letters.Single(l => l.Id == "random").Retries);
+        Assert.Contains("NoSuchTask", letters.Single(l => l.Id == "unknown").TaskName, StringComparison.Ordinal);
         Assert.Equal(0, await broker.GetQueueLengthAsync(queue, default));
         Assert.Equal("Celeriac.UnknownTask", unknownFailure.RemoteType);
         Assert.Contains("NoSuchTask", unknownFailure.RemoteMessage, StringComparison.Ordinal);

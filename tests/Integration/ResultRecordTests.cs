@@ -82,21 +82,12 @@ public sealed class ResultRecordTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task The_broker_reads_a_result_hash_of_the_layout_before_the_record_and_names_a_corrupt_record()
+    public async Task The_broker_reads_a_missing_result_as_pending_and_names_a_corrupt_record()
     {
         ConnectionMultiplexer redis = await RedisFixture.GetAsync();
         string prefix = RedisFixture.NewPrefix();
         var broker = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, NullLogger.Instance, TimeProvider.System);
         IDatabase db = redis.GetDatabase();
-
-        // An older Celeriac stored one hash field per result field.
-        await db.HashSetAsync($"{prefix}:r:old", [new("state", "SUCCESS"), new("value", new byte[] { 42 }), new("task", "legacy.task"), new("retries", "1"), new("date_done", "2026-11-24T03:04:37.1234567Z"), new("worker", "old-host")]);
-        TaskResult old = await broker.GetResultAsync("old", default);
-        output.WriteLine($"legacy hash read as {old.State} value {old.Value.Length} B task {old.TaskName} at {old.Timestamp:O}");
-        Assert.Equal(TaskState.Success, old.State);
-        Assert.Equal(new byte[] { 42 }, old.Value.ToArray());
-        Assert.Equal("legacy.task", old.TaskName);
-        Assert.Equal(1, old.Retries);
 
         Assert.Equal(TaskState.Pending, (await broker.GetResultAsync("never-stored", default)).State);
 

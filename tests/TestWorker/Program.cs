@@ -1,7 +1,8 @@
 // A worker process for the fault tests (tests/Integration/WorkerKillTests): runs the tasks of Celeriac.TestTasks against
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
-//   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N]
+//   [--ledger host:port (where the ledger lives; default the --redis server)]
+//   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
 using Celeriac;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +20,7 @@ int visibilityMs = options.TryGetValue("visibility-ms", out string? v) ? int.Par
 int maxDeliveries = options.TryGetValue("max-deliveries", out string? md) ? int.Parse(md, System.Globalization.CultureInfo.InvariantCulture) : WorkerOptions.DefaultMaxDeliveries;
 int shutdownMs = options.TryGetValue("shutdown-ms", out string? sd) ? int.Parse(sd, System.Globalization.CultureInfo.InvariantCulture) : 10_000;
 int maxMessageBytes = options.TryGetValue("max-message-bytes", out string? mb) ? int.Parse(mb, System.Globalization.CultureInfo.InvariantCulture) : 16 * 1024 * 1024;
+int maxMessageElements = options.TryGetValue("max-message-elements", out string? me) ? int.Parse(me, System.Globalization.CultureInfo.InvariantCulture) : CeleriacOptions.DefaultMaxMessageElements;
 int prefetch = options.TryGetValue("prefetch", out string? pf) ? int.Parse(pf, System.Globalization.CultureInfo.InvariantCulture) : 0;
 if (options.TryGetValue("max-threads", out string? mt))
 {
@@ -34,7 +36,7 @@ HostApplicationBuilder builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-ConnectionMultiplexer ledgerConnection = await ConnectionMultiplexer.ConnectAsync(redis);
+ConnectionMultiplexer ledgerConnection = await ConnectionMultiplexer.ConnectAsync(options.TryGetValue("ledger", out string? ledger) ? ledger : redis);
 builder.Services.AddSingleton<IConnectionMultiplexer>(ledgerConnection);
 builder.Services.AddSingleton<ILedger, RedisLedger>();
 builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs + 5000));
@@ -45,6 +47,7 @@ builder.Services
         o.KeyPrefix = prefix;
         o.VisibilityTimeout = TimeSpan.FromMilliseconds(visibilityMs);
         o.MaxMessageBytes = maxMessageBytes;
+        o.MaxMessageElements = maxMessageElements;
     })
     .AddWorker(w =>
     {
@@ -58,7 +61,17 @@ builder.Services
     });
 
 using IHost host = builder.Build();
-await host.StartAsync();
+try
+{
+    await host.StartAsync();
+}
+catch (InvalidOperationException failed)
+{
+    // As an application would: a worker that cannot start says why, once, and exits (settings that cannot work).
+    Console.Error.WriteLine("celeriac-test-worker: cannot start: " + failed.Message);
+    return 3;
+}
+
 Console.Out.WriteLine($"READY pid={Environment.ProcessId} tasks={TaskCatalog.Global.Count} queues={string.Join(",", queues)}");
 Console.Out.Flush();
 await host.WaitForShutdownAsync();

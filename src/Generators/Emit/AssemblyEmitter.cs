@@ -117,7 +117,21 @@ internal static class AssemblyEmitter
         w.WriteLine("public void Serialize(ref " + KnownNames.MessagePackWriter + " writer, " + t + " value, " + KnownNames.SerializerOptions + " options) => writer.Write((" + f.EnumUnderlyingType + ")value);");
         w.WriteLine();
         w.WriteLine("/// <inheritdoc/>");
-        w.WriteLine("public " + t + " Deserialize(ref " + KnownNames.MessagePackReader + " reader, " + KnownNames.SerializerOptions + " options) => (" + t + ")reader." + f.EnumRead + "();");
+        w.OpenBlock("public " + t + " Deserialize(ref " + KnownNames.MessagePackReader + " reader, " + KnownNames.SerializerOptions + " options)");
+        w.WriteLine("var value = reader." + f.EnumRead + "();");
+        // A value the enum does not define is refused, as any other argument the task cannot have been written for.
+        if (f.EnumIsFlags)
+        {
+            string mask = f.EnumValues.IsEmpty ? "0" : "(" + string.Join(" | ", f.EnumValues) + ")";
+            w.WriteLine("if ((value | " + mask + ") == " + mask + ") return (" + t + ")value;");
+        }
+        else if (!f.EnumValues.IsEmpty)
+        {
+            w.WriteLine("switch (value) { case " + string.Join(": case ", f.EnumValues) + ": return (" + t + ")value; }");
+        }
+
+        w.WriteLine("throw new " + KnownNames.SerializationException + "(\"Value \" + value + \" is not defined by enum '" + Display(t) + "'.\");");
+        w.CloseBlock();
         w.CloseBlock();
     }
 
@@ -155,6 +169,33 @@ internal static class AssemblyEmitter
         w.WriteLine("options.Security.DepthStep(ref reader);");
         w.OpenBlock("try");
         w.WriteLine("int count = reader.ReadArrayHeader();");
+        string typeName = Display(f.TypeFqn);
+        // A member the task's code may not see null: missing from the message is refused like nil is, naming the first
+        // one missing (one comparison per decode).
+        var required = new System.Collections.Generic.List<(int Index, string Name)>();
+        int memberIndex = 0;
+        foreach (MemberModel m in f.Members)
+        {
+            if (m.Type.IsNonNullableReference)
+            {
+                required.Add((memberIndex, RawName(m)));
+            }
+
+            memberIndex++;
+        }
+
+        if (required.Count > 0)
+        {
+            string name = NameHelper.ToLiteral(required[required.Count - 1].Name);
+            for (int r = required.Count - 2; r >= 0; r--)
+            {
+                name = "count <= " + NameHelper.ToInvariant(required[r].Index) + " ? " + NameHelper.ToLiteral(required[r].Name) + " : " + name;
+            }
+
+            w.WriteLine("if (count <= " + NameHelper.ToInvariant(required[required.Count - 1].Index) + ") throw new " + KnownNames.SerializationException
+                + "(\"Member '\" + (" + name + ") + \"' of '" + typeName + "' is missing (the message has \" + count + \" members).\");");
+        }
+
         foreach (MemberModel m in f.Members)
         {
             w.WriteLine(m.Type.Fqn + " " + m.LocalName + " = default" + (m.Type.IsNonNullableReference ? "!" : string.Empty) + ";");
@@ -165,7 +206,10 @@ internal static class AssemblyEmitter
         int index = 0;
         foreach (MemberModel m in f.Members)
         {
-            w.WriteLine("case " + NameHelper.ToInvariant(index++) + ": " + m.LocalName + " = " + CodecWriter.ReadAsDeclared(m.Type, resolver) + "; break;");
+            string read = m.Type.IsNonNullableReference
+                ? CodecWriter.Read(m.Type, resolver) + " ?? throw new " + KnownNames.SerializationException + "(\"Member '" + RawName(m) + "' of '" + typeName + "' is null but is not nullable.\")"
+                : CodecWriter.ReadAsDeclared(m.Type, resolver);
+            w.WriteLine("case " + NameHelper.ToInvariant(index++) + ": " + m.LocalName + " = " + read + "; break;");
         }
 
         w.WriteLine("default: reader.Skip(); break;");
@@ -196,6 +240,11 @@ internal static class AssemblyEmitter
         w.CloseBlock();
         w.CloseBlock();
     }
+
+    /// <summary>A type name for a message inside a C# string literal: no <c>global::</c>, escaped.</summary>
+    private static string Display(string typeFqn) => NameHelper.ToLiteral(typeFqn.Replace("global::", string.Empty)).Trim('"');
+
+    private static string RawName(MemberModel m) => m.Name.TrimStart('@');
 
     private static string LocalOf(FormatterModel f, string memberName)
     {

@@ -20,6 +20,8 @@ internal enum FormatterKind
 /// <param name="EnumRead">For enums, the reader method of the underlying type.</param>
 /// <param name="Members">For objects, the serialized members in wire order.</param>
 /// <param name="ConstructorMembers">For objects, member names passed to the constructor, in parameter order.</param>
+/// <param name="EnumValues">For enums, the distinct defined values as C# literals of the underlying type.</param>
+/// <param name="EnumIsFlags">For enums, whether the type is <c>[Flags]</c> (any combination of defined bits is valid).</param>
 internal sealed record FormatterModel(
     string TypeFqn,
     string FormattedType,
@@ -30,7 +32,9 @@ internal sealed record FormatterModel(
     string? EnumUnderlyingType,
     string? EnumRead,
     EquatableArray<MemberModel> Members,
-    EquatableArray<string> ConstructorMembers);
+    EquatableArray<string> ConstructorMembers,
+    EquatableArray<string> EnumValues = default,
+    bool EnumIsFlags = false);
 
 /// <summary>A serialized member. Immutable, with structural equality.</summary>
 /// <param name="Name">The member name as written in C# (escaped with '@' when a keyword).</param>

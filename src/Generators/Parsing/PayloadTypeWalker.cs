@@ -241,9 +241,29 @@ internal sealed class PayloadTypeWalker
         string fqn = Plain(type);
         _formatters.Add(new FormatterModel(
             fqn, fqn, formatterName, IsEffectivelyPublic(type), FormatterKind.Enum, IsValueType: true,
-            underlying.ToDisplayString(PlainFormat), read, EquatableArray<MemberModel>.Empty, EquatableArray<string>.Empty));
+            underlying.ToDisplayString(PlainFormat), read, EquatableArray<MemberModel>.Empty, EquatableArray<string>.Empty,
+            EnumValues(type), type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == "System.FlagsAttribute")));
         AddLookup(type, _resolverFqn + "." + formatterName + ".Instance");
         return shape;
+    }
+
+    /// <summary>The distinct values an enum defines, as invariant literals, in declaration order.</summary>
+    private static EquatableArray<string> EnumValues(INamedTypeSymbol type)
+    {
+        var values = new List<string>();
+        foreach (ISymbol member in type.GetMembers())
+        {
+            if (member is IFieldSymbol { HasConstantValue: true, ConstantValue: IFormattable value })
+            {
+                string literal = value.ToString(null, System.Globalization.CultureInfo.InvariantCulture);
+                if (!values.Contains(literal))
+                {
+                    values.Add(literal);
+                }
+            }
+        }
+
+        return values.ToEquatableArray();
     }
 
     private Shape ClassifyObject(INamedTypeSymbol type, string display)

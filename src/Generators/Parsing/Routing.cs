@@ -7,32 +7,10 @@ namespace Celeriac.Generators.Parsing;
 /// <summary>Queue-name and glob rules, and the compile-time route resolution (Celery <c>task_routes</c> semantics).</summary>
 internal static class Routing
 {
-    public const string DefaultQueue = "default";
-    public const int MaxQueueNameLength = 100;
+    public const string DefaultQueue = QueueNameRules.DefaultQueue;
 
-    /// <summary>Why <paramref name="name"/> is not a valid queue name, or null. Mirrors <c>Celeriac.QueueName.Validate</c>.</summary>
-    public static string? ValidateQueueName(string? name)
-    {
-        if (name is null || name.Length == 0)
-        {
-            return "it is empty";
-        }
-
-        if (name.Length > MaxQueueNameLength)
-        {
-            return "it is longer than " + NameHelper.ToInvariant(MaxQueueNameLength) + " characters";
-        }
-
-        foreach (char c in name)
-        {
-            if (!IsNameChar(c))
-            {
-                return "only ASCII letters, digits, '.', '_', '-' and ':' are allowed";
-            }
-        }
-
-        return null;
-    }
+    /// <summary>Why <paramref name="name"/> is not a valid queue name, or null: the rules the runtime applies (one shared source file).</summary>
+    public static string? ValidateQueueName(string? name) => QueueNameRules.Validate(name);
 
     /// <summary>Why <paramref name="pattern"/> is not a valid route glob, or null.</summary>
     public static string? ValidatePattern(string? pattern)

@@ -4,20 +4,23 @@ using Microsoft.Extensions.Logging;
 
 namespace Celeriac.Brokers;
 
-/// <summary>Creates the configured broker once, on first use, and shares it between the client and the worker of a process.</summary>
+/// <summary>
+/// Creates the configured broker once, on first use, and shares it between the client and the worker of a process. A
+/// first connection that fails is not kept: the next use tries again (a client started before its Redis recovers).
+/// </summary>
 internal sealed class BrokerProvider : IAsyncDisposable
 {
     private readonly CeleriacOptions _options;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggers;
-    private readonly Lazy<Task<ITaskBroker>> _broker;
+    private readonly Lock _gate = new();
+    private Task<ITaskBroker>? _broker;
 
     public BrokerProvider(CeleriacOptions options, TimeProvider time, ILoggerFactory loggers)
     {
         _options = options;
         _time = time;
         _loggers = loggers;
-        _broker = new Lazy<Task<ITaskBroker>>(CreateAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>Uses an existing broker (tests).</summary>
@@ -26,16 +29,32 @@ internal sealed class BrokerProvider : IAsyncDisposable
         _options = options;
         _time = time;
         _loggers = loggers;
-        _broker = new Lazy<Task<ITaskBroker>>(Task.FromResult(broker));
+        _broker = Task.FromResult(broker);
     }
 
-    public bool IsRedis => _options.Redis is { Length: > 0 };
+    public Task<ITaskBroker> GetAsync(CancellationToken cancellationToken)
+    {
+        Task<ITaskBroker>? broker = Volatile.Read(ref _broker);
+        if (broker is { IsCompletedSuccessfully: true })
+        {
+            return broker;
+        }
 
-    public Task<ITaskBroker> GetAsync(CancellationToken cancellationToken) => _broker.Value.WaitAsync(cancellationToken);
+        lock (_gate)
+        {
+            broker = _broker;
+            if (broker is null || broker.IsFaulted || broker.IsCanceled)
+            {
+                _broker = broker = CreateAsync();
+            }
+        }
+
+        return broker.WaitAsync(cancellationToken);
+    }
 
     private async Task<ITaskBroker> CreateAsync()
     {
-        if (_options.Redis is not { Length: > 0 })
+        if (!_options.UsesRedis)
         {
             return new InMemoryBroker(_time);
         }
@@ -45,9 +64,10 @@ internal sealed class BrokerProvider : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_broker.IsValueCreated && _broker.Value.IsCompletedSuccessfully)
+        Task<ITaskBroker>? broker = Volatile.Read(ref _broker);
+        if (broker is { IsCompletedSuccessfully: true })
         {
-            await _broker.Value.Result.DisposeAsync().ConfigureAwait(false);
+            await broker.Result.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

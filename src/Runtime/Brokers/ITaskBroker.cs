@@ -49,7 +49,13 @@ internal sealed class Delivery
     /// <summary>The task was revoked (by id) before this delivery: the worker records REVOKED instead of running it.</summary>
     public bool Revoked { get; set; }
 
-    /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
+    /// <summary>
+    /// The stored message's length when it is over <see cref="CeleriacOptions.MaxMessageBytes"/> and the broker handed
+    /// over only a prefix of it as <see cref="Envelope"/> (the worker refuses it by this length, decoding nothing); 0 otherwise.
+    /// </summary>
+    public int OversizedLength { get; set; }
+
+    /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedManyAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
     public int Runs { get; set; }
 
     /// <summary>The sending client's reply channel (the envelope's <c>reply_to</c>), set by the worker once it decoded the envelope; outcomes publish the final result there too.</summary>
@@ -57,7 +63,7 @@ internal sealed class Delivery
 
     /// <summary>
     /// This delivery's run was counted: by the fetch (<see cref="FetchRequest.StartCount"/>) or by
-    /// <see cref="ITaskBroker.MarkStartedAsync"/>. A release then takes the count back (interrupted, not failed).
+    /// <see cref="ITaskBroker.MarkStartedManyAsync"/>. A release then takes the count back (interrupted, not failed).
     /// </summary>
     public bool RunStarted { get; set; }
 
@@ -101,6 +107,7 @@ internal sealed class Delivery
         DeliveryCount = 0;
         LeaseTokenUtf8 = default;
         Revoked = false;
+        OversizedLength = 0;
         Runs = 0;
         ReplyTo = null;
         RunStarted = false;
@@ -251,7 +258,7 @@ internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 /// <param name="WorkerId">The worker's name (part of each lease token).</param>
 /// <param name="StartCount">
 /// How many of the leased messages (the first ones) start running at once, because idle consumers wait for them: their
-/// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedAsync"/> would, without a STARTED state) and
+/// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedManyAsync"/> would, without a STARTED state) and
 /// their <see cref="Delivery.RunStarted"/> is set. The others are prefetched and counted when they start.
 /// </param>
 /// <param name="Drained">
@@ -268,7 +275,16 @@ internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int M
 /// <param name="Reason">Why it was set aside: a short code (<c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>, <c>unknown-task</c>, <c>undecodable-args</c>, <c>redelivery-limit</c>, <c>failed</c>) followed by ": " and details.</param>
 /// <param name="At">When it was set aside.</param>
 /// <param name="Envelope">The message's bytes exactly as received.</param>
-public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
+/// <param name="TaskName">The task's wire name, read from the envelope; <see langword="null"/> when the envelope cannot be decoded.</param>
+/// <param name="Retries">How many times the task had been retried when it was set aside (0 for a first run), read from the envelope; <see langword="null"/> when the envelope cannot be decoded.</param>
+public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope, string? TaskName = null, int? Retries = null)
+{
+    /// <summary>A dead letter with its task name and retry count read from <paramref name="envelope"/> when it decodes.</summary>
+    internal static DeadLetter Read(string id, string queue, string reason, DateTimeOffset at, ReadOnlyMemory<byte> envelope)
+        => Protocol.EnvelopeCodec.TryReadSummary(envelope, out string? task, out int retries)
+            ? new DeadLetter(id, queue, reason, at, envelope, task, retries)
+            : new DeadLetter(id, queue, reason, at, envelope);
+}
 
 /// <summary>
 /// The one gateway to storage. Two implementations with one contract (tested by one suite): <c>RedisBroker</c> and
@@ -310,27 +326,21 @@ internal interface ITaskBroker : IAsyncDisposable
     /// </summary>
     IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease);
 
-    /// <summary>Records a non-final state (RECEIVED, STARTED, RETRY) unless the result is already final.</summary>
-    Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
-
     /// <summary>
-    /// Atomically, if the lease is still held: stores the final result (with its TTL), acknowledges the message and
-    /// notifies waiters. Returns false (and changes nothing) when the lease was lost to another delivery.
-    /// </summary>
-    Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// <see cref="CompleteAsync"/> for many deliveries in as few broker calls as it allows (one per queue for Redis).
-    /// Each item is fenced on its own exactly as <see cref="CompleteAsync"/> is: a lost lease changes nothing for that id.
+    /// Atomically for each item whose lease is still held: stores the final result (with its TTL), acknowledges the
+    /// message and notifies waiters; in as few broker calls as the broker allows (one per queue for Redis). Each item is
+    /// fenced on its own: a lease lost to another delivery changes nothing for that id.
     /// Writes 1 (completed) or 0 (lease lost) into <paramref name="completed"/>[i] for <paramref name="items"/>[i].
     /// Throws when the broker is unreachable; then some items may have been completed and others not (repeating is safe: fenced).
     /// </summary>
     Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken);
 
     /// <summary>
-    /// <see cref="MarkStartedAsync"/> for many deliveries in as few broker calls as it allows (one per queue for Redis),
-    /// each fenced on its own. Writes the runs started so far (this one included) into <paramref name="runs"/>[i] for
-    /// <paramref name="items"/>[i], or 0 when that lease was lost (nothing changed for it).
+    /// Counts the start of a run of each leased message (the redelivery cap counts runs started without an outcome, so
+    /// that messages merely prefetched by a worker that died are not blamed) and, when the item has a state, records it
+    /// (STARTED) unless the result is final; in as few broker calls as the broker allows (one per queue for Redis), each
+    /// item fenced on its own. Writes the runs started so far (this one included) into <paramref name="runs"/>[i] for
+    /// <paramref name="items"/>[i], or 0 when that lease was lost (nothing changed for it; the worker must not run it).
     /// </summary>
     Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken);
 
@@ -353,14 +363,6 @@ internal interface ITaskBroker : IAsyncDisposable
     /// set due at <paramref name="dueAtMs"/>, and records <paramref name="state"/> (RETRY with the error). Fenced like completion.
     /// </summary>
     Task<bool> RetryAsync(Delivery delivery, ReadOnlyMemory<byte> envelope, long dueAtMs, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Counts the start of a run of a leased message (the redelivery cap counts runs started without an outcome, so that
-    /// messages merely prefetched by a worker that died are not blamed) and, when <paramref name="state"/> is given,
-    /// records it (STARTED) unless the result is final. Fenced: returns the number of runs started so far, this one
-    /// included, or 0 when the lease was lost (the worker must not run it then).
-    /// </summary>
-    Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>
     /// Records that <paramref name="taskId"/> is revoked until <paramref name="keepFor"/> has passed (held in the broker, so

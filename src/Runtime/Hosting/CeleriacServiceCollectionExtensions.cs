@@ -57,7 +57,8 @@ public static class CeleriacServiceCollectionExtensions
             sp.GetRequiredService<BrokerProvider>(),
             sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            ownsBroker: false));
+            ownsBroker: false,
+            sp.GetRequiredService<Celeriac.TaskCatalog>()));
         services.TryAddSingleton<Celeriac.ITaskClient>(sp => sp.GetRequiredService<Celeriac.CeleriacClient>());
         return new CeleriacBuilder(services);
     }
@@ -73,7 +74,8 @@ public sealed class CeleriacBuilder
 
     /// <summary>
     /// Adds a worker (a hosted service) that runs the tasks of <see cref="Celeriac.TaskCatalog.Global"/> (every task of
-    /// this assembly and of the task assemblies it references), and registers the containing types of instance tasks as scoped services.
+    /// this assembly and of the task assemblies it references) or of the catalog given to <see cref="UseCatalog"/>, and
+    /// registers the containing types of that catalog's instance tasks as scoped services.
     /// </summary>
     /// <param name="configure">Sets the worker options, or <see langword="null"/> for the defaults.</param>
     /// <returns>This builder.</returns>
@@ -98,13 +100,29 @@ public sealed class CeleriacBuilder
         return AddWorkerCore();
     }
 
-    /// <summary>Uses <paramref name="catalog"/> instead of <see cref="Celeriac.TaskCatalog.Global"/> as the worker's set of tasks.</summary>
+    /// <summary>
+    /// Uses <paramref name="catalog"/> instead of <see cref="Celeriac.TaskCatalog.Global"/> as the worker's set of tasks,
+    /// and registers the services its instance tasks need in place of those of the catalog used before (before or after
+    /// <see cref="AddWorker(Action{Celeriac.WorkerOptions})"/>).
+    /// </summary>
     /// <param name="catalog">The tasks the worker runs.</param>
     /// <returns>This builder.</returns>
     public CeleriacBuilder UseCatalog(Celeriac.TaskCatalog catalog)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         Services.Replace(ServiceDescriptor.Singleton(catalog));
+        if (FindTaskServices() is { } registered && !ReferenceEquals(registered.Catalog, catalog))
+        {
+            // A worker was added before: its tasks' services are those of the catalog it had then; swap them.
+            foreach (ServiceDescriptor added in registered.Added)
+            {
+                Services.Remove(added);
+            }
+
+            Services.Remove(registered.Descriptor);
+            AddTaskServices(catalog);
+        }
+
         return this;
     }
 
@@ -112,12 +130,49 @@ public sealed class CeleriacBuilder
     {
         Services.AddOptions<Celeriac.WorkerOptions>().ValidateOnStart();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.WorkerOptions>, WorkerOptionsValidator>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerStartup>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
-        foreach (Celeriac.TaskRegistration task in Celeriac.TaskCatalog.Global.Tasks)
+        if (FindTaskServices() is null)
+        {
+            // The worker's catalog: the one UseCatalog set before, else the one AddCeleriac registered (Global).
+            Celeriac.TaskCatalog catalog = Services.LastOrDefault(d => d.ServiceType == typeof(Celeriac.TaskCatalog))?.ImplementationInstance as Celeriac.TaskCatalog
+                ?? Celeriac.TaskCatalog.Global;
+            AddTaskServices(catalog);
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers the services the tasks of <paramref name="catalog"/> need (instance tasks' types), remembering which were added.</summary>
+    private void AddTaskServices(Celeriac.TaskCatalog catalog)
+    {
+        int before = Services.Count;
+        foreach (Celeriac.TaskRegistration task in catalog.Tasks)
         {
             task.ConfigureServices?.Invoke(Services);
         }
 
-        return this;
+        var added = new List<ServiceDescriptor>(Services.Count - before);
+        for (int i = before; i < Services.Count; i++)
+        {
+            added.Add(Services[i]);
+        }
+
+        var record = new TaskServices(catalog, added);
+        record.Descriptor = ServiceDescriptor.Singleton(record);
+        Services.Add(record.Descriptor);
+    }
+
+    private TaskServices? FindTaskServices()
+        => Services.LastOrDefault(d => d.ServiceType == typeof(TaskServices))?.ImplementationInstance as TaskServices;
+
+    /// <summary>Which catalog's task services were registered, and the registrations that added (so that they can be swapped).</summary>
+    private sealed class TaskServices(Celeriac.TaskCatalog catalog, List<ServiceDescriptor> added)
+    {
+        public Celeriac.TaskCatalog Catalog { get; } = catalog;
+
+        public List<ServiceDescriptor> Added { get; } = added;
+
+        public ServiceDescriptor Descriptor { get; set; } = null!;
     }
 }

@@ -11,11 +11,18 @@ internal sealed class CeleriacOptionsValidator : IValidateOptions<CeleriacOption
 
 /// <summary>Checks <see cref="WorkerOptions"/> when the host starts, with messages that name the setting.</summary>
 /// <remarks>
-/// Also checks that every queue the worker listens on is declared (<c>[assembly: TaskQueue(...)]</c>) by a loaded task
+/// Also checks that the worker has tasks to run (a worker with none would dead-letter every message as an unknown task),
+/// and that every queue the worker listens on is declared (<c>[assembly: TaskQueue(...)]</c>) by a loaded task
 /// assembly. A catalog with no declarations at all passes: declarations are opt-in, so existing workers keep running.
 /// </remarks>
 internal sealed class WorkerOptionsValidator(TaskCatalog catalog) : IValidateOptions<WorkerOptions>
 {
+    /// <summary>Why a worker with no tasks does not start, and how to fix it.</summary>
+    internal const string NoTasksMessage =
+        "The worker has no tasks: no task assembly registered any in its TaskCatalog, so every message would be dead-lettered as an unknown task. "
+        + "Tasks are registered by the Celeriac source generator, which must run in the worker project itself: add the Celeriac package to the worker "
+        + "(dotnet add package Celeriac; it brings the generator) besides its reference to the tasks library (see docs/getting-started.md).";
+
     public ValidateOptionsResult Validate(string? name, WorkerOptions options)
     {
         if (options.Validate() is { } problem)
@@ -23,12 +30,18 @@ internal sealed class WorkerOptionsValidator(TaskCatalog catalog) : IValidateOpt
             return ValidateOptionsResult.Fail(problem);
         }
 
+        var failures = new List<string>();
+        if (catalog.Count == 0)
+        {
+            failures.Add(NoTasksMessage);
+        }
+
         if (catalog.HasQueueDeclarations)
         {
             List<string> undeclared = options.EffectiveQueues.Where(q => !catalog.IsQueueDeclared(q)).Distinct(StringComparer.Ordinal).ToList();
             if (undeclared.Count > 0)
             {
-                return ValidateOptionsResult.Fail(
+                failures.Add(
                     $"Celeriac:Worker:Queues lists {(undeclared.Count == 1 ? "a queue" : "queues")} no loaded task assembly declares: "
                     + string.Join(", ", undeclared.Select(q => "'" + q + "'"))
                     + ". Declared queues: " + string.Join(", ", catalog.DeclaredQueues.Select(q => "'" + q + "'"))
@@ -36,6 +49,6 @@ internal sealed class WorkerOptionsValidator(TaskCatalog catalog) : IValidateOpt
             }
         }
 
-        return ValidateOptionsResult.Success;
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

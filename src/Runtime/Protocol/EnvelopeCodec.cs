@@ -26,6 +26,9 @@ internal static class EnvelopeCodec
     /// <summary>The latest instant a <see cref="DateTimeOffset"/> holds, in unix ms (9999-12-31T23:59:59.999).</summary>
     internal const long MaxUnixMs = 253_402_300_799_999;
 
+    /// <summary>The most headers an envelope may carry; one with more is undecodable (its map is never allocated).</summary>
+    public const int MaxHeaders = 1024;
+
     public static void Write(IBufferWriter<byte> output, Envelope envelope)
     {
         var writer = new MessagePackWriter(output);
@@ -166,6 +169,11 @@ internal static class EnvelopeCodec
             if (!reader.TryReadNil())
             {
                 int n = reader.ReadMapHeader();
+                if (n > MaxHeaders)
+                {
+                    throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope has {n} headers; at most {MaxHeaders} are read.");
+                }
+
                 headers = new Dictionary<string, string>(n, StringComparer.Ordinal);
                 for (int i = 0; i < n; i++)
                 {
@@ -245,6 +253,51 @@ internal static class EnvelopeCodec
 
     private const string InstantRange = "an instant from 0001-01-01 to 9999-12-31, unix ms -62135596800000 to 253402300799999";
 
+    /// <summary>
+    /// Reads only what a refusal needs from a message that is not decoded (oversized, or set aside before it runs): the
+    /// task name, quoted to at most <see cref="Quote.MaxChars"/> characters, and the reply channel. Nothing else is
+    /// allocated (headers are skipped); <paramref name="bytes"/> may be a prefix of the message, and whatever cannot be
+    /// read stays <see langword="null"/>.
+    /// </summary>
+    public static void Peek(ReadOnlyMemory<byte> bytes, out string? task, out string? replyTo)
+    {
+        task = null;
+        replyTo = null;
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            int count = reader.ReadArrayHeader();
+            if (count < FieldCount || reader.ReadInt32() != Version)
+            {
+                return;
+            }
+
+            reader.Skip(); // id
+            if (reader.TryReadStringSpan(out ReadOnlySpan<byte> name))
+            {
+                task = Quote.Bounded(System.Text.Encoding.UTF8.GetString(name[..Math.Min(name.Length, Quote.MaxChars * 4)]));
+            }
+            else
+            {
+                return;
+            }
+
+            for (int i = 3; i < FieldCount; i++)
+            {
+                reader.Skip();
+            }
+
+            if (count > FieldCount && reader.TryReadStringSpan(out ReadOnlySpan<byte> reply) && reply.Length <= Quote.MaxChars)
+            {
+                replyTo = System.Text.Encoding.UTF8.GetString(reply);
+            }
+        }
+        catch (Exception)
+        {
+            // A prefix, or not an envelope: what was read is kept.
+        }
+    }
+
     private static ReadOnlyMemory<byte> Slice(ReadOnlyMemory<byte> whole, ReadOnlySequence<byte> part)
     {
         // A reader over a single ReadOnlyMemory yields single-segment sequences that alias it: slice, don't copy.
@@ -288,6 +341,69 @@ internal static class EnvelopeCodec
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The envelope with its retry count set to 0 and every other byte as it was (fields this version does not know
+    /// included), for a requeued dead letter's fresh start; <see langword="null"/> when the count is 0 already or the
+    /// bytes are not a readable envelope of this version (they are requeued unchanged then).
+    /// </summary>
+    /// <param name="bytes">The stored envelope.</param>
+    /// <returns>A new envelope, or <see langword="null"/> when there is nothing to change.</returns>
+    public static byte[]? ResetRetries(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            var reader = new MessagePackReader(bytes);
+            if (reader.NextMessagePackType != MessagePackType.Array || reader.ReadArrayHeader() < FieldCount || reader.ReadInt32() != Version)
+            {
+                return null;
+            }
+
+            for (int field = 0; field < 4; field++)
+            {
+                reader.Skip(); // id, task, args, queue
+            }
+
+            int start = (int)reader.Consumed;
+            if (reader.ReadInt32() == 0)
+            {
+                return null;
+            }
+
+            int end = (int)reader.Consumed;
+            byte[] reset = new byte[bytes.Length - (end - start) + 1];
+            bytes.Span[..start].CopyTo(reset);
+            reset[start] = 0; // MessagePack positive fixint 0
+            bytes.Span[end..].CopyTo(reset.AsSpan(start + 1));
+            return reset;
+        }
+        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or OverflowException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads the task name and retry count of an envelope, for showing a dead letter; <see langword="false"/> when the bytes cannot be read.</summary>
+    /// <param name="bytes">The stored envelope.</param>
+    /// <param name="task">The task's wire name.</param>
+    /// <param name="retries">How many times the task was retried before this message.</param>
+    /// <returns>Whether the envelope could be read.</returns>
+    public static bool TryReadSummary(ReadOnlyMemory<byte> bytes, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? task, out int retries)
+    {
+        try
+        {
+            Envelope envelope = Decode(bytes);
+            task = envelope.Task;
+            retries = envelope.Retries;
+            return true;
+        }
+        catch (EnvelopeException)
+        {
+            task = null;
+            retries = 0;
+            return false;
+        }
     }
 
     private static void WriteNullable(ref MessagePackWriter writer, long? value)

@@ -84,11 +84,11 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            // The id and token are slices of the fetch reply's pooled buffer, alive until the consumer returns the
-            // delivery. Should a call that failed be written by SE.Redis after that, its id and token are garbage and
-            // match no lease: the script's fence refuses it.
-            args[at++] = IdOf(delivery);
-            args[at++] = TokenOf(delivery);
+            // The id and token, when they are slices of the fetch reply's pooled buffer (alive only until the consumer
+            // returns the delivery, and a failed call may still be in SE.Redis's hands after that), are copied into this
+            // call's own buffer, which is not reused before the call completed.
+            args[at++] = delivery.IdUtf8.IsEmpty ? delivery.Id : CopyInto(records, delivery.IdUtf8.Span);
+            args[at++] = delivery.LeaseTokenUtf8.IsEmpty ? delivery.LeaseToken : CopyInto(records, delivery.LeaseTokenUtf8.Span);
             args[at++] = delivery.ReplyTo ?? string.Empty;
             args[at++] = RedisResultCodec.StateName(items[i].State);
             int start = records.WrittenCount;
@@ -121,7 +121,9 @@ internal sealed partial class RedisBroker
         args[0] = Ms(ttl);
         args[1] = KeysOf(queue).TaskPrefix;
         args[2] = Keys.ResultPrefix;
-        ArrayBufferWriter<byte>? records = null;
+        // One buffer per call holds the ids and tokens (copies, as CompleteMany's: addressed by their exact bytes, an id
+        // that is not UTF-8 included) and any STARTED records.
+        var records = new ArrayBufferWriter<byte>(count * 64);
         DateTimeOffset now = _time.GetUtcNow();
         int at = 3;
         for (int i = 0; i < items.Count; i++)
@@ -132,11 +134,10 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            args[at++] = IdOf(delivery);
-            args[at++] = TokenOf(delivery);
+            args[at++] = delivery.IdUtf8.IsEmpty ? delivery.Id : CopyInto(records, delivery.IdUtf8.Span);
+            args[at++] = delivery.LeaseTokenUtf8.IsEmpty ? delivery.LeaseToken : CopyInto(records, delivery.LeaseTokenUtf8.Span);
             if (items[i].State is { } state)
             {
-                records ??= new ArrayBufferWriter<byte>(count * 128);
                 args[at++] = RedisResultCodec.StateName(state.State);
                 int start = records.WrittenCount;
                 RedisResultCodec.Write(records, delivery.Id, state, now);
@@ -162,10 +163,12 @@ internal sealed partial class RedisBroker
     }
 
     /// <summary>
-    /// The delivery's id as an argument: the fetch reply's bytes when it has them (no string made). Every fenced call
-    /// addresses the message by these exact bytes: an id that is not UTF-8 has a lossy string that names another key.
+    /// The delivery's id as an argument of a single call (retry, release, dead letter, extend): a copy of the fetch
+    /// reply's bytes when it has them. Every fenced call addresses the message by these exact bytes: an id that is not
+    /// UTF-8 has a lossy string that names another key. (A copy: a failed call may still be written after the delivery
+    /// went back to its pool.)
     /// </summary>
-    private static RedisValue IdOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? (RedisValue)delivery.Id : (RedisValue)delivery.IdUtf8;
+    private static RedisValue IdOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? (RedisValue)delivery.Id : (RedisValue)delivery.IdUtf8.ToArray();
 
     /// <summary>The delivery's message hash <c>P:{q}:t:&lt;id&gt;</c>, by the id's exact bytes when the broker gave bytes.</summary>
     private RedisKey TaskKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Task(delivery.Queue, delivery.Id) : Keys.Task(delivery.Queue, delivery.IdUtf8);
@@ -188,8 +191,16 @@ internal sealed partial class RedisBroker
         return channel;
     }
 
-    /// <summary>The delivery's lease token as an argument, likewise.</summary>
-    private static RedisValue TokenOf(Delivery delivery) => delivery.LeaseTokenUtf8.IsEmpty ? (RedisValue)delivery.LeaseToken : (RedisValue)delivery.LeaseTokenUtf8;
+    /// <summary>The delivery's lease token as an argument of a single call, likewise.</summary>
+    private static RedisValue TokenOf(Delivery delivery) => delivery.LeaseTokenUtf8.IsEmpty ? (RedisValue)delivery.LeaseToken : (RedisValue)delivery.LeaseTokenUtf8.ToArray();
+
+    /// <summary>Copies <paramref name="bytes"/> to the end of <paramref name="buffer"/>; returns the copy as an argument (no string made).</summary>
+    private static RedisValue CopyInto(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)
+    {
+        int start = buffer.WrittenCount;
+        buffer.Write(bytes);
+        return buffer.WrittenMemory[start..];
+    }
 
     /// <summary>A queue's keys used by the batched scripts, built once per queue (not per call).</summary>
     private sealed class QueueKeys(RedisKeys keys, string queue)

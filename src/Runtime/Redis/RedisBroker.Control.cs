@@ -20,23 +20,6 @@ internal sealed partial class RedisBroker
     }
 
     /// <inheritdoc />
-    public async Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(delivery);
-        cancellationToken.ThrowIfCancellationRequested();
-        RedisValue[] args =
-        [
-            TokenOf(delivery), Ms(ttl), state is null ? "0" : "1",
-            state is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow()),
-        ];
-        RedisResult reply = await _db.ScriptEvaluateAsync(
-            RedisScripts.Start,
-            [TaskKeyOf(delivery), ResultKeyOf(delivery)],
-            args).ConfigureAwait(false);
-        return (int)reply;
-    }
-
-    /// <inheritdoc />
     public async Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);

@@ -121,7 +121,7 @@ internal sealed partial class RedisBroker
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
             new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(), Keys.Dead(queue) },
-            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount });
+            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes });
         try
         {
             await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -158,12 +158,28 @@ internal sealed partial class RedisBroker
     /// <summary>A cancelled <see cref="WaitAndFetchAsync"/>'s fetch still runs in Redis later: hand back whatever it leased.</summary>
     private async Task ReleaseIfLeasedAsync(Task<RespResult> fetch, string queue, int startCount)
     {
+        RespResult reply;
+        try
+        {
+            reply = await fetch.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // No reply: the connection closed (an ordinary stop closes it under the waiting call) or failed. Nothing was
+            // leased, or what was comes back after the visibility timeout: nothing to do, nothing alarming.
+            RedisLog.CancelledWaitEnded(_logger, queue, ex.GetType().Name);
+            return;
+        }
+
         var leased = new List<Delivery>();
         try
         {
             int startLeft = startCount;
-            using RespResult reply = await fetch.ConfigureAwait(false);
-            AddDeliveries(reply, queue, leased, null, ref startLeft, out _);
+            using (reply)
+            {
+                AddDeliveries(reply, queue, leased, null, ref startLeft, out _);
+            }
+
             if (leased.Count > 0 && Volatile.Read(ref _disposed) == 0)
             {
                 await ReleaseAsync(leased, CancellationToken.None).ConfigureAwait(false);
@@ -172,7 +188,7 @@ internal sealed partial class RedisBroker
         catch (Exception ex)
         {
             // The leases expire after the visibility timeout and the messages come back then.
-            RedisLog.TokenReturnFailed(_logger, ex, queue);
+            RedisLog.CancelledFetchNotReleased(_logger, ex, leased.Count, queue);
         }
     }
 
@@ -196,7 +212,7 @@ internal sealed partial class RedisBroker
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
                 new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(), Keys.Dead(queue) },
-                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft) }).ConfigureAwait(false);
+                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
             {
@@ -280,7 +296,8 @@ internal sealed partial class RedisBroker
                 ThrowUnexpectedReply(nameof(RedisScripts.Fetch), "a truncated message header");
             }
 
-            bool revoked = span[0] == 1;
+            bool revoked = (span[0] & 1) != 0;
+            bool oversized = (span[0] & 2) != 0;
             int runs = BinaryPrimitives.ReadInt32BigEndian(span[1..]);
             int dc = BinaryPrimitives.ReadInt32BigEndian(span[5..]);
             int idLength = BinaryPrimitives.ReadInt32BigEndian(span[9..]);
@@ -289,7 +306,7 @@ internal sealed partial class RedisBroker
             int tokenAt = idAt + idLength + 4;
             int msgLength = BinaryPrimitives.ReadInt32BigEndian(packed.Span[(tokenAt + tokenLength)..]);
             int msgAt = tokenAt + tokenLength + 4;
-            if (idLength < 0 || tokenLength < 0 || msgLength < 0 || msgAt + msgLength > packed.Length)
+            if (idLength < 0 || tokenLength < 0 || msgLength < 0 || msgAt + msgLength > packed.Length || (oversized && msgLength < 4))
             {
                 ThrowUnexpectedReply(nameof(RedisScripts.Fetch), "a truncated message");
             }
@@ -297,7 +314,17 @@ internal sealed partial class RedisBroker
             Delivery delivery = pool?.Rent() ?? new Delivery { Queue = queue, Envelope = default, DeliveryCount = 0 };
             delivery.IdUtf8 = packed.Slice(idAt, idLength);
             delivery.Queue = queue;
-            delivery.Envelope = packed.Slice(msgAt, msgLength);
+            if (oversized)
+            {
+                // Only the length and a prefix came: the worker refuses it by the length, and reads its name from the prefix.
+                delivery.OversizedLength = BinaryPrimitives.ReadInt32BigEndian(packed.Span[msgAt..]);
+                delivery.Envelope = packed.Slice(msgAt + 4, msgLength - 4);
+            }
+            else
+            {
+                delivery.Envelope = packed.Slice(msgAt, msgLength);
+            }
+
             delivery.DeliveryCount = dc;
             delivery.LeaseTokenUtf8 = packed.Slice(tokenAt, tokenLength);
             delivery.Revoked = revoked;
@@ -381,6 +408,10 @@ internal sealed partial class RedisBroker
         {
             await _db.ListLeftPushAsync(key, "1").ConfigureAwait(false);
         }
+        catch (Exception ex) when (Volatile.Read(ref _disposed) != 0)
+        {
+            RedisLog.CancelledWaitEnded(_logger, key, ex.GetType().Name); // stopping: the connection closed under the push
+        }
         catch (Exception ex)
         {
             RedisLog.TokenReturnFailed(_logger, ex, key);
@@ -399,7 +430,7 @@ internal sealed partial class RedisBroker
                 if (blocking is null)
                 {
                     ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-                    ConfigurationOptions config = ConfigurationOptions.Parse(_multiplexer.Configuration);
+                    ConfigurationOptions config = _configuration?.Clone() ?? ConfigurationOptions.Parse(_multiplexer.Configuration);
                     config.AbortOnConnectFail = false;
                     config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
                     config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;

@@ -114,7 +114,7 @@ internal sealed partial class RedisBroker
                 continue; // the message hash is gone: nothing left to show or requeue
             }
 
-            letters.Add(new DeadLetter(
+            letters.Add(DeadLetter.Read(
                 entries[i].Element!,
                 queue,
                 values[1].IsNull ? "unknown" : (string)values[1]!,
@@ -159,20 +159,50 @@ internal sealed partial class RedisBroker
     {
         ArgumentNullException.ThrowIfNull(ids);
         cancellationToken.ThrowIfCancellationRequested();
-        var calls = new Task<RedisResult>[ids.Count];
-        for (int i = 0; i < ids.Count; i++)
-        {
-            string id = ids[i];
-            calls[i] = _db.ScriptEvaluateAsync(
-                RedisScripts.Requeue,
-                [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(id)],
-                [id]);
-        }
-
         int requeued = 0;
-        foreach (Task<RedisResult> call in calls)
+        IReadOnlyList<string> pending = ids;
+        for (int attempt = 0; pending.Count > 0; attempt++)
         {
-            requeued += (int)await call.ConfigureAwait(false);
+            // The envelopes are read first so that each requeue resets the retry count of exactly the bytes it read: the
+            // script refuses (-1) when the stored envelope changed in between, and that id is read again.
+            var reads = new Task<RedisValue>[pending.Count];
+            for (int i = 0; i < pending.Count; i++)
+            {
+                reads[i] = _db.HashGetAsync(Keys.Task(queue, pending[i]), "msg");
+            }
+
+            var calls = new Task<RedisResult>[pending.Count];
+            for (int i = 0; i < pending.Count; i++)
+            {
+                string id = pending[i];
+                RedisValue stored = await reads[i].ConfigureAwait(false);
+                byte[]? reset = stored.IsNull ? null : Protocol.EnvelopeCodec.ResetRetries((byte[])stored!);
+                calls[i] = _db.ScriptEvaluateAsync(
+                    RedisScripts.Requeue,
+                    [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(id)],
+                    reset is null ? [id] : [id, reset, stored]);
+            }
+
+            var changed = new List<string>();
+            for (int i = 0; i < calls.Length; i++)
+            {
+                int reply = (int)await calls[i].ConfigureAwait(false);
+                if (reply < 0)
+                {
+                    changed.Add(pending[i]);
+                }
+                else
+                {
+                    requeued += reply;
+                }
+            }
+
+            if (changed.Count > 0 && attempt >= 2)
+            {
+                throw new InvalidOperationException($"The dead letters {string.Join(", ", changed)} of queue '{queue}' changed while being requeued; try again.");
+            }
+
+            pending = changed;
         }
 
         return requeued;

@@ -7,34 +7,6 @@ namespace Celeriac.Redis;
 internal sealed partial class RedisBroker
 {
     /// <inheritdoc />
-    public async Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        cancellationToken.ThrowIfCancellationRequested();
-        RedisValue[] args = [Ms(ttl), RedisResultCodec.StateName(state.State), RedisResultCodec.Encode(taskId, state, _time.GetUtcNow())];
-        await _db.ScriptEvaluateAsync(RedisScripts.SetState, [Keys.Result(taskId)], args).ConfigureAwait(false);
-    }
-
-    /// <inheritdoc />
-    public async Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(delivery);
-        ArgumentNullException.ThrowIfNull(result);
-        cancellationToken.ThrowIfCancellationRequested();
-        string state = RedisResultCodec.StateName(result.State);
-        RedisValue[] args =
-        [
-            TokenOf(delivery), IdOf(delivery), Ms(ttl), DoneChannelOf(delivery), state, delivery.ReplyTo ?? string.Empty,
-            RedisResultCodec.Encode(delivery.Id, result, _time.GetUtcNow()),
-        ];
-        RedisResult reply = await _db.ScriptEvaluateAsync(
-            RedisScripts.Complete,
-            [TaskKeyOf(delivery), Keys.Active(delivery.Queue), ResultKeyOf(delivery)],
-            args).ConfigureAwait(false);
-        return (int)reply == 1;
-    }
-
-    /// <inheritdoc />
     public async Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(delivery);
@@ -60,12 +32,12 @@ internal sealed partial class RedisBroker
     {
         cancellationToken.ThrowIfCancellationRequested();
         RedisKey key = Keys.Result(taskId);
-        RedisValue[] fields = await _db.HashGetAsync(key, RecordAndState).ConfigureAwait(false);
-        if (!fields[0].IsNull)
+        RedisValue record = await _db.HashGetAsync(key, RedisResultCodec.RecordField).ConfigureAwait(false);
+        if (!record.IsNull)
         {
             try
             {
-                return RedisResultCodec.Decode((byte[])fields[0]!, out _);
+                return RedisResultCodec.Decode((byte[])record!, out _);
             }
             catch (MessagePackSerializationException ex)
             {
@@ -73,11 +45,9 @@ internal sealed partial class RedisBroker
             }
         }
 
-        // No record: nothing stored yet (PENDING), or a hash of the layout before the record (an older Celeriac).
-        return fields[1].IsNull ? TaskResult.Pending : RedisResultCodec.ReadFields(await _db.HashGetAllAsync(key).ConfigureAwait(false));
+        // No record: nothing stored yet.
+        return TaskResult.Pending;
     }
-
-    private static readonly RedisValue[] RecordAndState = [RedisResultCodec.RecordField, RedisResultCodec.StateField];
 
     /// <inheritdoc />
     public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)

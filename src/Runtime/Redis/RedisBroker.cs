@@ -33,9 +33,11 @@ internal sealed partial class RedisBroker : ITaskBroker
 
     private readonly IConnectionMultiplexer _multiplexer;
     private readonly bool _ownsMultiplexer;
+    private readonly ConfigurationOptions? _configuration;
     private readonly IDatabase _db;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly int _maxMessageBytes;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private ConnectionMultiplexer? _blocking;
@@ -48,16 +50,22 @@ internal sealed partial class RedisBroker : ITaskBroker
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock; "now" in every script argument comes from it.</param>
     /// <param name="ownsMultiplexer">Whether <see cref="DisposeAsync"/> closes <paramref name="multiplexer"/> too.</param>
-    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false)
+    /// <param name="configuration">
+    /// The settings <paramref name="multiplexer"/> was made from, cloned for the blocking connection (so TLS callbacks and
+    /// Sentinel service names carry over); <see langword="null"/> re-parses <see cref="IConnectionMultiplexer.Configuration"/>.
+    /// </param>
+    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false, ConfigurationOptions? configuration = null)
     {
         ArgumentNullException.ThrowIfNull(multiplexer);
         ArgumentNullException.ThrowIfNull(options);
         _multiplexer = multiplexer;
         _ownsMultiplexer = ownsMultiplexer;
+        _configuration = configuration;
         _db = multiplexer.GetDatabase();
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         Keys = new RedisKeys(options.KeyPrefix);
+        _maxMessageBytes = options.MaxMessageBytes;
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
@@ -72,11 +80,14 @@ internal sealed partial class RedisBroker : ITaskBroker
     internal RedisKeys Keys { get; }
 
     /// <summary>
-    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/>. The client keeps retrying in the background
-    /// when Redis is not up yet (a worker may start before its Redis); a configuration that cannot be used at all
-    /// fails here with a message naming it.
+    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/> and <see cref="CeleriacOptions.ConfigureRedis"/>.
+    /// The first connection must succeed within the configuration's <c>connectTimeout</c> (StackExchange.Redis default
+    /// 5 s): a wrong address, an unknown host, a server that does not answer, refused credentials or a refused TLS
+    /// handshake fail here with a short message saying so (naming the address and the user, never the password),
+    /// instead of a client that looks connected and fails its first send. Once connected, the connection is kept up
+    /// through later outages (commands fail while Redis is away and the client reconnects in the background).
     /// </summary>
-    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> must be set.</param>
+    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> or <see cref="CeleriacOptions.ConfigureRedis"/> must be set.</param>
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock.</param>
     /// <param name="cancellationToken">Stops waiting for the first connection attempt.</param>
@@ -84,44 +95,84 @@ internal sealed partial class RedisBroker : ITaskBroker
     public static async Task<RedisBroker> ConnectAsync(CeleriacOptions options, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Redis is not { Length: > 0 } configuration)
-        {
-            throw new InvalidOperationException("Celeriac:Redis is not set; the Redis broker needs a StackExchange.Redis configuration string such as 'localhost:6379'.");
-        }
-
-        ConfigurationOptions config;
-        try
-        {
-            config = ConfigurationOptions.Parse(configuration);
-        }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or NotSupportedException)
-        {
-            throw new InvalidOperationException($"Celeriac:Redis is not a valid StackExchange.Redis configuration string: {ex.Message}", ex);
-        }
-
-        config.AbortOnConnectFail = false;
-        config.ClientName ??= "celeriac";
+        ConfigurationOptions config = CreateConfiguration(options);
         string shown = config.ToString(includePassword: false);
+        string endpoints = string.Join(", ", config.EndPoints.Select(Format));
+
+        // The first attempt gives up on failure so that its reason can be read (refused credentials or TLS); the
+        // multiplexer it makes still reconnects after later outages.
+        ConfigurationOptions first = config.Clone();
+        first.AbortOnConnectFail = true;
         ConnectionMultiplexer multiplexer;
+        Task<ConnectionMultiplexer>? connecting = null;
         try
         {
-            multiplexer = await ConnectionMultiplexer.ConnectAsync(config).WaitAsync(cancellationToken).ConfigureAwait(false);
+            connecting = ConnectionMultiplexer.ConnectAsync(first);
+            // ConnectAsync returns after the first attempt or connectTimeout; the margin only guards against a hang.
+            TimeSpan bound = TimeSpan.FromMilliseconds(config.ConnectTimeout) + TimeSpan.FromSeconds(2);
+            multiplexer = await connecting.WaitAsync(bound, time, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
         {
-            throw new InvalidOperationException($"Could not connect to Redis with configuration '{shown}' (Celeriac:Redis): {ex.Message}", ex);
+            ThrowRefused(config, endpoints, ex);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Given up on: a multiplexer that still comes later must not stay open, reconnecting, with nobody owning it.
+            _ = connecting?.ContinueWith(static c => c.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            if (ex is OperationCanceledException)
+            {
+                throw;
+            }
+
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, ex is TimeoutException).ConfigureAwait(false)} "
+                + "No connection was made, so nothing was sent. " + WhatToCheck,
+                ex);
         }
 
-        if (multiplexer.IsConnected)
+        if (!multiplexer.IsConnected)
         {
-            RedisLog.Connected(logger, shown, options.KeyPrefix);
-        }
-        else
-        {
-            RedisLog.NotConnectedYet(logger, shown);
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, timedOut: false).ConfigureAwait(false)} "
+                + "No connection was made, so nothing was sent. " + WhatToCheck);
         }
 
-        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true);
+        RedisLog.Connected(logger, shown, options.KeyPrefix);
+        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true, configuration: config);
+    }
+
+    private const string WhatToCheck = "Check that redis-server is running there and reachable from this machine, and that the host, port, password and ssl settings of Celeriac:Redis are right.";
+
+    private static string Format(System.Net.EndPoint endPoint) => endPoint switch
+    {
+        System.Net.DnsEndPoint dns => dns.Host + ":" + dns.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => endPoint.ToString() ?? "?",
+    };
+
+    /// <summary>Why the first connection failed, in one sentence: a host name that does not resolve, or no server answering in time.</summary>
+    private static async Task<string> DescribeFailureAsync(ConfigurationOptions config, bool timedOut)
+    {
+        foreach (System.Net.EndPoint endPoint in config.EndPoints)
+        {
+            if (endPoint is System.Net.DnsEndPoint dns)
+            {
+                try
+                {
+                    _ = await System.Net.Dns.GetHostAddressesAsync(dns.Host).ConfigureAwait(false);
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    return $"the host name '{dns.Host}' does not resolve (unknown host).";
+                }
+            }
+        }
+
+        return timedOut
+            ? $"no server answered within the connect timeout ({config.ConnectTimeout} ms)."
+            : $"no Redis server accepted the connection (refused, unreachable, or a server that refuses these credentials; connect timeout {config.ConnectTimeout} ms).";
     }
 
     /// <inheritdoc />

@@ -8,9 +8,6 @@ internal static partial class RedisLog
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Connected to Redis at {Endpoints} (key prefix '{Prefix}')")]
     public static partial void Connected(ILogger logger, string endpoints, string prefix);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Redis at {Endpoints} is not reachable yet; commands wait while the client keeps reconnecting")]
-    public static partial void NotConnectedYet(ILogger logger, string endpoints);
-
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Dropped {Count} id(s) from queue '{Queue}' whose message was missing (orphaned ids)")]
     public static partial void OrphansDropped(ILogger logger, string queue, long count);
 
@@ -31,4 +28,10 @@ internal static partial class RedisLog
 
     [LoggerMessage(EventId = 3007, Level = LogLevel.Warning, Message = "Could not return a wake-up token after a cancelled wait on {Key}")]
     public static partial void TokenReturnFailed(ILogger logger, Exception exception, string key);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Could not hand back the {Count} messages a cancelled fetch leased on {Queue}; they come back after the visibility timeout")]
+    public static partial void CancelledFetchNotReleased(ILogger logger, Exception exception, int count, string queue);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Debug, Message = "A cancelled wait on {Key} ended without a reply ({Reason}): the connection closed or failed")]
+    public static partial void CancelledWaitEnded(ILogger logger, string key, string reason);
 }

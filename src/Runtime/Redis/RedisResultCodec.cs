@@ -1,8 +1,6 @@
 using System.Buffers;
-using System.Globalization;
 using Celeriac.Brokers;
 using MessagePack;
-using StackExchange.Redis;
 
 namespace Celeriac.Redis;
 
@@ -13,16 +11,6 @@ namespace Celeriac.Redis;
 /// </summary>
 internal static class RedisResultCodec
 {
-    public const string StateField = "state";
-    public const string ValueField = "value";
-    public const string ExcTypeField = "exc_type";
-    public const string ExcMessageField = "exc_message";
-    public const string TracebackField = "traceback";
-    public const string TaskField = "task";
-    public const string RetriesField = "retries";
-    public const string DateDoneField = "date_done";
-    public const string WorkerField = "worker";
-
     /// <summary>Celery's name for <paramref name="state"/>.</summary>
     public static string StateName(TaskState state) => state switch
     {
@@ -181,50 +169,4 @@ internal static class RedisResultCodec
         Timestamp = timestamp,
         Worker = worker,
     };
-
-    /// <summary>
-    /// Reads a result hash of the layout before the record (one hash field per result field, no <c>rec</c>), as an
-    /// older Celeriac wrote it; an empty hash (missing key) reads as <see cref="TaskResult.Pending"/>.
-    /// </summary>
-    public static TaskResult ReadFields(HashEntry[] entries)
-    {
-        if (entries.Length == 0)
-        {
-            return TaskResult.Pending;
-        }
-
-        string? state = null, excType = null, excMessage = null, traceback = null, task = null, worker = null;
-        ReadOnlyMemory<byte> value = default;
-        int retries = 0;
-        DateTimeOffset? timestamp = null;
-        foreach (HashEntry entry in entries)
-        {
-            switch ((string?)entry.Name)
-            {
-                case StateField: state = entry.Value; break;
-                case ValueField: value = (byte[]?)entry.Value ?? []; break;
-                case ExcTypeField: excType = entry.Value; break;
-                case ExcMessageField: excMessage = entry.Value; break;
-                case TracebackField: traceback = entry.Value; break;
-                case TaskField: task = entry.Value; break;
-                case WorkerField: worker = entry.Value; break;
-                case RetriesField:
-                    if (entry.Value.TryParse(out int r))
-                    {
-                        retries = r;
-                    }
-
-                    break;
-                case DateDoneField:
-                    if (DateTimeOffset.TryParse((string?)entry.Value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset at))
-                    {
-                        timestamp = at;
-                    }
-
-                    break;
-            }
-        }
-
-        return Result(ParseState(state), value, excType, excMessage, traceback, task, retries, timestamp, worker);
-    }
 }

@@ -15,7 +15,14 @@ internal sealed partial class CeleriacWorker
         TimeSpan interval = _options.VisibilityTimeout / 3;
         var snapshot = new List<Delivery>();
         var ids = new List<string>();
-        while (!stop.WaitHandle.WaitOne(interval))
+        using var tick = new AutoResetEvent(false);
+        // The system clock is waited on by this thread itself: a timer's callback runs on the thread pool, which a
+        // saturated pool would delay. Any other clock (a fake one in tests) ticks through its own timer.
+        using ITimer? timer = ReferenceEquals(_time, TimeProvider.System)
+            ? null
+            : _time.CreateTimer(static s => ((AutoResetEvent)s!).Set(), tick, interval, interval);
+        WaitHandle[] waits = [stop.WaitHandle, tick];
+        while (timer is null ? !stop.WaitHandle.WaitOne(interval) : WaitHandle.WaitAny(waits) != 0)
         {
             snapshot.Clear();
             _held.CopyLeasesTo(snapshot);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
 
@@ -136,7 +135,7 @@ internal sealed partial class CeleriacWorker
     /// </summary>
     private async Task<bool> OutcomeAsync(Func<Task<bool>> write)
     {
-        long started = Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         int backoffMs = 50;
         while (true)
         {
@@ -144,10 +143,10 @@ internal sealed partial class CeleriacWorker
             {
                 return await write().ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not ObjectDisposedException && Stopwatch.GetElapsedTime(started) < _options.VisibilityTimeout)
+            catch (Exception ex) when (ex is not ObjectDisposedException && _time.GetElapsedTime(started) < _options.VisibilityTimeout)
             {
                 Log.BrokerError(_logger, ex, "outcome", backoffMs);
-                await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(backoffMs), _time, CancellationToken.None).ConfigureAwait(false);
                 backoffMs = Math.Min(backoffMs * 2, 1000);
             }
         }
@@ -182,8 +181,11 @@ internal sealed partial class CeleriacWorker
 
     private async Task DeadLetterAsync(Delivery delivery, string? taskName, string reason, string detail)
     {
+        // Everything quoted here may come from the message: bounded, whatever arrived.
+        detail = Quote.Bounded(detail, Quote.MaxDetailChars);
+        taskName = Quote.BoundedOrNull(taskName);
         string full = reason + ": " + detail;
-        Log.DeadLettered(_logger, delivery.Id, delivery.Queue, full);
+        Log.DeadLettered(_logger, Quote.Bounded(delivery.Id), delivery.Queue, full);
         var failure = new TaskResult
         {
             State = TaskState.Failure,

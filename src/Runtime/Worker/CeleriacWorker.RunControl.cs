@@ -14,6 +14,7 @@ namespace Celeriac.Worker;
 internal sealed class RunControl : IDisposable
 {
     private readonly CancellationToken _shutdown;
+    private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private CancellationTokenSource _cts;
     private CancellationTokenSource? _cancelling; // a source being cancelled outside the lock: never reset
@@ -21,11 +22,14 @@ internal sealed class RunControl : IDisposable
     private int _generation;
     private volatile bool _revoked;
     private volatile bool _softLimitHit;
-    private Timer? _softTimer;
+    private ITimer? _softTimer;
 
-    public RunControl(CancellationToken shutdown)
+    /// <param name="shutdown">Cancels every run (the worker's hard stop).</param>
+    /// <param name="time">The clock of the soft time limit.</param>
+    public RunControl(CancellationToken shutdown, TimeProvider time)
     {
         _shutdown = shutdown;
+        _time = time;
         _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
     }
 
@@ -83,7 +87,7 @@ internal sealed class RunControl : IDisposable
     {
         lock (_gate)
         {
-            _softTimer = new Timer(static s => ((Tuple<RunControl, int>)s!).Item1.OnSoftLimit(((Tuple<RunControl, int>)s!).Item2), Tuple.Create(this, _generation), after, Timeout.InfiniteTimeSpan);
+            _softTimer = _time.CreateTimer(static s => ((Tuple<RunControl, int>)s!).Item1.OnSoftLimit(((Tuple<RunControl, int>)s!).Item2), Tuple.Create(this, _generation), after, Timeout.InfiniteTimeSpan);
         }
     }
 

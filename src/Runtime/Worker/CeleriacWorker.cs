@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.Protocol;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,8 +53,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
-        _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout);
-        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout);
+        _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
+        _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -110,7 +109,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         var owners = new Consumer[_worker.Concurrency];
         for (int i = 0; i < consumers.Length; i++)
         {
-            Consumer consumer = owners[i] = new Consumer(_hardStop.Token);
+            Consumer consumer = owners[i] = new Consumer(_hardStop.Token, _time);
             consumers[i] = Task.Run(() => ConsumeLoopAsync(consumer), CancellationToken.None);
         }
 
@@ -235,8 +234,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 await Delay(backoffMs, stoppingToken).ConfigureAwait(false);
                 continue;
             }
-            catch (OperationCanceledException)
+            catch (Exception)
             {
+                // Stopping (the filter above let it through): a cancelled fetch, or a broker error while stopping — Redis
+                // may be down, which is often why the host stops. Nothing to report; what the fetch leased before it
+                // failed is held below and handed back by the graceful stop.
             }
 
             if (free > batch.Count)
@@ -259,6 +261,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     /// </summary>
     private async Task ConsumeLoopAsync(Consumer consumer)
     {
+        RunningTask.Enter(consumer.Running); // once: every run of this loop flows from here
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
@@ -325,7 +328,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     bool scoped = (registration.Needs & TaskNeeds.Services) != 0;
                     AsyncServiceScope scope = scoped ? _scopes.CreateAsyncScope() : default;
                     Exception? failure = null;
-                    long started = Stopwatch.GetTimestamp();
+                    long started = _time.GetTimestamp();
+                    consumer.Running.Begin(envelope);
                     Begin(delivery, run, policy);
                     TaskContext context;
                     try
@@ -339,6 +343,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         // The worker's own step failed, not the task: set the message aside rather than blame the task
                         // or leave the lease to expire (then the message would come back and fail the same way).
                         End(delivery, run);
+                        consumer.Running.End();
                         if (scoped)
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
@@ -369,6 +374,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     finally
                     {
                         End(delivery, run);
+                        consumer.Running.End();
                         if (scoped)
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
@@ -383,7 +389,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
                     if (_logger.IsEnabled(LogLevel.Debug))
                     {
-                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
                     }
 
                     // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
@@ -424,14 +430,15 @@ internal sealed partial class CeleriacWorker : BackgroundService
         Revoked,
         Expired,
         UnknownTask,
+        UndecodableArgs,
     }
 
-    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name.</summary>
+    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name, argument elements.</summary>
     private Admission Admit(Delivery delivery, Envelope envelope, out TaskRegistration? registration, out EnvelopeException? undecodable)
     {
         registration = null;
         undecodable = null;
-        if (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes)
+        if (delivery.OversizedLength > 0 || (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes))
         {
             return Admission.Oversized;
         }
@@ -471,7 +478,15 @@ internal sealed partial class CeleriacWorker : BackgroundService
             return Admission.Expired;
         }
 
-        return _catalog.TryGet(envelope.Task, out registration) ? Admission.Run : Admission.UnknownTask;
+        if (!_catalog.TryGet(envelope.Task, out registration))
+        {
+            return Admission.UnknownTask;
+        }
+
+        // Counted before any formatter allocates: the decoded arguments stay within the element budget.
+        return _options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) != PayloadScan.Outcome.Ok
+            ? Admission.UndecodableArgs
+            : Admission.Run;
     }
 
     /// <summary>Records why a delivery is not run: a dead letter, or a REVOKED result (revoked, expired).</summary>
@@ -481,7 +496,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             case Admission.Oversized:
                 // Decoded only for its name and reply channel, so that the sender's wait hears of it at once.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), DeadLetterReasons.Oversized, $"the message is {delivery.Envelope.Length} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, TryReadTaskName(delivery), DeadLetterReasons.Oversized, $"the message is {(delivery.OversizedLength > 0 ? delivery.OversizedLength : delivery.Envelope.Length)} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
                 break;
             case Admission.RedeliveryLimit:
                 // Started again and again without an outcome: its workers died running it. Set aside, never run again.
@@ -491,7 +506,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 await DeadLetterAsync(delivery, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
                 break;
             case Admission.IdMismatch:
-                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.Undecodable, $"the envelope's id '{envelope.Id}' differs from the broker's id").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.Undecodable, $"the envelope's id '{Quote.Bounded(envelope.Id)}' differs from the broker's id").ConfigureAwait(false);
                 break;
             case Admission.Revoked:
                 Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
@@ -510,7 +525,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }).ConfigureAwait(false);
                 break;
             case Admission.UnknownTask:
-                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{envelope.Task}' is registered in worker {_name}").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{Quote.Bounded(envelope.Task)}' is registered in worker {_name}").ConfigureAwait(false);
+                break;
+            case Admission.UndecodableArgs:
+                PayloadScan.Outcome scanned = PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out long elements);
+                await DeadLetterAsync(delivery, envelope.Task, DeadLetterReasons.UndecodableArgs, $"task '{Quote.Bounded(envelope.Task)}': {PayloadScan.Describe(scanned, elements, _options.MaxMessageElements)}").ConfigureAwait(false);
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected admission {admission}.");
@@ -595,7 +614,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         bool abandoned = false;
         Exception? failure = null;
         TaskResult? result = null;
-        long started = Stopwatch.GetTimestamp();
+        long started = _time.GetTimestamp();
         Begin(delivery, run, policy);
         TaskContext context;
         try
@@ -612,7 +631,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         try
         {
-            Task limited = Task.Run(() => registration.Invoker(args, context, sink).AsTask());
+            RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
+            Task limited = Task.Run(() =>
+            {
+                RunningTask.Enter(running);
+                return registration.Invoker(args, context, sink).AsTask();
+            });
             using var limitCancel = new CancellationTokenSource();
             Task limit = Task.Delay(hard, _time, limitCancel.Token);
             if (await Task.WhenAny(limited, limit).ConfigureAwait(false) == limited)
@@ -622,7 +646,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 {
                     await limited.ConfigureAwait(false);
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (Exception ex)
                 {
@@ -656,18 +680,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
         await HandleFailureAsync(delivery, envelope, policy, run, failure!).ConfigureAwait(false);
     }
 
+    /// <summary>The name (quoted, bounded) and reply channel of a message that is not decoded: headers and arguments are skipped.</summary>
     private static string? TryReadTaskName(Delivery delivery)
     {
-        try
-        {
-            Envelope envelope = EnvelopeCodec.Decode(delivery.Envelope);
-            delivery.ReplyTo = envelope.ReplyTo;
-            return envelope.Task;
-        }
-        catch (EnvelopeException)
-        {
-            return null;
-        }
+        EnvelopeCodec.Peek(delivery.Envelope, out string? task, out string? replyTo);
+        delivery.ReplyTo = replyTo;
+        return task;
     }
 
     /// <summary>An abandoned run (hard time limit) keeps running in the background; its scope is disposed when it ends, its outcome ignored.</summary>

@@ -15,7 +15,7 @@ internal sealed class Consumer : IValueTaskSource<Delivery?>
     // serialised their work on one thread and cost 5-20% of the drain (docs/performance.md).
     private ManualResetValueTaskSourceCore<Delivery?> _next = new() { RunContinuationsAsynchronously = true };
 
-    public Consumer(CancellationToken shutdown) => Run = new RunControl(shutdown);
+    public Consumer(CancellationToken shutdown, TimeProvider time) => Run = new RunControl(shutdown, time);
 
     /// <summary>Receives the encoded return value of the running task.</summary>
     public ArrayBufferWriter<byte> Output { get; } = new(256);
@@ -25,6 +25,9 @@ internal sealed class Consumer : IValueTaskSource<Delivery?>
 
     /// <summary>The running task's cancellation.</summary>
     public RunControl Run { get; }
+
+    /// <summary>The running task as the sends its code makes see it (their parent).</summary>
+    public RunningTask Running { get; } = new();
 
     private readonly TaskContext _context = TaskContext.CreateReusable();
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 
 namespace Celeriac.Worker;
@@ -22,6 +21,7 @@ internal sealed class GroupCommit<TItem>
     private readonly Func<List<TItem>, int[], Task> _send;
     private readonly Func<Exception, int, bool> _onError;
     private readonly TimeSpan _giveUpAfter;
+    private readonly TimeProvider _time;
     private readonly List<TItem> _batch = new(MaxBatch);
     private readonly List<Waiter> _waiters = new(MaxBatch);
     private readonly int[] _results = new int[MaxBatch];
@@ -33,11 +33,13 @@ internal sealed class GroupCommit<TItem>
     /// While the broker is unreachable the batch is retried with backoff (the writes are fenced per id, so a repeat after
     /// a write that did land changes nothing) until this much time has passed; then every item of the batch fails.
     /// </param>
-    public GroupCommit(Func<List<TItem>, int[], Task> send, Func<Exception, int, bool> onError, TimeSpan giveUpAfter)
+    /// <param name="time">The clock of the backoff and of <paramref name="giveUpAfter"/>.</param>
+    public GroupCommit(Func<List<TItem>, int[], Task> send, Func<Exception, int, bool> onError, TimeSpan giveUpAfter, TimeProvider time)
     {
         _send = send;
         _onError = onError;
         _giveUpAfter = giveUpAfter;
+        _time = time;
     }
 
     /// <summary>Queues <paramref name="item"/> and returns its own result once the batch holding it was sent.</summary>
@@ -58,66 +60,118 @@ internal sealed class GroupCommit<TItem>
         return new ValueTask<int>(waiter, version);
     }
 
+    /// <summary>
+    /// The one flusher. Started fire-and-forget, so nothing may escape it: a batch whose send path throws anything (the
+    /// send, the error callback, the backoff) fails its own waiters, and the flusher goes on; should the flusher itself
+    /// end abnormally, its <c>finally</c> clears the flag and hands what is queued to a new flusher, so that consumers
+    /// never wait on a flusher that is gone.
+    /// </summary>
     private async Task FlushAsync()
     {
-        while (true)
+        bool idle = false;
+        try
         {
-            while (_batch.Count < MaxBatch && _queue.TryDequeue(out (TItem Item, Waiter Waiter) entry))
-            {
-                _batch.Add(entry.Item);
-                _waiters.Add(entry.Waiter);
-            }
-
-            if (_batch.Count == 0)
-            {
-                Volatile.Write(ref _flushing, 0);
-                // An item queued after the last TryDequeue but before the flag was cleared saw a flusher running: take it.
-                if (_queue.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            Exception? error = null;
-            long started = Stopwatch.GetTimestamp();
-            int backoffMs = 50;
             while (true)
             {
+                while (_batch.Count < MaxBatch && _queue.TryDequeue(out (TItem Item, Waiter Waiter) entry))
+                {
+                    _batch.Add(entry.Item);
+                    _waiters.Add(entry.Waiter);
+                }
+
+                if (_batch.Count == 0)
+                {
+                    Volatile.Write(ref _flushing, 0);
+                    // An item queued after the last TryDequeue but before the flag was cleared saw a flusher running: take it.
+                    if (_queue.IsEmpty || Interlocked.CompareExchange(ref _flushing, 1, 0) != 0)
+                    {
+                        idle = true;
+                        return;
+                    }
+
+                    continue;
+                }
+
+                Exception? error = null;
                 try
                 {
-                    await _send(_batch, _results).ConfigureAwait(false);
-                    break;
+                    await SendWithRetriesAsync().ConfigureAwait(false);
                 }
                 catch (Exception ex)
                 {
-                    if (Stopwatch.GetElapsedTime(started) >= _giveUpAfter || !_onError(ex, backoffMs))
-                    {
-                        error = ex;
-                        break;
-                    }
-
-                    await Task.Delay(backoffMs, CancellationToken.None).ConfigureAwait(false);
-                    backoffMs = Math.Min(backoffMs * 2, 1000);
+                    error = ex;
+                }
+                finally
+                {
+                    Complete(error);
                 }
             }
-
-            for (int i = 0; i < _waiters.Count; i++)
-            {
-                if (error is null)
-                {
-                    _waiters[i].SetResult(_results[i]);
-                }
-                else
-                {
-                    _waiters[i].SetException(error);
-                }
-            }
-
-            _batch.Clear();
-            _waiters.Clear();
         }
+        finally
+        {
+            if (!idle)
+            {
+                try
+                {
+                    Complete(new InvalidOperationException("The group commit's flusher stopped before the batch was sent."));
+                }
+                finally
+                {
+                    _batch.Clear();
+                    _waiters.Clear();
+                    Volatile.Write(ref _flushing, 0);
+                }
+
+                if (!_queue.IsEmpty && Interlocked.CompareExchange(ref _flushing, 1, 0) == 0)
+                {
+                    _ = FlushAsync();
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends the batch, retrying with backoff while the send fails, until <see cref="_giveUpAfter"/> or the error callback says stop.</summary>
+    private async Task SendWithRetriesAsync()
+    {
+        long started = _time.GetTimestamp();
+        int backoffMs = 50;
+        while (true)
+        {
+            try
+            {
+                await _send(_batch, _results).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex)
+            {
+                if (_time.GetElapsedTime(started) >= _giveUpAfter || !_onError(ex, backoffMs))
+                {
+                    throw;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(backoffMs), _time, CancellationToken.None).ConfigureAwait(false);
+                backoffMs = Math.Min(backoffMs * 2, 1000);
+            }
+        }
+    }
+
+    /// <summary>Wakes every waiter of the batch with its result, or with <paramref name="error"/>; empties the batch.</summary>
+    private void Complete(Exception? error)
+    {
+        for (int i = 0; i < _waiters.Count; i++)
+        {
+            if (error is null)
+            {
+                _waiters[i].SetResult(_results[i]);
+            }
+            else
+            {
+                _waiters[i].SetException(error);
+            }
+        }
+
+        _batch.Clear();
+        _waiters.Clear();
     }
 
     /// <summary>A reusable awaitable for one item; returns itself to the pool once its result was read.</summary>

@@ -72,7 +72,12 @@ namespace Celeriac.Generated.Samples_Tasks
             public void Serialize(ref global::MessagePack.MessagePackWriter writer, global::Samples.Payloads.Access value, global::MessagePack.MessagePackSerializerOptions options) => writer.Write((long)value);
 
             /// <inheritdoc/>
-            public global::Samples.Payloads.Access Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options) => (global::Samples.Payloads.Access)reader.ReadInt64();
+            public global::Samples.Payloads.Access Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options)
+            {
+                var value = reader.ReadInt64();
+                if ((value | (0 | 1 | 2)) == (0 | 1 | 2)) return (global::Samples.Payloads.Access)value;
+                throw new global::MessagePack.MessagePackSerializationException("Value " + value + " is not defined by enum 'Samples.Payloads.Access'.");
+            }
         }
 
         /// <summary>Writes <c>Samples.Payloads.Color</c> as its underlying integer.</summary>
@@ -85,7 +90,12 @@ namespace Celeriac.Generated.Samples_Tasks
             public void Serialize(ref global::MessagePack.MessagePackWriter writer, global::Samples.Payloads.Color value, global::MessagePack.MessagePackSerializerOptions options) => writer.Write((byte)value);
 
             /// <inheritdoc/>
-            public global::Samples.Payloads.Color Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options) => (global::Samples.Payloads.Color)reader.ReadByte();
+            public global::Samples.Payloads.Color Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options)
+            {
+                var value = reader.ReadByte();
+                switch (value) { case 0: case 1: return (global::Samples.Payloads.Color)value; }
+                throw new global::MessagePack.MessagePackSerializationException("Value " + value + " is not defined by enum 'Samples.Payloads.Color'.");
+            }
         }
 
         /// <summary>Writes <c>Samples.Payloads.Customer</c> as an array of its members.</summary>
@@ -113,6 +123,7 @@ namespace Celeriac.Generated.Samples_Tasks
                 try
                 {
                     int count = reader.ReadArrayHeader();
+                    if (count <= 2) throw new global::MessagePack.MessagePackSerializationException("Member '" + (count <= 1 ? "Name" : "Email") + "' of 'Samples.Payloads.Customer' is missing (the message has " + count + " members).");
                     global::System.Guid __celeriac_Id = default;
                     string __celeriac_Name = default!;
                     string __celeriac_Email = default!;
@@ -122,8 +133,8 @@ namespace Celeriac.Generated.Samples_Tasks
                         switch (i)
                         {
                             case 0: __celeriac_Id = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Guid>(options.Resolver).Deserialize(ref reader, options); break;
-                            case 1: __celeriac_Name = reader.ReadString()!; break;
-                            case 2: __celeriac_Email = reader.ReadString()!; break;
+                            case 1: __celeriac_Name = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Name' of 'Samples.Payloads.Customer' is null but is not nullable."); break;
+                            case 2: __celeriac_Email = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Email' of 'Samples.Payloads.Customer' is null but is not nullable."); break;
                             case 3: __celeriac_Referrals = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.List<global::Samples.Payloads.Customer>?>(options.Resolver).Deserialize(ref reader, options); break;
                             default: reader.Skip(); break;
                         }
@@ -160,13 +171,14 @@ namespace Celeriac.Generated.Samples_Tasks
                 try
                 {
                     int count = reader.ReadArrayHeader();
+                    if (count <= 0) throw new global::MessagePack.MessagePackSerializationException("Member '" + ("Label") + "' of 'Samples.Payloads.Node' is missing (the message has " + count + " members).");
                     string __celeriac_Label = default!;
                     global::Samples.Payloads.Node? __celeriac_Next = default;
                     for (int i = 0; i < count; i++)
                     {
                         switch (i)
                         {
-                            case 0: __celeriac_Label = reader.ReadString()!; break;
+                            case 0: __celeriac_Label = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Label' of 'Samples.Payloads.Node' is null but is not nullable."); break;
                             case 1: __celeriac_Next = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Payloads_NodeFormatter.Instance.Deserialize(ref reader, options); break;
                             default: reader.Skip(); break;
                         }
@@ -261,6 +273,7 @@ namespace Celeriac.Generated.Samples_Tasks
                 try
                 {
                     int count = reader.ReadArrayHeader();
+                    if (count <= 18) throw new global::MessagePack.MessagePackSerializationException("Member '" + (count <= 0 ? "Route" : count <= 1 ? "Stops" : count <= 2 ? "Counts" : count <= 3 ? "Tags" : count <= 4 ? "Boxes" : count <= 5 ? "Codes" : count <= 6 ? "Notes" : count <= 7 ? "Accesses" : count <= 8 ? "Nested" : count <= 14 ? "Version" : count <= 17 ? "Customer" : "Head") + "' of 'Samples.Payloads.Shipment' is missing (the message has " + count + " members).");
                     global::Samples.Payloads.Point[] __celeriac_Route = default!;
                     global::System.Collections.Generic.Dictionary<string, global::Samples.Payloads.Point> __celeriac_Stops = default!;
                     global::System.Collections.Generic.IReadOnlyDictionary<global::Samples.Payloads.Color, int> __celeriac_Counts = default!;
@@ -284,25 +297,25 @@ namespace Celeriac.Generated.Samples_Tasks
                     {
                         switch (i)
                         {
-                            case 0: __celeriac_Route = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Point[]?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 1: __celeriac_Stops = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.Dictionary<string, global::Samples.Payloads.Point>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 2: __celeriac_Counts = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyDictionary<global::Samples.Payloads.Color, int>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 3: __celeriac_Tags = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.HashSet<string>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 4: __celeriac_Boxes = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IList<global::Samples.Payloads.Size>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 5: __celeriac_Codes = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.ICollection<int>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 6: __celeriac_Notes = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IEnumerable<string?>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 7: __celeriac_Accesses = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyCollection<global::Samples.Payloads.Access>?>(options.Resolver).Deserialize(ref reader, options)!; break;
-                            case 8: __celeriac_Nested = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IDictionary<int, global::System.Collections.Generic.List<global::Samples.Payloads.Color?>>?>(options.Resolver).Deserialize(ref reader, options)!; break;
+                            case 0: __celeriac_Route = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Point[]?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Route' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 1: __celeriac_Stops = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.Dictionary<string, global::Samples.Payloads.Point>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Stops' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 2: __celeriac_Counts = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyDictionary<global::Samples.Payloads.Color, int>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Counts' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 3: __celeriac_Tags = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.HashSet<string>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Tags' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 4: __celeriac_Boxes = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IList<global::Samples.Payloads.Size>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Boxes' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 5: __celeriac_Codes = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.ICollection<int>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Codes' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 6: __celeriac_Notes = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IEnumerable<string?>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Notes' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 7: __celeriac_Accesses = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyCollection<global::Samples.Payloads.Access>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Accesses' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 8: __celeriac_Nested = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IDictionary<int, global::System.Collections.Generic.List<global::Samples.Payloads.Color?>>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Nested' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
                             case 9: __celeriac_Origin = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Point?>(options.Resolver).Deserialize(ref reader, options); break;
                             case 10: __celeriac_Paint = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Color?>(options.Resolver).Deserialize(ref reader, options); break;
                             case 11: __celeriac_When = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.DateTime?>(options.Resolver).Deserialize(ref reader, options); break;
                             case 12: __celeriac_Duration = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.TimeSpan>(options.Resolver).Deserialize(ref reader, options); break;
                             case 13: __celeriac_Link = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Uri?>(options.Resolver).Deserialize(ref reader, options); break;
-                            case 14: __celeriac_Version = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Version?>(options.Resolver).Deserialize(ref reader, options)!; break;
+                            case 14: __celeriac_Version = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Version?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Version' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
                             case 15: __celeriac_Big = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Numerics.BigInteger>(options.Resolver).Deserialize(ref reader, options); break;
                             case 16: __celeriac_Letter = reader.ReadChar(); break;
-                            case 17: __celeriac_Customer = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Payloads_CustomerFormatter.Instance.Deserialize(ref reader, options)!; break;
-                            case 18: __celeriac_Head = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Payloads_NodeFormatter.Instance.Deserialize(ref reader, options)!; break;
+                            case 17: __celeriac_Customer = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Payloads_CustomerFormatter.Instance.Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Customer' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
+                            case 18: __celeriac_Head = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Payloads_NodeFormatter.Instance.Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Head' of 'Samples.Payloads.Shipment' is null but is not nullable."); break;
                             default: reader.Skip(); break;
                         }
                     }
@@ -418,15 +431,25 @@ namespace Samples.Payloads
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), null, cancellationToken).ConfigureAwait(false));
+            {
+                global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
+                global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
+                global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
+                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), null, cancellationToken).ConfigureAwait(false));
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>> ApplyAsync(global::Celeriac.ITaskClient client, global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), options, cancellationToken).ConfigureAwait(false));
+            {
+                global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
+                global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
+                global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
+                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), options, cancellationToken).ConfigureAwait(false));
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<(global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size)> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -436,6 +459,9 @@ namespace Samples.Payloads
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
                     var __celeriac_call = calls[__celeriac_i];
+                    if (__celeriac_call.Item1 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: shipment is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item2 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: extra is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item3 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: ids is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(__celeriac_call.Item1, __celeriac_call.Item2, __celeriac_call.Item3, __celeriac_call.Item4, __celeriac_call.Item5);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

@@ -68,6 +68,7 @@ namespace Celeriac.Generated.Samples_Tasks
                 try
                 {
                     int count = reader.ReadArrayHeader();
+                    if (count <= 2) throw new global::MessagePack.MessagePackSerializationException("Member '" + (count <= 0 ? "To" : count <= 1 ? "Subject" : "Lines") + "' of 'Samples.Tasks.Letter' is missing (the message has " + count + " members).");
                     string __celeriac_To = default!;
                     string __celeriac_Subject = default!;
                     global::System.Collections.Generic.IReadOnlyList<string> __celeriac_Lines = default!;
@@ -77,9 +78,9 @@ namespace Celeriac.Generated.Samples_Tasks
                     {
                         switch (i)
                         {
-                            case 0: __celeriac_To = reader.ReadString()!; break;
-                            case 1: __celeriac_Subject = reader.ReadString()!; break;
-                            case 2: __celeriac_Lines = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyList<string>?>(options.Resolver).Deserialize(ref reader, options)!; break;
+                            case 0: __celeriac_To = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'To' of 'Samples.Tasks.Letter' is null but is not nullable."); break;
+                            case 1: __celeriac_Subject = reader.ReadString() ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Subject' of 'Samples.Tasks.Letter' is null but is not nullable."); break;
+                            case 2: __celeriac_Lines = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::System.Collections.Generic.IReadOnlyList<string>?>(options.Resolver).Deserialize(ref reader, options) ?? throw new global::MessagePack.MessagePackSerializationException("Member 'Lines' of 'Samples.Tasks.Letter' is null but is not nullable."); break;
                             case 3: __celeriac_Urgency = global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Samples_Tasks_UrgencyFormatter.Instance.Deserialize(ref reader, options); break;
                             case 4: __celeriac_Copies = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int?>(options.Resolver).Deserialize(ref reader, options); break;
                             default: reader.Skip(); break;
@@ -104,7 +105,12 @@ namespace Celeriac.Generated.Samples_Tasks
             public void Serialize(ref global::MessagePack.MessagePackWriter writer, global::Samples.Tasks.Urgency value, global::MessagePack.MessagePackSerializerOptions options) => writer.Write((int)value);
 
             /// <inheritdoc/>
-            public global::Samples.Tasks.Urgency Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options) => (global::Samples.Tasks.Urgency)reader.ReadInt32();
+            public global::Samples.Tasks.Urgency Deserialize(ref global::MessagePack.MessagePackReader reader, global::MessagePack.MessagePackSerializerOptions options)
+            {
+                var value = reader.ReadInt32();
+                switch (value) { case 0: case 1: return (global::Samples.Tasks.Urgency)value; }
+                throw new global::MessagePack.MessagePackSerializationException("Value " + value + " is not defined by enum 'Samples.Tasks.Urgency'.");
+            }
         }
     }
 
@@ -173,15 +179,21 @@ namespace Samples.Tasks
             public const string Queue = "mail";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<bool>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Tasks.Letter letter, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(letter), null, cancellationToken).ConfigureAwait(false));
+            {
+                global::System.ArgumentNullException.ThrowIfNull(letter, nameof(letter));
+                return Handle(client, await client.SendAsync(Definition, new Args(letter), null, cancellationToken).ConfigureAwait(false));
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<bool>> ApplyAsync(global::Celeriac.ITaskClient client, global::Samples.Tasks.Letter letter, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(letter), options, cancellationToken).ConfigureAwait(false));
+            {
+                global::System.ArgumentNullException.ThrowIfNull(letter, nameof(letter));
+                return Handle(client, await client.SendAsync(Definition, new Args(letter), options, cancellationToken).ConfigureAwait(false));
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<bool>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<global::Samples.Tasks.Letter> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -190,6 +202,7 @@ namespace Samples.Tasks
                 var __celeriac_args = new Args[calls.Count];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
+                    if (calls[__celeriac_i] is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: letter is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
@@ -294,7 +307,7 @@ namespace Samples.Tasks
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int x, int y, global::System.Threading.CancellationToken cancellationToken = default)
@@ -419,15 +432,21 @@ namespace Samples.Tasks
             public const string Queue = "default";
 
             /// <summary>The task's definition: name, queue, defaults and argument formatter.</summary>
-            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            internal static readonly global::Celeriac.TaskDefinition<Args> Definition = new(Name, Queue, 0, ArgsFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, string message, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(message), null, cancellationToken).ConfigureAwait(false));
+            {
+                global::System.ArgumentNullException.ThrowIfNull(message, nameof(message));
+                return Handle(client, await client.SendAsync(Definition, new Args(message), null, cancellationToken).ConfigureAwait(false));
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, string message, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(message), options, cancellationToken).ConfigureAwait(false));
+            {
+                global::System.ArgumentNullException.ThrowIfNull(message, nameof(message));
+                return Handle(client, await client.SendAsync(Definition, new Args(message), options, cancellationToken).ConfigureAwait(false));
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<string> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -436,6 +455,7 @@ namespace Samples.Tasks
                 var __celeriac_args = new Args[calls.Count];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
+                    if (calls[__celeriac_i] is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: message is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

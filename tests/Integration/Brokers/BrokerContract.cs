@@ -50,7 +50,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(EnvelopeOf("a"), d.Envelope.ToArray());
         Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
 
-        Assert.True(await Broker.CompleteAsync(d, Success(42), Ttl, default), "CompleteAsync with the current lease must succeed");
+        Assert.True(await CompleteAsync(d, Success(42), Ttl), "CompleteAsync with the current lease must succeed");
         TaskResult result = await Broker.GetResultAsync("a", default);
         Output.WriteLine($"result state={result.State} value={Convert.ToHexString(result.Value.Span)} task={result.TaskName} worker={result.Worker}");
         Assert.Equal(TaskState.Success, result.State);
@@ -213,7 +213,7 @@ public abstract class BrokerContract : IAsyncLifetime
         int oldExtended = await Broker.ExtendLeasesAsync([old], TimeSpan.FromSeconds(10), default);
         bool oldDead = await Broker.DeadLetterAsync(old, "unknown-task: stale", Failure("stale"), Ttl, default);
         await Broker.ReleaseAsync([old], default);
-        bool oldCompleted = await Broker.CompleteAsync(old, Success(1), Ttl, default);
+        bool oldCompleted = await CompleteAsync(old, Success(1), Ttl);
         Output.WriteLine($"old token: extend={oldExtended} deadLetter={oldDead} complete={oldCompleted}; queue length after old release={await Broker.GetQueueLengthAsync(q, default)}");
         Assert.Equal(0, oldExtended);
         Assert.False(oldDead, "DeadLetterAsync with a stale token must return false");
@@ -223,8 +223,8 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("f", default)).State);
         Assert.Equal(1, await Broker.ExtendLeasesAsync([current], TimeSpan.FromSeconds(10), default));
 
-        Assert.True(await Broker.CompleteAsync(current, Success(2), Ttl, default));
-        Assert.False(await Broker.CompleteAsync(old, Success(1), Ttl, default), "a stale completion after the real one must not be accepted");
+        Assert.True(await CompleteAsync(current, Success(2), Ttl));
+        Assert.False(await CompleteAsync(old, Success(1), Ttl), "a stale completion after the real one must not be accepted");
         TaskResult result = await Broker.GetResultAsync("f", default);
         Output.WriteLine($"final result {result.State} value={Convert.ToHexString(result.Value.Span)}");
         Assert.Equal(TaskState.Success, result.State);
@@ -250,7 +250,7 @@ public abstract class BrokerContract : IAsyncLifetime
         }
 
         Output.WriteLine($"held for {clock.ElapsedMilliseconds} ms with a {lease.TotalMilliseconds} ms lease and {rounds} extensions");
-        Assert.True(await Broker.CompleteAsync(d, Success(7), Ttl, default), "the extended lease must still be held");
+        Assert.True(await CompleteAsync(d, Success(7), Ttl), "the extended lease must still be held");
     }
 
     [Fact]
@@ -366,7 +366,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(2, length);
         Assert.Equal("first,second", string.Join(",", again.Select(x => x.Id)));
         Assert.Equal(2, again[0].DeliveryCount);
-        Assert.False(await Broker.CompleteAsync(d, Success(1), Ttl, default), "the released delivery's token must no longer complete");
+        Assert.False(await CompleteAsync(d, Success(1), Ttl), "the released delivery's token must no longer complete");
     }
 
     [Fact]
@@ -410,23 +410,22 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(1, again.DeliveryCount);
         Assert.Equal(EnvelopeOf("d1"), again.Envelope.ToArray());
         Assert.True(afterRequeue.State == TaskState.Pending, $"a requeued task must not keep its old final result ({afterRequeue.State}): a client waiting on it would see the stale failure");
-        Assert.True(await Broker.CompleteAsync(again, Success(5), Ttl, default));
+        Assert.True(await CompleteAsync(again, Success(5), Ttl));
         Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("d1", default)).State);
     }
 
     [Fact]
-    public async Task SetState_records_progress_but_never_overwrites_a_final_result()
+    public async Task A_started_state_is_recorded_but_never_overwrites_a_final_result()
     {
         string q = Queue();
         await Broker.EnqueueAsync([Item("s", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
-        await Broker.SetStateAsync("s", State(TaskState.Started), Ttl, default);
+        Assert.Equal(1, await StartAsync(d, State(TaskState.Started), Ttl));
         TaskState started = (await Broker.GetResultAsync("s", default)).State;
-        Assert.True(await Broker.CompleteAsync(d, Success(3), Ttl, default));
-        await Broker.SetStateAsync("s", State(TaskState.Started), Ttl, default);
-        await Broker.SetStateAsync("s", State(TaskState.Retry), Ttl, default);
+        Assert.True(await CompleteAsync(d, Success(3), Ttl));
+        Assert.Equal(0, await StartAsync(d, State(TaskState.Started), Ttl)); // a late start: refused, nothing written
         TaskResult final = await Broker.GetResultAsync("s", default);
-        Output.WriteLine($"after SetState(STARTED): {started}; after completion and two more SetState calls: {final.State}");
+        Output.WriteLine($"after the start: {started}; after completion and a late start: {final.State}");
         Assert.Equal(TaskState.Started, started);
         Assert.Equal(TaskState.Success, final.State);
         Assert.Equal(new byte[] { 3 }, final.Value.ToArray());
@@ -443,7 +442,7 @@ public abstract class BrokerContract : IAsyncLifetime
         await Task.Delay(300);
         Assert.False(waiting.IsCompleted, $"WaitResultAsync returned after {clock.ElapsedMilliseconds} ms before the task completed");
         long completedAt = clock.ElapsedMilliseconds;
-        Assert.True(await Broker.CompleteAsync(d, Success(9), Ttl, default));
+        Assert.True(await CompleteAsync(d, Success(9), Ttl));
         TaskResult result = await Wait.WithinAsync(waiting, Long, "WaitResultAsync after the completion");
         long latency = clock.ElapsedMilliseconds - completedAt;
         Output.WriteLine($"woken {latency} ms after the completion with {result.State} (timeout 10 s)");
@@ -460,7 +459,9 @@ public abstract class BrokerContract : IAsyncLifetime
     [Fact]
     public async Task WaitResult_returns_the_latest_non_final_state_at_the_timeout()
     {
-        await Broker.SetStateAsync("slow", State(TaskState.Started), Ttl, default);
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("slow", q)], default);
+        Assert.Equal(1, await StartAsync(Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30))), State(TaskState.Started), Ttl));
         var clock = Stopwatch.StartNew();
         TaskResult result = await Wait.WithinAsync(Broker.WaitResultAsync("slow", TimeSpan.FromMilliseconds(600), default), Long, "WaitResultAsync with a 600 ms timeout");
         Output.WriteLine($"returned {result.State} after {clock.ElapsedMilliseconds} ms (timeout 600 ms)");
@@ -480,7 +481,7 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("ttl", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
         var clock = Stopwatch.StartNew();
-        Assert.True(await Broker.CompleteAsync(d, Success(1), TimeSpan.FromMilliseconds(400), default));
+        Assert.True(await CompleteAsync(d, Success(1), TimeSpan.FromMilliseconds(400)));
         TaskState right = (await Broker.GetResultAsync("ttl", default)).State;
         TimeSpan gone = await Wait.UntilAsync(async () => (await Broker.GetResultAsync("ttl", default)).State == TaskState.Pending, TimeSpan.FromSeconds(5), "the result with a 400 ms TTL to expire");
         Output.WriteLine($"right after completion: {right}; PENDING again after {gone.TotalMilliseconds:0} ms (TTL 400 ms)");
@@ -498,7 +499,7 @@ public abstract class BrokerContract : IAsyncLifetime
         long due = Now() + 400;
         TaskResult retry = new() { State = TaskState.Retry, Error = new TaskError("System.InvalidOperationException", "boom", null), TaskName = "contract.task", Retries = 0, Timestamp = DateTimeOffset.UtcNow };
         Assert.True(await Broker.RetryAsync(d, next, due, retry, Ttl, default), "RetryAsync with the current lease must succeed");
-        Assert.False(await Broker.CompleteAsync(d, Success(1), Ttl, default), "the retried delivery's lease must be gone");
+        Assert.False(await CompleteAsync(d, Success(1), Ttl), "the retried delivery's lease must be gone");
 
         TaskResult state = await Broker.GetResultAsync("r1", default);
         List<Delivery> early = await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero);
@@ -512,7 +513,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.True(Now() >= due, "a retry must not be delivered before its due time");
         Assert.Equal(1, again.DeliveryCount);
         Assert.Equal(next, again.Envelope.ToArray());
-        Assert.True(await Broker.CompleteAsync(again, Success(7), Ttl, default));
+        Assert.True(await CompleteAsync(again, Success(7), Ttl));
         Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r1", default)).State);
     }
 
@@ -526,7 +527,7 @@ public abstract class BrokerContract : IAsyncLifetime
         bool stale = await Broker.RetryAsync(old, Encoding.UTF8.GetBytes("stale"), Now(), State(TaskState.Retry), Ttl, default);
         Output.WriteLine($"stale retry returned {stale}; current holder dc {current.DeliveryCount}");
         Assert.False(stale);
-        Assert.True(await Broker.CompleteAsync(current, Success(3), Ttl, default), "the current holder must still own the message");
+        Assert.True(await CompleteAsync(current, Success(3), Ttl), "the current holder must still own the message");
         Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", default)).State);
     }
 
@@ -577,7 +578,7 @@ public abstract class BrokerContract : IAsyncLifetime
         List<Delivery> other = await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w2");
         Output.WriteLine($"after 800 ms of 400 ms leases renewed every 200 ms: another worker fetched {other.Count}");
         Assert.Empty(other);
-        Assert.True(await Broker.CompleteAsync(d, Success(1), Ttl, default));
+        Assert.True(await CompleteAsync(d, Success(1), Ttl));
     }
 
     [Fact]
@@ -596,7 +597,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(2, await Broker.PurgeDeadLettersAsync(q, null, default));
         Assert.Empty(await Broker.GetDeadLettersAsync(q, 10, default));
         Assert.Equal(0, await Broker.RequeueDeadLettersAsync(q, ["p2"], default));
-        Assert.True(await Broker.CompleteAsync(got.Single(d => d.Id == "alive"), Success(1), Ttl, default), "a leased message must not be purged");
+        Assert.True(await CompleteAsync(got.Single(d => d.Id == "alive"), Success(1), Ttl), "a leased message must not be purged");
     }
 
     [Fact]
@@ -607,7 +608,7 @@ public abstract class BrokerContract : IAsyncLifetime
         List<Delivery> first = await FetchAsync([q], 2, TimeSpan.FromMilliseconds(300));
         Delivery s1 = first.Single(d => d.Id == "s1");
         Assert.Equal(0, s1.Runs);
-        Assert.Equal(1, await Broker.MarkStartedAsync(s1, State(TaskState.Started), Ttl, default));
+        Assert.Equal(1, await StartAsync(s1, State(TaskState.Started), Ttl));
         Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("s1", default)).State);
 
         // Both leases expire (the worker "died"): s1 had started, s2 was only prefetched.
@@ -617,8 +618,8 @@ public abstract class BrokerContract : IAsyncLifetime
         Delivery s1b = again.Single(d => d.Id == "s1");
         Assert.Equal(1, s1b.Runs);
         Assert.Equal(0, again.Single(d => d.Id == "s2").Runs);
-        Assert.Equal(0, await Broker.MarkStartedAsync(s1, null, Ttl, default)); // the stale holder is refused
-        Assert.Equal(2, await Broker.MarkStartedAsync(s1b, null, Ttl, default));
+        Assert.Equal(0, await StartAsync(s1, null, Ttl)); // the stale holder is refused
+        Assert.Equal(2, await StartAsync(s1b, null, Ttl));
 
         // A release after a started run (graceful shutdown interrupting it) takes the run back.
         s1b.RunStarted = true;
@@ -733,7 +734,7 @@ public abstract class BrokerContract : IAsyncLifetime
         List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30));
         Delivery r1 = got.Single(d => d.Id == "r1");
         Delivery r2 = got.Single(d => d.Id == "r2");
-        Assert.True(await Broker.CompleteAsync(r2, Success(2), Ttl, default));
+        Assert.True(await CompleteAsync(r2, Success(2), Ttl));
 
         var runs = new int[2];
         await Broker.MarkStartedManyAsync([new(r1, State(TaskState.Started)), new(r2, State(TaskState.Started))], Ttl, runs, default);
@@ -743,7 +744,7 @@ public abstract class BrokerContract : IAsyncLifetime
 
         await Broker.MarkStartedManyAsync([new(r1, null)], Ttl, runs, default);
         Assert.Equal(2, runs[0]);
-        Assert.True(await Broker.CompleteAsync(r1, Success(1), Ttl, default));
+        Assert.True(await CompleteAsync(r1, Success(1), Ttl));
     }
 
     [Fact]
@@ -798,6 +799,22 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(new byte[] { 7 }, result.Value.ToArray());
         Assert.Equal("contract.task", result.TaskName);
         Assert.Equal("w1", result.Worker);
+    }
+
+    /// <summary>Completes one delivery through the batched operation the worker uses; whether its lease was still held.</summary>
+    private protected async Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl)
+    {
+        int[] completed = new int[1];
+        await Broker.CompleteManyAsync([new CompleteItem(delivery, result)], ttl, completed, default);
+        return completed[0] == 1;
+    }
+
+    /// <summary>Counts one delivery's run as started through the batched operation the worker uses; the runs so far, or 0.</summary>
+    private protected async Task<int> StartAsync(Delivery delivery, TaskResult? state, TimeSpan ttl)
+    {
+        int[] runs = new int[1];
+        await Broker.MarkStartedManyAsync([new StartItem(delivery, state)], ttl, runs, default);
+        return runs[0];
     }
 
     private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0, int priority = 0) => new(id, queue, EnvelopeOf(id), dueAtMs, priority);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
-using Celeriac.Protocol;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -137,6 +136,20 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_task_sent_from_inside_a_running_task_records_its_parent_and_root()
+    {
+        TaskHandle<string> top = await Lineage.SpawnTask.DelayAsync(Client, 1);
+        string middleId = await top.GetAsync(Timeout);
+        string leafId = await Lineage.SpawnTask.Handle(Client, middleId).GetAsync(Timeout);
+        string[] leaf = (await Lineage.IdsTask.Handle(Client, leafId).GetAsync(Timeout)).Split('|');
+        TaskHandle<string> alone = await Lineage.IdsTask.DelayAsync(Client);
+        string[] sentFromOutside = (await alone.GetAsync(Timeout)).Split('|');
+        Output.WriteLine($"top {top.Id} -> middle {middleId} -> leaf {leafId}; the leaf saw id|parent|root = {string.Join("|", leaf)}; sent from the test: {string.Join("|", sentFromOutside)}");
+        Assert.Equal([leafId, middleId, top.Id], leaf);
+        Assert.Equal([alone.Id, string.Empty, alone.Id], sentFromOutside);
+    }
+
+    [Fact]
     public async Task Records_enums_lists_and_nullables_round_trip()
     {
         var order = new Order("ada", Tier.Silver, [1, 2, 3], 0.15m, null);
@@ -227,6 +240,34 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_null_for_a_non_nullable_argument_is_refused_at_send_and_nothing_is_sent()
+    {
+        string queue = "nulls-" + Guid.NewGuid().ToString("N")[..8];
+        ArgumentNullException single = await Assert.ThrowsAsync<ArgumentNullException>(async () => await Calc.FailTask.ApplyAsync(Client, null!, new TaskOptions { Queue = queue }));
+        ArgumentNullException bulk = await Assert.ThrowsAsync<ArgumentNullException>(async () => await Calc.FailTask.DelayManyAsync(Client, ["fine", null!]));
+        Output.WriteLine($"single: {single.Message}\nbulk: {bulk.Message}");
+        Assert.Equal("message", single.ParamName);
+        Assert.Equal("calls", bulk.ParamName);
+        Assert.Contains("calls[1]: message is null", bulk.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await ((CeleriacClient)Client).GetQueueLengthAsync(queue));
+    }
+
+    [Fact]
+    public async Task A_task_revoked_through_its_handle_or_the_ITaskClient_ends_REVOKED_without_running()
+    {
+        var later = new TaskOptions { Countdown = TimeSpan.FromMilliseconds(300) };
+        TaskHandle<int> byHandle = await Calc.AddTask.ApplyAsync(Client, 1, 1, later);
+        TaskHandle<int> byClient = await Calc.AddTask.ApplyAsync(Client, 2, 2, later);
+        await byHandle.RevokeAsync();
+        await Client.RevokeAsync(byClient.Id, null, default);
+        TaskRevokedException first = await Assert.ThrowsAsync<TaskRevokedException>(() => byHandle.GetAsync(Timeout));
+        TaskRevokedException second = await Assert.ThrowsAsync<TaskRevokedException>(() => byClient.GetAsync(Timeout));
+        Output.WriteLine($"handle: {first.Reason}; client: {second.Reason}");
+        Assert.Equal(TaskState.Revoked, await byHandle.GetStateAsync());
+        Assert.Equal(TaskState.Revoked, await byClient.GetStateAsync());
+    }
+
+    [Fact]
     public async Task A_task_id_given_in_the_options_is_used_and_a_duplicate_is_refused()
     {
         string id = "fixed-" + Guid.NewGuid().ToString("N");
@@ -274,7 +315,7 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.All(letters, l => Assert.StartsWith($"undecodable: The envelope's {field} is {value}, out of range", l.Reason, StringComparison.Ordinal));
     }
 
-    private static byte[] OutOfRange(string id, string task, byte[] args, string field, long value) => EnvelopeCodec.Encode(new Envelope
+    private static byte[] OutOfRange(string id, string task, byte[] args, string field, long value) => Celeriac.Protocol.EnvelopeCodec.Encode(new Celeriac.Protocol.Envelope
     {
         Id = id,
         Task = task,

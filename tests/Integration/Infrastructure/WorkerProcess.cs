@@ -36,6 +36,9 @@ public sealed class WorkerProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The exit code, once the process has exited.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Where the TestWorker build sits: next to this test assembly's build, same configuration and framework.</summary>
     public static string WorkerDll
     {

@@ -10,24 +10,30 @@ internal sealed partial class InMemoryBroker
     public string NewTaskId() => Guid.NewGuid().ToString();
 
     /// <inheritdoc />
-    public async Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
+    public Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(completed);
+        cancellationToken.ThrowIfCancellationRequested();
         for (int i = 0; i < items.Count; i++)
         {
-            completed[i] = await CompleteAsync(items[i].Delivery, items[i].Result, ttl, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+            completed[i] = Complete(items[i].Delivery, items[i].Result, ttl) ? 1 : 0;
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public async Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken)
+    public Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(runs);
+        cancellationToken.ThrowIfCancellationRequested();
         for (int i = 0; i < items.Count; i++)
         {
-            runs[i] = await MarkStartedAsync(items[i].Delivery, items[i].State, ttl, cancellationToken).ConfigureAwait(false);
+            runs[i] = MarkStarted(items[i].Delivery, items[i].State, ttl);
         }
+
+        return Task.CompletedTask;
     }
 }

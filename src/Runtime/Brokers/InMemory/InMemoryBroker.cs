@@ -193,27 +193,15 @@ internal sealed partial class InMemoryBroker : ITaskBroker
     public IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease)
         => [ExtendLeasesAsync(deliveries, lease, CancellationToken.None)];
 
-    public Task SetStateAsync(string taskId, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken)
-    {
-        lock (_gate)
-        {
-            if (!(TryGetLiveResultLocked(taskId, out TaskResult? current) && current.IsReady))
-            {
-                _results[taskId] = new StoredResult(Own(state), NowMs + (long)ttl.TotalMilliseconds);
-            }
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public Task<bool> CompleteAsync(Delivery delivery, TaskResult result, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <summary>One item of <see cref="CompleteManyAsync"/>: fenced by the lease.</summary>
+    private bool Complete(Delivery delivery, TaskResult result, TimeSpan ttl)
     {
         List<TaskCompletionSource>? waiters;
         lock (_gate)
         {
             if (!HoldsLeaseLocked(delivery, out _))
             {
-                return Task.FromResult(false);
+                return false;
             }
 
             GetQueue(delivery.Queue).Active.Remove(delivery.Id);
@@ -222,7 +210,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         }
 
         Wake(waiters);
-        return Task.FromResult(true);
+        return true;
     }
 
     public Task ReleaseAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken)
@@ -304,13 +292,14 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         return Task.FromResult(true);
     }
 
-    public Task<int> MarkStartedAsync(Delivery delivery, TaskResult? state, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <summary>One item of <see cref="MarkStartedManyAsync"/>: fenced by the lease.</summary>
+    private int MarkStarted(Delivery delivery, TaskResult? state, TimeSpan ttl)
     {
         lock (_gate)
         {
             if (!HoldsLeaseLocked(delivery, out StoredMessage? message))
             {
-                return Task.FromResult(0);
+                return 0;
             }
 
             message.Runs++;
@@ -319,7 +308,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                 _results[delivery.Id] = new StoredResult(Own(state), NowMs + (long)ttl.TotalMilliseconds);
             }
 
-            return Task.FromResult(message.Runs);
+            return message.Runs;
         }
     }
 
@@ -440,7 +429,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                 }
 
                 StoredMessage message = _messages[id];
-                letters.Add(new DeadLetter(id, queue, message.DeadReason ?? "unknown", DateTimeOffset.FromUnixTimeMilliseconds(message.DeadAtMs), message.Envelope));
+                letters.Add(DeadLetter.Read(id, queue, message.DeadReason ?? "unknown", DateTimeOffset.FromUnixTimeMilliseconds(message.DeadAtMs), message.Envelope));
             }
 
             return Task.FromResult<IReadOnlyList<DeadLetter>>(letters);
@@ -480,6 +469,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                     message.DeadReason = null;
                     message.DeliveryCount = 0;
                     message.Runs = 0;
+                    message.Envelope = Protocol.EnvelopeCodec.ResetRetries(message.Envelope) ?? message.Envelope; // a fresh start: its retries were spent
                     _results.Remove(id); // the dead-letter FAILURE no longer describes the task
                     state.Pending.AddLast(id, message.Priority);
                     requeued++;

@@ -4,7 +4,7 @@ internal static partial class RedisScripts
 {
     /// <summary>
     /// Stores many final results and acknowledges their messages in one call (group commit), each id fenced on its own
-    /// exactly as <see cref="Complete"/> is; then notifies waiters of each completed id.
+    /// by its lease token (a lease lost to another delivery changes nothing for that id); then notifies waiters of each completed id.
     /// </summary>
     // KEYS[1] -> P:{q}:active
     // ARGV[1] -> result TTL (ms)
@@ -49,7 +49,7 @@ internal static partial class RedisScripts
         return table.concat(out)
         """;
 
-    /// <summary>Counts many runs as started in one call, each fenced on its own as <see cref="Start"/> is, and records STARTED unless final.</summary>
+    /// <summary>Counts many runs as started in one call, each fenced on its own by its lease token, and records STARTED unless final.</summary>
     // KEYS -> none (every key is built from a prefix, as fetch builds P:{q}:t:<id>)
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:

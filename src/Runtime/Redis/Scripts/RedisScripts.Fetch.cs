@@ -13,6 +13,8 @@ internal static partial class RedisScripts
     // ARGV[5] -> worker id
     // ARGV[6] -> a suffix unique to this call (lease tokens are worker:dc:suffix)
     // ARGV[7] -> how many of the leased messages (the first ones) start at once: their run is counted here (HINCRBY runs)
+    // ARGV[8] -> the largest message returned whole (bytes, 0 = no limit); a longer one is returned as its length (u32)
+    //            followed by its first 4096 bytes, with flag 2 set, so that the worker refuses it unread
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained.
     //              A message whose bookkeeping is corrupt (dc or runs not a count, pri not 0-9, msg missing, its key not
     //              a hash) is set aside in dead with reason "corrupt: ..." instead of being leased, promoted or reclaimed:
@@ -20,12 +22,13 @@ internal static partial class RedisScripts
     //              after it has popped ids (a priority list of the wrong type is skipped; its ids stay where they were)
     // Returns: { orphans, next_due, leased, corrupt } where orphans counts popped ids whose message hash was missing
     //          (dropped), next_due is the earliest scheduled due time (unix ms) or -1, leased is one string holding every
-    //          leased message, each packed (big-endian) as: revoked (u8), runs (u32), dc (u32), id length (u32), id, token
-    //          length (u32), token, msg length (u32), msg, and corrupt counts the messages set aside. One bulk reply
-    //          instead of six per message: the client allocates one buffer per call and slices it. revoked is 1 when
-    //          the id is in P:revoked with a score after now (the worker records REVOKED, never runs it); runs counts
-    //          the runs started (by the start script, or by this script for the first ARGV[7] messages) since the
-    //          message was stored or last retried, this delivery's own run not included
+    //          leased message, each packed (big-endian) as: flags (u8: 1 revoked, 2 oversized), runs (u32), dc (u32), id
+    //          length (u32), id, token length (u32), token, msg length (u32), msg, and corrupt counts the messages set
+    //          aside. One bulk reply instead of six per message: the client allocates one buffer per call and slices it.
+    //          Flag 1 is set when the id is in P:revoked with a score after now (the worker records REVOKED, never runs
+    //          it); flag 2 when msg is over ARGV[8] (see there); runs counts the runs started (by the start script, or by
+    //          this script for the first ARGV[7] messages) since the message was stored or last retried, this
+    //          delivery's own run not included
     public const string Fetch = """
         local now = tonumber(ARGV[1])
         local prefix = ARGV[4]
@@ -111,6 +114,7 @@ internal static partial class RedisScripts
         local want = tonumber(ARGV[3])
         local leases = {}
         local startLeft = tonumber(ARGV[7])
+        local maxBytes = tonumber(ARGV[8]) or 0
         local revokedCount = redis.pcall('ZCARD', KEYS[5])
         local anyRevoked = type(revokedCount) == 'number' and revokedCount > 0
         -- One EXISTS over the nine priority lists (after the promotions above, which may fill them): most queues use
@@ -175,7 +179,12 @@ internal static partial class RedisScripts
                   revoked = 1
                 end
               end
-              packed[#packed + 1] = struct.pack('>BI4I4I4c0I4c0I4c0', revoked, runs, dc, #id, id, #token, token, #msg, msg)
+              local flags = revoked
+              if maxBytes > 0 and #msg > maxBytes then
+                flags = flags + 2
+                msg = struct.pack('>I4', #msg) .. string.sub(msg, 1, 4096)
+              end
+              packed[#packed + 1] = struct.pack('>BI4I4I4c0I4c0I4c0', flags, runs, dc, #id, id, #token, token, #msg, msg)
             else
               orphans = orphans + 1
             end
@@ -275,36 +284,6 @@ internal static partial class RedisScripts
           redis.call('LPUSH', KEYS[5], '1')
         end
         return 1
-        """;
-
-    /// <summary>Counts a run as started (fenced) and records STARTED unless the result is final.</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:r:<id>
-    // ARGV[1] -> lease token
-    // ARGV[2] -> result TTL (ms)
-    // ARGV[3] -> "1" to write the STARTED state, "0" to only count the run
-    // ARGV[4] -> the STARTED result record (RedisResultCodec), when ARGV[3] is "1"
-    // Returns: the number of runs started so far (this one included); 0 when the lease is no longer held, or when runs is
-    //          corrupt (not a count: nothing changed; the fetch sets the message aside once the lease lapses)
-    public const string Start = """
-        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
-          return 0
-        end
-        local runs = redis.pcall('HINCRBY', KEYS[1], 'runs', 1)
-        if type(runs) ~= 'number' then
-          return 0
-        end
-        if ARGV[3] == '1' then
-          local current = redis.pcall('HGET', KEYS[2], 'state')
-          if type(current) == 'table' then
-            redis.call('DEL', KEYS[2]) -- a result key of another type is no record: replaced
-            current = false
-          end
-          if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
-            redis.call('HSET', KEYS[2], 'state', 'STARTED', 'rec', ARGV[4])
-            redis.call('PEXPIRE', KEYS[2], ARGV[2])
-          end
-        end
-        return runs
         """;
 
     /// <summary>Records a revocation (trimming forgotten ones) and announces it to running workers.</summary>

@@ -2,55 +2,6 @@ namespace Celeriac.Redis;
 
 internal static partial class RedisScripts
 {
-    /// <summary>Stores a final result and acknowledges the message, if the lease is still held; then notifies waiters.</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:r:<id>
-    // ARGV[1] -> lease token
-    // ARGV[2] -> task id
-    // ARGV[3] -> result TTL (ms)
-    // ARGV[4] -> channel P:done:<id>
-    // ARGV[5] -> final state name
-    // ARGV[6] -> the sender's reply channel, or "" (then nothing is published there)
-    // ARGV[7] -> the result record (RedisResultCodec)
-    // Side effect: PUBLISH P:done:<id> <state>; PUBLISH <reply> <record> when ARGV[6] is set
-    // Returns: 1 when completed; 0 when the lease is no longer held (nothing changed)
-    public const string Complete = """
-        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
-          return 0
-        end
-        if type(redis.pcall('HSET', KEYS[3], 'state', ARGV[5], 'rec', ARGV[7])) == 'table' then
-          redis.call('DEL', KEYS[3]) -- a result key of another type is no record: replaced
-          redis.call('HSET', KEYS[3], 'state', ARGV[5], 'rec', ARGV[7])
-        end
-        redis.call('PEXPIRE', KEYS[3], ARGV[3])
-        redis.call('ZREM', KEYS[2], ARGV[2])
-        redis.call('DEL', KEYS[1])
-        redis.call('PUBLISH', ARGV[4], ARGV[5])
-        if ARGV[6] ~= '' then
-          redis.call('PUBLISH', ARGV[6], ARGV[7])
-        end
-        return 1
-        """;
-
-    /// <summary>Records a non-final state unless the stored state is already final.</summary>
-    // KEYS[1] -> P:r:<id>
-    // ARGV[1] -> result TTL (ms)
-    // ARGV[2] -> state name
-    // ARGV[3] -> the result record (RedisResultCodec)
-    // Returns: 1 when written; 0 when the stored state is final (SUCCESS, FAILURE, REVOKED; nothing changed)
-    public const string SetState = """
-        local current = redis.pcall('HGET', KEYS[1], 'state')
-        if type(current) == 'table' then
-          redis.call('DEL', KEYS[1]) -- a result key of another type is no record: replaced
-          current = false
-        end
-        if current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED' then
-          return 0
-        end
-        redis.call('HSET', KEYS[1], 'state', ARGV[2], 'rec', ARGV[3])
-        redis.call('PEXPIRE', KEYS[1], ARGV[1])
-        return 1
-        """;
-
     /// <summary>Moves a leased message to the dead-letter set (fenced), optionally storing a final result and notifying waiters.</summary>
     // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:dead   KEYS[4] -> P:r:<id>
     // ARGV[1] -> lease token
@@ -60,7 +11,7 @@ internal static partial class RedisScripts
     // ARGV[5] -> result TTL (ms)
     // ARGV[6] -> channel P:done:<id>
     // ARGV[7] -> final state name, or "" to store no result
-    // ARGV[8] -> the sender's reply channel, or "" (published to, like Complete, when a result is stored)
+    // ARGV[8] -> the sender's reply channel, or "" (published to, like CompleteMany, when a result is stored)
     // ARGV[9] -> the result record (RedisResultCodec), when ARGV[7] is not ""
     // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
     public const string DeadLetter = """
@@ -107,23 +58,31 @@ internal static partial class RedisScripts
         return n
         """;
 
-    /// <summary>Puts one dead letter back on its queue as a new delivery and forgets its old result.</summary>
+    /// <summary>Puts one dead letter back on its queue as a new delivery with a fresh start (no retries, deliveries or runs counted) and forgets its old result.</summary>
     // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
     // ARGV[1] -> task id
+    // ARGV[2] -> (optional) the envelope with its retry count reset to 0   ARGV[3] -> the stored envelope it was made from
     // Side effect: repairs the bookkeeping a corrupt message was set aside for: dc and runs restart, a pri that is not
     //              0-9 is removed (priority 0)
     // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone, or its key is
-    //          not a hash: then it stays a dead letter)
+    //          not a hash: then it stays a dead letter); -1 when the stored envelope is no longer ARGV[3] (nothing
+    //          changed: read it again and retry)
     public const string Requeue = """
         local pri = redis.pcall('HGET', KEYS[2], 'pri')
         if type(pri) == 'table' then
           return 0
+        end
+        if #ARGV > 1 and redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('HGET', KEYS[2], 'msg') ~= ARGV[3] then
+          return -1
         end
         if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then
           return 0
         end
         if redis.call('EXISTS', KEYS[2]) == 0 then
           return 0
+        end
+        if #ARGV > 1 then
+          redis.call('HSET', KEYS[2], 'msg', ARGV[2])
         end
         redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease', 'runs')
         redis.call('HSET', KEYS[2], 'dc', 0)

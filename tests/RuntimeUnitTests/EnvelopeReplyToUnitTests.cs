@@ -1,6 +1,6 @@
 using Celeriac.Protocol;
 
-namespace Celeriac.IntegrationTests;
+namespace Celeriac.RuntimeUnitTests;
 
 /// <summary>The optional trailing <c>reply_to</c> envelope field (docs/protocol.md §1): written only when set, read when present.</summary>
 public sealed class EnvelopeReplyToUnitTests

@@ -1,6 +1,6 @@
 using Celeriac.Worker;
 
-namespace Celeriac.IntegrationTests.FaultSuite;
+namespace Celeriac.RuntimeUnitTests;
 
 /// <summary>The retry delay the worker draws from a policy: capped exponential backoff, with full jitter when asked.</summary>
 public sealed class RetryBackoffUnitTests

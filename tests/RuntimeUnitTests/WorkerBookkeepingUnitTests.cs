@@ -2,7 +2,7 @@ using System.Text;
 using Celeriac.Brokers;
 using Celeriac.Worker;
 
-namespace Celeriac.IntegrationTests;
+namespace Celeriac.RuntimeUnitTests;
 
 /// <summary>
 /// The worker's allocation-free bookkeeping: reused deliveries, the held set that hands out only copies, revocations
@@ -116,8 +116,8 @@ public sealed class WorkerBookkeepingUnitTests
     public async Task The_dispatch_hands_each_delivery_to_one_waiting_consumer_then_queues()
     {
         var dispatch = new Dispatch(4, 2);
-        var one = new Consumer(CancellationToken.None);
-        var two = new Consumer(CancellationToken.None);
+        var one = new Consumer(CancellationToken.None, TimeProvider.System);
+        var two = new Consumer(CancellationToken.None, TimeProvider.System);
         ValueTask<Delivery?> waitOne = dispatch.TakeAsync(one);
         ValueTask<Delivery?> waitTwo = dispatch.TakeAsync(two);
         Assert.Equal(2, dispatch.IdleCount);

@@ -1,7 +1,7 @@
 using System.Text;
 using Celeriac.Protocol;
 
-namespace Celeriac.IntegrationTests;
+namespace Celeriac.RuntimeUnitTests;
 
 /// <summary>
 /// The worker decodes every envelope into one reused object and, given the broker's id as bytes, keeps a matching id

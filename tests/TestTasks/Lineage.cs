@@ -1,0 +1,21 @@
+namespace Celeriac.TestTasks;
+
+/// <summary>
+/// Tasks that send tasks: what a sent task records as its parent and root. <see cref="Spawn"/> takes no
+/// <see cref="TaskContext"/>, so its children learn their parent from the run itself, not from a context it passed on.
+/// </summary>
+public sealed partial class Lineage(ITaskClient client)
+{
+    /// <summary>Sends another <see cref="Spawn"/> (one level less deep) or, at depth 0, <see cref="Ids"/>; returns the sent task's id.</summary>
+    [Task]
+    public async Task<string> Spawn(int depth, CancellationToken cancellationToken)
+    {
+        return depth > 0
+            ? (await SpawnTask.DelayAsync(client, depth - 1, cancellationToken).ConfigureAwait(false)).Id
+            : (await IdsTask.DelayAsync(client, cancellationToken).ConfigureAwait(false)).Id;
+    }
+
+    /// <summary>Its own id, its parent's and its root's, as "id|parent|root".</summary>
+    [Task]
+    public static string Ids(TaskContext context) => $"{context.TaskId}|{context.ParentId}|{context.RootId}";
+}
