@@ -30,12 +30,27 @@ public interface ITaskClient
     /// <returns>The current record.</returns>
     ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken);
 
+    /// <summary>Reads the current result record of a task sent to <paramref name="queue"/> (<see cref="TaskResult.Pending"/> when unknown).</summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="queue">The queue the task was sent to: its result is read there with one read; <see langword="null"/> when not known (the broker then looks in every queue in use).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The current record.</returns>
+    ValueTask<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken);
+
     /// <summary>Waits until the task is ready (success, failure or revoked) or <paramref name="timeout"/> passes; woken by a notification, not by polling.</summary>
     /// <param name="taskId">The task id.</param>
     /// <param name="timeout">How long to wait.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The record: ready, or the latest state seen when the timeout passed.</returns>
     ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>Waits until a task sent to <paramref name="queue"/> is ready or <paramref name="timeout"/> passes; woken by a notification, not by polling.</summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="queue">The queue the task was sent to, or <see langword="null"/> when not known (see <see cref="GetResultAsync(string, string?, CancellationToken)"/>).</param>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The record: ready, or the latest state seen when the timeout passed.</returns>
+    ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken);
 
     /// <summary>
     /// Revokes a task by id, wherever it is: queued, scheduled (ETA or retry backoff) or running. The broker keeps the

@@ -10,15 +10,28 @@ public class TaskHandle
     /// <param name="client">The client to read the result with.</param>
     /// <param name="taskId">The task id.</param>
     public TaskHandle(ITaskClient client, string taskId)
+        : this(client, taskId, null)
+    {
+    }
+
+    /// <summary>Creates a handle on task <paramref name="taskId"/>, sent to <paramref name="queue"/>, read through <paramref name="client"/>.</summary>
+    /// <param name="client">The client to read the result with.</param>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="queue">The queue the task was sent to (its result is read there), or <see langword="null"/> when not known.</param>
+    public TaskHandle(ITaskClient client, string taskId, string? queue)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         Client = client;
         Id = taskId;
+        Queue = queue;
     }
 
     /// <summary>The task id.</summary>
     public string Id { get; }
+
+    /// <summary>The queue the task was sent to, when the handle knows it (handles made by a send do); <see langword="null"/> otherwise.</summary>
+    public string? Queue { get; }
 
     /// <summary>The client the handle reads through.</summary>
     protected ITaskClient Client { get; }
@@ -27,13 +40,13 @@ public class TaskHandle
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The current state.</returns>
     public async ValueTask<TaskState> GetStateAsync(CancellationToken cancellationToken = default)
-        => (await Client.GetResultAsync(Id, cancellationToken).ConfigureAwait(false)).State;
+        => (await Client.GetResultAsync(Id, Queue, cancellationToken).ConfigureAwait(false)).State;
 
     /// <summary>Reads the task's current result record.</summary>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <returns>The current record.</returns>
     public ValueTask<TaskResult> GetResultAsync(CancellationToken cancellationToken = default)
-        => Client.GetResultAsync(Id, cancellationToken);
+        => Client.GetResultAsync(Id, Queue, cancellationToken);
 
     /// <summary>
     /// Revokes the task (<see cref="ITaskClient.RevokeAsync"/>): queued or scheduled, it ends <see cref="TaskState.Revoked"/>
@@ -61,7 +74,7 @@ public class TaskHandle
     /// <returns>The successful record.</returns>
     protected async ValueTask<TaskResult> WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        TaskResult result = await Client.WaitAsync(Id, timeout, cancellationToken).ConfigureAwait(false);
+        TaskResult result = await Client.WaitAsync(Id, Queue, timeout, cancellationToken).ConfigureAwait(false);
         return result.State switch
         {
             TaskState.Success => result,
@@ -88,7 +101,18 @@ public sealed class TaskHandle<T> : TaskHandle
     /// <param name="formatter">The formatter of the result type.</param>
     /// <param name="options">The options of the generated resolver.</param>
     public TaskHandle(ITaskClient client, string taskId, IMessagePackFormatter<T> formatter, MessagePackSerializerOptions options)
-        : base(client, taskId)
+        : this(client, taskId, null, formatter, options)
+    {
+    }
+
+    /// <summary>Creates a handle on a task sent to <paramref name="queue"/>. Generated stubs call this.</summary>
+    /// <param name="client">The client to read the result with.</param>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="queue">The queue the task was sent to (its result is read there), or <see langword="null"/> when not known.</param>
+    /// <param name="formatter">The formatter of the result type.</param>
+    /// <param name="options">The options of the generated resolver.</param>
+    public TaskHandle(ITaskClient client, string taskId, string? queue, IMessagePackFormatter<T> formatter, MessagePackSerializerOptions options)
+        : base(client, taskId, queue)
     {
         _formatter = formatter;
         _options = options;

@@ -54,7 +54,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         CheckOptions(options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         EnqueueItem item = BuildItem(broker, task, args, options);
-        await EnqueueAsync(broker, [item], cancellationToken).ConfigureAwait(false);
+        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
         return item.Id;
     }
 
@@ -85,24 +85,32 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             ids[i] = items[i].Id;
         }
 
-        await EnqueueAsync(broker, items, cancellationToken).ConfigureAwait(false);
+        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         return ids;
     }
 
     /// <inheritdoc/>
-    public async ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    public ValueTask<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+        => GetResultAsync(taskId, null, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await broker.GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+        return await broker.GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
-    public async ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+        => WaitAsync(taskId, null, timeout, cancellationToken);
+
+    /// <inheritdoc/>
+    public async ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        return await broker.WaitResultAsync(taskId, timeout, cancellationToken).ConfigureAwait(false);
+        return await broker.WaitResultAsync(taskId, queue, timeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>How many tasks wait in <paramref name="queue"/> (runnable now; not scheduled, not running).</summary>
@@ -204,27 +212,6 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
 
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
-
-    /// <summary>Enqueues; a broker that cannot confirm the write surfaces as <see cref="BrokerUnavailableException"/>, never as success.</summary>
-    private static async Task EnqueueAsync(ITaskBroker broker, EnqueueItem[] items, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException || IsUnavailableReply(ex))
-        {
-            throw new BrokerUnavailableException([.. items.Select(i => i.Id)], ex);
-        }
-    }
-
-    /// <summary>Server replies that mean "not now" (restarting, failing over, busy), as opposed to a bug.</summary>
-    private static bool IsUnavailableReply(Exception ex)
-        => ex is StackExchange.Redis.RedisServerException { Message: { } message }
-           && (message.StartsWith("LOADING", StringComparison.Ordinal) || message.StartsWith("READONLY", StringComparison.Ordinal)
-               || message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || message.StartsWith("BUSY", StringComparison.Ordinal)
-               || message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-               || message.StartsWith("NOREPLICAS", StringComparison.Ordinal));
 
     /// <summary>
     /// Refuses per-call options that would send a task somewhere or at a time the caller did not mean: both a countdown

@@ -326,5 +326,9 @@ public sealed class BehaviourUnitTests
             _results[taskId] = new TaskResult { State = TaskState.Revoked };
             return Task.CompletedTask;
         }
+
+        public ValueTask<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);
+
+        public ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);
     }
 }

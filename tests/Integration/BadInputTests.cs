@@ -155,7 +155,7 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"dead letter {Convert.ToHexString(badId)}: {reason}");
         Assert.StartsWith("undecodable: ", reason, StringComparison.Ordinal);
 
-        await Wait.UntilAsync(async () => (string?)await db.HashGetAsync(keys.Result(goodId), "state") == "SUCCESS", Timeout, "the valid message under a raw id to succeed");
+        await Wait.UntilAsync(async () => (string?)await db.HashGetAsync(keys.Result("default", goodId), "state") == "SUCCESS", Timeout, "the valid message under a raw id to succeed");
         Assert.False(await db.KeyExistsAsync(keys.Task("default", goodId)));
         Assert.Equal(0, await db.SortedSetLengthAsync(keys.Active("default")));
         Assert.Equal(0, await db.ListLengthAsync(keys.Pending("default")));

@@ -89,11 +89,38 @@ public sealed class ResultRecordTests(ITestOutputHelper output)
         var broker = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, NullLogger.Instance, TimeProvider.System);
         IDatabase db = redis.GetDatabase();
 
-        Assert.Equal(TaskState.Pending, (await broker.GetResultAsync("never-stored", default)).State);
+        Assert.Equal(TaskState.Pending, (await broker.GetResultAsync("never-stored", "q", default)).State);
 
         await db.HashSetAsync($"{prefix}:r:bad", [new("state", "SUCCESS"), new("rec", "not msgpack at all")]);
-        InvalidDataException error = await Assert.ThrowsAsync<InvalidDataException>(() => broker.GetResultAsync("bad", default));
+        InvalidDataException error = await Assert.ThrowsAsync<InvalidDataException>(() => broker.GetResultAsync("bad", null, default));
         output.WriteLine(error.Message);
         Assert.Contains("bad", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_record_at_the_version_1_key_is_read_during_a_rolling_upgrade_and_the_queues_key_wins()
+    {
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        await using var broker = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, NullLogger.Instance, TimeProvider.System);
+        IDatabase db = redis.GetDatabase();
+        await broker.RegisterQueuesAsync(["billing"], default);
+
+        // A worker of protocol version 1 stored this record at P:r:<id>, outside the queue's slot.
+        var done = new TaskResult { State = TaskState.Success, Value = new byte[] { 42 }, TaskName = "v1.task", Worker = "old-worker" };
+        await db.HashSetAsync($"{prefix}:r:upgraded", [new("state", "SUCCESS"), new("rec", RedisResultCodec.Encode("upgraded", done, DateTimeOffset.UtcNow))]);
+        TaskResult known = await broker.GetResultAsync("upgraded", "billing", default);
+        TaskResult byId = await broker.GetResultAsync("upgraded", null, default);
+        TaskResult waited = await broker.WaitResultAsync("upgraded", "billing", TimeSpan.FromSeconds(5), default);
+        output.WriteLine($"version 1 record read as {known.State} (queue known), {byId.State} (id only), {waited.State} (wait)");
+        Assert.Equal([TaskState.Success, TaskState.Success, TaskState.Success], [known.State, byId.State, waited.State]);
+        Assert.Equal(new byte[] { 42 }, known.Value.ToArray());
+        Assert.Equal("old-worker", byId.Worker);
+
+        // Both keys hold a record (a task retried across the upgrade): the queue's key is the current one.
+        var again = new TaskResult { State = TaskState.Failure, Error = new TaskError("E", "new", null), Worker = "new-worker" };
+        await db.HashSetAsync($"{prefix}:{{billing}}:r:upgraded", [new("state", "FAILURE"), new("rec", RedisResultCodec.Encode("upgraded", again, DateTimeOffset.UtcNow))]);
+        Assert.Equal("new-worker", (await broker.GetResultAsync("upgraded", "billing", default)).Worker);
+        Assert.Equal("new-worker", (await broker.GetResultAsync("upgraded", null, default)).Worker);
     }
 }

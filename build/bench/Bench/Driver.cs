@@ -132,7 +132,7 @@ internal static class Driver
             last = Math.Max(last, us);
         }
 
-        long resultKeys = (long)await db.ScriptEvaluateAsync("return #redis.call('KEYS', ARGV[1])", null, [prefix + ":r:*"]);
+        long resultKeys = (long)await db.ScriptEvaluateAsync("return #redis.call('KEYS', ARGV[1])", null, [$"{prefix}:{{{W1Tasks.QueueName}}}:r:*"]);
         long pending = await db.ListLengthAsync($"{prefix}:{{{W1Tasks.QueueName}}}:pending");
         long active = await db.SortedSetLengthAsync($"{prefix}:{{{W1Tasks.QueueName}}}:active");
         drain["completions"] = done.Length;

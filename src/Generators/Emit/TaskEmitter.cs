@@ -77,19 +77,23 @@ internal static class TaskEmitter
         w.WriteLine("/// <summary>Sends the task with its default options.</summary>");
         w.WriteLine("public static async " + KnownNames.ValueTask + "<" + handleType + "> DelayAsync(" + KnownNames.ITaskClient + " client" + stubParameters
             + ", " + KnownNames.CancellationToken + " cancellationToken = default)");
-        EmitSendBody(w, nonNullable, "Handle(client, await client.SendAsync(Definition, " + newArgs + ", null, cancellationToken).ConfigureAwait(false))");
+        EmitSendBody(w, nonNullable, "Handle(client, await client.SendAsync(Definition, " + newArgs + ", null, cancellationToken).ConfigureAwait(false), Queue)");
         w.WriteLine();
         w.WriteLine("/// <summary>Sends the task with per-call options.</summary>");
         w.WriteLine("public static async " + KnownNames.ValueTask + "<" + handleType + "> ApplyAsync(" + KnownNames.ITaskClient + " client" + stubParameters
             + ", " + KnownNames.TaskOptions + " options, " + KnownNames.CancellationToken + " cancellationToken = default)");
-        EmitSendBody(w, nonNullable, "Handle(client, await client.SendAsync(Definition, " + newArgs + ", options, cancellationToken).ConfigureAwait(false))");
+        EmitSendBody(w, nonNullable, "Handle(client, await client.SendAsync(Definition, " + newArgs + ", options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue)");
         w.WriteLine();
         EmitDelayMany(w, payload, handleType);
-        w.WriteLine("/// <summary>Re-creates a handle on a task of this kind from its id.</summary>");
+        w.WriteLine("/// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>");
         w.WriteLine("public static " + handleType + " Handle(" + KnownNames.ITaskClient + " client, string taskId)");
+        w.WriteLine("    => Handle(client, taskId, null);");
+        w.WriteLine();
+        w.WriteLine("/// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>");
+        w.WriteLine("public static " + handleType + " Handle(" + KnownNames.ITaskClient + " client, string taskId, string? queue)");
         w.WriteLine(hasValue
-            ? "    => new(client, taskId, " + KnownNames.GetFormatterWithVerify + "<" + task.Result!.Fqn + ">(" + options + ".Resolver), " + options + ");"
-            : "    => new(client, taskId);");
+            ? "    => new(client, taskId, queue, " + KnownNames.GetFormatterWithVerify + "<" + task.Result!.Fqn + ">(" + options + ".Resolver), " + options + ");"
+            : "    => new(client, taskId, queue);");
         w.WriteLine();
 
         string configureServices = task.IsStatic
@@ -190,7 +194,7 @@ internal static class TaskEmitter
         w.WriteLine("string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);");
         w.WriteLine("var __celeriac_handles = new " + ArrayOf(handleType, "__celeriac_ids.Length") + ";");
         w.OpenBlock("for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)");
-        w.WriteLine("__celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);");
+        w.WriteLine("__celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);");
         w.CloseBlock();
         w.WriteLine("return __celeriac_handles;");
         w.CloseBlock();

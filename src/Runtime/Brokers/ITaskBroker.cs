@@ -305,7 +305,11 @@ internal interface ITaskBroker : IAsyncDisposable
     /// <summary>A new unique task id. Ids made here let <see cref="WaitResultAsync"/> know the task was sent by this process (with <see cref="ReplyChannel"/>).</summary>
     string NewTaskId();
 
-    /// <summary>Stores messages; returns when the broker has them. Throws when an id is in use or the broker is unreachable.</summary>
+    /// <summary>
+    /// Stores messages; returns when the broker has them. Throws when an id is in use, and
+    /// <see cref="BrokerUnavailableException"/> (never a client library's own exception) when the broker could not confirm
+    /// the write (unreachable, restarting, failing over).
+    /// </summary>
     Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken);
 
     /// <summary>
@@ -370,17 +374,29 @@ internal interface ITaskBroker : IAsyncDisposable
     /// </summary>
     Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken);
 
-    /// <summary>Which of <paramref name="taskIds"/> are revoked (the worker's re-check for running tasks).</summary>
-    Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken);
+    /// <summary>The ids of the <paramref name="deliveries"/> that are revoked (the worker's re-check for running tasks; each is looked up in its own queue's revocations).</summary>
+    Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records <paramref name="queues"/> in the broker's queue registry (a worker at start; a client's first send to a
+    /// queue does it by itself): results read by id only and revocations are looked up over the registered queues.
+    /// </summary>
+    Task RegisterQueuesAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken);
 
     /// <summary>Calls <paramref name="onRevoked"/> with the id of each task revoked from now on (a best-effort hint, e.g. pub/sub).</summary>
     Task SubscribeRevocationsAsync(Action<string> onRevoked, CancellationToken cancellationToken);
 
-    /// <summary>Reads a task's result record (<see cref="TaskResult.Pending"/> when none).</summary>
-    Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Reads a task's result record (<see cref="TaskResult.Pending"/> when none). With <paramref name="queue"/> (the queue
+    /// the task was sent to) one record is read; with <see langword="null"/> the broker looks in every registered queue.
+    /// </summary>
+    Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken);
 
-    /// <summary>Waits until the task's result is final or the timeout passes, woken by a notification (never only by it: it re-reads on timeout).</summary>
-    Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken);
+    /// <summary>
+    /// Waits until the task's result is final or the timeout passes, woken by a notification (never only by it: it
+    /// re-reads on timeout). <paramref name="queue"/> as for <see cref="GetResultAsync"/>.
+    /// </summary>
+    Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken);
 
     /// <summary>How many messages are waiting (runnable, not scheduled, not leased) in a queue.</summary>
     Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken);

@@ -70,7 +70,7 @@ internal sealed partial class RedisBroker
         args[0] = Ms(ttl);
         args[1] = qk.TaskPrefix;
         args[2] = Keys.DoneChannelPrefix;
-        args[3] = Keys.ResultPrefix;
+        args[3] = qk.ResultPrefix;
 
         // Every record of the call goes into one buffer; the arguments are slices of it (no array per record). A slice
         // taken before the buffer grows stays valid: growing copies into a new array and leaves the old one as it was.
@@ -117,10 +117,11 @@ internal sealed partial class RedisBroker
     private async Task StartQueueAsync(IReadOnlyList<StartItem> items, string queue, bool filter, TimeSpan ttl, int[] runs)
     {
         int count = filter ? Count(items, queue) : items.Count;
+        QueueKeys qk = KeysOf(queue);
         var args = new RedisValue[3 + (count * 4)];
         args[0] = Ms(ttl);
-        args[1] = KeysOf(queue).TaskPrefix;
-        args[2] = Keys.ResultPrefix;
+        args[1] = qk.TaskPrefix;
+        args[2] = qk.ResultPrefix;
         // One buffer per call holds the ids and tokens (copies, as CompleteMany's: addressed by their exact bytes, an id
         // that is not UTF-8 included) and any STARTED records.
         var records = new ArrayBufferWriter<byte>(count * 64);
@@ -150,7 +151,7 @@ internal sealed partial class RedisBroker
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, [], args).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, qk.ActiveOnly, args).ConfigureAwait(false);
         var counts = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)
@@ -174,7 +175,7 @@ internal sealed partial class RedisBroker
     private RedisKey TaskKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Task(delivery.Queue, delivery.Id) : Keys.Task(delivery.Queue, delivery.IdUtf8);
 
     /// <summary>The delivery's result hash <c>P:r:&lt;id&gt;</c>, likewise.</summary>
-    private RedisKey ResultKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Result(delivery.Id) : Keys.Result(delivery.IdUtf8);
+    private RedisKey ResultKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Result(delivery.Queue, delivery.Id) : Keys.Result(delivery.Queue, delivery.IdUtf8);
 
     /// <summary>The delivery's completion channel <c>P:done:&lt;id&gt;</c> as a script argument, likewise.</summary>
     private RedisValue DoneChannelOf(Delivery delivery)
@@ -207,7 +208,9 @@ internal sealed partial class RedisBroker
     {
         public string TaskPrefix { get; } = keys.TaskPrefix(queue);
 
-        /// <summary>The KEYS array of CompleteMany (<c>P:{q}:active</c>): SE.Redis only reads it, so one array serves every call.</summary>
+        public string ResultPrefix { get; } = keys.ResultPrefix(queue);
+
+        /// <summary>The KEYS array of CompleteMany and StartMany (<c>P:{q}:active</c>): SE.Redis only reads it, so one array serves every call.</summary>
         public RedisKey[] ActiveOnly { get; } = [keys.Active(queue)];
     }
 

@@ -43,6 +43,11 @@ internal sealed partial class RedisBroker
         }
 
         config.AbortOnConnectFail = false; // keep reconnecting after later outages and failovers
+        // A command for a node that is down fails at once instead of waiting (up to the async timeout) in the client's
+        // backlog: every caller already retries (the worker's loops with back-off; a send surfaces as
+        // BrokerUnavailableException), and under Cluster the retry reaches the promoted replica as soon as the client
+        // sees the new topology, instead of stalling every queue's fetch and every outcome write behind the dead node.
+        config.BacklogPolicy = BacklogPolicy.FailFast;
         config.ClientName ??= "celeriac";
         return config;
     }

@@ -25,40 +25,111 @@ internal sealed partial class RedisBroker
         ArgumentException.ThrowIfNullOrEmpty(taskId);
         cancellationToken.ThrowIfCancellationRequested();
         long now = NowMs;
-        await _db.ScriptEvaluateAsync(
-            RedisScripts.Revoke,
-            [Keys.Revoked()],
-            [taskId, now + Ms(keepFor), now, Prefix + ":revoke"]).ConfigureAwait(false);
+        RedisValue[] args = [taskId, now + Ms(keepFor), now, RedisValue.EmptyString];
+
+        // P:revoked first, the registry read after: a queue registered too late to be read here copies P:revoked after
+        // its registration (RegisterQueuesAsync), so one of the two always reaches it.
+        await _db.ScriptEvaluateAsync(RedisScripts.Revoke, [Keys.AllRevoked()], args).ConfigureAwait(false);
+        RedisValue[] queues = await _db.SetMembersAsync(Keys.Queues()).ConfigureAwait(false);
+        var calls = new Task[queues.Length];
+        for (int i = 0; i < queues.Length; i++)
+        {
+            calls[i] = _db.ScriptEvaluateAsync(RedisScripts.Revoke, [Keys.Revoked((string)queues[i]!)], args);
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+
+        // Announced once every set holds it: a worker told now finds it wherever it looks.
+        await _db.PublishAsync(Keys.RevokeChannel(), taskId).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(taskIds);
+        ArgumentNullException.ThrowIfNull(deliveries);
         cancellationToken.ThrowIfCancellationRequested();
-        if (taskIds.Count == 0)
+        if (deliveries.Count == 0)
         {
             return [];
         }
 
-        var members = new RedisValue[taskIds.Count];
-        for (int i = 0; i < members.Length; i++)
+        // One read per queue (each queue's set lives in its own slot), all sent before any is awaited.
+        var byQueue = new Dictionary<string, List<Delivery>>(StringComparer.Ordinal);
+        foreach (Delivery delivery in deliveries)
         {
-            members[i] = taskIds[i];
+            if (!byQueue.TryGetValue(delivery.Queue, out List<Delivery>? list))
+            {
+                byQueue[delivery.Queue] = list = [];
+            }
+
+            list.Add(delivery);
         }
 
-        double?[] scores = await _db.SortedSetScoresAsync(Keys.Revoked(), members).ConfigureAwait(false);
+        var reads = new List<(List<Delivery> Deliveries, Task<double?[]> Scores)>(byQueue.Count);
+        foreach ((string queue, List<Delivery> list) in byQueue)
+        {
+            var members = new RedisValue[list.Count];
+            for (int i = 0; i < members.Length; i++)
+            {
+                members[i] = list[i].Id;
+            }
+
+            reads.Add((list, _db.SortedSetScoresAsync(Keys.Revoked(queue), members)));
+        }
+
         long now = NowMs;
         List<string>? revoked = null;
-        for (int i = 0; i < scores.Length; i++)
+        foreach ((List<Delivery> list, Task<double?[]> read) in reads)
         {
-            if (scores[i] is { } until && until > now)
+            double?[] scores = await read.ConfigureAwait(false);
+            for (int i = 0; i < scores.Length; i++)
             {
-                (revoked ??= []).Add(taskIds[i]);
+                if (scores[i] is { } until && until > now)
+                {
+                    (revoked ??= []).Add(list[i].Id);
+                }
             }
         }
 
         return revoked ?? (IReadOnlyList<string>)[];
+    }
+
+    /// <inheritdoc />
+    public async Task RegisterQueuesAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queues);
+        cancellationToken.ThrowIfCancellationRequested();
+        foreach (string queue in queues)
+        {
+            await RegisterQueueAsync(queue).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The queues this broker has put in the registry (once per queue per process, never per message).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _registered = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Adds <paramref name="queue"/> to the registry <c>P:queues</c>, then copies the revocations still remembered in
+    /// <c>P:revoked</c> into the queue's own set: a revocation made before the queue was known reaches its fetches too.
+    /// Done once per queue per process; the SADD first and the copy after is what makes a concurrent revoke safe (see
+    /// <see cref="RevokeAsync"/>).
+    /// </summary>
+    private async Task RegisterQueueAsync(string queue)
+    {
+        if (_registered.ContainsKey(queue))
+        {
+            return;
+        }
+
+        RedisKey own = Keys.Revoked(queue); // refuses a name that cannot be a hash tag before anything is written
+        await _db.SetAddAsync(Keys.Queues(), queue).ConfigureAwait(false);
+        SortedSetEntry[] remembered = await _db.SortedSetRangeByScoreWithScoresAsync(Keys.AllRevoked(), NowMs, double.PositiveInfinity, Exclude.Start).ConfigureAwait(false);
+        if (remembered.Length > 0)
+        {
+            await _db.SortedSetAddAsync(own, remembered, SortedSetWhen.GreaterThan).ConfigureAwait(false);
+        }
+
+        _registered[queue] = true;
     }
 
     /// <inheritdoc />
@@ -77,6 +148,4 @@ internal sealed partial class RedisBroker
             }
         }).ConfigureAwait(false);
     }
-
-    private string Prefix => Keys.Prefix;
 }

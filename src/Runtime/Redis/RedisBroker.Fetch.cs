@@ -120,7 +120,7 @@ internal sealed partial class RedisBroker
         Task<RedisResult> pop = blocking.ExecuteAsync("BLPOP", [Keys.Notify(queue), (wait.TotalMilliseconds / 1000.0).ToString("0.000", CultureInfo.InvariantCulture)], CommandFlags.None);
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
-            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(), Keys.Dead(queue) },
+            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
             new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes });
         try
         {
@@ -211,7 +211,7 @@ internal sealed partial class RedisBroker
 
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
-                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(), Keys.Dead(queue) },
+                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
                 new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
@@ -351,6 +351,12 @@ internal sealed partial class RedisBroker
     /// </summary>
     private async Task<bool> WaitForWakeUpAsync(IReadOnlyList<string> queues, TimeSpan wait, CancellationToken cancellationToken)
     {
+        if (IsCluster())
+        {
+            // Under Cluster a BLPOP may name only keys of one slot: one wait per slot, run concurrently.
+            return await WaitPerSlotAsync(queues, wait, cancellationToken).ConfigureAwait(false);
+        }
+
         var args = new List<object>(queues.Count + 1);
         foreach (string queue in queues)
         {
@@ -430,11 +436,7 @@ internal sealed partial class RedisBroker
                 if (blocking is null)
                 {
                     ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-                    ConfigurationOptions config = _configuration?.Clone() ?? ConfigurationOptions.Parse(_multiplexer.Configuration);
-                    config.AbortOnConnectFail = false;
-                    config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
-                    config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
-                    blocking = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
+                    blocking = await ConnectBlockingAsync().ConfigureAwait(false);
                     Volatile.Write(ref _blocking, blocking);
                 }
             }
@@ -445,6 +447,18 @@ internal sealed partial class RedisBroker
         }
 
         return blocking.GetDatabase(_db.Database);
+    }
+
+    /// <summary>A multiplexer of its own for blocking commands, configured like the shared one.</summary>
+    private async Task<ConnectionMultiplexer> ConnectBlockingAsync()
+    {
+        // Cloned from the broker's settings (TLS certificate callbacks and credentials given in code are not in the string).
+        ConfigurationOptions config = _configuration?.Clone() ?? ConfigurationOptions.Parse(_multiplexer.Configuration);
+        config.AbortOnConnectFail = false;
+        config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
+        config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
+        config.BacklogPolicy = BacklogPolicy.FailFast; // a wait for a node that is down fails now, not after the timeout
+        return await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

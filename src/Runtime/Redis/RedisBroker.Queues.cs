@@ -15,38 +15,56 @@ internal sealed partial class RedisBroker
             return;
         }
 
-        // One script call per run of up to MaxEnqueueBatch consecutive messages of one queue, all calls issued before
-        // any is awaited: a bulk send is a few round trips, not one per message.
-        RedisValue now = NowMs;
         var calls = new List<(Task<RedisResult> Call, int First)>();
-        int startIndex = 0;
-        while (startIndex < items.Count)
+        try
         {
-            string queue = items[startIndex].Queue;
-            int end = startIndex + 1;
-            while (end < items.Count && end - startIndex < MaxEnqueueBatch && items[end].Queue == queue)
+            // A queue this process has not sent to yet joins the registry first (once per queue per process).
+            string? checkedQueue = null;
+            for (int i = 0; i < items.Count; i++)
             {
-                end++;
+                if (!ReferenceEquals(items[i].Queue, checkedQueue))
+                {
+                    checkedQueue = items[i].Queue;
+                    await RegisterQueueAsync(checkedQueue).ConfigureAwait(false);
+                }
             }
 
-            var args = new RedisValue[2 + ((end - startIndex) * 4)];
-            args[0] = Keys.TaskPrefix(queue);
-            args[1] = now;
-            for (int i = startIndex, a = 2; i < end; i++, a += 4)
+            // One script call per run of up to MaxEnqueueBatch consecutive messages of one queue, all calls issued before
+            // any is awaited: a bulk send is a few round trips, not one per message.
+            RedisValue now = NowMs;
+            int startIndex = 0;
+            while (startIndex < items.Count)
             {
-                EnqueueItem item = items[i];
-                args[a] = item.Id;
-                args[a + 1] = item.Envelope;
-                args[a + 2] = item.DueAtMs;
-                args[a + 3] = Math.Clamp(item.Priority, 0, 9);
+                string queue = items[startIndex].Queue;
+                int end = startIndex + 1;
+                while (end < items.Count && end - startIndex < MaxEnqueueBatch && items[end].Queue == queue)
+                {
+                    end++;
+                }
+
+                var args = new RedisValue[2 + ((end - startIndex) * 4)];
+                args[0] = Keys.TaskPrefix(queue);
+                args[1] = now;
+                for (int i = startIndex, a = 2; i < end; i++, a += 4)
+                {
+                    EnqueueItem item = items[i];
+                    args[a] = item.Id;
+                    args[a + 1] = item.Envelope;
+                    args[a + 2] = item.DueAtMs;
+                    args[a + 3] = Math.Clamp(item.Priority, 0, 9);
+                }
+
+                calls.Add((_db.ScriptEvaluateAsync(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
+                startIndex = end;
             }
 
-            calls.Add((_db.ScriptEvaluateAsync(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
-            startIndex = end;
+            // Any failure propagates (Task.WhenAll observes every call): never report a task Redis did not take as stored.
+            await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
         }
-
-        // Any failure propagates (Task.WhenAll observes every call): never report a task Redis did not take as stored.
-        await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
+        catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+        {
+            throw RedisErrors.Unconfirmed(items, ex); // the registration or a send: unconfirmed, whichever failed
+        }
 
         foreach ((Task<RedisResult> call, int first) in calls)
         {
@@ -179,7 +197,7 @@ internal sealed partial class RedisBroker
                 byte[]? reset = stored.IsNull ? null : Protocol.EnvelopeCodec.ResetRetries((byte[])stored!);
                 calls[i] = _db.ScriptEvaluateAsync(
                     RedisScripts.Requeue,
-                    [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(id)],
+                    [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(queue, id)],
                     reset is null ? [id] : [id, reset, stored]);
             }
 

@@ -87,7 +87,7 @@ internal sealed partial class RedisBroker
     }
 
     /// <summary>Waits through the reply channel; returns null when another wait on the same id is already registered (the caller falls back).</summary>
-    private async Task<TaskResult?> TryWaitReplyAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<TaskResult?> TryWaitReplyAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var waiter = new ReplyWaiter();
         if (!_replyWaiters.TryAdd(taskId, waiter))
@@ -114,7 +114,7 @@ internal sealed partial class RedisBroker
             while (true)
             {
                 Task<TaskResult?> woken = waiter.Current;
-                TaskResult result = read ? await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false) : TaskResult.Pending;
+                TaskResult result = read ? await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false) : TaskResult.Pending;
                 read = true;
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
                 if (result.IsReady || remaining <= TimeSpan.Zero)

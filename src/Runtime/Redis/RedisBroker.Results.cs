@@ -28,37 +28,69 @@ internal sealed partial class RedisBroker
     }
 
     /// <inheritdoc />
-    public async Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    public async Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        RedisKey key = Keys.Result(taskId);
-        RedisValue record = await _db.HashGetAsync(key, RedisResultCodec.RecordField).ConfigureAwait(false);
-        if (!record.IsNull)
+
+        // The queue's key first, and the key of protocol version 1 beside it (records written before an upgrade stay
+        // readable for their TTL): all reads are sent before any is awaited, so one round trip on one server.
+        if (queue is not null)
         {
-            try
+            Task<RedisValue> current = _db.HashGetAsync(Keys.Result(queue, taskId), RedisResultCodec.RecordField);
+            Task<RedisValue> legacy = _db.HashGetAsync(Keys.LegacyResult(taskId), RedisResultCodec.RecordField);
+            return await FirstRecordAsync(taskId, [current], legacy).ConfigureAwait(false);
+        }
+
+        // The id only: the result is in the slot of the queue the task was sent to, one of those in the registry. The
+        // reads go out together; under Cluster each to its own node.
+        RedisValue[] queues = await _db.SetMembersAsync(Keys.Queues()).ConfigureAwait(false);
+        var reads = new Task<RedisValue>[queues.Length];
+        for (int i = 0; i < queues.Length; i++)
+        {
+            reads[i] = _db.HashGetAsync(Keys.Result((string)queues[i]!, taskId), RedisResultCodec.RecordField);
+        }
+
+        Task<RedisValue> legacyRead = _db.HashGetAsync(Keys.LegacyResult(taskId), RedisResultCodec.RecordField);
+        return await FirstRecordAsync(taskId, reads, legacyRead).ConfigureAwait(false);
+    }
+
+    /// <summary>The first record found among <paramref name="reads"/>, else the one at the version 1 key, else PENDING.</summary>
+    private static async Task<TaskResult> FirstRecordAsync(string taskId, Task<RedisValue>[] reads, Task<RedisValue> legacy)
+    {
+        foreach (Task<RedisValue> read in reads)
+        {
+            if (await read.ConfigureAwait(false) is { IsNull: false } record)
             {
-                return RedisResultCodec.Decode((byte[])record!, out _);
-            }
-            catch (MessagePackSerializationException ex)
-            {
-                throw new InvalidDataException($"The result record of task '{taskId}' ({key}) cannot be read: {ex.Message}", ex);
+                return Decode(taskId, record);
             }
         }
 
-        // No record: nothing stored yet.
-        return TaskResult.Pending;
+        // No record at the queue's key: one written by layout 1, or nothing stored yet (PENDING).
+        return await legacy.ConfigureAwait(false) is { IsNull: false } old ? Decode(taskId, old) : TaskResult.Pending;
+    }
+
+    private static TaskResult Decode(string taskId, RedisValue record)
+    {
+        try
+        {
+            return RedisResultCodec.Decode((byte[])record!, out _);
+        }
+        catch (MessagePackSerializationException ex)
+        {
+            throw new InvalidDataException($"The result record of task '{taskId}' cannot be read: {ex.Message}", ex);
+        }
     }
 
     /// <inheritdoc />
-    public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (timeout <= TimeSpan.Zero)
         {
-            return await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+            return await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
         }
 
-        if (IsOwnTaskId(taskId) && await TryWaitReplyAsync(taskId, timeout, cancellationToken).ConfigureAwait(false) is { } replied)
+        if (IsOwnTaskId(taskId) && await TryWaitReplyAsync(taskId, queue, timeout, cancellationToken).ConfigureAwait(false) is { } replied)
         {
             return replied;
         }
@@ -79,7 +111,7 @@ internal sealed partial class RedisBroker
             while (true)
             {
                 Task woken = signal.Arm();
-                TaskResult result = await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+                TaskResult result = await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
                 if (result.IsReady || remaining <= TimeSpan.Zero)
                 {

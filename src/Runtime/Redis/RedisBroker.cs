@@ -192,6 +192,7 @@ internal sealed partial class RedisBroker : ITaskBroker
             await blocking.DisposeAsync().ConfigureAwait(false);
         }
 
+        await CloseSlotWaitersAsync().ConfigureAwait(false);
         if (_ownsMultiplexer)
         {
             await _multiplexer.CloseAsync(allowCommandsToComplete: true).ConfigureAwait(false);

@@ -3,9 +3,9 @@ using StackExchange.Redis;
 namespace Celeriac.Redis;
 
 /// <summary>
-/// Builds every Redis key and channel name Celeriac uses (docs/protocol.md, "Key layout"). A queue's keys carry the
-/// queue name as a Redis Cluster hash tag (<c>prefix:{queue}:…</c>) so that one queue's keys share a slot and its
-/// scripts stay single-slot.
+/// Builds every Redis key and channel name Celeriac uses (docs/protocol.md, "Key layout"). A queue's keys, its
+/// messages and its tasks' results carry the queue name as a Redis Cluster hash tag (<c>prefix:{queue}:…</c>), so
+/// that everything a queue's scripts touch shares one slot.
 /// </summary>
 internal sealed class RedisKeys
 {
@@ -15,7 +15,6 @@ internal sealed class RedisKeys
         ArgumentException.ThrowIfNullOrEmpty(prefix);
         Prefix = prefix;
         DoneChannelPrefix = prefix + ":done:";
-        ResultPrefix = prefix + ":r:";
     }
 
     /// <summary>The key prefix.</summary>
@@ -45,14 +44,23 @@ internal sealed class RedisKeys
     /// <summary>The prefix of a queue's message hashes (<c>P:{q}:t:</c>), passed to scripts that address messages by id.</summary>
     public string TaskPrefix(string queue) => QueuePart(queue) + "t:";
 
-    /// <summary><c>P:r:&lt;id&gt;</c>: HASH holding a task's result record.</summary>
-    public RedisKey Result(string id) => ResultPrefix + id;
+    /// <summary><c>P:{q}:r:&lt;id&gt;</c>: HASH holding the result record of a task sent to queue <paramref name="queue"/>.</summary>
+    public RedisKey Result(string queue, string id) => QueuePart(queue) + "r:" + id;
 
-    /// <summary><c>P:r:&lt;id&gt;</c> for an id given as its exact bytes.</summary>
-    public RedisKey Result(ReadOnlyMemory<byte> id) => ((RedisKey)ResultPrefix).Append(id.ToArray());
+    /// <summary><c>P:{q}:r:&lt;id&gt;</c> for an id given as its exact bytes.</summary>
+    public RedisKey Result(string queue, ReadOnlyMemory<byte> id) => ((RedisKey)ResultPrefix(queue)).Append(id.ToArray());
 
-    /// <summary>The prefix <c>P:r:</c> of result hashes, passed to the batched scripts that address results by id.</summary>
-    public string ResultPrefix { get; }
+    /// <summary>The prefix <c>P:{q}:r:</c> of a queue's result hashes, passed to the batched scripts that address results by id.</summary>
+    public string ResultPrefix(string queue) => QueuePart(queue) + "r:";
+
+    /// <summary>
+    /// <c>P:r:&lt;id&gt;</c>: where protocol version 1 kept a result, outside any queue's slot. Only read (never written),
+    /// so that records written before an upgrade stay readable for as long as their TTL.
+    /// </summary>
+    public RedisKey LegacyResult(string id) => Prefix + ":r:" + id;
+
+    /// <summary><c>P:queues</c>: SET of the queue names in use (workers add theirs at start, clients on their first send to a queue).</summary>
+    public RedisKey Queues() => Prefix + ":queues";
 
     /// <summary>The prefix <c>P:done:</c> of the per-id completion channels, passed to scripts that publish for many ids.</summary>
     public string DoneChannelPrefix { get; }
@@ -63,11 +71,32 @@ internal sealed class RedisKeys
     /// <summary>The channel <c>P:done:&lt;id&gt;</c> as a literal (non-pattern) channel.</summary>
     public RedisChannel DoneChannel(string id) => RedisChannel.Literal(DoneChannelName(id));
 
-    /// <summary><c>P:revoked</c>: ZSET of revoked task ids scored by when the revocation may be forgotten (unix ms).</summary>
-    public RedisKey Revoked() => Prefix + ":revoked";
+    /// <summary><c>P:{q}:revoked</c>: ZSET of the task ids revoked for queue <paramref name="queue"/>, scored by when the revocation may be forgotten (unix ms).</summary>
+    public RedisKey Revoked(string queue) => QueuePart(queue) + "revoked";
+
+    /// <summary>
+    /// <c>P:revoked</c>: ZSET of every revocation still remembered, scored likewise. Read by no script: a queue registered
+    /// after a revocation copies it from here into its own set (see <see cref="Revoked(string)"/>).
+    /// </summary>
+    public RedisKey AllRevoked() => Prefix + ":revoked";
 
     /// <summary>The channel <c>P:revoke</c> on which revoked ids are announced to running workers (a hint).</summary>
     public RedisChannel RevokeChannel() => RedisChannel.Literal(Prefix + ":revoke");
 
-    private string QueuePart(string queue) => Prefix + ":{" + queue + "}:";
+    /// <summary>Whether <paramref name="queue"/> can be a hash tag: a name holding <c>{</c> or <c>}</c> would move its keys to another slot.</summary>
+    public static bool IsTaggable(string queue) => queue.AsSpan().IndexOfAny('{', '}') < 0;
+
+    private string QueuePart(string queue)
+    {
+        if (!IsTaggable(queue))
+        {
+            ThrowUntaggable(queue);
+        }
+
+        return Prefix + ":{" + queue + "}:";
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowUntaggable(string queue)
+        => throw new ArgumentException($"The queue name '{queue}' holds '{{' or '}}', which would break its Redis Cluster hash tag; queue names cannot contain braces.", nameof(queue));
 }

@@ -6,7 +6,7 @@ namespace Celeriac.Redis;
 
 /// <summary>
 /// Maps a <see cref="TaskResult"/> to its result record and back (docs/protocol.md, "Result record"). The result hash
-/// <c>P:r:&lt;id&gt;</c> holds two fields: <c>state</c> (Celery's name, so that <c>redis-cli HGET … state</c> reads
+/// <c>P:{q}:r:&lt;id&gt;</c> holds two fields: <c>state</c> (Celery's name, so that <c>redis-cli HGET … state</c> reads
 /// naturally and the scripts can keep final states final) and <c>rec</c>, the whole record as one MessagePack array.
 /// </summary>
 internal static class RedisResultCodec

@@ -14,7 +14,6 @@ internal sealed partial class CeleriacWorker
     {
         TimeSpan interval = _options.VisibilityTimeout / 3;
         var snapshot = new List<Delivery>();
-        var ids = new List<string>();
         using var tick = new AutoResetEvent(false);
         // The system clock is waited on by this thread itself: a timer's callback runs on the thread pool, which a
         // saturated pool would delay. Any other clock (a fake one in tests) ticks through its own timer.
@@ -49,9 +48,7 @@ internal sealed partial class CeleriacWorker
 
             try
             {
-                ids.Clear();
-                ids.AddRange(snapshot.Select(d => d.Id));
-                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(ids, CancellationToken.None);
+                Task<IReadOnlyList<string>> check = _broker!.FindRevokedAsync(snapshot, CancellationToken.None);
                 if (check.Wait(interval))
                 {
                     foreach (string id in check.Result)

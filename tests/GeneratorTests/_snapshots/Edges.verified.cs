@@ -112,7 +112,7 @@ partial class Outer
                 global::System.ArgumentNullException.ThrowIfNull(options_, nameof(options_));
                 global::System.ArgumentNullException.ThrowIfNull(taskId_, nameof(taskId_));
                 global::System.ArgumentNullException.ThrowIfNull(Handle_, nameof(Handle_));
-                return Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
@@ -122,7 +122,7 @@ partial class Outer
                 global::System.ArgumentNullException.ThrowIfNull(options_, nameof(options_));
                 global::System.ArgumentNullException.ThrowIfNull(taskId_, nameof(taskId_));
                 global::System.ArgumentNullException.ThrowIfNull(Handle_, nameof(Handle_));
-                return Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -143,14 +143,18 @@ partial class Outer
                 var __celeriac_handles = new global::Celeriac.TaskHandle<int>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -272,11 +276,11 @@ partial class Outer
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, int value, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(value), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(value), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, int value, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<int> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -291,14 +295,18 @@ partial class Outer
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

@@ -439,7 +439,7 @@ namespace Samples.Payloads
                 global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
                 global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
                 global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
-                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
@@ -448,7 +448,7 @@ namespace Samples.Payloads
                 global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
                 global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
                 global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
-                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -468,14 +468,18 @@ namespace Samples.Payloads
                 var __celeriac_handles = new global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Shipment>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Shipment>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

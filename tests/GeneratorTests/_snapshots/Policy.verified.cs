@@ -113,14 +113,14 @@ namespace Samples.Policy
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int x, string y, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(y, nameof(y));
-                return Handle(client, await client.SendAsync(Definition, new Args(x, y), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(x, y), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, int x, string y, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(y, nameof(y));
-                return Handle(client, await client.SendAsync(Definition, new Args(x, y), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(x, y), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -138,14 +138,18 @@ namespace Samples.Policy
                 var __celeriac_handles = new global::Celeriac.TaskHandle<int>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 5, policy: new global::Celeriac.TaskPolicy { MaxRetries = 5, RetryBackoff = global::System.TimeSpan.FromMilliseconds(500), RetryBackoffMax = global::System.TimeSpan.FromMilliseconds(90000), RetryJitter = false, ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) && (ex is global::Samples.Policy.TransientException or global::System.TimeoutException), DeadLetterOnFailure = true, TimeLimit = global::System.TimeSpan.FromMilliseconds(3600000), SoftTimeLimit = global::System.TimeSpan.FromMilliseconds(2500) }, needs: global::Celeriac.TaskNeeds.None);
@@ -244,11 +248,11 @@ namespace Samples.Policy
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends <paramref name="count"/> runs of the task with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, int count, global::System.Threading.CancellationToken cancellationToken = default)
@@ -263,14 +267,18 @@ namespace Samples.Policy
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -356,11 +364,11 @@ namespace Samples.Policy
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends <paramref name="count"/> runs of the task with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, int count, global::System.Threading.CancellationToken cancellationToken = default)
@@ -375,14 +383,18 @@ namespace Samples.Policy
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) }, needs: global::Celeriac.TaskNeeds.None);
@@ -468,11 +480,11 @@ namespace Samples.Policy
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends <paramref name="count"/> runs of the task with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, int count, global::System.Threading.CancellationToken cancellationToken = default)
@@ -487,14 +499,18 @@ namespace Samples.Policy
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { RetryBackoff = global::System.TimeSpan.FromMilliseconds(0), ShouldRetry = static ex => (ex is global::Samples.Policy.TransientException) }, needs: global::Celeriac.TaskNeeds.None);

@@ -119,14 +119,14 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, string name, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(name, nameof(name));
-                return Handle(client, await client.SendAsync(Definition, new Args(name), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(name), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, string name, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(name, nameof(name));
-                return Handle(client, await client.SendAsync(Definition, new Args(name), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(name), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -143,14 +143,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -244,11 +248,11 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, long id, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(id), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(id), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, long id, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(id), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(id), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<long> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -263,14 +267,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -365,14 +373,14 @@ namespace Samples.Returns
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>> DelayAsync(global::Celeriac.ITaskClient client, byte[] input, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(input, nameof(input));
-                return Handle(client, await client.SendAsync(Definition, new Args(input), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(input), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>> ApplyAsync(global::Celeriac.ITaskClient client, byte[] input, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(input, nameof(input));
-                return Handle(client, await client.SendAsync(Definition, new Args(input), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(input), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -389,14 +397,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle<byte[]>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<byte[]> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<byte[]> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -491,11 +503,11 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<double>> DelayAsync(global::Celeriac.ITaskClient client, double value, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(value), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(value), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<double>> ApplyAsync(global::Celeriac.ITaskClient client, double value, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<double>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<double> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -510,14 +522,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle<double>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<double> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<double> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -610,11 +626,11 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<string?>> DelayAsync(global::Celeriac.ITaskClient client, int id, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(id), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(id), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<string?>> ApplyAsync(global::Celeriac.ITaskClient client, int id, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(id), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(id), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<string?>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<int> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -629,14 +645,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle<string?>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<string?> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<string?> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -729,11 +749,11 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends <paramref name="count"/> runs of the task with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, int count, global::System.Threading.CancellationToken cancellationToken = default)
@@ -748,14 +768,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -841,11 +865,11 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int value, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(value), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(value), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, int value, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(value), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<int> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -860,14 +884,18 @@ namespace Samples.Returns
                 var __celeriac_handles = new global::Celeriac.TaskHandle<int>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

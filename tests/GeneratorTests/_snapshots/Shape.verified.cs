@@ -185,14 +185,14 @@ namespace Samples.Tasks
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<bool>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Tasks.Letter letter, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(letter, nameof(letter));
-                return Handle(client, await client.SendAsync(Definition, new Args(letter), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(letter), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<bool>> ApplyAsync(global::Celeriac.ITaskClient client, global::Samples.Tasks.Letter letter, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(letter, nameof(letter));
-                return Handle(client, await client.SendAsync(Definition, new Args(letter), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(letter), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -209,14 +209,18 @@ namespace Samples.Tasks
                 var __celeriac_handles = new global::Celeriac.TaskHandle<bool>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<bool> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<bool>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<bool> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<bool>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Tasks.MailTasks>(services), 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.Context | global::Celeriac.TaskNeeds.Services);
@@ -311,11 +315,11 @@ namespace Samples.Tasks
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int x, int y, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(x, y), null, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(x, y), null, cancellationToken).ConfigureAwait(false), Queue);
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, int x, int y, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(x, y), options, cancellationToken).ConfigureAwait(false));
+                => Handle(client, await client.SendAsync(Definition, new Args(x, y), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<(int x, int y)> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -331,14 +335,18 @@ namespace Samples.Tasks
                 var __celeriac_handles = new global::Celeriac.TaskHandle<int>[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -438,14 +446,14 @@ namespace Samples.Tasks
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, string message, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(message, nameof(message));
-                return Handle(client, await client.SendAsync(Definition, new Args(message), null, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(message), null, cancellationToken).ConfigureAwait(false), Queue);
             }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, string message, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
             {
                 global::System.ArgumentNullException.ThrowIfNull(message, nameof(message));
-                return Handle(client, await client.SendAsync(Definition, new Args(message), options, cancellationToken).ConfigureAwait(false));
+                return Handle(client, await client.SendAsync(Definition, new Args(message), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
             }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
@@ -462,14 +470,18 @@ namespace Samples.Tasks
                 var __celeriac_handles = new global::Celeriac.TaskHandle[__celeriac_ids.Length];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_ids.Length; __celeriac_i++)
                 {
-                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i]);
+                    __celeriac_handles[__celeriac_i] = Handle(client, __celeriac_ids[__celeriac_i], Queue);
                 }
                 return __celeriac_handles;
             }
 
-            /// <summary>Re-creates a handle on a task of this kind from its id.</summary>
+            /// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId)
-                => new(client, taskId);
+                => Handle(client, taskId, null);
+
+            /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
+            public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
+                => new(client, taskId, queue);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

@@ -51,7 +51,8 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
 
         Assert.True(await CompleteAsync(d, Success(42), Ttl), "CompleteAsync with the current lease must succeed");
-        TaskResult result = await Broker.GetResultAsync("a", default);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("a", q, default)).State);
+        TaskResult result = await Broker.GetResultAsync("a", null, default);
         Output.WriteLine($"result state={result.State} value={Convert.ToHexString(result.Value.Span)} task={result.TaskName} worker={result.Worker}");
         Assert.Equal(TaskState.Success, result.State);
         Assert.Equal(new byte[] { 42 }, result.Value.ToArray());
@@ -59,7 +60,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal("w1", result.Worker);
 
         Assert.Empty(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
-        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("never-sent", default)).State);
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("never-sent", null, default)).State);
     }
 
     [Fact]
@@ -220,12 +221,12 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.False(oldCompleted, "CompleteAsync with a stale token must return false");
         Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
         Assert.Empty(await Broker.GetDeadLettersAsync(q, 10, default));
-        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("f", default)).State);
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("f", null, default)).State);
         Assert.Equal(1, await Broker.ExtendLeasesAsync([current], TimeSpan.FromSeconds(10), default));
 
         Assert.True(await CompleteAsync(current, Success(2), Ttl));
         Assert.False(await CompleteAsync(old, Success(1), Ttl), "a stale completion after the real one must not be accepted");
-        TaskResult result = await Broker.GetResultAsync("f", default);
+        TaskResult result = await Broker.GetResultAsync("f", null, default);
         Output.WriteLine($"final result {result.State} value={Convert.ToHexString(result.Value.Span)}");
         Assert.Equal(TaskState.Success, result.State);
         Assert.Equal(new byte[] { 2 }, result.Value.ToArray());
@@ -393,17 +394,17 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.InRange(letters[0].At.ToUnixTimeMilliseconds(), before - 1000, Now() + 1000);
         Assert.Single(await Broker.GetDeadLettersAsync(q, 1, default));
 
-        TaskResult failed = await Broker.GetResultAsync("d1", default);
+        TaskResult failed = await Broker.GetResultAsync("d1", null, default);
         Assert.Equal(TaskState.Failure, failed.State);
         Assert.Equal("Celeriac.UnknownTask", failed.Error?.Type);
-        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("d2", default)).State);
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("d2", null, default)).State);
         Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
         Assert.Empty(await FetchAsync([q], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero));
         await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("d1", q)], default));
 
         Assert.Equal(1, await Broker.RequeueDeadLettersAsync(q, ["d1", "not-dead"], default));
         Assert.Equal(["d2"], (await Broker.GetDeadLettersAsync(q, 10, default)).Select(l => l.Id));
-        TaskResult afterRequeue = await Broker.GetResultAsync("d1", default);
+        TaskResult afterRequeue = await Broker.GetResultAsync("d1", null, default);
         Delivery again = Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero));
         Output.WriteLine($"requeued d1: result after requeue {afterRequeue.State}; fetched {again.Id} dc={again.DeliveryCount}");
         Assert.Equal("d1", again.Id);
@@ -411,7 +412,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(EnvelopeOf("d1"), again.Envelope.ToArray());
         Assert.True(afterRequeue.State == TaskState.Pending, $"a requeued task must not keep its old final result ({afterRequeue.State}): a client waiting on it would see the stale failure");
         Assert.True(await CompleteAsync(again, Success(5), Ttl));
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("d1", default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("d1", null, default)).State);
     }
 
     [Fact]
@@ -421,10 +422,10 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("s", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
         Assert.Equal(1, await StartAsync(d, State(TaskState.Started), Ttl));
-        TaskState started = (await Broker.GetResultAsync("s", default)).State;
+        TaskState started = (await Broker.GetResultAsync("s", null, default)).State;
         Assert.True(await CompleteAsync(d, Success(3), Ttl));
         Assert.Equal(0, await StartAsync(d, State(TaskState.Started), Ttl)); // a late start: refused, nothing written
-        TaskResult final = await Broker.GetResultAsync("s", default);
+        TaskResult final = await Broker.GetResultAsync("s", null, default);
         Output.WriteLine($"after the start: {started}; after completion and a late start: {final.State}");
         Assert.Equal(TaskState.Started, started);
         Assert.Equal(TaskState.Success, final.State);
@@ -438,7 +439,7 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("w", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
         var clock = Stopwatch.StartNew();
-        Task<TaskResult> waiting = Broker.WaitResultAsync("w", TimeSpan.FromSeconds(10), default);
+        Task<TaskResult> waiting = Broker.WaitResultAsync("w", q, TimeSpan.FromSeconds(10), default);
         await Task.Delay(300);
         Assert.False(waiting.IsCompleted, $"WaitResultAsync returned after {clock.ElapsedMilliseconds} ms before the task completed");
         long completedAt = clock.ElapsedMilliseconds;
@@ -450,7 +451,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.True(latency < 1000, $"WaitResultAsync took {latency} ms to notice the completion (timeout 10 s): it should be woken");
 
         clock.Restart();
-        TaskResult ready = await Broker.WaitResultAsync("w", TimeSpan.FromSeconds(10), default);
+        TaskResult ready = await Broker.WaitResultAsync("w", q, TimeSpan.FromSeconds(10), default);
         Output.WriteLine($"waiting on a ready result returned {ready.State} in {clock.ElapsedMilliseconds} ms");
         Assert.Equal(TaskState.Success, ready.State);
         Assert.True(clock.ElapsedMilliseconds < 1000);
@@ -463,13 +464,13 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("slow", q)], default);
         Assert.Equal(1, await StartAsync(Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30))), State(TaskState.Started), Ttl));
         var clock = Stopwatch.StartNew();
-        TaskResult result = await Wait.WithinAsync(Broker.WaitResultAsync("slow", TimeSpan.FromMilliseconds(600), default), Long, "WaitResultAsync with a 600 ms timeout");
+        TaskResult result = await Wait.WithinAsync(Broker.WaitResultAsync("slow", null, TimeSpan.FromMilliseconds(600), default), Long, "WaitResultAsync with a 600 ms timeout");
         Output.WriteLine($"returned {result.State} after {clock.ElapsedMilliseconds} ms (timeout 600 ms)");
         Assert.Equal(TaskState.Started, result.State);
         Assert.True(clock.ElapsedMilliseconds >= 500, $"returned after {clock.ElapsedMilliseconds} ms, before the timeout");
 
         clock.Restart();
-        TaskResult unknown = await Broker.WaitResultAsync("unknown", TimeSpan.FromMilliseconds(300), default);
+        TaskResult unknown = await Broker.WaitResultAsync("unknown", null, TimeSpan.FromMilliseconds(300), default);
         Output.WriteLine($"unknown id: {unknown.State} after {clock.ElapsedMilliseconds} ms");
         Assert.Equal(TaskState.Pending, unknown.State);
     }
@@ -482,8 +483,8 @@ public abstract class BrokerContract : IAsyncLifetime
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
         var clock = Stopwatch.StartNew();
         Assert.True(await CompleteAsync(d, Success(1), TimeSpan.FromMilliseconds(400)));
-        TaskState right = (await Broker.GetResultAsync("ttl", default)).State;
-        TimeSpan gone = await Wait.UntilAsync(async () => (await Broker.GetResultAsync("ttl", default)).State == TaskState.Pending, TimeSpan.FromSeconds(5), "the result with a 400 ms TTL to expire");
+        TaskState right = (await Broker.GetResultAsync("ttl", null, default)).State;
+        TimeSpan gone = await Wait.UntilAsync(async () => (await Broker.GetResultAsync("ttl", null, default)).State == TaskState.Pending, TimeSpan.FromSeconds(5), "the result with a 400 ms TTL to expire");
         Output.WriteLine($"right after completion: {right}; PENDING again after {gone.TotalMilliseconds:0} ms (TTL 400 ms)");
         Assert.Equal(TaskState.Success, right);
         Assert.True(gone.TotalMilliseconds >= 300, $"the result vanished after {gone.TotalMilliseconds:0} ms, before its 400 ms TTL");
@@ -501,7 +502,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.True(await Broker.RetryAsync(d, next, due, retry, Ttl, default), "RetryAsync with the current lease must succeed");
         Assert.False(await CompleteAsync(d, Success(1), Ttl), "the retried delivery's lease must be gone");
 
-        TaskResult state = await Broker.GetResultAsync("r1", default);
+        TaskResult state = await Broker.GetResultAsync("r1", null, default);
         List<Delivery> early = await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero);
         Output.WriteLine($"after retry: state {state.State} ({state.Error?.Type}: {state.Error?.Message}); fetched early: {early.Count}");
         Assert.Equal(TaskState.Retry, state.State);
@@ -514,7 +515,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(1, again.DeliveryCount);
         Assert.Equal(next, again.Envelope.ToArray());
         Assert.True(await CompleteAsync(again, Success(7), Ttl));
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r1", default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r1", null, default)).State);
     }
 
     [Fact]
@@ -528,7 +529,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Output.WriteLine($"stale retry returned {stale}; current holder dc {current.DeliveryCount}");
         Assert.False(stale);
         Assert.True(await CompleteAsync(current, Success(3), Ttl), "the current holder must still own the message");
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", null, default)).State);
     }
 
     [Fact]
@@ -544,10 +545,14 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(2, got.Count);
         Assert.True(got.Single(d => d.Id == x).Revoked);
         Assert.False(got.Single(d => d.Id == y).Revoked);
-        Assert.Equal([x], await Broker.FindRevokedAsync([x, y], default));
+        Assert.Equal([x], await Broker.FindRevokedAsync(got, default));
+
+        // Revoked once the queue is known: found by the re-check of a running delivery.
+        await Broker.RevokeAsync(y, TimeSpan.FromMinutes(5), default);
+        Assert.Equal([x, y], (await Broker.FindRevokedAsync(got, default)).Order(StringComparer.Ordinal));
 
         await Task.Delay(400);
-        Assert.Empty(await Broker.FindRevokedAsync([z], default));
+        Assert.Empty(await Broker.FindRevokedAsync([new Delivery { Id = z, Queue = q, Envelope = default, DeliveryCount = 1 }], default));
     }
 
     [Fact]
@@ -609,7 +614,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Delivery s1 = first.Single(d => d.Id == "s1");
         Assert.Equal(0, s1.Runs);
         Assert.Equal(1, await StartAsync(s1, State(TaskState.Started), Ttl));
-        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("s1", default)).State);
+        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("s1", null, default)).State);
 
         // Both leases expire (the worker "died"): s1 had started, s2 was only prefetched.
         var again = new List<Delivery> { await FetchUntilAsync(q, Long, "w2") };
@@ -655,17 +660,17 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.CompleteManyAsync([new(m1, Success(1)), new(m2, Success(2)), new(m3, Failure("boom")), new(m4, Success(4))], Ttl, completed, default);
         Output.WriteLine($"completed: {string.Join(",", completed)}");
         Assert.Equal([1, 0, 1, 1], completed);
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("m1", default)).State);
-        Assert.Equal(new byte[] { 1 }, (await Broker.GetResultAsync("m1", default)).Value.ToArray());
-        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("m2", default)).State);
-        Assert.Equal("boom", (await Broker.GetResultAsync("m3", default)).Error?.Message);
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("m4", default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("m1", null, default)).State);
+        Assert.Equal(new byte[] { 1 }, (await Broker.GetResultAsync("m1", null, default)).Value.ToArray());
+        Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("m2", null, default)).State);
+        Assert.Equal("boom", (await Broker.GetResultAsync("m3", null, default)).Error?.Message);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("m4", null, default)).State);
 
         // The current holder of m2 still completes it; the acknowledged messages are gone for good.
         var second = new int[1];
         await Broker.CompleteManyAsync([new(m2b, Success(22))], Ttl, second, default);
         Assert.Equal(1, second[0]);
-        Assert.Equal(new byte[] { 22 }, (await Broker.GetResultAsync("m2", default)).Value.ToArray());
+        Assert.Equal(new byte[] { 22 }, (await Broker.GetResultAsync("m2", null, default)).Value.ToArray());
         Assert.Empty(await FetchAsync([q, q2], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero, worker: "w3"));
         Assert.Equal(0, await Broker.ExtendLeasesAsync([m1, m3, m4, m2b], TimeSpan.FromSeconds(30), default));
     }
@@ -739,8 +744,8 @@ public abstract class BrokerContract : IAsyncLifetime
         var runs = new int[2];
         await Broker.MarkStartedManyAsync([new(r1, State(TaskState.Started)), new(r2, State(TaskState.Started))], Ttl, runs, default);
         Assert.Equal([1, 0], runs);
-        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("r1", default)).State);
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", default)).State); // a lost lease changes nothing
+        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("r1", null, default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("r2", null, default)).State); // a lost lease changes nothing
 
         await Broker.MarkStartedManyAsync([new(r1, null)], Ttl, runs, default);
         Assert.Equal(2, runs[0]);
@@ -755,12 +760,12 @@ public abstract class BrokerContract : IAsyncLifetime
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
         var runs = new int[1];
         await Broker.MarkStartedManyAsync([new(d, State(TaskState.Started))], Ttl, runs, default);
-        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("f1", default)).State);
+        Assert.Equal(TaskState.Started, (await Broker.GetResultAsync("f1", null, default)).State);
 
         // The first attempt fails and is retried: the RETRY record carries the error.
         TaskResult retry = new() { State = TaskState.Retry, Error = new TaskError("System.TimeoutException", "slow", "at Tasks.Slow()"), TaskName = "contract.task", Retries = 0, Worker = "w1", Timestamp = DateTimeOffset.UtcNow };
         Assert.True(await Broker.RetryAsync(d, EnvelopeOf("f1"), 0, retry, Ttl, default));
-        Assert.Equal("slow", (await Broker.GetResultAsync("f1", default)).Error?.Message);
+        Assert.Equal("slow", (await Broker.GetResultAsync("f1", null, default)).Error?.Message);
 
         // The second attempt succeeds: its SUCCESS record must not inherit the RETRY record's error fields.
         Delivery again = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.FromSeconds(2)));
@@ -768,7 +773,7 @@ public abstract class BrokerContract : IAsyncLifetime
         TaskResult success = new() { State = TaskState.Success, Value = new byte[] { 9 }, TaskName = "contract.task", Retries = 1, Worker = "w2", Timestamp = DateTimeOffset.UtcNow };
         await Broker.CompleteManyAsync([new(again, success)], Ttl, completed, default);
         Assert.Equal(1, completed[0]);
-        TaskResult stored = await Broker.GetResultAsync("f1", default);
+        TaskResult stored = await Broker.GetResultAsync("f1", null, default);
         Assert.Equal(TaskState.Success, stored.State);
         Assert.Null(stored.Error);
         Assert.Equal(1, stored.Retries);
@@ -787,7 +792,7 @@ public abstract class BrokerContract : IAsyncLifetime
         d.ReplyTo = Broker.ReplyChannel; // what the worker copies from the envelope's reply_to
 
         var clock = Stopwatch.StartNew();
-        Task<TaskResult> waiting = Broker.WaitResultAsync(id, TimeSpan.FromSeconds(30), default);
+        Task<TaskResult> waiting = Broker.WaitResultAsync(id, q, TimeSpan.FromSeconds(30), default);
         await Task.Delay(200);
         Assert.False(waiting.IsCompleted);
         var completed = new int[1];

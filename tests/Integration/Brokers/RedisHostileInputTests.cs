@@ -145,12 +145,12 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
     {
         await Broker.EnqueueAsync([Item("a1"), Item("a2"), Item("a3")], default);
         List<Delivery> got = await FetchAsync(10);
-        await Db.StringSetAsync(Broker.Keys.Result("a2"), "not a hash");
+        await Db.StringSetAsync(Broker.Keys.Result(_queue, "a2"), "not a hash");
 
         var completed = new int[got.Count];
         await Broker.CompleteManyAsync([.. got.Select(d => new CompleteItem(d, Success()))], Ttl, completed, default);
         Assert.Equal([1, 1, 1], completed);
-        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("a2", default)).State);
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("a2", _queue, default)).State);
     }
 
     [Fact]
@@ -234,12 +234,12 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
         var runs = new int[3];
         await Broker.MarkStartedManyAsync([new StartItem(dead, null), new StartItem(retried, null), new StartItem(released, new TaskResult { State = TaskState.Started })], Ttl, runs, default);
         Assert.Equal([1, 1, 1], runs);
-        Assert.Equal("STARTED", (string?)await Db.HashGetAsync(Broker.Keys.Result(ids[2]), "state"));
+        Assert.Equal("STARTED", (string?)await Db.HashGetAsync(Broker.Keys.Result(_queue, ids[2]), "state"));
 
         Assert.True(await Broker.DeadLetterAsync(dead, "undecodable: test", Failure(), Ttl, default), "dead letter");
         Assert.NotNull(await Db.SortedSetScoreAsync(Broker.Keys.Dead(_queue), ids[0]));
         Assert.Equal("undecodable: test", (string?)await Db.HashGetAsync(Broker.Keys.Task(_queue, ids[0]), "reason"));
-        Assert.Equal("FAILURE", (string?)await Db.HashGetAsync(Broker.Keys.Result(ids[0]), "state"));
+        Assert.Equal("FAILURE", (string?)await Db.HashGetAsync(Broker.Keys.Result(_queue, ids[0]), "state"));
         DeadLetter letter = Assert.Single(await Broker.GetDeadLettersAsync(_queue, 10, default));
         Assert.Equal("undecodable: test", letter.Reason);
 
@@ -250,7 +250,7 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
         Assert.Equal(ids[2], (byte[]?)await Db.ListGetByIndexAsync(Broker.Keys.Pending(_queue), -1));
 
         Assert.True(await CompleteAsync(completed), "complete");
-        Assert.Equal("SUCCESS", (string?)await Db.HashGetAsync(Broker.Keys.Result(ids[3]), "state"));
+        Assert.Equal("SUCCESS", (string?)await Db.HashGetAsync(Broker.Keys.Result(_queue, ids[3]), "state"));
         Assert.False(await Db.KeyExistsAsync(Broker.Keys.Task(_queue, ids[3])));
 
         Assert.Null(await Db.SortedSetScoreAsync(Broker.Keys.Active(_queue), ids[2]));

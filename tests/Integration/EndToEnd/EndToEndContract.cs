@@ -57,6 +57,24 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_handle_made_from_the_id_alone_reads_the_result()
+    {
+        TaskHandle<int> sent = await Calc.AddTask.ApplyAsync(Client, 20, 3, new TaskOptions { Queue = "slow" });
+        Assert.Equal("slow", sent.Queue);
+        Assert.Equal(23, await sent.GetAsync(Timeout));
+
+        // Only the id is known (another process, a stored id): the result is found in whichever queue it was sent to.
+        TaskHandle<int> byId = Calc.AddTask.Handle(Client, sent.Id);
+        TaskResult record = await byId.GetResultAsync();
+        int value = await byId.GetAsync(Timeout);
+        Output.WriteLine($"id {sent.Id} sent to '{sent.Queue}': by id alone {record.State}, value {value}; never sent: {(await Calc.AddTask.Handle(Client, "never-sent").GetStateAsync())}");
+        Assert.Null(byId.Queue);
+        Assert.Equal(TaskState.Success, record.State);
+        Assert.Equal(23, value);
+        Assert.Equal(TaskState.Pending, await Calc.AddTask.Handle(Client, "never-sent").GetStateAsync());
+    }
+
+    [Fact]
     public async Task Each_run_gets_its_own_DI_scope()
     {
         int first = await (await Calc.ScopeIdentityTask.DelayAsync(Client)).GetAsync(Timeout);
@@ -351,7 +369,7 @@ public sealed class EndToEndTests(ITestOutputHelper output) : EndToEndContract(o
         // only the reply the client kept can answer the wait.
         TaskHandle<int> late = await Calc.AddTask.DelayAsync(Client, 20, 22);
         StackExchange.Redis.IDatabase db = (await RedisFixture.GetAsync()).GetDatabase();
-        string key = $"{Prefix}:r:{late.Id}";
+        string key = $"{Prefix}:{{{late.Queue}}}:r:{late.Id}";
         await Wait.UntilAsync(async () => await db.KeyExistsAsync(key), Timeout, "the result to be stored");
         Assert.True(await db.KeyDeleteAsync(key));
         Assert.Equal(42, await late.GetAsync(TimeSpan.FromSeconds(5)));
@@ -391,7 +409,7 @@ public sealed class EndToEndTests(ITestOutputHelper output) : EndToEndContract(o
         }
 
         StackExchange.Redis.IDatabase db = (await RedisFixture.GetAsync()).GetDatabase();
-        await Wait.UntilAsync(async () => await db.KeyExistsAsync($"{Prefix}:r:{handles[^1].Id}"), Timeout, "the last result to be stored");
+        await Wait.UntilAsync(async () => await db.KeyExistsAsync($"{Prefix}:{{{handles[^1].Queue}}}:r:{handles[^1].Id}"), Timeout, "the last result to be stored");
         await Task.Delay(500); // the last replies reach the client
         int[] values = await Task.WhenAll(handles.Select(h => h.GetAsync(TimeSpan.FromSeconds(10))));
         Assert.Equal(Enumerable.Range(0, 1100).Select(i => i + 1), values);

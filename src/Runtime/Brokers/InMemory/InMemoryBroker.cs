@@ -341,14 +341,17 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<string> taskIds, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
             long now = NowMs;
-            return Task.FromResult<IReadOnlyList<string>>([.. taskIds.Where(id => _revoked.TryGetValue(id, out long until) && until > now)]);
+            return Task.FromResult<IReadOnlyList<string>>([.. deliveries.Select(d => d.Id).Where(id => _revoked.TryGetValue(id, out long until) && until > now)]);
         }
     }
+
+    // One process holds every queue and result: there is no registry to keep.
+    public Task RegisterQueuesAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task SubscribeRevocationsAsync(Action<string> onRevoked, CancellationToken cancellationToken)
     {
@@ -360,7 +363,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         return Task.CompletedTask;
     }
 
-    public Task<TaskResult> GetResultAsync(string taskId, CancellationToken cancellationToken)
+    public Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -368,7 +371,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
         }
     }
 
-    public async Task<TaskResult> WaitResultAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         TaskCompletionSource waiter;
         lock (_gate)
@@ -405,7 +408,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
             }
         }
 
-        return await GetResultAsync(taskId, cancellationToken).ConfigureAwait(false);
+        return await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken)

@@ -10,9 +10,10 @@ internal static partial class RedisScripts
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3] -> done channel prefix P:done:
-    // ARGV[4] -> result hash prefix P:r: (result keys P:r:<id> are built here, as fetch builds P:{q}:t:<id>)
+    // ARGV[4] -> result hash prefix P:{q}:r:
     // ARGV[5..] -> per item: id, lease token, reply channel or "", state name, result record (RedisResultCodec)
-    // Side effect: per completed id, HSET P:r:<id> state <state> rec <record> (both fields: nothing of an earlier state
+    // Keys built here: P:{q}:t:<id> and P:{q}:r:<id> from the prefixes, in the slot of KEYS[1] (same hash tag)
+    // Side effect: per completed id, HSET P:{q}:r:<id> state <state> rec <record> (both fields: nothing of an earlier state
     //              survives), PEXPIRE, PUBLISH P:done:<id> <state>, and when the reply channel is set, PUBLISH <reply>
     //              <record> (the whole record: a waiter needs no re-read)
     // Returns: one string with a character per item, '1' when completed, '0' when that lease is no longer held (nothing
@@ -50,10 +51,11 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Counts many runs as started in one call, each fenced on its own by its lease token, and records STARTED unless final.</summary>
-    // KEYS -> none (every key is built from a prefix, as fetch builds P:{q}:t:<id>)
+    // KEYS[1] -> P:{q}:active (not touched: it routes the call to the queue's slot)
     // ARGV[1] -> result TTL (ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
-    // ARGV[3] -> result hash prefix P:r:
+    // ARGV[3] -> result hash prefix P:{q}:r:
+    // Keys built here: P:{q}:t:<id> and P:{q}:r:<id> from the prefixes, in the slot of KEYS[1] (same hash tag)
     // ARGV[4..] -> per item: id, lease token, then "" (only count the run) or "STARTED", then the STARTED record or ""
     // Returns: { runs per item }: the runs started so far (this one included), or 0 when that lease is no longer held
     //          or its runs field is corrupt (nothing changed for that id; the fetch sets it aside once the lease lapses)

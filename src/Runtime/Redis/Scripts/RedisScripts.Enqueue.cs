@@ -10,6 +10,7 @@ internal static partial class RedisScripts
     // ARGV[1] -> message hash prefix P:{q}:t:
     // ARGV[2] -> now (unix ms)
     // ARGV[3..] -> per message: task id, envelope bytes, due time (unix ms; 0 = now), priority (0-9)
+    // Keys built here: P:{q}:t:<id> from ARGV[1] and P:{q}:pending:p from KEYS[1], in the slot of KEYS[1] (same hash tag)
     // Returns: the number of messages stored, then the 1-based positions of the ids refused because a message with
     //          that id already exists, or a key of another type holds its place (nothing changed for those); or the
     //          error of a pending list of another type (the messages bound for it are not stored, the others are)
@@ -76,7 +77,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Counts the runnable messages of one queue over its ten priority lists.</summary>
-    // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p)
+    // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p, built here: same hash tag, same slot)
     // Returns: the total length
     public const string QueueLength = """
         local n = redis.call('LLEN', KEYS[1])

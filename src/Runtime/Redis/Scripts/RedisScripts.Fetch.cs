@@ -4,7 +4,7 @@ internal static partial class RedisScripts
 {
     /// <summary>Promotes due scheduled messages, reclaims expired leases, then leases up to n messages of one queue.</summary>
     // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p; higher p is served first, FIFO within p)
-    // KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:revoked
+    // KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:{q}:revoked
     // KEYS[6] -> P:{q}:dead
     // ARGV[1] -> now (unix ms)
     // ARGV[2] -> lease deadline (unix ms) given to the leased messages
@@ -15,6 +15,7 @@ internal static partial class RedisScripts
     // ARGV[7] -> how many of the leased messages (the first ones) start at once: their run is counted here (HINCRBY runs)
     // ARGV[8] -> the largest message returned whole (bytes, 0 = no limit); a longer one is returned as its length (u32)
     //            followed by its first 4096 bytes, with flag 2 set, so that the worker refuses it unread
+    // Keys built here: P:{q}:t:<id> from ARGV[4] and P:{q}:pending:p from KEYS[1], in the slot of KEYS[1] (same hash tag)
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained.
     //              A message whose bookkeeping is corrupt (dc or runs not a count, pri not 0-9, msg missing, its key not
     //              a hash) is set aside in dead with reason "corrupt: ..." instead of being leased, promoted or reclaimed:
@@ -25,7 +26,7 @@ internal static partial class RedisScripts
     //          leased message, each packed (big-endian) as: flags (u8: 1 revoked, 2 oversized), runs (u32), dc (u32), id
     //          length (u32), id, token length (u32), token, msg length (u32), msg, and corrupt counts the messages set
     //          aside. One bulk reply instead of six per message: the client allocates one buffer per call and slices it.
-    //          Flag 1 is set when the id is in P:revoked with a score after now (the worker records REVOKED, never runs
+    //          Flag 1 is set when the id is in P:{q}:revoked with a score after now (the worker records REVOKED, never runs
     //          it); flag 2 when msg is over ARGV[8] (see there); runs counts the runs started (by the start script, or by
     //          this script for the first ARGV[7] messages) since the message was stored or last retried, this
     //          delivery's own run not included
@@ -236,6 +237,7 @@ internal static partial class RedisScripts
     // ARGV[1] -> new lease deadline (unix ms)
     // ARGV[2] -> message hash prefix P:{q}:t:
     // ARGV[3], ARGV[4] -> id, lease token (repeated for each delivery)
+    // Keys built here: P:{q}:t:<id> from ARGV[2], in the slot of KEYS[1] (same hash tag)
     // Returns: how many leases were still held (and extended)
     public const string ExtendLeases = """
         local held = 0
@@ -250,7 +252,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Reschedules a leased message for a retry (fenced): new envelope, delivery count reset, RETRY state written.</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:r:<id>   KEYS[5] -> P:{q}:notify
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:r:<id>   KEYS[5] -> P:{q}:notify
     // ARGV[1] -> lease token
     // ARGV[2] -> task id
     // ARGV[3] -> the retry's envelope bytes (retries + 1)
@@ -286,17 +288,19 @@ internal static partial class RedisScripts
         return 1
         """;
 
-    /// <summary>Records a revocation (trimming forgotten ones) and announces it to running workers.</summary>
-    // KEYS[1] -> P:revoked
+    /// <summary>Records a revocation in one revoked set (trimming forgotten ones) and, when asked, announces it to running workers.</summary>
+    // KEYS[1] -> P:{q}:revoked, or P:revoked (every revocation, copied into the set of a queue registered later)
     // ARGV[1] -> task id
     // ARGV[2] -> when the revocation may be forgotten (unix ms)
     // ARGV[3] -> now (unix ms)
-    // ARGV[4] -> channel P:revoke
+    // ARGV[4] -> channel P:revoke, or "" to publish nothing (the caller publishes once over all the sets it writes)
     // Returns: 1
     public const string Revoke = """
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
         redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
-        redis.call('PUBLISH', ARGV[4], ARGV[1])
+        if ARGV[4] ~= '' then
+          redis.call('PUBLISH', ARGV[4], ARGV[1])
+        end
         return 1
         """;
 

@@ -3,7 +3,7 @@ namespace Celeriac.Redis;
 internal static partial class RedisScripts
 {
     /// <summary>Moves a leased message to the dead-letter set (fenced), optionally storing a final result and notifying waiters.</summary>
-    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:dead   KEYS[4] -> P:r:<id>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:dead   KEYS[4] -> P:{q}:r:<id>
     // ARGV[1] -> lease token
     // ARGV[2] -> task id
     // ARGV[3] -> reason
@@ -40,6 +40,7 @@ internal static partial class RedisScripts
     // KEYS[1] -> P:{q}:dead
     // ARGV[1] -> message hash prefix P:{q}:t:
     // ARGV[2..] -> task ids; none = the oldest 1000 dead letters
+    // Keys built here: P:{q}:t:<id> from ARGV[1], in the slot of KEYS[1] (same hash tag)
     // Returns: how many dead letters were deleted (ids that are not dead letters of this queue are left alone)
     public const string PurgeDead = """
         local ids
@@ -59,7 +60,7 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>Puts one dead letter back on its queue as a new delivery with a fresh start (no retries, deliveries or runs counted) and forgets its old result.</summary>
-    // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:r:<id>
+    // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:{q}:r:<id>
     // ARGV[1] -> task id
     // ARGV[2] -> (optional) the envelope with its retry count reset to 0   ARGV[3] -> the stored envelope it was made from
     // Side effect: repairs the bookkeeping a corrupt message was set aside for: dc and runs restart, a pri that is not
