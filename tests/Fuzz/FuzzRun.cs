@@ -16,7 +16,7 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
     /// <summary>The most bytes of a result record written for a refused message (its quoted name and reason).</summary>
     private const int MaxRefusalRecordBytes = 4096;
 
-    private static readonly string[] Documented = ["undecodable", "unsupported-version", "oversized", "unknown-task", "undecodable-args", "redelivery-limit", "failed"];
+    private static readonly string[] Documented = ["undecodable", "unsupported-version", "oversized", "unknown-task", "undecodable-args", "redelivery-limit", "failed", "corrupt", "unrunnable"];
     private readonly Dictionary<string, Dictionary<string, int>> _outcomes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _tried = new(StringComparer.Ordinal);
     private readonly List<string> _violations = [];

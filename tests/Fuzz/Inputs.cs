@@ -338,7 +338,7 @@ internal sealed class InputFactory(Random rng, int maxMessageBytes, int maxMessa
             Id = id,
             Fields = [("msg", spec.Encode()), (field, junk)],
             Scheduled = field == "pri" && rng.Next(2) == 0,
-            Allowed = [outcome, .. Dead],
+            Allowed = [outcome, "dead:corrupt", .. Dead],
         };
     }
 

@@ -28,6 +28,15 @@ internal static class DeadLetterReasons
     /// <summary>The task failed and its policy dead-letters failures (the detail is the error's type and message).</summary>
     public const string Failed = "failed";
 
+    /// <summary>
+    /// The message's bookkeeping in Redis is corrupt (a delivery count, run count or priority that is not one, a missing
+    /// envelope, a message key of another type): set aside by the script that met it, with no result record.
+    /// </summary>
+    public const string Corrupt = "corrupt";
+
+    /// <summary>The worker could not prepare the run (its context) from a decoded envelope; the detail is the error.</summary>
+    public const string Unrunnable = "unrunnable";
+
     /// <summary>The error type of the FAILURE result stored with a dead letter of <paramref name="reason"/>.</summary>
     public static string ErrorType(string reason) => reason switch
     {
@@ -37,6 +46,7 @@ internal static class DeadLetterReasons
         Oversized => ErrorTypes.OversizedMessage,
         UndecodableArgs => ErrorTypes.UndecodableArguments,
         RedeliveryLimit => ErrorTypes.RedeliveryLimit,
+        Unrunnable => ErrorTypes.UnrunnableMessage,
         _ => ErrorTypes.DeadLetter,
     };
 }
@@ -70,6 +80,9 @@ internal static class ErrorTypes
 
     /// <summary>FAILURE of a dead letter: <see cref="DeadLetterReasons.RedeliveryLimit"/>.</summary>
     public const string RedeliveryLimit = "Celeriac.RedeliveryLimit";
+
+    /// <summary>FAILURE of a dead letter: <see cref="DeadLetterReasons.Unrunnable"/>.</summary>
+    public const string UnrunnableMessage = "Celeriac.UnrunnableMessage";
 
     /// <summary>FAILURE of a dead letter with any other reason.</summary>
     public const string DeadLetter = "Celeriac.DeadLetter";

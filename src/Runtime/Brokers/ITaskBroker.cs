@@ -80,9 +80,11 @@ internal sealed class Delivery
     internal SharedBuffer? Buffer;
 
     /// <summary>A copy of what identifies the lease (id, queue, token, counts), for use outside the holder's lifetime.</summary>
+    /// <remarks>An id whose bytes are not UTF-8 keeps its bytes (a copy): its string is lossy and would address another message.</remarks>
     public Delivery CopyLease() => new()
     {
         Id = Id,
+        IdUtf8 = IdUtf8.IsEmpty || System.Text.Unicode.Utf8.IsValid(IdUtf8.Span) ? default : IdUtf8.ToArray(),
         Queue = Queue,
         Envelope = default,
         DeliveryCount = DeliveryCount,

@@ -77,6 +77,9 @@ internal sealed partial class RedisBroker
         }
     }
 
+    /// <summary>The latest instant <see cref="DateTimeOffset"/> holds, in unix ms (a corrupt score is clamped to it).</summary>
+    private const long MaxUnixMs = 253_402_300_799_999;
+
     /// <summary>The most messages stored by one enqueue script call.</summary>
     internal const int MaxEnqueueBatch = 500;
 
@@ -104,14 +107,27 @@ internal sealed partial class RedisBroker
         RedisValue[] fields = ["msg", "reason"];
         for (int i = 0; i < entries.Length; i++)
         {
-            reads[i] = _db.HashGetAsync(Keys.Task(queue, entries[i].Element!), fields);
+            // By the id's exact bytes: an id that is not UTF-8 reads its own hash, not the one its lossy decoding names.
+            reads[i] = _db.HashGetAsync(Keys.Task(queue, (byte[])entries[i].Element!), fields);
         }
 
         var letters = new List<DeadLetter>(entries.Length);
         for (int i = 0; i < entries.Length; i++)
         {
-            RedisValue[] values = await reads[i].ConfigureAwait(false);
-            if (values[0].IsNull)
+            DateTimeOffset at = DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp((long)entries[i].Score, 0, MaxUnixMs));
+            RedisValue[] values;
+            try
+            {
+                values = await reads[i].ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+            {
+                // Set aside by the fetch because its key is not a hash: listed, with nothing to show.
+                letters.Add(new DeadLetter(entries[i].Element!, queue, DeadLetterReasons.Corrupt + ": the message key is not a hash", at, ReadOnlyMemory<byte>.Empty));
+                continue;
+            }
+
+            if (values[0].IsNull && values[1].IsNull)
             {
                 continue; // the message hash is gone: nothing left to show or requeue
             }
@@ -120,8 +136,8 @@ internal sealed partial class RedisBroker
                 entries[i].Element!,
                 queue,
                 values[1].IsNull ? "unknown" : (string)values[1]!,
-                DateTimeOffset.FromUnixTimeMilliseconds((long)entries[i].Score),
-                (byte[])values[0]!));
+                at,
+                values[0].IsNull ? ReadOnlyMemory<byte>.Empty : (byte[])values[0]!));
         }
 
         return letters;

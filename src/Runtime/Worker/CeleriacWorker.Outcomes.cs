@@ -201,4 +201,11 @@ internal sealed partial class CeleriacWorker
             _outcomes.LeaseLost(delivery);
         }
     }
+
+    /// <summary>
+    /// Sets aside a delivery whose run the worker could not prepare from its decoded envelope (building its context
+    /// threw): an outcome at once, never a lease left to expire and a task blamed for the worker's step.
+    /// </summary>
+    private Task UnrunnableAsync(Delivery delivery, Envelope envelope, Exception ex)
+        => DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.Unrunnable, $"the worker could not prepare the run: {ex.GetType().FullName}: {Quote.Bounded(ex.Message)}");
 }

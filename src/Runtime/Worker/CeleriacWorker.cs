@@ -214,14 +214,33 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     long started = _time.GetTimestamp();
                     consumer.Running.Begin(envelope);
                     Begin(delivery, run, policy);
+                    TaskContext context;
+                    try
+                    {
+                        context = (registration.Needs & TaskNeeds.Context) != 0
+                            ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
+                            : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
+                    }
+                    catch (Exception ex)
+                    {
+                        // The worker's own step failed, not the task: set the message aside rather than blame the task
+                        // or leave the lease to expire (then the message would come back and fail the same way).
+                        End(delivery, run);
+                        consumer.Running.End();
+                        if (scoped)
+                        {
+                            await scope.DisposeAsync().ConfigureAwait(false);
+                        }
+
+                        await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
+                        continue;
+                    }
+
                     try
                     {
                         ValueTask invocation;
                         try
                         {
-                            TaskContext context = (registration.Needs & TaskNeeds.Context) != 0
-                                ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
-                                : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
                             invocation = registration.Invoker(envelope.Args, context, output); // awaited once, below
                         }
                         catch (Exception ex)
@@ -337,9 +356,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
         TaskResult? result = null;
         long started = _time.GetTimestamp();
         Begin(delivery, run, policy);
+        TaskContext context;
         try
         {
-            TaskContext context = NewContext(delivery, envelope, scope.ServiceProvider, run);
+            context = NewContext(delivery, envelope, scope.ServiceProvider, run);
+        }
+        catch (Exception ex)
+        {
+            End(delivery, run);
+            await scope.DisposeAsync().ConfigureAwait(false);
+            await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
             RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
             Task limited = Task.Run(() =>
             {
