@@ -408,7 +408,7 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
 
     private RedisKey TaskKey(Input input) => Concat(Encoding.UTF8.GetBytes(_prefix + ":{" + input.Queue + "}:t:"), input.Id);
 
-    private RedisKey ResultKey(Input input) => Concat(Encoding.UTF8.GetBytes(_prefix + ":r:"), input.Id);
+    private RedisKey ResultKey(Input input) => Concat(Encoding.UTF8.GetBytes(_prefix + ":{" + input.Queue + "}:r:"), input.Id);
 
     private RedisKey QueueKey(string queue, string part) => _prefix + ":{" + queue + "}:" + part;
 
