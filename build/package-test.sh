@@ -60,19 +60,14 @@ else
   fail "dotnet pack" "$work/pack.log"; finish
 fi
 
-# The consumer's nuget.config: the local feed for Celeriac's packages, the public registry for everything else.
+# The consumer's nuget.config: the local feed added to the sources this machine's NuGet already uses (the user-level
+# configuration), which serve every third-party package. The version above exists only in the local feed.
 cat >"$consumer/nuget.config" <<EOF
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>
   <packageSources>
-    <clear />
     <add key="celeriac-local" value="$feed" />
-    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
   </packageSources>
-  <packageSourceMapping>
-    <packageSource key="celeriac-local"><package pattern="Celeriac" /><package pattern="Celeriac.*" /></packageSource>
-    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-  </packageSourceMapping>
 </configuration>
 EOF
 

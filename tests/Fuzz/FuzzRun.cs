@@ -54,14 +54,16 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
 
         long baselineKb = _worker.PeakKb();
         int prefetch = o.Concurrency;
-        long boundKb = baselineKb + (2 * ((2L * prefetch * o.MaxMessageBytes) + (o.Concurrency * ((3L * o.MaxMessageBytes) + (64L * o.MaxMessageElements))))) / 1024;
+        long boundKb = baselineKb + (o.MemorySlackMb * 1024L)
+            + (2 * ((2L * prefetch * o.MaxMessageBytes) + (o.Concurrency * ((3L * o.MaxMessageBytes) + (64L * o.MaxMessageElements))))) / 1024;
         Console.WriteLine($"celeriac-fuzz seed {o.Seed}: worker pid {_worker.Id}, concurrency {o.Concurrency}, visibility {o.VisibilityMs} ms, MaxMessageBytes {o.MaxMessageBytes}, MaxMessageElements {o.MaxMessageElements}");
-        Console.WriteLine($"memory bound: baseline under valid load {baselineKb:N0} kB + 2 × (2·P·M + C·(3·M + 64·E)) = {boundKb:N0} kB; settle deadline per batch: {o.VisibilityMs} ms + {o.PerMessageMs} ms per message, extended while the batch makes progress (at most one visibility timeout without any)");
+        Console.WriteLine($"memory bound: baseline under valid load {baselineKb:N0} kB + {o.MemorySlackMb} MB drift + 2 × (2·P·M + C·(3·M + 64·E)) = {boundKb:N0} kB; settle deadline per batch: {o.VisibilityMs} ms + {o.PerMessageMs} ms per message, extended while the batch makes progress (at most one visibility timeout without any)");
 
         var clock = Stopwatch.StartNew();
         long injected = 0;
         long peakKb = baselineKb;
         int batchNumber = 0;
+        TimeSpan lastProgress = TimeSpan.Zero;
         if (o.Replay.Count > 0)
         {
             List<Input> replayed = [.. o.Replay.SelectMany(Reproducer.Load)];
@@ -88,6 +90,11 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
                 await RunBatchAsync(db, batch, factory, batchNumber++);
                 injected += batch.Count;
                 peakKb = Math.Max(peakKb, _worker.PeakKb());
+                if (clock.Elapsed - lastProgress >= TimeSpan.FromMinutes(1))
+                {
+                    lastProgress = clock.Elapsed;
+                    Console.WriteLine($"progress {clock.Elapsed.TotalMinutes:0} min: {injected:N0} messages, {_violations.Count} violations, worker peak {peakKb:N0} kB, resident now {_worker.ResidentKb():N0} kB");
+                }
             }
         }
 

@@ -56,15 +56,20 @@ internal sealed class WorkerProc : IDisposable
     }
 
     /// <summary>Peak resident memory so far, kB (VmHWM), or -1 once the process is gone.</summary>
-    public long PeakKb()
+    public long PeakKb() => StatusKb("VmHWM:");
+
+    /// <summary>Resident memory now, kB (VmRSS), or -1 once the process is gone.</summary>
+    public long ResidentKb() => StatusKb("VmRSS:");
+
+    private long StatusKb(string field)
     {
         try
         {
             foreach (string line in File.ReadLines($"/proc/{Id}/status"))
             {
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                if (line.StartsWith(field, StringComparison.Ordinal))
                 {
-                    return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                    return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
                 }
             }
         }
