@@ -54,25 +54,20 @@ for project in src/*/*.csproj; do
   dotnet pack "$project" -c Release -nologo -clp:ErrorsOnly -p:VersionSuffix="${version#0.1.0-}" -o "$feed" >>"$work/pack.log" 2>&1 || packed=0
 done
 if [ "$packed" = 1 ] && [ -f "$feed/Celeriac.$version.nupkg" ] && [ -f "$feed/Celeriac.Abstractions.$version.nupkg" ] \
-  && unzip -l "$feed/Celeriac.Abstractions.$version.nupkg" | grep -q "analyzers/dotnet/cs/Celeriac.Generators.dll"; then
+  && unzip -l "$feed/Celeriac.Abstractions.$version.nupkg" >"$work/abstractions.txt" && grep -q "analyzers/dotnet/cs/Celeriac.Generators.dll" "$work/abstractions.txt"; then
   pass "dotnet pack: $(cd "$feed" && ls ./*.nupkg | xargs -n1 basename | tr '\n' ' ')"
 else
   fail "dotnet pack" "$work/pack.log"; finish
 fi
 
-# The consumer's nuget.config: the local feed for Celeriac's packages, the public registry for everything else.
+# The consumer's nuget.config: the local feed added to the sources this machine's NuGet already uses (the user-level
+# configuration), which serve every third-party package. The version above exists only in the local feed.
 cat >"$consumer/nuget.config" <<EOF
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>
   <packageSources>
-    <clear />
     <add key="celeriac-local" value="$feed" />
-    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
   </packageSources>
-  <packageSourceMapping>
-    <packageSource key="celeriac-local"><package pattern="Celeriac" /><package pattern="Celeriac.*" /></packageSource>
-    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-  </packageSourceMapping>
 </configuration>
 EOF
 
@@ -115,6 +110,15 @@ run_pair() {
 }
 
 run_pair jit 3 dotnet Hello.Worker/bin/Release/net10.0/Hello.Worker.dll
+
+# A worker with no Celeriac reference of its own, only its project reference to the tasks library (whose types its code
+# never names): the generator reaches it through the library's package reference and registers the library's tasks.
+sed -i '/Include="Celeriac"/d' Hello.Worker/Hello.Worker.csproj
+if dotnet build Hello.Worker "${build_flags[@]}" >"$work/consumer-byref.log" 2>&1; then
+  run_pair "tasks-library-reference-only" 5 dotnet Hello.Worker/bin/Release/net10.0/Hello.Worker.dll
+else
+  fail "the worker with only the tasks library's reference does not build" "$work/consumer-byref.log"
+fi
 
 # Native AOT: the page's AOT project file. ILC's one-line summaries for MessagePack (IL2104/IL3053, see docs/aot.md) are
 # the only warnings allowed; any other trim/AOT warning fails.

@@ -30,3 +30,9 @@ catch (Microsoft.Extensions.Options.OptionsValidationException invalid)
     Console.Error.WriteLine("celeriac-aot-worker: invalid configuration: " + invalid.Message);
     return 2;
 }
+catch (InvalidOperationException cannotStart)
+{
+    // Redis unreachable, credentials or TLS refused: said once, with the address (never the password); the supervisor restarts the worker.
+    Console.Error.WriteLine("celeriac-aot-worker: cannot start: " + cannotStart.Message);
+    return 3;
+}

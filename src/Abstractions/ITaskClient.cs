@@ -51,4 +51,16 @@ public interface ITaskClient
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The record: ready, or the latest state seen when the timeout passed.</returns>
     ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Revokes a task by id, wherever it is: queued, scheduled (ETA or retry backoff) or running. The broker keeps the
+    /// revocation for <paramref name="keepFor"/> (the client's default when <see langword="null"/>), so a worker that is
+    /// offline now honours it later: the task ends <see cref="TaskState.Revoked"/> instead of running, and a running
+    /// task sees its cancellation token cancelled.
+    /// </summary>
+    /// <param name="taskId">The task id.</param>
+    /// <param name="keepFor">How long the broker remembers the revocation, or <see langword="null"/> for the default.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the broker has stored the revocation.</returns>
+    Task RevokeAsync(string taskId, TimeSpan? keepFor, CancellationToken cancellationToken);
 }

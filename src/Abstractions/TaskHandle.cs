@@ -48,6 +48,16 @@ public class TaskHandle
     public ValueTask<TaskResult> GetResultAsync(CancellationToken cancellationToken = default)
         => Client.GetResultAsync(Id, Queue, cancellationToken);
 
+    /// <summary>
+    /// Revokes the task (<see cref="ITaskClient.RevokeAsync"/>): queued or scheduled, it ends <see cref="TaskState.Revoked"/>
+    /// without running; running, its cancellation token is cancelled.
+    /// </summary>
+    /// <param name="keepFor">How long the broker remembers the revocation, or <see langword="null"/> for the client's default.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the broker has stored the revocation.</returns>
+    public Task RevokeAsync(TimeSpan? keepFor = null, CancellationToken cancellationToken = default)
+        => Client.RevokeAsync(Id, keepFor, cancellationToken);
+
     /// <summary>Waits for the task to succeed.</summary>
     /// <param name="timeout">How long to wait.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>

@@ -45,7 +45,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <summary>"redis" or "in-memory": which broker this client talks to.</summary>
-    public string BrokerName => _options.Redis is { Length: > 0 } ? "redis" : "in-memory";
+    public string BrokerName => _options.UsesRedis ? "redis" : "in-memory";
 
     /// <inheritdoc/>
     public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
@@ -54,7 +54,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         CheckOptions(options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         EnqueueItem item = BuildItem(broker, task, args, options);
-        await EnqueueAsync(broker, [item], cancellationToken).ConfigureAwait(false);
+        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
         return item.Id;
     }
 
@@ -85,7 +85,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             ids[i] = items[i].Id;
         }
 
-        await EnqueueAsync(broker, items, cancellationToken).ConfigureAwait(false);
+        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         return ids;
     }
 
@@ -132,6 +132,36 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
     {
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         return await broker.GetDeadLettersAsync(queue, max, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Lists the dead letters of several queues at once, oldest first across them: <paramref name="queues"/>, or by
+    /// default every queue this process knows from its task catalog — the declared queues (<c>[assembly: TaskQueue]</c>)
+    /// and the queues the registered tasks are routed to, with <c>default</c>. A queue only ever named in a per-call
+    /// override is not known that way: pass it explicitly.
+    /// </summary>
+    /// <param name="queues">The queues to read, or <see langword="null"/> for every queue the task catalog knows.</param>
+    /// <param name="maxPerQueue">The most entries to read from each queue.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The dead letters of all those queues, each with its <see cref="DeadLetter.Queue"/>, ordered by when they were set aside.</returns>
+    public async Task<IReadOnlyList<DeadLetter>> GetAllDeadLettersAsync(IEnumerable<string>? queues = null, int maxPerQueue = 100, CancellationToken cancellationToken = default)
+    {
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        string[] names = queues is null ? [.. KnownQueues()] : [.. queues.Distinct(StringComparer.Ordinal)];
+        IReadOnlyList<DeadLetter>[] perQueue = await Task.WhenAll(names.Select(q => broker.GetDeadLettersAsync(q, maxPerQueue, cancellationToken))).ConfigureAwait(false);
+        return [.. perQueue.SelectMany(letters => letters).OrderBy(letter => letter.At)];
+    }
+
+    /// <summary>The queues the task catalog knows: declared ones, the registered tasks' queues, and <c>default</c>; sorted.</summary>
+    private SortedSet<string> KnownQueues()
+    {
+        var known = new SortedSet<string>(_catalog.DeclaredQueues, StringComparer.Ordinal) { TaskAttribute.DefaultQueue };
+        foreach (TaskRegistration task in _catalog.Tasks)
+        {
+            known.Add(task.Queue);
+        }
+
+        return known;
     }
 
     /// <summary>Deletes dead letters of <paramref name="queue"/> for good (their messages are gone; their results stay until they expire).</summary>
@@ -182,27 +212,6 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
 
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
-
-    /// <summary>Enqueues; a broker that cannot confirm the write surfaces as <see cref="BrokerUnavailableException"/>, never as success.</summary>
-    private static async Task EnqueueAsync(ITaskBroker broker, EnqueueItem[] items, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisConnectionException or StackExchange.Redis.RedisTimeoutException || IsUnavailableReply(ex))
-        {
-            throw new BrokerUnavailableException([.. items.Select(i => i.Id)], ex);
-        }
-    }
-
-    /// <summary>Server replies that mean "not now" (restarting, failing over, busy), as opposed to a bug.</summary>
-    private static bool IsUnavailableReply(Exception ex)
-        => ex is StackExchange.Redis.RedisServerException { Message: { } message }
-           && (message.StartsWith("LOADING", StringComparison.Ordinal) || message.StartsWith("READONLY", StringComparison.Ordinal)
-               || message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || message.StartsWith("BUSY", StringComparison.Ordinal)
-               || message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-               || message.StartsWith("NOREPLICAS", StringComparison.Ordinal));
 
     /// <summary>
     /// Refuses per-call options that would send a task somewhere or at a time the caller did not mean: both a countdown
@@ -282,6 +291,11 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)
         {
             throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
+        }
+
+        if (envelope.Headers is { Count: > EnvelopeCodec.MaxHeaders })
+        {
+            throw new ArgumentException($"Task '{task.Name}' is sent with {envelope.Headers.Count} headers; a worker reads at most {EnvelopeCodec.MaxHeaders}.", nameof(options));
         }
 
         if (_options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) == PayloadScan.Outcome.TooManyElements)

@@ -21,10 +21,27 @@ public sealed class CeleriacOptions
     public static readonly TimeSpan DefaultRevokeTtl = TimeSpan.FromDays(7);
 
     /// <summary>
-    /// A StackExchange.Redis configuration string (for example <c>localhost:6379</c>). <see langword="null"/> or empty
-    /// selects the in-process broker, which keeps everything in this process's memory (tests, tools, the Quickstart).
+    /// A StackExchange.Redis configuration string: <c>localhost:6379</c>; several endpoints
+    /// (<c>redis-a:6379,redis-b:6379</c>); Sentinel (<c>sentinel-1:26379,sentinel-2:26379,serviceName=mymaster</c>);
+    /// AUTH and ACL users (<c>user=app,password=...</c>); TLS (<c>ssl=true,sslHost=redis.example.com</c>). Every
+    /// connection Celeriac opens (the shared one and the worker's blocking one) uses it. <see langword="null"/> or empty,
+    /// with no <see cref="ConfigureRedis"/>, selects the in-process broker, which keeps everything in this process's
+    /// memory (tests, tools, the Quickstart). See docs/deployment.md.
     /// </summary>
     public string? Redis { get; set; }
+
+    /// <summary>
+    /// Adjusts the StackExchange.Redis <see cref="StackExchange.Redis.ConfigurationOptions"/> parsed from <see cref="Redis"/>
+    /// (an empty one when <see cref="Redis"/> is not set) before Celeriac connects: what a string cannot say, such as
+    /// <see cref="StackExchange.Redis.ConfigurationOptions.CertificateValidation"/> to trust a private CA,
+    /// <see cref="StackExchange.Redis.ConfigurationOptions.CertificateSelection"/> or
+    /// <see cref="StackExchange.Redis.ConfigurationOptions.SetUserPemCertificate"/> for a client certificate, or a
+    /// password read from a secret store. Called once per broker; every connection is a clone of the result.
+    /// Celeriac then sets only <see cref="StackExchange.Redis.ConfigurationOptions.AbortOnConnectFail"/> (it keeps
+    /// reconnecting) and, when unset, <see cref="StackExchange.Redis.ConfigurationOptions.ClientName"/>. Setting it
+    /// selects the Redis broker. Code only: not read from configuration. Default <see langword="null"/>.
+    /// </summary>
+    public Action<StackExchange.Redis.ConfigurationOptions>? ConfigureRedis { get; set; }
 
     /// <summary>The prefix of every Redis key and channel, so several applications can share one Redis. Default <c>celeriac</c>.</summary>
     [RegularExpression("^[A-Za-z0-9_.:-]{1,64}$", ErrorMessage = "Celeriac:KeyPrefix must be 1-64 characters of letters, digits, '_', '.', ':' or '-'.")]
@@ -64,6 +81,9 @@ public sealed class CeleriacOptions
     /// </summary>
     [Range(0, int.MaxValue)]
     public int MaxMessageElements { get; set; } = DefaultMaxMessageElements;
+
+    /// <summary>Whether the Redis broker is selected: <see cref="Redis"/> or <see cref="ConfigureRedis"/> is set.</summary>
+    internal bool UsesRedis => Redis is { Length: > 0 } || ConfigureRedis is not null;
 
     /// <summary>Validates the values that attributes cannot express; returns the first problem, or <see langword="null"/>.</summary>
     /// <returns>A message naming the offending setting, or <see langword="null"/> when the options are valid.</returns>

@@ -321,6 +321,12 @@ public sealed class BehaviourUnitTests
 
         public ValueTask<TaskResult> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);
 
+        public Task RevokeAsync(string taskId, TimeSpan? keepFor, CancellationToken cancellationToken)
+        {
+            _results[taskId] = new TaskResult { State = TaskState.Revoked };
+            return Task.CompletedTask;
+        }
+
         public ValueTask<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);
 
         public ValueTask<TaskResult> WaitAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken) => GetResultAsync(taskId, cancellationToken);

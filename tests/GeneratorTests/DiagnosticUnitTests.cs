@@ -499,7 +499,7 @@ public sealed class DiagnosticUnitTests
             public static class NotPartial { [Task] public static void Run() { } }
             """, "CEL0001");
         Diagnostic diagnostic = run.GeneratorDiagnostics.Single();
-        Assert.Equal("https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/CEL0001.md", diagnostic.Descriptor.HelpLinkUri);
+        Assert.Equal(RepositoryUrl() + "/blob/main/docs/diagnostics/CEL0001.md", diagnostic.Descriptor.HelpLinkUri);
         Assert.Equal(DiagnosticSeverity.Error, diagnostic.Severity);
         Assert.Equal("Source1.cs", diagnostic.Location.GetLineSpan().Path);
         Assert.Equal(1, diagnostic.Location.GetLineSpan().StartLinePosition.Line);
@@ -518,6 +518,36 @@ public sealed class DiagnosticUnitTests
             Assert.Contains("```csharp", text, StringComparison.Ordinal);
             Assert.Contains(id, readme, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void EveryHelpLinkPointsAtItsPageInTheRepository()
+    {
+        string root = RepositoryRoot();
+        string prefix = RepositoryUrl() + "/blob/main/";
+        Assert.StartsWith("https://", prefix, StringComparison.Ordinal);
+        var descriptors = typeof(Celeriac.Generators.TaskGenerator).Assembly
+            .GetType("Celeriac.Generators.Diagnostics.DiagnosticDescriptors")!
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .ToList();
+        Assert.NotEmpty(descriptors);
+        foreach (DiagnosticDescriptor descriptor in descriptors)
+        {
+            Assert.StartsWith(prefix, descriptor.HelpLinkUri, StringComparison.Ordinal);
+            string relative = descriptor.HelpLinkUri[prefix.Length..];
+            Assert.Equal("docs/diagnostics/" + descriptor.Id + ".md", relative);
+            Assert.True(File.Exists(Path.Combine(root, relative)), $"{descriptor.Id}'s help link {descriptor.HelpLinkUri} names no file of the repository");
+        }
+    }
+
+    /// <summary>The one repository URL, as Directory.Build.props sets it.</summary>
+    private static string RepositoryUrl()
+    {
+        string props = File.ReadAllText(Path.Combine(RepositoryRoot(), "Directory.Build.props"));
+        System.Text.RegularExpressions.Match match = System.Text.RegularExpressions.Regex.Match(props, "<RepositoryUrl>([^<]+)</RepositoryUrl>");
+        Assert.True(match.Success, "Directory.Build.props sets no RepositoryUrl");
+        return match.Groups[1].Value.TrimEnd('/');
     }
 
     internal static IEnumerable<string> AllIds()

@@ -1,9 +1,11 @@
 using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.Protocol;
+using Celeriac.Redis;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
 
 namespace Celeriac.IntegrationTests;
 
@@ -89,6 +91,9 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         Assert.Equal(expected.Count, letters.Count);
+        Assert.Null(letters.Single(l => l.Id == "random").TaskName);
+        Assert.Null(letters.Single(l => l.Id == "random").Retries);
+        Assert.Contains("NoSuchTask", letters.Single(l => l.Id == "unknown").TaskName, StringComparison.Ordinal);
         Assert.Equal(0, await broker.GetQueueLengthAsync(queue, default));
         Assert.Equal("Celeriac.UnknownTask", unknownFailure.RemoteType);
         Assert.Contains("NoSuchTask", unknownFailure.RemoteMessage, StringComparison.Ordinal);
@@ -115,6 +120,89 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal("Celeriac.UndecodableArguments", failure.RemoteType);
         DeadLetter letter = Assert.Single(letters);
         Assert.StartsWith("undecodable-args: ", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Messages_stored_under_ids_that_are_not_utf8_are_run_or_dead_lettered_by_their_exact_bytes()
+    {
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        // STARTED tracked: every run is counted through the batched start call, which addresses the message by its id.
+        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, prefix, new MemoryLedger(), worker: w => w.TrackStarted = true);
+        _hosts.Add(host);
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        var keys = new RedisKeys(prefix);
+        IDatabase db = redis.GetDatabase();
+        byte[] badId = [0xFF, 0xFE, (byte)'b', (byte)'a', (byte)'d', 0xC3];
+        byte[] goodId = [0xFF, 0xFE, (byte)'g', (byte)'o', (byte)'o', 0xC3];
+
+        // A valid envelope spelling the raw id: encoded with a stand-in of the same length, then patched.
+        byte[] good = Envelope("ZQZQZQ", Calc.AddTask.Name, [0x92, 0x02, 0x03]);
+        for (int at = good.AsSpan().IndexOf("ZQZQZQ"u8); at >= 0; at = good.AsSpan().IndexOf("ZQZQZQ"u8))
+        {
+            goodId.CopyTo(good, at);
+        }
+
+        await db.HashSetAsync(keys.Task("default", badId), "msg", "not an envelope");
+        await db.HashSetAsync(keys.Task("default", goodId), "msg", good);
+        await db.ListLeftPushAsync(keys.Pending("default"), [badId, goodId]);
+        await db.ListLeftPushAsync(keys.Notify("default"), "1");
+        Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
+
+        await Wait.UntilAsync(async () => await db.SortedSetScoreAsync(keys.Dead("default"), badId) is not null, Timeout, "the undecodable message under a raw id to be dead-lettered");
+        string? reason = await db.HashGetAsync(keys.Task("default", badId), "reason");
+        output.WriteLine($"dead letter {Convert.ToHexString(badId)}: {reason}");
+        Assert.StartsWith("undecodable: ", reason, StringComparison.Ordinal);
+
+        await Wait.UntilAsync(async () => (string?)await db.HashGetAsync(keys.Result("default", goodId), "state") == "SUCCESS", Timeout, "the valid message under a raw id to succeed");
+        Assert.False(await db.KeyExistsAsync(keys.Task("default", goodId)));
+        Assert.Equal(0, await db.SortedSetLengthAsync(keys.Active("default")));
+        Assert.Equal(0, await db.ListLengthAsync(keys.Pending("default")));
+    }
+
+    [Fact]
+    public async Task Messages_with_corrupt_bookkeeping_are_set_aside_while_the_valid_ones_beside_them_run()
+    {
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        var keys = new RedisKeys(prefix);
+        IDatabase db = redis.GetDatabase();
+        long due = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 500;
+
+        // Written before the worker starts: valid messages around a corrupt delivery count and a scheduled message
+        // with a corrupt priority (each used to fail every fetch, the first losing the valid messages popped with it).
+        await using (var writer = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System))
+        {
+            await writer.EnqueueAsync(
+            [
+                new EnqueueItem("v1", "default", Envelope("v1", Calc.AddTask.Name, [0x92, 0x01, 0x01]), 0),
+                new EnqueueItem("bad-dc", "default", Envelope("bad-dc", Calc.AddTask.Name, [0x92, 0x01, 0x02]), 0),
+                new EnqueueItem("v2", "default", Envelope("v2", Calc.AddTask.Name, [0x92, 0x01, 0x03]), 0),
+                new EnqueueItem("bad-pri", "default", Envelope("bad-pri", Calc.AddTask.Name, [0x92, 0x01, 0x04]), due),
+                new EnqueueItem("v3", "default", Envelope("v3", Calc.AddTask.Name, [0x92, 0x01, 0x05]), due),
+            ], default);
+        }
+
+        await db.HashSetAsync(keys.Task("default", "bad-dc"), "dc", "not a number");
+        await db.HashSetAsync(keys.Task("default", "bad-pri"), "pri", "high");
+        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, prefix, new MemoryLedger());
+        _hosts.Add(host);
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+
+        foreach (string id in new[] { "v1", "v2", "v3" })
+        {
+            await new TaskHandle(client, id).WaitAsync(Timeout); // throws unless it succeeded
+            Assert.Equal(TaskState.Success, (await new TaskHandle(client, id).GetResultAsync()).State);
+        }
+
+        IReadOnlyList<DeadLetter> letters = await broker.GetDeadLettersAsync("default", 10, default);
+        output.WriteLine(string.Join("; ", letters.Select(l => $"{l.Id}: {l.Reason}")));
+        Assert.Equal(
+            [("bad-dc", "corrupt: dc is not a number"), ("bad-pri", "corrupt: pri is not a priority (0-9)")],
+            letters.Select(l => (l.Id, l.Reason)).Order());
+        Assert.Equal(0, await broker.GetQueueLengthAsync("default", default));
         Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
     }
 

@@ -102,6 +102,28 @@ public sealed class ConnectTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_send_during_an_outage_after_connecting_fails_with_a_short_message_that_says_it_may_have_been_stored()
+    {
+        using RedisServer server = await RedisServer.StartAsync(output, aof: false);
+        await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = server.Configuration + ",asyncTimeout=1000", KeyPrefix = RedisFixture.NewPrefix() });
+        await server.SignalAsync("STOP");
+        BrokerUnavailableException failure;
+        try
+        {
+            failure = await Assert.ThrowsAsync<BrokerUnavailableException>(async () => await Calc.AddTask.DelayAsync(client, 1, 2));
+        }
+        finally
+        {
+            await server.SignalAsync("CONT");
+        }
+
+        output.WriteLine($"{failure.Message.Length} chars: {failure.Message}\n(inner: {failure.InnerException!.Message.Length} chars)");
+        Assert.Contains("may or may not have been stored", failure.Message, StringComparison.Ordinal);
+        Assert.Contains(failure.TaskIds[0], failure.Message, StringComparison.Ordinal);
+        Assert.True(failure.Message.Length < 450, $"the message is {failure.Message.Length} characters long");
+    }
+
+    [Fact]
     public async Task A_client_from_DI_whose_first_connect_failed_connects_on_a_later_send()
     {
         using RedisServer server = await RedisServer.StartAsync(output, aof: false);

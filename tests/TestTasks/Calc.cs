@@ -21,6 +21,10 @@ public static partial class Calc
             : throw new InvalidOperationException("two scopes in one run");
     }
 
+    /// <summary>A task with a hard time limit (its run gets its context built apart, off the consumer's loop).</summary>
+    [Task(TimeLimit = "10s")]
+    public static int Limited(int x) => x;
+
     /// <summary>Describes the context it was given: its id, name, delivery count and identity (a context of its own per run).</summary>
     [Task]
     public static string ContextOf(TaskContext context)

@@ -17,4 +17,8 @@ public static partial class Hostile
     /// <summary>Echoes a string and an enum.</summary>
     [Task]
     public static string Echo(string text, Tier tier) => text.Length + ":" + tier;
+
+    /// <summary>A task with a hard time limit (its run gets a context and a timer of its own).</summary>
+    [Task(TimeLimit = "5s")]
+    public static int Limited(int n) => n;
 }

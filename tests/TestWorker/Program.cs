@@ -1,6 +1,7 @@
 // A worker process for the fault tests (tests/Integration/WorkerKillTests): runs the tasks of Celeriac.TestTasks against
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
+//   [--ledger host:port (where the ledger lives; default the --redis server)]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
 using Celeriac;
 using Celeriac.TestTasks;
@@ -35,7 +36,7 @@ HostApplicationBuilder builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-ConnectionMultiplexer ledgerConnection = await ConnectionMultiplexer.ConnectAsync(redis);
+ConnectionMultiplexer ledgerConnection = await ConnectionMultiplexer.ConnectAsync(options.TryGetValue("ledger", out string? ledger) ? ledger : redis);
 builder.Services.AddSingleton<IConnectionMultiplexer>(ledgerConnection);
 builder.Services.AddSingleton<ILedger, RedisLedger>();
 builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs + 5000));
@@ -60,7 +61,17 @@ builder.Services
     });
 
 using IHost host = builder.Build();
-await host.StartAsync();
+try
+{
+    await host.StartAsync();
+}
+catch (InvalidOperationException failed)
+{
+    // As an application would: a worker that cannot start says why, once, and exits (settings that cannot work).
+    Console.Error.WriteLine("celeriac-test-worker: cannot start: " + failed.Message);
+    return 3;
+}
+
 Console.Out.WriteLine($"READY pid={Environment.ProcessId} tasks={TaskCatalog.Global.Count} queues={string.Join(",", queues)}");
 Console.Out.Flush();
 await host.WaitForShutdownAsync();

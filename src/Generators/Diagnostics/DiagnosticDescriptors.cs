@@ -5,6 +5,9 @@ namespace Celeriac.Generators.Diagnostics;
 /// <summary>Every diagnostic the generator reports. IDs are literals: 0001–0099 task method shape, 0100–0199 payload types, 0200+ configuration (options, queues, routes).</summary>
 internal static class DiagnosticDescriptors
 {
+    // First: the descriptors below are built from it (static fields initialize in textual order).
+    private static readonly string RepositoryUrl = ReadRepositoryUrl();
+
     private const string UsageCategory = "Celeriac.Usage";
     private const string PayloadCategory = "Celeriac.Payload";
     private const string ConfigurationCategory = "Celeriac.Configuration";
@@ -156,7 +159,21 @@ internal static class DiagnosticDescriptors
         ConfigurationCategory,
         DiagnosticSeverity.Warning);
 
-    public static string HelpLink(string id) => "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/" + id + ".md";
+    /// <summary>The repository's page of a diagnostic: <c>{RepositoryUrl}/blob/main/docs/diagnostics/{id}.md</c>, the URL coming from the build (Directory.Build.props).</summary>
+    public static string HelpLink(string id) => (RepositoryUrl.Length > 0 ? RepositoryUrl + "/blob/main/" : string.Empty) + "docs/diagnostics/" + id + ".md";
+
+    private static string ReadRepositoryUrl()
+    {
+        foreach (object attribute in typeof(DiagnosticDescriptors).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), inherit: false))
+        {
+            if (attribute is System.Reflection.AssemblyMetadataAttribute { Key: "Celeriac.RepositoryUrl", Value: { Length: > 0 } url })
+            {
+                return url.TrimEnd('/');
+            }
+        }
+
+        return string.Empty; // built without RepositoryUrl: links relative to the repository root (a test guards against it)
+    }
 
     private static DiagnosticDescriptor Create(string id, string title, string message, string category, DiagnosticSeverity severity = DiagnosticSeverity.Error)
         => new(id, title, message, category, severity, isEnabledByDefault: true, helpLinkUri: HelpLink(id));

@@ -71,15 +71,18 @@ internal static class TaskEmitter
             + NameHelper.ToInvariant(task.Priority) + ", ArgsFormatter.Instance, " + options + ");");
         w.WriteLine();
 
+        // A null for a non-nullable reference parameter is refused at send: sent, it would only be dead-lettered by the
+        // worker as undecodable arguments. Oblivious (nullable-disabled) parameters are not checked.
+        List<ParameterModel> nonNullable = payload.Where(p => p.Type!.IsNonNullableReference).ToList();
         w.WriteLine("/// <summary>Sends the task with its default options.</summary>");
         w.WriteLine("public static async " + KnownNames.ValueTask + "<" + handleType + "> DelayAsync(" + KnownNames.ITaskClient + " client" + stubParameters
             + ", " + KnownNames.CancellationToken + " cancellationToken = default)");
-        w.WriteLine("    => Handle(client, await client.SendAsync(Definition, " + newArgs + ", null, cancellationToken).ConfigureAwait(false), Queue);");
+        EmitSendBody(w, nonNullable, "Handle(client, await client.SendAsync(Definition, " + newArgs + ", null, cancellationToken).ConfigureAwait(false), Queue)");
         w.WriteLine();
         w.WriteLine("/// <summary>Sends the task with per-call options.</summary>");
         w.WriteLine("public static async " + KnownNames.ValueTask + "<" + handleType + "> ApplyAsync(" + KnownNames.ITaskClient + " client" + stubParameters
             + ", " + KnownNames.TaskOptions + " options, " + KnownNames.CancellationToken + " cancellationToken = default)");
-        w.WriteLine("    => Handle(client, await client.SendAsync(Definition, " + newArgs + ", options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);");
+        EmitSendBody(w, nonNullable, "Handle(client, await client.SendAsync(Definition, " + newArgs + ", options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue)");
         w.WriteLine();
         EmitDelayMany(w, payload, handleType);
         w.WriteLine("/// <summary>Re-creates a handle on a task of this kind from its id (its result is looked up in every queue in use).</summary>");
@@ -110,6 +113,24 @@ internal static class TaskEmitter
         EmitArgs(w, payload);
         w.WriteLine();
         EmitArgsFormatter(w, task, payload, resolver);
+        w.CloseBlock();
+    }
+
+    private static void EmitSendBody(SourceWriter w, List<ParameterModel> nonNullable, string send)
+    {
+        if (nonNullable.Count == 0)
+        {
+            w.WriteLine("    => " + send + ";");
+            return;
+        }
+
+        w.OpenBlock();
+        foreach (ParameterModel p in nonNullable)
+        {
+            w.WriteLine(KnownNames.ArgumentNullException + ".ThrowIfNull(" + p.StubName + ", nameof(" + p.StubName + "));");
+        }
+
+        w.WriteLine("return " + send + ";");
         w.CloseBlock();
     }
 
@@ -156,6 +177,16 @@ internal static class TaskEmitter
         if (payload.Count > 1)
         {
             w.WriteLine("var __celeriac_call = calls[__celeriac_i];");
+        }
+
+        for (int i = 0; i < payload.Count; i++)
+        {
+            if (payload[i].Type!.IsNonNullableReference)
+            {
+                string element = payload.Count == 1 ? "calls[__celeriac_i]" : "__celeriac_call.Item" + NameHelper.ToInvariant(i + 1);
+                w.WriteLine("if (" + element + " is null) throw new " + KnownNames.ArgumentNullException + "(nameof(calls), \"calls[\" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + \"]: "
+                    + payload[i].RawName + " is null, and the task does not accept null there.\");");
+            }
         }
 
         w.WriteLine("__celeriac_args[__celeriac_i] = " + makeArgs + ";");

@@ -54,7 +54,7 @@ internal sealed class BrokerProvider : IAsyncDisposable
 
     private async Task<ITaskBroker> CreateAsync()
     {
-        if (_options.Redis is not { Length: > 0 })
+        if (!_options.UsesRedis)
         {
             return new InMemoryBroker(_time);
         }

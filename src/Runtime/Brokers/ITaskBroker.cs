@@ -80,9 +80,11 @@ internal sealed class Delivery
     internal SharedBuffer? Buffer;
 
     /// <summary>A copy of what identifies the lease (id, queue, token, counts), for use outside the holder's lifetime.</summary>
+    /// <remarks>An id whose bytes are not UTF-8 keeps its bytes (a copy): its string is lossy and would address another message.</remarks>
     public Delivery CopyLease() => new()
     {
         Id = Id,
+        IdUtf8 = IdUtf8.IsEmpty || System.Text.Unicode.Utf8.IsValid(IdUtf8.Span) ? default : IdUtf8.ToArray(),
         Queue = Queue,
         Envelope = default,
         DeliveryCount = DeliveryCount,
@@ -273,7 +275,16 @@ internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int M
 /// <param name="Reason">Why it was set aside: a short code (<c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>, <c>unknown-task</c>, <c>undecodable-args</c>, <c>redelivery-limit</c>, <c>failed</c>) followed by ": " and details.</param>
 /// <param name="At">When it was set aside.</param>
 /// <param name="Envelope">The message's bytes exactly as received.</param>
-public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope);
+/// <param name="TaskName">The task's wire name, read from the envelope; <see langword="null"/> when the envelope cannot be decoded.</param>
+/// <param name="Retries">How many times the task had been retried when it was set aside (0 for a first run), read from the envelope; <see langword="null"/> when the envelope cannot be decoded.</param>
+public sealed record DeadLetter(string Id, string Queue, string Reason, DateTimeOffset At, ReadOnlyMemory<byte> Envelope, string? TaskName = null, int? Retries = null)
+{
+    /// <summary>A dead letter with its task name and retry count read from <paramref name="envelope"/> when it decodes.</summary>
+    internal static DeadLetter Read(string id, string queue, string reason, DateTimeOffset at, ReadOnlyMemory<byte> envelope)
+        => Protocol.EnvelopeCodec.TryReadSummary(envelope, out string? task, out int retries)
+            ? new DeadLetter(id, queue, reason, at, envelope, task, retries)
+            : new DeadLetter(id, queue, reason, at, envelope);
+}
 
 /// <summary>
 /// The one gateway to storage. Two implementations with one contract (tested by one suite): <c>RedisBroker</c> and
@@ -294,7 +305,11 @@ internal interface ITaskBroker : IAsyncDisposable
     /// <summary>A new unique task id. Ids made here let <see cref="WaitResultAsync"/> know the task was sent by this process (with <see cref="ReplyChannel"/>).</summary>
     string NewTaskId();
 
-    /// <summary>Stores messages; returns when the broker has them. Throws when an id is in use or the broker is unreachable.</summary>
+    /// <summary>
+    /// Stores messages; returns when the broker has them. Throws when an id is in use, and
+    /// <see cref="BrokerUnavailableException"/> (never a client library's own exception) when the broker could not confirm
+    /// the write (unreachable, restarting, failing over).
+    /// </summary>
     Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken);
 
     /// <summary>

@@ -66,6 +66,6 @@ internal sealed class Envelope
 /// <summary>Why an envelope could not be read; the reason is what the dead-letter entry records.</summary>
 internal sealed class EnvelopeException(string reason, string message, Exception? inner = null) : Exception(message, inner)
 {
-    /// <summary>A stable, short reason code: <c>undecodable</c>, <c>unsupported-version</c>, <c>oversized</c>.</summary>
+    /// <summary>A stable, short reason code from <see cref="Brokers.DeadLetterReasons"/>.</summary>
     public string Reason { get; } = reason;
 }

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using Celeriac.Brokers;
 using MessagePack;
 
 namespace Celeriac.Protocol;
@@ -9,11 +11,20 @@ namespace Celeriac.Protocol;
 /// The trailing <c>reply_to</c> is optional: written only when set (so envelopes without it are byte-for-byte unchanged).
 /// Readers of version 1 ignore trailing elements they do not know, so fields can be added without a version change;
 /// a different version number means an incompatible layout and the message is set aside, never guessed at.
+/// Numbers are checked against what the worker does with them: an instant (<c>eta_ms</c>, <c>expires_ms</c>,
+/// <c>created_ms</c>) must be one a <see cref="DateTimeOffset"/> holds, <c>retries</c> must not be negative and
+/// <c>priority</c> must be 0-9; an envelope that breaks one is undecodable, with the field named.
 /// </summary>
 internal static class EnvelopeCodec
 {
     public const int Version = 1;
     private const int FieldCount = 13;
+
+    /// <summary>The earliest instant a <see cref="DateTimeOffset"/> holds, in unix ms (0001-01-01).</summary>
+    internal const long MinUnixMs = -62_135_596_800_000;
+
+    /// <summary>The latest instant a <see cref="DateTimeOffset"/> holds, in unix ms (9999-12-31T23:59:59.999).</summary>
+    internal const long MaxUnixMs = 253_402_300_799_999;
 
     /// <summary>The most headers an envelope may carry; one with more is undecodable (its map is never allocated).</summary>
     public const int MaxHeaders = 1024;
@@ -81,13 +92,13 @@ internal static class EnvelopeCodec
         {
             if (reader.NextMessagePackType != MessagePackType.Array)
             {
-                throw new EnvelopeException("undecodable", $"The message is not a Celeriac envelope (it starts with a {reader.NextMessagePackType}, not an array).");
+                throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The message is not a Celeriac envelope (it starts with a {reader.NextMessagePackType}, not an array).");
             }
 
             count = reader.ReadArrayHeader();
             if (count < 1)
             {
-                throw new EnvelopeException("undecodable", "The message is an empty array.");
+                throw new EnvelopeException(DeadLetterReasons.Undecodable, "The message is an empty array.");
             }
 
             version = reader.ReadInt32();
@@ -98,17 +109,17 @@ internal static class EnvelopeCodec
         }
         catch (Exception ex)
         {
-            throw new EnvelopeException("undecodable", "The message is not a Celeriac envelope: " + ex.Message, ex);
+            throw new EnvelopeException(DeadLetterReasons.Undecodable, "The message is not a Celeriac envelope: " + ex.Message, ex);
         }
 
         if (version != Version)
         {
-            throw new EnvelopeException("unsupported-version", $"The envelope has protocol version {version}; this worker reads version {Version}.");
+            throw new EnvelopeException(DeadLetterReasons.UnsupportedVersion, $"The envelope has protocol version {version}; this worker reads version {Version}.");
         }
 
         if (count < FieldCount)
         {
-            throw new EnvelopeException("undecodable", $"The envelope has {count} fields; version {Version} has at least {FieldCount}.");
+            throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope has {count} fields; version {Version} has at least {FieldCount}.");
         }
 
         try
@@ -132,7 +143,7 @@ internal static class EnvelopeCodec
             ReadOnlySequence<byte>? argsSequence = reader.ReadBytes();
             if (argsSequence is null)
             {
-                throw new EnvelopeException("undecodable", "The envelope has no argument payload.");
+                throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope has no argument payload.");
             }
 
             ReadOnlyMemory<byte> args = Slice(bytes, argsSequence.Value);
@@ -160,7 +171,7 @@ internal static class EnvelopeCodec
                 int n = reader.ReadMapHeader();
                 if (n > MaxHeaders)
                 {
-                    throw new EnvelopeException("undecodable", $"The envelope has {n} headers; at most {MaxHeaders} are read.");
+                    throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope has {n} headers; at most {MaxHeaders} are read.");
                 }
 
                 headers = new Dictionary<string, string>(n, StringComparer.Ordinal);
@@ -173,6 +184,11 @@ internal static class EnvelopeCodec
 
             int priority = reader.ReadInt32();
             long created = reader.ReadInt64();
+            if (retries < 0 || (uint)priority > 9 || !IsInstant(eta) || !IsInstant(expires) || !IsInstant(created))
+            {
+                ThrowOutOfRange(retries, eta, expires, priority, created);
+            }
+
             string? replyTo = count > FieldCount ? ReadString(ref reader, knownReplyTo) : null;
             for (int i = FieldCount + 1; i < count; i++)
             {
@@ -218,9 +234,24 @@ internal static class EnvelopeCodec
         }
         catch (Exception ex)
         {
-            throw new EnvelopeException("undecodable", "The envelope is truncated or malformed: " + ex.Message, ex);
+            throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope is truncated or malformed: " + ex.Message, ex);
         }
     }
+
+    private static bool IsInstant(long? unixMs) => unixMs is not { } ms || ms is >= MinUnixMs and <= MaxUnixMs;
+
+    [DoesNotReturn]
+    private static void ThrowOutOfRange(int retries, long? eta, long? expires, int priority, long created)
+    {
+        (string field, string value, string range) = retries < 0 ? ("retries", retries.ToString(System.Globalization.CultureInfo.InvariantCulture), "0 or more")
+            : (uint)priority > 9 ? ("priority", priority.ToString(System.Globalization.CultureInfo.InvariantCulture), "0 to 9")
+            : !IsInstant(eta) ? ("eta_ms", eta!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), InstantRange)
+            : !IsInstant(expires) ? ("expires_ms", expires!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), InstantRange)
+            : ("created_ms", created.ToString(System.Globalization.CultureInfo.InvariantCulture), InstantRange);
+        throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope's {field} is {value}, out of range (it must be {range}).");
+    }
+
+    private const string InstantRange = "an instant from 0001-01-01 to 9999-12-31, unix ms -62135596800000 to 253402300799999";
 
     /// <summary>
     /// Reads only what a refusal needs from a message that is not decoded (oversized, or set aside before it runs): the
@@ -281,7 +312,7 @@ internal static class EnvelopeCodec
     }
 
     private static string ReadRequiredString(ref MessagePackReader reader, string field, string? known = null)
-        => ReadString(ref reader, known) is { Length: > 0 } value ? value : throw new EnvelopeException("undecodable", $"The envelope's {field} is missing.");
+        => ReadString(ref reader, known) is { Length: > 0 } value ? value : throw new EnvelopeException(DeadLetterReasons.Undecodable, $"The envelope's {field} is missing.");
 
     /// <summary>Reads a string (or nil), returning <paramref name="known"/> itself when the bytes spell it (no allocation).</summary>
     private static string? ReadString(ref MessagePackReader reader, string? known)

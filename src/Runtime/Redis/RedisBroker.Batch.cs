@@ -122,7 +122,9 @@ internal sealed partial class RedisBroker
         args[0] = Ms(ttl);
         args[1] = qk.TaskPrefix;
         args[2] = qk.ResultPrefix;
-        ArrayBufferWriter<byte>? records = null;
+        // One buffer per call holds the ids and tokens (copies, as CompleteMany's: addressed by their exact bytes, an id
+        // that is not UTF-8 included) and any STARTED records.
+        var records = new ArrayBufferWriter<byte>(count * 64);
         DateTimeOffset now = _time.GetUtcNow();
         int at = 3;
         for (int i = 0; i < items.Count; i++)
@@ -133,11 +135,10 @@ internal sealed partial class RedisBroker
                 continue;
             }
 
-            args[at++] = delivery.Id;
-            args[at++] = delivery.LeaseToken;
+            args[at++] = delivery.IdUtf8.IsEmpty ? delivery.Id : CopyInto(records, delivery.IdUtf8.Span);
+            args[at++] = delivery.LeaseTokenUtf8.IsEmpty ? delivery.LeaseToken : CopyInto(records, delivery.LeaseTokenUtf8.Span);
             if (items[i].State is { } state)
             {
-                records ??= new ArrayBufferWriter<byte>(count * 128);
                 args[at++] = RedisResultCodec.StateName(state.State);
                 int start = records.WrittenCount;
                 RedisResultCodec.Write(records, delivery.Id, state, now);
@@ -161,6 +162,38 @@ internal sealed partial class RedisBroker
             }
         }
     }
+
+    /// <summary>
+    /// The delivery's id as an argument of a single call (retry, release, dead letter, extend): a copy of the fetch
+    /// reply's bytes when it has them. Every fenced call addresses the message by these exact bytes: an id that is not
+    /// UTF-8 has a lossy string that names another key. (A copy: a failed call may still be written after the delivery
+    /// went back to its pool.)
+    /// </summary>
+    private static RedisValue IdOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? (RedisValue)delivery.Id : (RedisValue)delivery.IdUtf8.ToArray();
+
+    /// <summary>The delivery's message hash <c>P:{q}:t:&lt;id&gt;</c>, by the id's exact bytes when the broker gave bytes.</summary>
+    private RedisKey TaskKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Task(delivery.Queue, delivery.Id) : Keys.Task(delivery.Queue, delivery.IdUtf8);
+
+    /// <summary>The delivery's result hash <c>P:r:&lt;id&gt;</c>, likewise.</summary>
+    private RedisKey ResultKeyOf(Delivery delivery) => delivery.IdUtf8.IsEmpty ? Keys.Result(delivery.Queue, delivery.Id) : Keys.Result(delivery.Queue, delivery.IdUtf8);
+
+    /// <summary>The delivery's completion channel <c>P:done:&lt;id&gt;</c> as a script argument, likewise.</summary>
+    private RedisValue DoneChannelOf(Delivery delivery)
+    {
+        if (delivery.IdUtf8.IsEmpty)
+        {
+            return Keys.DoneChannelName(delivery.Id);
+        }
+
+        string prefix = Keys.DoneChannelPrefix;
+        byte[] channel = new byte[System.Text.Encoding.UTF8.GetByteCount(prefix) + delivery.IdUtf8.Length];
+        int at = System.Text.Encoding.UTF8.GetBytes(prefix, channel);
+        delivery.IdUtf8.Span.CopyTo(channel.AsSpan(at));
+        return channel;
+    }
+
+    /// <summary>The delivery's lease token as an argument of a single call, likewise.</summary>
+    private static RedisValue TokenOf(Delivery delivery) => delivery.LeaseTokenUtf8.IsEmpty ? (RedisValue)delivery.LeaseToken : (RedisValue)delivery.LeaseTokenUtf8.ToArray();
 
     /// <summary>Copies <paramref name="bytes"/> to the end of <paramref name="buffer"/>; returns the copy as an argument (no string made).</summary>
     private static RedisValue CopyInto(ArrayBufferWriter<byte> buffer, ReadOnlySpan<byte> bytes)

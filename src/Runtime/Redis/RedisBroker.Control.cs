@@ -11,10 +11,10 @@ internal sealed partial class RedisBroker
         ArgumentNullException.ThrowIfNull(delivery);
         ArgumentNullException.ThrowIfNull(state);
         cancellationToken.ThrowIfCancellationRequested();
-        RedisValue[] args = [delivery.LeaseToken, delivery.Id, envelope, dueAtMs, Ms(ttl), RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow())];
+        RedisValue[] args = [TokenOf(delivery), IdOf(delivery), envelope, dueAtMs, Ms(ttl), RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow())];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Retry,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Scheduled(delivery.Queue), Keys.Result(delivery.Queue, delivery.Id), Keys.Notify(delivery.Queue)],
+            [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Scheduled(delivery.Queue), ResultKeyOf(delivery), Keys.Notify(delivery.Queue)],
             args).ConfigureAwait(false);
         return (int)reply == 1;
     }

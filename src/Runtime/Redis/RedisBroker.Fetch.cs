@@ -120,7 +120,7 @@ internal sealed partial class RedisBroker
         Task<RedisResult> pop = blocking.ExecuteAsync("BLPOP", [Keys.Notify(queue), (wait.TotalMilliseconds / 1000.0).ToString("0.000", CultureInfo.InvariantCulture)], CommandFlags.None);
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
-            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue) },
+            new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
             new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes });
         try
         {
@@ -211,7 +211,7 @@ internal sealed partial class RedisBroker
 
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
-                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue) },
+                new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
                 new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
@@ -230,7 +230,7 @@ internal sealed partial class RedisBroker
         // Read straight from SE.Redis's pooled reply buffer (no RedisResult objects): two integers, then the packed
         // deliveries as one bulk string, lent as a lease of that buffer.
         RespReader reader = reply.Read();
-        if (!reader.IsAggregate || !reader.AggregateLengthIs(3))
+        if (!reader.IsAggregate || !reader.AggregateLengthIs(4))
         {
             ThrowUnexpectedReply(nameof(RedisScripts.Fetch), reply.Prefix.ToString());
         }
@@ -247,6 +247,13 @@ internal sealed partial class RedisBroker
         _nextDue[queue] = nextDue;
         reader.MoveNextScalar();
         Lease<byte>? lease = reader.ReadLease();
+        reader.MoveNextScalar();
+        long corrupt = reader.ReadInt64();
+        if (corrupt > 0)
+        {
+            RedisLog.CorruptSetAside(_logger, queue, corrupt);
+        }
+
         ReadOnlyMemory<byte> packed;
         SharedBuffer? shared = null;
         if (lease is null)
@@ -445,7 +452,8 @@ internal sealed partial class RedisBroker
     /// <summary>A multiplexer of its own for blocking commands, configured like the shared one.</summary>
     private async Task<ConnectionMultiplexer> ConnectBlockingAsync()
     {
-        ConfigurationOptions config = ConfigurationOptions.Parse(_multiplexer.Configuration);
+        // Cloned from the broker's settings (TLS certificate callbacks and credentials given in code are not in the string).
+        ConfigurationOptions config = _configuration?.Clone() ?? ConfigurationOptions.Parse(_multiplexer.Configuration);
         config.AbortOnConnectFail = false;
         config.ClientName = (config.ClientName ?? "celeriac") + "-blocking";
         config.AsyncTimeout = (int)BlockingAsyncTimeout.TotalMilliseconds;
@@ -485,8 +493,8 @@ internal sealed partial class RedisBroker
                 byQueue[delivery.Queue] = args = [deadline, Keys.TaskPrefix(delivery.Queue)];
             }
 
-            args.Add(delivery.Id);
-            args.Add(delivery.LeaseToken);
+            args.Add(IdOf(delivery));
+            args.Add(TokenOf(delivery));
         }
 
         // SE.Redis completes these on its own socket threads (SocketManager.Shared), so a synchronous Wait on a
@@ -512,13 +520,14 @@ internal sealed partial class RedisBroker
         // Each release pushes to the front (the RPOP end); going backwards keeps the released messages in their
         // original order. The calls are pipelined: all issued, then awaited.
         var calls = new Task<RedisResult>[deliveries.Count];
+        long now = NowMs;
         for (int i = deliveries.Count - 1; i >= 0; i--)
         {
             Delivery d = deliveries[i];
             calls[i] = _db.ScriptEvaluateAsync(
                 RedisScripts.Release,
-                [Keys.Task(d.Queue, d.Id), Keys.Active(d.Queue), Keys.Pending(d.Queue), Keys.Notify(d.Queue)],
-                [d.LeaseToken, d.Id, d.RunStarted ? "1" : "0"]);
+                [TaskKeyOf(d), Keys.Active(d.Queue), Keys.Pending(d.Queue), Keys.Notify(d.Queue), Keys.Dead(d.Queue)],
+                [TokenOf(d), IdOf(d), d.RunStarted ? "1" : "0", now]);
         }
 
         int released = 0;

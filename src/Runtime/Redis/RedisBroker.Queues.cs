@@ -15,49 +15,56 @@ internal sealed partial class RedisBroker
             return;
         }
 
-        // A queue this process has not sent to yet joins the registry first (once per queue per process).
-        string? checkedQueue = null;
-        for (int i = 0; i < items.Count; i++)
-        {
-            if (!ReferenceEquals(items[i].Queue, checkedQueue))
-            {
-                checkedQueue = items[i].Queue;
-                await RegisterQueueAsync(checkedQueue).ConfigureAwait(false);
-            }
-        }
-
-        // One script call per run of up to MaxEnqueueBatch consecutive messages of one queue, all calls issued before
-        // any is awaited: a bulk send is a few round trips, not one per message.
-        RedisValue now = NowMs;
         var calls = new List<(Task<RedisResult> Call, int First)>();
-        int startIndex = 0;
-        while (startIndex < items.Count)
+        try
         {
-            string queue = items[startIndex].Queue;
-            int end = startIndex + 1;
-            while (end < items.Count && end - startIndex < MaxEnqueueBatch && items[end].Queue == queue)
+            // A queue this process has not sent to yet joins the registry first (once per queue per process).
+            string? checkedQueue = null;
+            for (int i = 0; i < items.Count; i++)
             {
-                end++;
+                if (!ReferenceEquals(items[i].Queue, checkedQueue))
+                {
+                    checkedQueue = items[i].Queue;
+                    await RegisterQueueAsync(checkedQueue).ConfigureAwait(false);
+                }
             }
 
-            var args = new RedisValue[2 + ((end - startIndex) * 4)];
-            args[0] = Keys.TaskPrefix(queue);
-            args[1] = now;
-            for (int i = startIndex, a = 2; i < end; i++, a += 4)
+            // One script call per run of up to MaxEnqueueBatch consecutive messages of one queue, all calls issued before
+            // any is awaited: a bulk send is a few round trips, not one per message.
+            RedisValue now = NowMs;
+            int startIndex = 0;
+            while (startIndex < items.Count)
             {
-                EnqueueItem item = items[i];
-                args[a] = item.Id;
-                args[a + 1] = item.Envelope;
-                args[a + 2] = item.DueAtMs;
-                args[a + 3] = Math.Clamp(item.Priority, 0, 9);
+                string queue = items[startIndex].Queue;
+                int end = startIndex + 1;
+                while (end < items.Count && end - startIndex < MaxEnqueueBatch && items[end].Queue == queue)
+                {
+                    end++;
+                }
+
+                var args = new RedisValue[2 + ((end - startIndex) * 4)];
+                args[0] = Keys.TaskPrefix(queue);
+                args[1] = now;
+                for (int i = startIndex, a = 2; i < end; i++, a += 4)
+                {
+                    EnqueueItem item = items[i];
+                    args[a] = item.Id;
+                    args[a + 1] = item.Envelope;
+                    args[a + 2] = item.DueAtMs;
+                    args[a + 3] = Math.Clamp(item.Priority, 0, 9);
+                }
+
+                calls.Add((_db.ScriptEvaluateAsync(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
+                startIndex = end;
             }
 
-            calls.Add((_db.ScriptEvaluateAsync(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
-            startIndex = end;
+            // Any failure propagates (Task.WhenAll observes every call): never report a task Redis did not take as stored.
+            await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
         }
-
-        // Any failure propagates (Task.WhenAll observes every call): never report a task Redis did not take as stored.
-        await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);
+        catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+        {
+            throw RedisErrors.Unconfirmed(items, ex); // the registration or a send: unconfirmed, whichever failed
+        }
 
         foreach ((Task<RedisResult> call, int first) in calls)
         {
@@ -69,6 +76,9 @@ internal sealed partial class RedisBroker
             }
         }
     }
+
+    /// <summary>The latest instant <see cref="DateTimeOffset"/> holds, in unix ms (a corrupt score is clamped to it).</summary>
+    private const long MaxUnixMs = 253_402_300_799_999;
 
     /// <summary>The most messages stored by one enqueue script call.</summary>
     internal const int MaxEnqueueBatch = 500;
@@ -97,24 +107,37 @@ internal sealed partial class RedisBroker
         RedisValue[] fields = ["msg", "reason"];
         for (int i = 0; i < entries.Length; i++)
         {
-            reads[i] = _db.HashGetAsync(Keys.Task(queue, entries[i].Element!), fields);
+            // By the id's exact bytes: an id that is not UTF-8 reads its own hash, not the one its lossy decoding names.
+            reads[i] = _db.HashGetAsync(Keys.Task(queue, (byte[])entries[i].Element!), fields);
         }
 
         var letters = new List<DeadLetter>(entries.Length);
         for (int i = 0; i < entries.Length; i++)
         {
-            RedisValue[] values = await reads[i].ConfigureAwait(false);
-            if (values[0].IsNull)
+            DateTimeOffset at = DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp((long)entries[i].Score, 0, MaxUnixMs));
+            RedisValue[] values;
+            try
+            {
+                values = await reads[i].ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+            {
+                // Set aside by the fetch because its key is not a hash: listed, with nothing to show.
+                letters.Add(new DeadLetter(entries[i].Element!, queue, DeadLetterReasons.Corrupt + ": the message key is not a hash", at, ReadOnlyMemory<byte>.Empty));
+                continue;
+            }
+
+            if (values[0].IsNull && values[1].IsNull)
             {
                 continue; // the message hash is gone: nothing left to show or requeue
             }
 
-            letters.Add(new DeadLetter(
+            letters.Add(DeadLetter.Read(
                 entries[i].Element!,
                 queue,
                 values[1].IsNull ? "unknown" : (string)values[1]!,
-                DateTimeOffset.FromUnixTimeMilliseconds((long)entries[i].Score),
-                (byte[])values[0]!));
+                at,
+                values[0].IsNull ? ReadOnlyMemory<byte>.Empty : (byte[])values[0]!));
         }
 
         return letters;

@@ -15,14 +15,14 @@ internal sealed partial class RedisBroker
         DateTimeOffset now = _time.GetUtcNow();
         RedisValue[] args =
         [
-            delivery.LeaseToken, delivery.Id, reason, now.ToUnixTimeMilliseconds(), Ms(ttl), Keys.DoneChannelName(delivery.Id),
+            TokenOf(delivery), IdOf(delivery), reason, now.ToUnixTimeMilliseconds(), Ms(ttl), DoneChannelOf(delivery),
             result is null ? RedisValue.EmptyString : RedisResultCodec.StateName(result.State),
             delivery.ReplyTo ?? string.Empty,
             result is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, result, now),
         ];
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.DeadLetter,
-            [Keys.Task(delivery.Queue, delivery.Id), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), Keys.Result(delivery.Queue, delivery.Id)],
+            [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), ResultKeyOf(delivery)],
             args).ConfigureAwait(false);
         return (int)reply == 1;
     }

@@ -33,6 +33,7 @@ internal sealed partial class RedisBroker : ITaskBroker
 
     private readonly IConnectionMultiplexer _multiplexer;
     private readonly bool _ownsMultiplexer;
+    private readonly ConfigurationOptions? _configuration;
     private readonly IDatabase _db;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -49,12 +50,17 @@ internal sealed partial class RedisBroker : ITaskBroker
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock; "now" in every script argument comes from it.</param>
     /// <param name="ownsMultiplexer">Whether <see cref="DisposeAsync"/> closes <paramref name="multiplexer"/> too.</param>
-    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false)
+    /// <param name="configuration">
+    /// The settings <paramref name="multiplexer"/> was made from, cloned for the blocking connection (so TLS callbacks and
+    /// Sentinel service names carry over); <see langword="null"/> re-parses <see cref="IConnectionMultiplexer.Configuration"/>.
+    /// </param>
+    public RedisBroker(IConnectionMultiplexer multiplexer, CeleriacOptions options, ILogger logger, TimeProvider time, bool ownsMultiplexer = false, ConfigurationOptions? configuration = null)
     {
         ArgumentNullException.ThrowIfNull(multiplexer);
         ArgumentNullException.ThrowIfNull(options);
         _multiplexer = multiplexer;
         _ownsMultiplexer = ownsMultiplexer;
+        _configuration = configuration;
         _db = multiplexer.GetDatabase();
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _time = time ?? throw new ArgumentNullException(nameof(time));
@@ -74,13 +80,14 @@ internal sealed partial class RedisBroker : ITaskBroker
     internal RedisKeys Keys { get; }
 
     /// <summary>
-    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/>. The first connection must succeed within the
-    /// configuration's <c>connectTimeout</c> (StackExchange.Redis default 5 s): a wrong address, an unknown host or a
-    /// server that does not answer fails here with a short message saying so, instead of a client that looks connected
-    /// and fails its first send. Once connected, the connection is kept up through later outages (commands fail while
-    /// Redis is away and the client reconnects in the background).
+    /// Connects to the Redis named by <see cref="CeleriacOptions.Redis"/> and <see cref="CeleriacOptions.ConfigureRedis"/>.
+    /// The first connection must succeed within the configuration's <c>connectTimeout</c> (StackExchange.Redis default
+    /// 5 s): a wrong address, an unknown host, a server that does not answer, refused credentials or a refused TLS
+    /// handshake fail here with a short message saying so (naming the address and the user, never the password),
+    /// instead of a client that looks connected and fails its first send. Once connected, the connection is kept up
+    /// through later outages (commands fail while Redis is away and the client reconnects in the background).
     /// </summary>
-    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> must be set.</param>
+    /// <param name="options">The options; <see cref="CeleriacOptions.Redis"/> or <see cref="CeleriacOptions.ConfigureRedis"/> must be set.</param>
     /// <param name="logger">Where to log.</param>
     /// <param name="time">The clock.</param>
     /// <param name="cancellationToken">Stops waiting for the first connection attempt.</param>
@@ -88,44 +95,27 @@ internal sealed partial class RedisBroker : ITaskBroker
     public static async Task<RedisBroker> ConnectAsync(CeleriacOptions options, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Redis is not { Length: > 0 } configuration)
-        {
-            throw new InvalidOperationException("Celeriac:Redis is not set; the Redis broker needs a StackExchange.Redis configuration string such as 'localhost:6379'.");
-        }
-
-        ConfigurationOptions config;
-        try
-        {
-            config = ConfigurationOptions.Parse(configuration);
-        }
-        catch (Exception ex) when (ex is ArgumentException or FormatException or NotSupportedException)
-        {
-            throw new InvalidOperationException($"Celeriac:Redis is not a valid StackExchange.Redis configuration string: {ex.Message}", ex);
-        }
-
-        // Not aborting keeps the multiplexer reconnecting after later outages; the first connection is checked below.
-        config.AbortOnConnectFail = false;
-        // A command for a node that is down fails at once instead of waiting (up to the async timeout) in the client's
-        // backlog: every caller already retries (the worker's loops with back-off; a send surfaces as
-        // BrokerUnavailableException), and under Cluster the retry reaches the promoted replica as soon as the client
-        // sees the new topology, instead of stalling every queue's fetch and every outcome write behind the dead node.
-        config.BacklogPolicy = BacklogPolicy.FailFast;
-        config.ClientName ??= "celeriac";
+        ConfigurationOptions config = CreateConfiguration(options);
         string shown = config.ToString(includePassword: false);
         string endpoints = string.Join(", ", config.EndPoints.Select(Format));
-        if (config.EndPoints.Count == 0)
-        {
-            throw new InvalidOperationException($"Celeriac:Redis ('{shown}') names no server; give host:port, for example 'localhost:6379'.");
-        }
 
+        // The first attempt gives up on failure so that its reason can be read (refused credentials or TLS); the
+        // multiplexer it makes still reconnects after later outages.
+        ConfigurationOptions first = config.Clone();
+        first.AbortOnConnectFail = true;
         ConnectionMultiplexer multiplexer;
         Task<ConnectionMultiplexer>? connecting = null;
         try
         {
-            connecting = ConnectionMultiplexer.ConnectAsync(config);
+            connecting = ConnectionMultiplexer.ConnectAsync(first);
             // ConnectAsync returns after the first attempt or connectTimeout; the margin only guards against a hang.
             TimeSpan bound = TimeSpan.FromMilliseconds(config.ConnectTimeout) + TimeSpan.FromSeconds(2);
             multiplexer = await connecting.WaitAsync(bound, time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
+        {
+            ThrowRefused(config, endpoints, ex);
+            throw;
         }
         catch (Exception ex)
         {
@@ -151,7 +141,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         }
 
         RedisLog.Connected(logger, shown, options.KeyPrefix);
-        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true);
+        return new RedisBroker(multiplexer, options, logger, time, ownsMultiplexer: true, configuration: config);
     }
 
     private const string WhatToCheck = "Check that redis-server is running there and reachable from this machine, and that the host, port, password and ssl settings of Celeriac:Redis are right.";

@@ -38,11 +38,17 @@ internal sealed class RedisKeys
     /// <summary><c>P:{q}:t:&lt;id&gt;</c>: HASH holding one message (<c>msg</c>, <c>dc</c>, <c>lease</c>, <c>reason</c>, <c>dead_at</c>).</summary>
     public RedisKey Task(string queue, string id) => QueuePart(queue) + "t:" + id;
 
+    /// <summary><c>P:{q}:t:&lt;id&gt;</c> for an id given as its exact bytes (an id that is not UTF-8 is addressed as stored, not as its lossy decoding).</summary>
+    public RedisKey Task(string queue, ReadOnlyMemory<byte> id) => ((RedisKey)TaskPrefix(queue)).Append(id.ToArray());
+
     /// <summary>The prefix of a queue's message hashes (<c>P:{q}:t:</c>), passed to scripts that address messages by id.</summary>
     public string TaskPrefix(string queue) => QueuePart(queue) + "t:";
 
     /// <summary><c>P:{q}:r:&lt;id&gt;</c>: HASH holding the result record of a task sent to queue <paramref name="queue"/>.</summary>
     public RedisKey Result(string queue, string id) => QueuePart(queue) + "r:" + id;
+
+    /// <summary><c>P:{q}:r:&lt;id&gt;</c> for an id given as its exact bytes.</summary>
+    public RedisKey Result(string queue, ReadOnlyMemory<byte> id) => ((RedisKey)ResultPrefix(queue)).Append(id.ToArray());
 
     /// <summary>The prefix <c>P:{q}:r:</c> of a queue's result hashes, passed to the batched scripts that address results by id.</summary>
     public string ResultPrefix(string queue) => QueuePart(queue) + "r:";

@@ -11,6 +11,9 @@ internal static partial class RedisLog
     [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "Dropped {Count} id(s) from queue '{Queue}' whose message was missing (orphaned ids)")]
     public static partial void OrphansDropped(ILogger logger, string queue, long count);
 
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "Set aside {Count} message(s) of queue '{Queue}' whose bookkeeping fields were corrupt (dead letters with reason 'corrupt: ...')")]
+    public static partial void CorruptSetAside(ILogger logger, string queue, long count);
+
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "The blocking wait for queues {Queues} failed; retrying after a short pause")]
     public static partial void BlockingWaitFailed(ILogger logger, Exception exception, string queues);
 

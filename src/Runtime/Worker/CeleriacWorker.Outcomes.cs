@@ -9,20 +9,21 @@ internal sealed partial class CeleriacWorker
     {
         if (ex is TaskPayloadException)
         {
-            await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", ex.Message).ConfigureAwait(false);
+            await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UndecodableArgs, ex.Message).ConfigureAwait(false);
             return;
         }
 
         if (_hardStop.IsCancellationRequested)
         {
             // Shutdown past its grace period cancelled the run: interrupted, not failed. Hand it back for another worker.
+            _outcomes.Released(delivery, envelope);
             await ReleaseAsync([delivery]).ConfigureAwait(false);
             return;
         }
 
         if (run.Revoked)
         {
-            Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "while it ran");
+            _outcomes.Revoked(delivery, envelope, whileRunning: true);
             await CompleteAsync(delivery, Revoked(envelope, "revoked while running")).ConfigureAwait(false);
             return;
         }
@@ -32,7 +33,7 @@ internal sealed partial class CeleriacWorker
         TimeSpan? countdown = null;
         if (run.SoftLimitHit && ex is OperationCanceledException)
         {
-            error = new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its soft time limit of {policy.SoftTimeLimit!.Value.TotalMilliseconds:0} ms", ex.StackTrace);
+            error = new TaskError(ErrorTypes.TimeLimitExceeded, $"the task exceeded its soft time limit of {policy.SoftTimeLimit!.Value.TotalMilliseconds:0} ms", ex.StackTrace);
             retryable = false;
         }
         else if (ex is TaskRetryException asked)
@@ -70,24 +71,24 @@ internal sealed partial class CeleriacWorker
                 ReplyTo = envelope.ReplyTo,
             });
             var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-            Log.TaskRetrying(_logger, envelope.Id, envelope.Task, (long)delay.TotalMilliseconds, retry, policy.MaxRetries);
+            _outcomes.Retried(delivery, envelope, error, delay, retry, policy.MaxRetries);
             if (!await OutcomeAsync(() => _broker!.RetryAsync(delivery, next, dueAt, state, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
             {
-                Log.LeaseLost(_logger, delivery.Id);
+                _outcomes.LeaseLost(delivery);
             }
 
             return;
         }
 
-        Log.TaskFailed(_logger, envelope.Id, envelope.Task, error.Type, error.Message);
+        _outcomes.Failed(delivery, envelope, error);
         TaskResult failed = Failed(envelope, error);
         if (policy.DeadLetterOnFailure)
         {
-            string reason = $"failed: {error.Type}: {error.Message}";
-            Log.DeadLettered(_logger, delivery.Id, delivery.Queue, reason);
+            string reason = $"{DeadLetterReasons.Failed}: {error.Type}: {error.Message}";
+            _outcomes.DeadLettered(delivery, envelope, envelope.Task, DeadLetterReasons.Failed, reason, error);
             if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
             {
-                Log.LeaseLost(_logger, delivery.Id);
+                _outcomes.LeaseLost(delivery);
             }
 
             return;
@@ -126,7 +127,7 @@ internal sealed partial class CeleriacWorker
         => new() { State = TaskState.Failure, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
 
     private TaskResult Revoked(Envelope envelope, string reason)
-        => new() { State = TaskState.Revoked, Error = new TaskError("Celeriac.TaskRevoked", reason, null), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
+        => new() { State = TaskState.Revoked, Error = new TaskError(ErrorTypes.TaskRevoked, reason, null), TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
 
     /// <summary>
     /// Records an outcome, retrying while the broker is unreachable (Redis restarting or stalled). The writes are
@@ -157,7 +158,7 @@ internal sealed partial class CeleriacWorker
     {
         if (await _completes.SendAsync(new CompleteItem(delivery, result)).ConfigureAwait(false) == 0)
         {
-            Log.LeaseLost(_logger, delivery.Id);
+            _outcomes.LeaseLost(delivery);
         }
     }
 
@@ -179,35 +180,32 @@ internal sealed partial class CeleriacWorker
     private Task SendCompletesAsync(List<CompleteItem> batch, int[] completed)
         => _broker!.CompleteManyAsync(batch, _options.ResultTtl, completed, CancellationToken.None);
 
-    private async Task DeadLetterAsync(Delivery delivery, string? taskName, string reason, string detail)
+    private async Task DeadLetterAsync(Delivery delivery, Envelope? envelope, string? taskName, string reason, string detail)
     {
         // Everything quoted here may come from the message: bounded, whatever arrived.
         detail = Quote.Bounded(detail, Quote.MaxDetailChars);
         taskName = Quote.BoundedOrNull(taskName);
         string full = reason + ": " + detail;
-        Log.DeadLettered(_logger, Quote.Bounded(delivery.Id), delivery.Queue, full);
+        var error = new TaskError(DeadLetterReasons.ErrorType(reason), detail, null);
+        _outcomes.DeadLettered(delivery, envelope, taskName, reason, full, error);
         var failure = new TaskResult
         {
             State = TaskState.Failure,
-            Error = new TaskError("Celeriac." + ReasonToTypeName(reason), detail, null),
+            Error = error,
             TaskName = taskName,
             Timestamp = _time.GetUtcNow(),
             Worker = _name,
         };
         if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
         {
-            Log.LeaseLost(_logger, delivery.Id);
+            _outcomes.LeaseLost(delivery);
         }
     }
 
-    private static string ReasonToTypeName(string reason) => reason switch
-    {
-        "unknown-task" => "UnknownTask",
-        "undecodable" => "UndecodableMessage",
-        "unsupported-version" => "UnsupportedVersion",
-        "oversized" => "OversizedMessage",
-        "undecodable-args" => "UndecodableArguments",
-        "redelivery-limit" => "RedeliveryLimit",
-        _ => "DeadLetter",
-    };
+    /// <summary>
+    /// Sets aside a delivery whose run the worker could not prepare from its decoded envelope (building its context
+    /// threw): an outcome at once, never a lease left to expire and a task blamed for the worker's step.
+    /// </summary>
+    private Task UnrunnableAsync(Delivery delivery, Envelope envelope, Exception ex)
+        => DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.Unrunnable, $"the worker could not prepare the run: {ex.GetType().FullName}: {Quote.Bounded(ex.Message)}");
 }

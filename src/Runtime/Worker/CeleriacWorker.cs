@@ -33,12 +33,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
+    private readonly OutcomeObserver _outcomes;
     private volatile bool _stopping;
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners)
     {
         _brokers = brokers;
         _options = options.Value;
@@ -55,6 +56,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
+        _outcomes = new OutcomeObserver(logger, listeners, time);
     }
 
     /// <summary>The worker's name, as recorded in results.</summary>
@@ -124,143 +126,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
-
-        // Graceful stop: no more fetching; hand back what was prefetched but not started; let running tasks finish.
-        _stopping = true;
-        List<Delivery> unstarted = _dispatch.Complete();
-        foreach (Delivery delivery in unstarted)
-        {
-            _held.Remove(delivery);
-            _slots.Release();
-        }
-
-        await ReleaseAsync(unstarted).ConfigureAwait(false);
-        foreach (Delivery delivery in unstarted)
-        {
-            _deliveries.Return(delivery);
-        }
-
-        Log.WorkerStopping(_logger, _name, _held.Count, unstarted.Count);
-
-        Task all = Task.WhenAll(consumers);
-        if (await Task.WhenAny(all, Task.Delay(_worker.ShutdownTimeout, _time, CancellationToken.None)).ConfigureAwait(false) != all)
-        {
-            Log.ShutdownAbandoned(_logger, _name, _held.Count);
-            await _hardStop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(2), _time, CancellationToken.None)).ConfigureAwait(false);
-            var held = new List<Delivery>(_held.Count);
-            _held.CopyLeasesTo(held);
-            await ReleaseAsync(held).ConfigureAwait(false);
-        }
+        await StopGracefullyAsync(consumers).ConfigureAwait(false);
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
         foreach (Consumer consumer in owners)
         {
             consumer.Run.Dispose();
-        }
-    }
-
-    /// <summary>How often the low-water refill re-checks whether the consumers ran out of fetched work.</summary>
-    private static readonly TimeSpan RefillPoll = TimeSpan.FromMilliseconds(1);
-
-    private async Task FetchLoopAsync(CancellationToken stoppingToken)
-    {
-        var batch = new List<Delivery>(_worker.EffectivePrefetch);
-        var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name, Pool: _deliveries);
-        int backoffMs = 0;
-        bool single = _worker.EffectiveQueues.Count == 1;
-        bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-
-            int free = 1;
-            while (free < _worker.EffectivePrefetch && _slots.Wait(0))
-            {
-                free++;
-            }
-
-            // Low-water refill: while consumers still have fetched work waiting, gather freed slots up to half the
-            // prefetch so that one fetch call leases many tasks (outcomes are group-committed, so slots free in bursts
-            // that the consumers release one by one). An idle worker (nothing waiting) fetches at once.
-            int lowWater = Math.Max(1, _worker.EffectivePrefetch / 2);
-            try
-            {
-                while (free < lowWater && _dispatch.ReadyCount > 0 && !stoppingToken.IsCancellationRequested)
-                {
-                    if (await _slots.WaitAsync(RefillPoll, stoppingToken).ConfigureAwait(false))
-                    {
-                        free++;
-                        while (free < _worker.EffectivePrefetch && _slots.Wait(0))
-                        {
-                            free++;
-                        }
-                    }
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                _slots.Release(free);
-                break;
-            }
-
-            // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
-            // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
-            int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
-            batch.Clear();
-            try
-            {
-                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
-                drained = single && batch.Count < free;
-                backoffMs = 0;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                backoffMs = Math.Clamp(backoffMs * 2, 50, 2000);
-                drained = false;
-                Log.BrokerError(_logger, ex, "fetch", backoffMs);
-                if (batch.Count > 0)
-                {
-                    // Leased before the call failed (e.g. on a later queue): hand them back rather than leave them
-                    // leased with no owner until their leases expire.
-                    await ReleaseAsync(batch).ConfigureAwait(false);
-                    foreach (Delivery delivery in batch)
-                    {
-                        _deliveries.Return(delivery);
-                    }
-
-                    batch.Clear();
-                }
-
-                _slots.Release(free);
-                await Delay(backoffMs, stoppingToken).ConfigureAwait(false);
-                continue;
-            }
-            catch (Exception)
-            {
-                // Stopping (the filter above let it through): a cancelled fetch, or a broker error while stopping — Redis
-                // may be down, which is often why the host stops. Nothing to report; what the fetch leased before it
-                // failed is held below and handed back by the graceful stop.
-            }
-
-            if (free > batch.Count)
-            {
-                _slots.Release(free - batch.Count);
-            }
-
-            foreach (Delivery delivery in batch)
-            {
-                _held.Add(delivery);
-                _dispatch.Post(delivery);
-            }
         }
     }
 
@@ -284,6 +156,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             {
                 if (_stopping)
                 {
+                    _outcomes.Released(delivery, null);
                     await ReleaseAsync([delivery]).ConfigureAwait(false);
                     continue;
                 }
@@ -316,7 +189,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                             : null;
                         if (await _starts.SendAsync(new StartItem(delivery, startedState)).ConfigureAwait(false) == 0)
                         {
-                            Log.LeaseLost(_logger, delivery.Id); // another delivery owns it now; do not run it twice
+                            _outcomes.LeaseLost(delivery); // another delivery owns it now; do not run it twice
                             continue;
                         }
 
@@ -341,14 +214,33 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     long started = _time.GetTimestamp();
                     consumer.Running.Begin(envelope);
                     Begin(delivery, run, policy);
+                    TaskContext context;
+                    try
+                    {
+                        context = (registration.Needs & TaskNeeds.Context) != 0
+                            ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
+                            : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
+                    }
+                    catch (Exception ex)
+                    {
+                        // The worker's own step failed, not the task: set the message aside rather than blame the task
+                        // or leave the lease to expire (then the message would come back and fail the same way).
+                        End(delivery, run);
+                        consumer.Running.End();
+                        if (scoped)
+                        {
+                            await scope.DisposeAsync().ConfigureAwait(false);
+                        }
+
+                        await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
+                        continue;
+                    }
+
                     try
                     {
                         ValueTask invocation;
                         try
                         {
-                            TaskContext context = (registration.Needs & TaskNeeds.Context) != 0
-                                ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
-                                : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
                             invocation = registration.Invoker(envelope.Args, context, output); // awaited once, below
                         }
                         catch (Exception ex)
@@ -378,17 +270,14 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         continue;
                     }
 
-                    if (_logger.IsEnabled(LogLevel.Debug))
-                    {
-                        Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
-                    }
+                    _outcomes.Succeeded(delivery, envelope, started);
 
                     // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
                     // commit encodes the record before it releases this consumer).
                     CompleteItem success = CompleteItem.Success(delivery, output.WrittenMemory, envelope.Task, envelope.Retries, _time.GetUtcNow(), _name);
                     if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
                     {
-                        Log.LeaseLost(_logger, delivery.Id);
+                        _outcomes.LeaseLost(delivery);
                     }
                 }
                 finally
@@ -399,7 +288,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             catch (Exception ex)
             {
                 // Only the broker can throw here (task exceptions are outcomes). The lease stays; the task comes back.
-                Log.OutcomeNotRecorded(_logger, ex, delivery.Id);
+                _outcomes.NotRecorded(delivery, ex);
             }
             finally
             {
@@ -407,146 +296,6 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 _deliveries.Return(delivery); // nothing refers to it now: the next fetch reuses it
                 _slots.Release();
             }
-        }
-    }
-
-    /// <summary>What the checks before a run decided.</summary>
-    private enum Admission
-    {
-        Run,
-        Oversized,
-        RedeliveryLimit,
-        Undecodable,
-        IdMismatch,
-        Revoked,
-        Expired,
-        UnknownTask,
-        UndecodableArgs,
-    }
-
-    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name, argument elements.</summary>
-    private Admission Admit(Delivery delivery, Envelope envelope, out TaskRegistration? registration, out EnvelopeException? undecodable)
-    {
-        registration = null;
-        undecodable = null;
-        if (delivery.OversizedLength > 0 || (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes))
-        {
-            return Admission.Oversized;
-        }
-
-        if (_worker.MaxDeliveries > 0 && delivery.Runs >= _worker.MaxDeliveries)
-        {
-            return Admission.RedeliveryLimit;
-        }
-
-        try
-        {
-            // The delivery's id goes in as the fetch reply's bytes when it has them: an id that matches stays bytes.
-            bool asBytes = !delivery.IdUtf8.IsEmpty;
-            EnvelopeCodec.Decode(delivery.Envelope, asBytes ? null : delivery.Id, delivery.Queue, _lastTaskName, envelope, _lastReplyTo, delivery.IdUtf8);
-            _lastTaskName = envelope.Task;
-            _lastReplyTo = envelope.ReplyTo ?? _lastReplyTo;
-        }
-        catch (EnvelopeException ex)
-        {
-            undecodable = ex;
-            return Admission.Undecodable;
-        }
-
-        delivery.ReplyTo = envelope.ReplyTo;
-        if (envelope.IdUtf8.IsEmpty && !string.Equals(envelope.Id, delivery.Id, StringComparison.Ordinal))
-        {
-            return Admission.IdMismatch; // (kept as bytes, it matched the delivery's)
-        }
-
-        if (delivery.Revoked || delivery.RevokeRequested)
-        {
-            return Admission.Revoked;
-        }
-
-        if (envelope.ExpiresMs is { } expires && expires <= _time.GetUtcNow().ToUnixTimeMilliseconds())
-        {
-            return Admission.Expired;
-        }
-
-        if (!_catalog.TryGet(envelope.Task, out registration))
-        {
-            return Admission.UnknownTask;
-        }
-
-        // Counted before any formatter allocates: the decoded arguments stay within the element budget.
-        return _options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) != PayloadScan.Outcome.Ok
-            ? Admission.UndecodableArgs
-            : Admission.Run;
-    }
-
-    /// <summary>Records why a delivery is not run: a dead letter, or a REVOKED result (revoked, expired).</summary>
-    private async Task RefuseAsync(Delivery delivery, Envelope envelope, Admission admission, EnvelopeException? undecodable)
-    {
-        switch (admission)
-        {
-            case Admission.Oversized:
-                // Decoded only for its name and reply channel, so that the sender's wait hears of it at once.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "oversized", $"the message is {(delivery.OversizedLength > 0 ? delivery.OversizedLength : delivery.Envelope.Length)} bytes, over the {_options.MaxMessageBytes}-byte limit").ConfigureAwait(false);
-                break;
-            case Admission.RedeliveryLimit:
-                // Started again and again without an outcome: its workers died running it. Set aside, never run again.
-                await DeadLetterAsync(delivery, TryReadTaskName(delivery), "redelivery-limit", $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
-                break;
-            case Admission.Undecodable:
-                await DeadLetterAsync(delivery, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
-                break;
-            case Admission.IdMismatch:
-                await DeadLetterAsync(delivery, envelope.Task, "undecodable", $"the envelope's id '{Quote.Bounded(envelope.Id)}' differs from the broker's id").ConfigureAwait(false);
-                break;
-            case Admission.Revoked:
-                Log.TaskRevoked(_logger, envelope.Id, envelope.Task, "before it ran");
-                await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
-                break;
-            case Admission.Expired:
-                Log.TaskExpired(_logger, envelope.Id, envelope.Task);
-                await CompleteAsync(delivery, new TaskResult
-                {
-                    State = TaskState.Revoked,
-                    Error = new TaskError("Celeriac.TaskExpired", "expired", null),
-                    TaskName = envelope.Task,
-                    Retries = envelope.Retries,
-                    Timestamp = _time.GetUtcNow(),
-                    Worker = _name,
-                }).ConfigureAwait(false);
-                break;
-            case Admission.UnknownTask:
-                await DeadLetterAsync(delivery, envelope.Task, "unknown-task", $"no task named '{Quote.Bounded(envelope.Task)}' is registered in worker {_name}").ConfigureAwait(false);
-                break;
-            case Admission.UndecodableArgs:
-                PayloadScan.Outcome scanned = PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out long elements);
-                await DeadLetterAsync(delivery, envelope.Task, "undecodable-args", $"task '{Quote.Bounded(envelope.Task)}': {PayloadScan.Describe(scanned, elements, _options.MaxMessageElements)}").ConfigureAwait(false);
-                break;
-            default:
-                throw new InvalidOperationException($"Unexpected admission {admission}.");
-        }
-    }
-
-    private async Task AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
-    {
-        if (permits == 1)
-        {
-            await _runPermits.WaitAsync().ConfigureAwait(false);
-            return;
-        }
-
-        Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
-        await _exclusiveGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            for (int i = 0; i < permits; i++)
-            {
-                await _runPermits.WaitAsync().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _exclusiveGate.Release();
         }
     }
 
@@ -607,9 +356,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
         TaskResult? result = null;
         long started = _time.GetTimestamp();
         Begin(delivery, run, policy);
+        TaskContext context;
         try
         {
-            TaskContext context = NewContext(delivery, envelope, scope.ServiceProvider, run);
+            context = NewContext(delivery, envelope, scope.ServiceProvider, run);
+        }
+        catch (Exception ex)
+        {
+            End(delivery, run);
+            await scope.DisposeAsync().ConfigureAwait(false);
+            await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
             RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
             Task limited = Task.Run(() =>
             {
@@ -625,7 +386,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 {
                     await limited.ConfigureAwait(false);
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
-                    Log.TaskSucceeded(_logger, envelope.Id, envelope.Task, _time.GetElapsedTime(started).TotalMilliseconds);
+                    _outcomes.Succeeded(delivery, envelope, started);
                 }
                 catch (Exception ex)
                 {
@@ -637,8 +398,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 abandoned = true;
                 run.Cancel();
                 AbandonInBackground(limited, scope, envelope.Id, envelope.Task);
-                Log.TimeLimitExceeded(_logger, envelope.Id, envelope.Task, hard.TotalMilliseconds);
-                result = Failed(envelope, new TaskError("Celeriac.TimeLimitExceeded", $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null));
+                var error = new TaskError(ErrorTypes.TimeLimitExceeded, $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null);
+                _outcomes.TimeLimitExceeded(delivery, envelope, hard, error);
+                result = Failed(envelope, error);
             }
         }
         finally
@@ -657,14 +419,6 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         await HandleFailureAsync(delivery, envelope, policy, run, failure!).ConfigureAwait(false);
-    }
-
-    /// <summary>The name (quoted, bounded) and reply channel of a message that is not decoded: headers and arguments are skipped.</summary>
-    private static string? TryReadTaskName(Delivery delivery)
-    {
-        EnvelopeCodec.Peek(delivery.Envelope, out string? task, out string? replyTo);
-        delivery.ReplyTo = replyTo;
-        return task;
     }
 
     /// <summary>An abandoned run (hard time limit) keeps running in the background; its scope is disposed when it ends, its outcome ignored.</summary>

@@ -107,11 +107,23 @@ partial class Outer
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, string @class, int client_, string options_, int cancellationToken_, string taskId_, int Args_, string Handle_, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), null, cancellationToken).ConfigureAwait(false), Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(@class, nameof(@class));
+                global::System.ArgumentNullException.ThrowIfNull(options_, nameof(options_));
+                global::System.ArgumentNullException.ThrowIfNull(taskId_, nameof(taskId_));
+                global::System.ArgumentNullException.ThrowIfNull(Handle_, nameof(Handle_));
+                return Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), null, cancellationToken).ConfigureAwait(false), Queue);
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, string @class, int client_, string options_, int cancellationToken_, string taskId_, int Args_, string Handle_, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(@class, nameof(@class));
+                global::System.ArgumentNullException.ThrowIfNull(options_, nameof(options_));
+                global::System.ArgumentNullException.ThrowIfNull(taskId_, nameof(taskId_));
+                global::System.ArgumentNullException.ThrowIfNull(Handle_, nameof(Handle_));
+                return Handle(client, await client.SendAsync(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<(string @class, int client, string options, int cancellationToken, string taskId, int Args, string Handle)> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -121,6 +133,10 @@ partial class Outer
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
                     var __celeriac_call = calls[__celeriac_i];
+                    if (__celeriac_call.Item1 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: class is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item3 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: options is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item5 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: taskId is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item7 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: Handle is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(__celeriac_call.Item1, __celeriac_call.Item2, __celeriac_call.Item3, __celeriac_call.Item4, __celeriac_call.Item5, __celeriac_call.Item6, __celeriac_call.Item7);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

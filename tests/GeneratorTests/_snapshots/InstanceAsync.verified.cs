@@ -198,11 +198,17 @@ namespace Samples.Billing
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Billing.Order order, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(order), null, cancellationToken).ConfigureAwait(false), Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(order, nameof(order));
+                return Handle(client, await client.SendAsync(Definition, new Args(order), null, cancellationToken).ConfigureAwait(false), Queue);
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>> ApplyAsync(global::Celeriac.ITaskClient client, global::Samples.Billing.Order order, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(order), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(order, nameof(order));
+                return Handle(client, await client.SendAsync(Definition, new Args(order), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Billing.Receipt>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<global::Samples.Billing.Order> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -211,6 +217,7 @@ namespace Samples.Billing
                 var __celeriac_args = new Args[calls.Count];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
+                    if (calls[__celeriac_i] is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: order is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

@@ -435,11 +435,21 @@ namespace Samples.Payloads
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>> DelayAsync(global::Celeriac.ITaskClient client, global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), null, cancellationToken).ConfigureAwait(false), Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
+                global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
+                global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
+                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), null, cancellationToken).ConfigureAwait(false), Queue);
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>> ApplyAsync(global::Celeriac.ITaskClient client, global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
+                global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
+                global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
+                return Handle(client, await client.SendAsync(Definition, new Args(shipment, extra, ids, access, size), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<(global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size)> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -449,6 +459,9 @@ namespace Samples.Payloads
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
                     var __celeriac_call = calls[__celeriac_i];
+                    if (__celeriac_call.Item1 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: shipment is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item2 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: extra is null, and the task does not accept null there.");
+                    if (__celeriac_call.Item3 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: ids is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(__celeriac_call.Item1, __celeriac_call.Item2, __celeriac_call.Item3, __celeriac_call.Item4, __celeriac_call.Item5);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

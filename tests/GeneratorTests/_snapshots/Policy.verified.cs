@@ -111,11 +111,17 @@ namespace Samples.Policy
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> DelayAsync(global::Celeriac.ITaskClient client, int x, string y, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(x, y), null, cancellationToken).ConfigureAwait(false), Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(y, nameof(y));
+                return Handle(client, await client.SendAsync(Definition, new Args(x, y), null, cancellationToken).ConfigureAwait(false), Queue);
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>> ApplyAsync(global::Celeriac.ITaskClient client, int x, string y, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(x, y), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(y, nameof(y));
+                return Handle(client, await client.SendAsync(Definition, new Args(x, y), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<int>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<(int x, string y)> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -125,6 +131,7 @@ namespace Samples.Policy
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
                     var __celeriac_call = calls[__celeriac_i];
+                    if (__celeriac_call.Item2 is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: y is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(__celeriac_call.Item1, __celeriac_call.Item2);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

@@ -117,11 +117,17 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> DelayAsync(global::Celeriac.ITaskClient client, string name, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(name), null, cancellationToken).ConfigureAwait(false), Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(name, nameof(name));
+                return Handle(client, await client.SendAsync(Definition, new Args(name), null, cancellationToken).ConfigureAwait(false), Queue);
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle> ApplyAsync(global::Celeriac.ITaskClient client, string name, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(name), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(name, nameof(name));
+                return Handle(client, await client.SendAsync(Definition, new Args(name), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<string> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -130,6 +136,7 @@ namespace Samples.Returns
                 var __celeriac_args = new Args[calls.Count];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
+                    if (calls[__celeriac_i] is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: name is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);
@@ -364,11 +371,17 @@ namespace Samples.Returns
 
             /// <summary>Sends the task with its default options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>> DelayAsync(global::Celeriac.ITaskClient client, byte[] input, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(input), null, cancellationToken).ConfigureAwait(false), Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(input, nameof(input));
+                return Handle(client, await client.SendAsync(Definition, new Args(input), null, cancellationToken).ConfigureAwait(false), Queue);
+            }
 
             /// <summary>Sends the task with per-call options.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>> ApplyAsync(global::Celeriac.ITaskClient client, byte[] input, global::Celeriac.TaskOptions options, global::System.Threading.CancellationToken cancellationToken = default)
-                => Handle(client, await client.SendAsync(Definition, new Args(input), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            {
+                global::System.ArgumentNullException.ThrowIfNull(input, nameof(input));
+                return Handle(client, await client.SendAsync(Definition, new Args(input), options, cancellationToken).ConfigureAwait(false), options?.Queue ?? Queue);
+            }
 
             /// <summary>Sends one run of the task per element of <paramref name="calls"/> with its default options, in as few broker round trips as possible.</summary>
             public static async global::System.Threading.Tasks.ValueTask<global::Celeriac.TaskHandle<byte[]>[]> DelayManyAsync(global::Celeriac.ITaskClient client, global::System.Collections.Generic.IReadOnlyList<byte[]> calls, global::System.Threading.CancellationToken cancellationToken = default)
@@ -377,6 +390,7 @@ namespace Samples.Returns
                 var __celeriac_args = new Args[calls.Count];
                 for (int __celeriac_i = 0; __celeriac_i < __celeriac_args.Length; __celeriac_i++)
                 {
+                    if (calls[__celeriac_i] is null) throw new global::System.ArgumentNullException(nameof(calls), "calls[" + __celeriac_i.ToString(global::System.Globalization.CultureInfo.InvariantCulture) + "]: input is null, and the task does not accept null there.");
                     __celeriac_args[__celeriac_i] = new Args(calls[__celeriac_i]);
                 }
                 string[] __celeriac_ids = await client.SendManyAsync(Definition, __celeriac_args, null, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -257,6 +258,34 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_null_for_a_non_nullable_argument_is_refused_at_send_and_nothing_is_sent()
+    {
+        string queue = "nulls-" + Guid.NewGuid().ToString("N")[..8];
+        ArgumentNullException single = await Assert.ThrowsAsync<ArgumentNullException>(async () => await Calc.FailTask.ApplyAsync(Client, null!, new TaskOptions { Queue = queue }));
+        ArgumentNullException bulk = await Assert.ThrowsAsync<ArgumentNullException>(async () => await Calc.FailTask.DelayManyAsync(Client, ["fine", null!]));
+        Output.WriteLine($"single: {single.Message}\nbulk: {bulk.Message}");
+        Assert.Equal("message", single.ParamName);
+        Assert.Equal("calls", bulk.ParamName);
+        Assert.Contains("calls[1]: message is null", bulk.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await ((CeleriacClient)Client).GetQueueLengthAsync(queue));
+    }
+
+    [Fact]
+    public async Task A_task_revoked_through_its_handle_or_the_ITaskClient_ends_REVOKED_without_running()
+    {
+        var later = new TaskOptions { Countdown = TimeSpan.FromMilliseconds(300) };
+        TaskHandle<int> byHandle = await Calc.AddTask.ApplyAsync(Client, 1, 1, later);
+        TaskHandle<int> byClient = await Calc.AddTask.ApplyAsync(Client, 2, 2, later);
+        await byHandle.RevokeAsync();
+        await Client.RevokeAsync(byClient.Id, null, default);
+        TaskRevokedException first = await Assert.ThrowsAsync<TaskRevokedException>(() => byHandle.GetAsync(Timeout));
+        TaskRevokedException second = await Assert.ThrowsAsync<TaskRevokedException>(() => byClient.GetAsync(Timeout));
+        Output.WriteLine($"handle: {first.Reason}; client: {second.Reason}");
+        Assert.Equal(TaskState.Revoked, await byHandle.GetStateAsync());
+        Assert.Equal(TaskState.Revoked, await byClient.GetStateAsync());
+    }
+
+    [Fact]
     public async Task A_task_id_given_in_the_options_is_used_and_a_duplicate_is_refused()
     {
         string id = "fixed-" + Guid.NewGuid().ToString("N");
@@ -266,6 +295,57 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(id, handle.Id);
         Assert.Equal(5, await handle.GetAsync(Timeout));
     }
+
+    [Theory]
+    [InlineData("eta_ms", long.MaxValue)]
+    [InlineData("eta_ms", 253_402_300_800_000)]
+    [InlineData("eta_ms", -62_135_596_800_001)]
+    [InlineData("expires_ms", 253_402_300_800_000)]
+    [InlineData("expires_ms", long.MinValue)]
+    [InlineData("created_ms", long.MaxValue)]
+    [InlineData("retries", -1)]
+    [InlineData("priority", 10)]
+    public async Task An_envelope_with_a_number_out_of_range_is_set_aside_at_once_naming_the_field(string field, long value)
+    {
+        // Written straight into the queue (a client never sends these): one for a task with a hard time limit, one for a
+        // task that takes its context, next to a valid task.
+        ITaskBroker broker = await Host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+        string limited = "limited-" + Guid.NewGuid().ToString("N"), context = "context-" + Guid.NewGuid().ToString("N");
+        await broker.EnqueueAsync(
+        [
+            new EnqueueItem(limited, "default", OutOfRange(limited, Calc.LimitedTask.Name, [0x91, 0x07], field, value), 0),
+            new EnqueueItem(context, "default", OutOfRange(context, Calc.ContextOfTask.Name, [0x90], field, value), 0),
+        ], default);
+        TaskHandle<int> valid = await Calc.AddTask.DelayAsync(Client, 1, 2);
+
+        var clock = Stopwatch.StartNew();
+        foreach (string id in new[] { limited, context })
+        {
+            TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(Client, id).WaitAsync(Timeout));
+            Output.WriteLine($"{field}={value}: {id} after {clock.ElapsedMilliseconds} ms: {failure.RemoteType}: {failure.RemoteMessage}");
+            Assert.Equal("Celeriac.UndecodableMessage", failure.RemoteType);
+            Assert.Contains($"{field} is {value}", failure.RemoteMessage, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(3, await valid.GetAsync(Timeout));
+        IReadOnlyList<DeadLetter> letters = await broker.GetDeadLettersAsync("default", 10, default);
+        Assert.Equal([context, limited], letters.Select(l => l.Id).Order(StringComparer.Ordinal));
+        Assert.All(letters, l => Assert.StartsWith($"undecodable: The envelope's {field} is {value}, out of range", l.Reason, StringComparison.Ordinal));
+    }
+
+    private static byte[] OutOfRange(string id, string task, byte[] args, string field, long value) => Celeriac.Protocol.EnvelopeCodec.Encode(new Celeriac.Protocol.Envelope
+    {
+        Id = id,
+        Task = task,
+        Args = args,
+        Queue = "default",
+        RootId = id,
+        Retries = field == "retries" ? (int)value : 0,
+        Priority = field == "priority" ? (int)value : 0,
+        EtaMs = field == "eta_ms" ? value : null,
+        ExpiresMs = field == "expires_ms" ? value : null,
+        CreatedMs = field == "created_ms" ? value : DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+    });
 }
 
 /// <summary>The end-to-end contract over Redis, plus what needs several processes' worth of workers.</summary>

@@ -99,6 +99,29 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task Dead_letters_of_every_known_queue_are_listed_at_once_with_their_task_name_and_retries()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        CeleriacClient client = _host!.Services.GetRequiredService<CeleriacClient>();
+        TaskHandle<int> onDefault = await Faults.AlwaysFailsTask.DelayAsync(Client, run);
+        TaskHandle<int> onSlow = await Faults.AlwaysFailsTask.ApplyAsync(Client, run, new TaskOptions { Queue = "slow" });
+        await Assert.ThrowsAsync<TaskFailedException>(() => onDefault.GetAsync(Bound));
+        await Assert.ThrowsAsync<TaskFailedException>(() => onSlow.GetAsync(Bound));
+
+        IReadOnlyList<Celeriac.Brokers.DeadLetter> all = [];
+        await Wait.UntilAsync(async () => (all = await client.GetAllDeadLettersAsync()).Count(d => d.Id == onDefault.Id || d.Id == onSlow.Id) == 2, Bound, "both dead letters");
+        Output.WriteLine($"OBSERVED: {string.Join("; ", all.Select(d => $"{d.Queue}/{d.Id} {d.TaskName} retries {d.Retries}: {d.Reason}"))}");
+        Celeriac.Brokers.DeadLetter first = Assert.Single(all, d => d.Id == onDefault.Id);
+        Celeriac.Brokers.DeadLetter second = Assert.Single(all, d => d.Id == onSlow.Id);
+        Assert.Equal(("default", "slow"), (first.Queue, second.Queue));
+        Assert.Equal(Faults.AlwaysFailsTask.Name, first.TaskName);
+        Assert.Equal(Faults.AlwaysFailsTask.Name, second.TaskName);
+        Assert.Equal(2, first.Retries);
+        Assert.Equal([.. all.OrderBy(d => d.At)], all);
+        Assert.Single(await client.GetAllDeadLettersAsync(["slow"]), d => d.Id == onSlow.Id);
+    }
+
+    [Fact]
     public async Task An_exception_the_policy_never_retries_fails_at_once()
     {
         string run = Guid.NewGuid().ToString("N");

@@ -151,7 +151,8 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         WorkerProcess a = await StartWorkerAsync(Workers, output, "A", RedisFixture.Configuration, prefix, "slow", 4, VisibilityMs, "--shutdown-ms", ShutdownMs.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
         TaskHandle<int>[] shorts = [await Work.SleepTask.DelayAsync(Client, run, 1, 800), await Work.SleepTask.DelayAsync(Client, run, 2, 800)];
-        TaskHandle<int>[] longs = [await Work.SleepTask.DelayAsync(Client, run, 11, 4000), await Work.SleepTask.DelayAsync(Client, run, 12, 4000)];
+        // Long enough that worker B's start (seconds on a loaded machine) still finds them running on A.
+        TaskHandle<int>[] longs = [await Work.SleepTask.DelayAsync(Client, run, 11, 12_000), await Work.SleepTask.DelayAsync(Client, run, 12, 12_000)];
         await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal)) == 4, TimeSpan.FromSeconds(20), "worker A to start all four tasks");
         WorkerProcess b = await StartWorkerAsync(Workers, output, "B", RedisFixture.Configuration, prefix, "slow", 4, VisibilityMs);
 
@@ -163,7 +164,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         long restartedMs = clock.ElapsedMilliseconds;
         foreach (TaskHandle<int> h in longs)
         {
-            await h.GetAsync(TimeSpan.FromSeconds(20));
+            await h.GetAsync(TimeSpan.FromSeconds(40));
         }
 
         TaskResult[] shortResults = [await shorts[0].GetResultAsync(), await shorts[1].GetResultAsync()];

@@ -432,7 +432,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                 }
 
                 StoredMessage message = _messages[id];
-                letters.Add(new DeadLetter(id, queue, message.DeadReason ?? "unknown", DateTimeOffset.FromUnixTimeMilliseconds(message.DeadAtMs), message.Envelope));
+                letters.Add(DeadLetter.Read(id, queue, message.DeadReason ?? "unknown", DateTimeOffset.FromUnixTimeMilliseconds(message.DeadAtMs), message.Envelope));
             }
 
             return Task.FromResult<IReadOnlyList<DeadLetter>>(letters);

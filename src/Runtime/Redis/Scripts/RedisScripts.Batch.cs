@@ -25,9 +25,12 @@ internal static partial class RedisScripts
         for i = 5, #ARGV, 5 do
           local id = ARGV[i]
           local key = ARGV[2] .. id
-          if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
+          if redis.pcall('HGET', key, 'lease') == ARGV[i + 1] then
             local rkey = ARGV[4] .. id
-            redis.call('HSET', rkey, 'state', ARGV[i + 3], 'rec', ARGV[i + 4])
+            if type(redis.pcall('HSET', rkey, 'state', ARGV[i + 3], 'rec', ARGV[i + 4])) == 'table' then
+              redis.call('DEL', rkey) -- a result key of another type is no record: replaced
+              redis.call('HSET', rkey, 'state', ARGV[i + 3], 'rec', ARGV[i + 4])
+            end
             redis.call('PEXPIRE', rkey, ARGV[1])
             done[#done + 1] = id
             keys[#keys + 1] = key
@@ -55,23 +58,32 @@ internal static partial class RedisScripts
     // Keys built here: P:{q}:t:<id> and P:{q}:r:<id> from the prefixes, in the slot of KEYS[1] (same hash tag)
     // ARGV[4..] -> per item: id, lease token, then "" (only count the run) or "STARTED", then the STARTED record or ""
     // Returns: { runs per item }: the runs started so far (this one included), or 0 when that lease is no longer held
-    //          (nothing changed for that id)
+    //          or its runs field is corrupt (nothing changed for that id; the fetch sets it aside once the lease lapses)
     public const string StartMany = """
         local out = {}
         for i = 4, #ARGV, 4 do
           local key = ARGV[2] .. ARGV[i]
-          if redis.call('HGET', key, 'lease') == ARGV[i + 1] then
-            out[#out + 1] = redis.call('HINCRBY', key, 'runs', 1)
+          local runs = 0
+          if redis.pcall('HGET', key, 'lease') == ARGV[i + 1] then
+            runs = redis.pcall('HINCRBY', key, 'runs', 1)
+            if type(runs) ~= 'number' then
+              runs = 0
+            end
+          end
+          out[#out + 1] = runs
+          if runs > 0 then
             if ARGV[i + 2] ~= '' then
               local rkey = ARGV[3] .. ARGV[i]
-              local current = redis.call('HGET', rkey, 'state')
+              local current = redis.pcall('HGET', rkey, 'state')
+              if type(current) == 'table' then
+                redis.call('DEL', rkey) -- a result key of another type is no record: replaced
+                current = false
+              end
               if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
                 redis.call('HSET', rkey, 'state', ARGV[i + 2], 'rec', ARGV[i + 3])
                 redis.call('PEXPIRE', rkey, ARGV[1])
               end
             end
-          else
-            out[#out + 1] = 0
           end
         end
         return out

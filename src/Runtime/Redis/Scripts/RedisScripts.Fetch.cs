@@ -5,6 +5,7 @@ internal static partial class RedisScripts
     /// <summary>Promotes due scheduled messages, reclaims expired leases, then leases up to n messages of one queue.</summary>
     // KEYS[1] -> P:{q}:pending (priority p > 0 uses P:{q}:pending:p; higher p is served first, FIFO within p)
     // KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:scheduled   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:{q}:revoked
+    // KEYS[6] -> P:{q}:dead
     // ARGV[1] -> now (unix ms)
     // ARGV[2] -> lease deadline (unix ms) given to the leased messages
     // ARGV[3] -> n, the most messages to lease
@@ -15,47 +16,108 @@ internal static partial class RedisScripts
     // ARGV[8] -> the largest message returned whole (bytes, 0 = no limit); a longer one is returned as its length (u32)
     //            followed by its first 4096 bytes, with flag 2 set, so that the worker refuses it unread
     // Keys built here: P:{q}:t:<id> from ARGV[4] and P:{q}:pending:p from KEYS[1], in the slot of KEYS[1] (same hash tag)
-    // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained
-    // Returns: { orphans, next_due, leased } where orphans counts popped ids whose message hash was missing (dropped),
-    //          next_due is the earliest scheduled due time (unix ms) or -1, and leased is one string holding every leased
-    //          message, each packed (big-endian) as: flags (u8: 1 revoked, 2 oversized), runs (u32), dc (u32), id length (u32), id, token
-    //          length (u32), token, msg length (u32), msg. One bulk reply instead of six per message: the client
-    //          allocates one buffer per call and slices it. Flag 1 is set when the id is in P:{q}:revoked with a score after
-    //          now (the worker records REVOKED, never runs it); flag 2 when msg is over ARGV[8] (see there); runs counts the runs started (by the start script, or by
+    // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained.
+    //              A message whose bookkeeping is corrupt (dc or runs not a count, pri not 0-9, msg missing, its key not
+    //              a hash) is set aside in dead with reason "corrupt: ..." instead of being leased, promoted or reclaimed:
+    //              every value read is checked before anything is changed for that message, and a call never fails
+    //              after it has popped ids (a priority list of the wrong type is skipped; its ids stay where they were)
+    // Returns: { orphans, next_due, leased, corrupt } where orphans counts popped ids whose message hash was missing
+    //          (dropped), next_due is the earliest scheduled due time (unix ms) or -1, leased is one string holding every
+    //          leased message, each packed (big-endian) as: flags (u8: 1 revoked, 2 oversized), runs (u32), dc (u32), id
+    //          length (u32), id, token length (u32), token, msg length (u32), msg, and corrupt counts the messages set
+    //          aside. One bulk reply instead of six per message: the client allocates one buffer per call and slices it.
+    //          Flag 1 is set when the id is in P:{q}:revoked with a score after now (the worker records REVOKED, never runs
+    //          it); flag 2 when msg is over ARGV[8] (see there); runs counts the runs started (by the start script, or by
     //          this script for the first ARGV[7] messages) since the message was stored or last retried, this
     //          delivery's own run not included
     public const string Fetch = """
         local now = tonumber(ARGV[1])
         local prefix = ARGV[4]
+        local corrupt = 0
+        -- A stored count (dc, runs): absent is 0; nil when it is not a decimal whole number HINCRBY and the u32 reply take.
+        local function count(v)
+          if not v then
+            return 0
+          end
+          if #v > 10 or not string.match(v, '^%d+$') then
+            return nil
+          end
+          local n = tonumber(v)
+          if n > 2147483646 then
+            return nil
+          end
+          return n
+        end
+        -- The list a message of this queue is runnable in, from its pri field; nil and why when the field is corrupt.
+        local function listOf(id)
+          local pri = redis.pcall('HGET', prefix .. id, 'pri')
+          if type(pri) == 'table' then
+            return nil, 'the message key is not a hash'
+          end
+          if not pri or pri == '0' then
+            return KEYS[1]
+          end
+          if not string.match(pri, '^[1-9]$') then
+            return nil, 'pri is not a priority (0-9)'
+          end
+          return KEYS[1] .. ':' .. pri
+        end
+        -- Sets a corrupt message aside: in dead, with the reason in its hash (a key of another type is left as it is).
+        local function setAside(id, reason)
+          local key = prefix .. id
+          redis.pcall('HDEL', key, 'lease')
+          redis.pcall('HSET', key, 'reason', 'corrupt: ' .. reason, 'dead_at', now)
+          redis.pcall('ZADD', KEYS[6], now, id)
+          corrupt = corrupt + 1
+        end
         local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
         if #due > 0 then
+          local moved = {}
           for i = #due, 1, -1 do
             local id = due[i]
-          local pri = tonumber(redis.call('HGET', prefix .. id, 'pri') or '0')
-          if pri > 0 then redis.call('RPUSH', KEYS[1] .. ':' .. pri, id) else redis.call('RPUSH', KEYS[1], id) end
+            local list, reason = listOf(id)
+            if not list then
+              setAside(id, reason)
+              moved[#moved + 1] = id
+            elseif type(redis.pcall('RPUSH', list, id)) == 'number' then
+              moved[#moved + 1] = id
+            end
           end
-          redis.call('ZREM', KEYS[3], unpack(due))
+          if #moved > 0 then
+            redis.call('ZREM', KEYS[3], unpack(moved))
+          end
         end
         local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)
         if #expired > 0 then
+          local moved = {}
           for i = #expired, 1, -1 do
             local id = expired[i]
             if redis.call('EXISTS', prefix .. id) == 1 then
-              redis.call('HDEL', prefix .. id, 'lease')
-              local pri = tonumber(redis.call('HGET', prefix .. id, 'pri') or '0')
-              if pri > 0 then redis.call('RPUSH', KEYS[1] .. ':' .. pri, id) else redis.call('RPUSH', KEYS[1], id) end
+              local list, reason = listOf(id)
+              if not list then
+                setAside(id, reason)
+                moved[#moved + 1] = id
+              elseif type(redis.pcall('RPUSH', list, id)) == 'number' then
+                redis.call('HDEL', prefix .. id, 'lease')
+                moved[#moved + 1] = id
+              end
+            else
+              moved[#moved + 1] = id
             end
           end
-          redis.call('ZREM', KEYS[2], unpack(expired))
+          if #moved > 0 then
+            redis.call('ZREM', KEYS[2], unpack(moved))
+          end
         end
-        local out = { 0, -1, '' }
+        local out = { 0, -1, '', 0 }
         local packed = {}
         local orphans = 0
         local want = tonumber(ARGV[3])
         local leases = {}
         local startLeft = tonumber(ARGV[7])
         local maxBytes = tonumber(ARGV[8]) or 0
-        local anyRevoked = redis.call('ZCARD', KEYS[5]) > 0
+        local revokedCount = redis.pcall('ZCARD', KEYS[5])
+        local anyRevoked = type(revokedCount) == 'number' and revokedCount > 0
         -- One EXISTS over the nine priority lists (after the promotions above, which may fill them): most queues use
         -- none, and then neither the pops below nor the length check at the end touch them.
         local pk9 = KEYS[1] .. ':'
@@ -70,9 +132,9 @@ internal static partial class RedisScripts
           end
           local ids = false
           if p == 0 or anyPriority then
-            ids = redis.call('RPOP', pk, want)
+            ids = redis.pcall('RPOP', pk, want)
           end
-          if ids then
+          if type(ids) == 'table' and not ids.err then
             want = want - #ids
           else
             ids = {}
@@ -80,13 +142,31 @@ internal static partial class RedisScripts
           for i = 1, #ids do
             local id = ids[i]
             local key = prefix .. id
-            local fields = redis.call('HMGET', key, 'msg', 'runs', 'dc')
-            local msg = fields[1]
-            if msg then
-              local dc = tonumber(fields[3] or '0') + 1
+            local fields = redis.pcall('HMGET', key, 'msg', 'runs', 'dc')
+            local msg, runs, dc, reason = false, 0, 0, nil
+            if fields.err then
+              reason = 'the message key is not a hash'
+            else
+              msg = fields[1]
+              runs = count(fields[2])
+              dc = count(fields[3])
+              if not msg then
+                if redis.call('EXISTS', key) == 1 then
+                  reason = 'msg is missing'
+                end
+              elseif not dc then
+                reason = 'dc is not a number'
+              elseif not runs then
+                reason = 'runs is not a number'
+              end
+            end
+            if reason then
+              setAside(id, reason)
+            elseif msg then
+              dc = dc + 1
               local token = ARGV[5] .. ':' .. dc .. ':' .. ARGV[6]
               if startLeft > 0 then
-                redis.call('HSET', key, 'dc', dc, 'lease', token, 'runs', tonumber(fields[2] or '0') + 1)
+                redis.call('HSET', key, 'dc', dc, 'lease', token, 'runs', runs + 1)
                 startLeft = startLeft - 1
               else
                 redis.call('HSET', key, 'dc', dc, 'lease', token)
@@ -105,7 +185,7 @@ internal static partial class RedisScripts
                 flags = flags + 2
                 msg = struct.pack('>I4', #msg) .. string.sub(msg, 1, 4096)
               end
-              packed[#packed + 1] = struct.pack('>BI4I4I4c0I4c0I4c0', flags, tonumber(fields[2] or '0'), dc, #id, id, #token, token, #msg, msg)
+              packed[#packed + 1] = struct.pack('>BI4I4I4c0I4c0I4c0', flags, runs, dc, #id, id, #token, token, #msg, msg)
             else
               orphans = orphans + 1
             end
@@ -113,18 +193,30 @@ internal static partial class RedisScripts
         end
         out[1] = orphans
         out[3] = table.concat(packed)
+        out[4] = corrupt
         if #leases > 0 then
           redis.call('ZADD', KEYS[2], unpack(leases))
         end
-        local left = redis.call('LLEN', KEYS[1])
+        local left = redis.pcall('LLEN', KEYS[1])
+        if type(left) ~= 'number' then
+          left = 0
+        end
         for p = 1, 9 do
           if left > 0 or not anyPriority then
             break
           end
-          left = redis.call('LLEN', KEYS[1] .. ':' .. p)
+          left = redis.pcall('LLEN', KEYS[1] .. ':' .. p)
+          if type(left) ~= 'number' then
+            left = 0
+          end
         end
         if left > 0 then
-          if redis.call('LLEN', KEYS[4]) == 0 then
+          local tokens = redis.pcall('LLEN', KEYS[4])
+          if type(tokens) ~= 'number' then
+            redis.call('DEL', KEYS[4])
+            tokens = 0
+          end
+          if tokens == 0 then
             redis.call('LPUSH', KEYS[4], '1')
           end
         else
@@ -151,7 +243,7 @@ internal static partial class RedisScripts
         local held = 0
         for i = 3, #ARGV, 2 do
           local id = ARGV[i]
-          if redis.call('HGET', ARGV[2] .. id, 'lease') == ARGV[i + 1] then
+          if redis.pcall('HGET', ARGV[2] .. id, 'lease') == ARGV[i + 1] then
             redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id)
             held = held + 1
           end
@@ -169,19 +261,28 @@ internal static partial class RedisScripts
     // ARGV[6] -> the RETRY state's result record (RedisResultCodec)
     // Returns: 1 when rescheduled; 0 when the lease is no longer held (nothing changed)
     public const string Retry = """
-        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
         redis.call('HSET', KEYS[1], 'msg', ARGV[3], 'dc', 0)
         redis.call('HDEL', KEYS[1], 'lease', 'runs')
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
-        local current = redis.call('HGET', KEYS[4], 'state')
+        local current = redis.pcall('HGET', KEYS[4], 'state')
+        if type(current) == 'table' then
+          redis.call('DEL', KEYS[4]) -- a result key of another type is no record: replaced
+          current = false
+        end
         if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
           redis.call('HSET', KEYS[4], 'state', 'RETRY', 'rec', ARGV[6])
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
         end
-        if redis.call('LLEN', KEYS[5]) == 0 then
+        local tokens = redis.pcall('LLEN', KEYS[5])
+        if type(tokens) ~= 'number' then
+          redis.call('DEL', KEYS[5]) -- a key of another type: replaced by a token
+          tokens = 0
+        end
+        if tokens == 0 then
           redis.call('LPUSH', KEYS[5], '1')
         end
         return 1
@@ -205,26 +306,51 @@ internal static partial class RedisScripts
 
     /// <summary>Hands one leased message back to the front of its queue (fenced by its lease token).</summary>
     // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending (priority p > 0: pending:p)   KEYS[4] -> P:{q}:notify
+    // KEYS[5] -> P:{q}:dead
     // ARGV[1] -> lease token
     // ARGV[2] -> task id
     // ARGV[3] -> "1" when the delivery's run was started (its run is uncounted: interrupted, not crashed), else "0"
-    // Returns: 1 when released; 0 when the lease is no longer held (nothing changed)
+    // ARGV[4] -> now (unix ms)
+    // Side effect: a message whose runs or pri field is corrupt is set aside in dead (reason "corrupt: ...") instead
+    // Returns: 1 when released (or set aside); 0 when the lease is no longer held (nothing changed)
     public const string Release = """
-        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+        local f = redis.pcall('HMGET', KEYS[1], 'lease', 'runs', 'pri')
+        if f.err or f[1] ~= ARGV[1] then
           return 0
         end
-        if ARGV[3] == '1' and tonumber(redis.call('HGET', KEYS[1], 'runs') or '0') > 0 then
-          redis.call('HINCRBY', KEYS[1], 'runs', -1)
+        local runs, pri = f[2], f[3]
+        local reason = nil
+        if runs and (#runs > 10 or not string.match(runs, '^%d+$')) then
+          reason = 'runs is not a number'
+        elseif pri and not string.match(pri, '^[0-9]$') then
+          reason = 'pri is not a priority (0-9)'
+        end
+        if reason then
+          redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
+          redis.call('ZREM', KEYS[2], ARGV[2])
+          redis.call('HDEL', KEYS[1], 'lease')
+          redis.call('HSET', KEYS[1], 'reason', 'corrupt: ' .. reason, 'dead_at', ARGV[4])
+          return 1
+        end
+        local list = KEYS[3]
+        if pri and pri ~= '0' then
+          list = KEYS[3] .. ':' .. pri
+        end
+        local pushed = redis.pcall('RPUSH', list, ARGV[2])
+        if type(pushed) ~= 'number' then
+          return pushed -- the list is of another type: the error, and nothing changed (the lease lapses as usual)
         end
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('HDEL', KEYS[1], 'lease')
-        local pri = tonumber(redis.call('HGET', KEYS[1], 'pri') or '0')
-        if pri > 0 then
-          redis.call('RPUSH', KEYS[3] .. ':' .. pri, ARGV[2])
-        else
-          redis.call('RPUSH', KEYS[3], ARGV[2])
+        if ARGV[3] == '1' and runs and tonumber(runs) > 0 then
+          redis.call('HINCRBY', KEYS[1], 'runs', -1)
         end
-        if redis.call('LLEN', KEYS[4]) == 0 then
+        local tokens = redis.pcall('LLEN', KEYS[4])
+        if type(tokens) ~= 'number' then
+          redis.call('DEL', KEYS[4]) -- a key of another type: replaced by a token
+          tokens = 0
+        end
+        if tokens == 0 then
           redis.call('LPUSH', KEYS[4], '1')
         end
         return 1

@@ -15,15 +15,18 @@ internal static partial class RedisScripts
     // ARGV[9] -> the result record (RedisResultCodec), when ARGV[7] is not ""
     // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
     public const string DeadLetter = """
-        if redis.call('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
           return 0
         end
+        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) -- first: a dead set of another type fails the call with nothing changed
         redis.call('ZREM', KEYS[2], ARGV[2])
         redis.call('HDEL', KEYS[1], 'lease')
         redis.call('HSET', KEYS[1], 'reason', ARGV[3], 'dead_at', ARGV[4])
-        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
         if ARGV[7] ~= '' then
-          redis.call('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])
+          if type(redis.pcall('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])) == 'table' then
+            redis.call('DEL', KEYS[4]) -- a result key of another type is no record: replaced
+            redis.call('HSET', KEYS[4], 'state', ARGV[7], 'rec', ARGV[9])
+          end
           redis.call('PEXPIRE', KEYS[4], ARGV[5])
           redis.call('PUBLISH', ARGV[6], ARGV[7])
           if ARGV[8] ~= '' then
@@ -60,9 +63,16 @@ internal static partial class RedisScripts
     // KEYS[1] -> P:{q}:dead   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:pending (priority p > 0 uses pending:p)   KEYS[4] -> P:{q}:notify   KEYS[5] -> P:{q}:r:<id>
     // ARGV[1] -> task id
     // ARGV[2] -> (optional) the envelope with its retry count reset to 0   ARGV[3] -> the stored envelope it was made from
-    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone);
-    //          -1 when the stored envelope is no longer ARGV[3] (nothing changed: read it again and retry)
+    // Side effect: repairs the bookkeeping a corrupt message was set aside for: dc and runs restart, a pri that is not
+    //              0-9 is removed (priority 0)
+    // Returns: 1 when requeued; 0 when the id is not a dead letter of this queue (or its message is gone, or its key is
+    //          not a hash: then it stays a dead letter); -1 when the stored envelope is no longer ARGV[3] (nothing
+    //          changed: read it again and retry)
     public const string Requeue = """
+        local pri = redis.pcall('HGET', KEYS[2], 'pri')
+        if type(pri) == 'table' then
+          return 0
+        end
         if #ARGV > 1 and redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('HGET', KEYS[2], 'msg') ~= ARGV[3] then
           return -1
         end
@@ -78,13 +88,21 @@ internal static partial class RedisScripts
         redis.call('HDEL', KEYS[2], 'reason', 'dead_at', 'lease', 'runs')
         redis.call('HSET', KEYS[2], 'dc', 0)
         redis.call('DEL', KEYS[5])
-        local pri = tonumber(redis.call('HGET', KEYS[2], 'pri') or '0')
-        if pri > 0 then
+        if pri and not string.match(pri, '^[0-9]$') then
+          redis.call('HDEL', KEYS[2], 'pri')
+          pri = false
+        end
+        if pri and pri ~= '0' then
           redis.call('LPUSH', KEYS[3] .. ':' .. pri, ARGV[1])
         else
           redis.call('LPUSH', KEYS[3], ARGV[1])
         end
-        if redis.call('LLEN', KEYS[4]) == 0 then
+        local tokens = redis.pcall('LLEN', KEYS[4])
+        if type(tokens) ~= 'number' then
+          redis.call('DEL', KEYS[4]) -- a key of another type: replaced by a token
+          tokens = 0
+        end
+        if tokens == 0 then
           redis.call('LPUSH', KEYS[4], '1')
         end
         return 1

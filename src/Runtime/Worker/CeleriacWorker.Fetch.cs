@@ -1,0 +1,109 @@
+using Celeriac.Brokers;
+
+namespace Celeriac.Worker;
+
+internal sealed partial class CeleriacWorker
+{
+    /// <summary>How often the low-water refill re-checks whether the consumers ran out of fetched work.</summary>
+    private static readonly TimeSpan RefillPoll = TimeSpan.FromMilliseconds(1);
+
+    private async Task FetchLoopAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Delivery>(_worker.EffectivePrefetch);
+        var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name, Pool: _deliveries);
+        int backoffMs = 0;
+        bool single = _worker.EffectiveQueues.Count == 1;
+        bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            int free = 1;
+            while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+            {
+                free++;
+            }
+
+            // Low-water refill: while consumers still have fetched work waiting, gather freed slots up to half the
+            // prefetch so that one fetch call leases many tasks (outcomes are group-committed, so slots free in bursts
+            // that the consumers release one by one). An idle worker (nothing waiting) fetches at once.
+            int lowWater = Math.Max(1, _worker.EffectivePrefetch / 2);
+            try
+            {
+                while (free < lowWater && _dispatch.ReadyCount > 0 && !stoppingToken.IsCancellationRequested)
+                {
+                    if (await _slots.WaitAsync(RefillPoll, stoppingToken).ConfigureAwait(false))
+                    {
+                        free++;
+                        while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+                        {
+                            free++;
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                _slots.Release(free);
+                break;
+            }
+
+            // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
+            // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
+            int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
+            batch.Clear();
+            try
+            {
+                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
+                drained = single && batch.Count < free;
+                backoffMs = 0;
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                backoffMs = Math.Clamp(backoffMs * 2, 50, 2000);
+                drained = false;
+                Log.BrokerError(_logger, ex, "fetch", backoffMs);
+                if (batch.Count > 0)
+                {
+                    // Leased before the call failed (e.g. on a later queue): hand them back rather than leave them
+                    // leased with no owner until their leases expire.
+                    await ReleaseAsync(batch).ConfigureAwait(false);
+                    foreach (Delivery delivery in batch)
+                    {
+                        _deliveries.Return(delivery);
+                    }
+
+                    batch.Clear();
+                }
+
+                _slots.Release(free);
+                await Delay(backoffMs, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            catch (Exception)
+            {
+                // Stopping (the filter above let it through): a cancelled fetch, or a broker error while stopping — Redis
+                // may be down, which is often why the host stops. Nothing to report; what the fetch leased before it
+                // failed is held below and handed back by the graceful stop.
+            }
+
+            if (free > batch.Count)
+            {
+                _slots.Release(free - batch.Count);
+            }
+
+            foreach (Delivery delivery in batch)
+            {
+                _held.Add(delivery);
+                _dispatch.Post(delivery);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.TestTasks;
+using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
+
+namespace Celeriac.IntegrationTests.Deployments;
+
+/// <summary>
+/// A Sentinel failover while a worker process drains a queue: the master is SIGKILLed, the sentinels promote the
+/// replica, and the same worker (never restarted) finishes every task. The ledger lives on the ordinary test Redis, so
+/// what ran is counted outside the deployment that fails.
+/// </summary>
+[Collection(DeploymentFaultsCollection.Name)]
+public sealed class SentinelFailoverTests(ITestOutputHelper output) : ProcessTestBase
+{
+    [Fact]
+    public async Task A_worker_rides_out_a_Sentinel_failover_mid_drain_and_every_task_completes()
+    {
+        const int Tasks = 600, TaskMs = 40, Concurrency = 8, VisibilityMs = 3000;
+        using RedisSentinelSet set = await RedisSentinelSet.StartAsync(output);
+        var ledger = new RedisLedger(await RedisFixture.GetAsync());
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-failover";
+        WorkerProcess worker = await StartWorkerAsync(Workers, output, "worker", set.Configuration, prefix, "slow", Concurrency, VisibilityMs, "--ledger", RedisFixture.Configuration);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = set.Configuration, KeyPrefix = prefix });
+
+        TaskHandle<int>[] handles = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, TaskMs))]);
+        long replicas = await set.WaitForReplicationAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(1, replicas); // every task is on the replica before the master dies: a failover loses unreplicated writes
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("done:", StringComparison.Ordinal)) >= Tasks / 5, TimeSpan.FromSeconds(20), "a fifth of the tasks to finish");
+
+        int startsAtKill = (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal));
+        Assert.True(startsAtKill < Tasks / 2, $"{startsAtKill} of {Tasks} tasks had started: the kill must come mid-drain");
+        var sinceKill = Stopwatch.StartNew();
+        set.Master.Kill();
+        output.WriteLine($"SIGKILLed the master (port {set.MasterPort}) after {startsAtKill} starts");
+
+        // Resumed: more tasks started than the worker could have held at the kill (prefetch = concurrency), twice over,
+        // so it fetched from the new master. Watched from the kill on, beside the promotion.
+        const int Held = Concurrency;
+        Task<long> resumed = Task.Run(async () =>
+        {
+            await Wait.UntilAsync(
+                async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal)) > startsAtKill + (2 * Held),
+                TimeSpan.FromSeconds(30), "the worker to fetch again after the failover", pollMs: 25);
+            return sinceKill.ElapsedMilliseconds;
+        });
+        TimeSpan promoted = await set.WaitForPromotionAsync(TimeSpan.FromSeconds(20));
+        output.WriteLine($"sentinels promoted the replica (port {set.ReplicaPort}) {promoted.TotalMilliseconds:0} ms after the kill");
+        long resumedMs = await resumed;
+
+        string[] ids = [.. handles.Select(h => h.Id)];
+        await Wait.UntilAsync(async () => (await CountStatesAsync(Client, ids)).GetValueOrDefault(TaskState.Success) == Tasks, TimeSpan.FromSeconds(30), $"all {Tasks} tasks to be SUCCESS", pollMs: 200);
+        long doneMs = sinceKill.ElapsedMilliseconds;
+
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        Dictionary<string, int> counts = CountEntries(entries);
+        int[] missing = [.. Enumerable.Range(0, Tasks).Where(n => !counts.ContainsKey($"done:{n}"))];
+        int startedTwice = Enumerable.Range(0, Tasks).Count(n => counts.GetValueOrDefault($"start:{n}") > 1);
+        int extraRuns = Enumerable.Range(0, Tasks).Sum(n => Math.Max(0, counts.GetValueOrDefault($"start:{n}") - 1));
+        output.WriteLine(
+            $"OBSERVED: failover promoted in {promoted.TotalMilliseconds:0} ms, worker fetching again {resumedMs} ms after the kill, all {Tasks} SUCCESS {doneMs} ms after it; "
+            + $"started twice {startedTwice} (extra runs {extraRuns}, bound: the {Held} tasks a worker holds), missing [{string.Join(",", missing)}], worker pid {worker.Id} never restarted");
+
+        Assert.Empty(missing);
+        Assert.True(extraRuns <= Held, $"{extraRuns} extra runs; a failover may rerun at most the tasks the worker held ({Held})");
+        Assert.False(worker.HasExited, "the worker process exited");
+    }
+}
