@@ -60,10 +60,14 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : ProcessTes
         int extraRuns = Enumerable.Range(0, Tasks).Sum(n => Math.Max(0, counts.GetValueOrDefault($"start:{n}") - 1));
         output.WriteLine(
             $"OBSERVED: failover promoted in {promoted.TotalMilliseconds:0} ms, worker fetching again {resumedMs} ms after the kill, all {Tasks} SUCCESS {doneMs} ms after it; "
-            + $"started twice {startedTwice} (extra runs {extraRuns}, bound: the {Held} tasks a worker holds), missing [{string.Join(",", missing)}], worker pid {worker.Id} never restarted");
+            + $"started twice {startedTwice} (extra runs {extraRuns}, bound: {Held + Concurrency}), missing [{string.Join(",", missing)}], worker pid {worker.Id} never restarted");
 
         Assert.Empty(missing);
-        Assert.True(extraRuns <= Held, $"{extraRuns} extra runs; a failover may rerun at most the tasks the worker held ({Held})");
+        // The documented bound (docs/deployment.md): the tasks the worker held at the kill, whose leases can expire on the
+        // new master when the failover outlasts the visibility timeout (3 s here), plus the outcomes of one group commit
+        // (at most Concurrency) the old master acknowledged but had not replicated.
+        const int Bound = Held + Concurrency;
+        Assert.True(extraRuns <= Bound, $"{extraRuns} extra runs; a failover may rerun at most the tasks the worker held ({Held}) and one batch of unreplicated outcomes ({Concurrency})");
         Assert.False(worker.HasExited, "the worker process exited");
     }
 }
