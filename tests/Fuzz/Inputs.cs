@@ -300,7 +300,9 @@ internal sealed class InputFactory(Random rng, int maxMessageBytes, int maxMessa
             w.Write(1);
             w.WriteNil();
         });
-        return FromSpec("element-bomb", id => new EnvelopeSpec { Id = id, Task = Hostile.WeighTask.Name, Args = args }, rows + 10 > maxMessageElements ? ["dead:undecodable-args"] : ["SUCCESS"]);
+        // Elements counted by the worker's scan: the argument list, the record, its two scalars, the rows' array and the
+        // rows, a pair and its two values, and the nil: rows + 9. Exactly at the limit is allowed.
+        return FromSpec("element-bomb", id => new EnvelopeSpec { Id = id, Task = Hostile.WeighTask.Name, Args = args }, rows + 9 > maxMessageElements ? ["dead:undecodable-args"] : ["SUCCESS"]);
     }
 
     private Input Oversized()
