@@ -556,16 +556,7 @@ public sealed class DiagnosticUnitTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id);
 
-    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "")
-    {
-        string? directory = Path.GetDirectoryName(path);
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Celeriac.slnx")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Repository root not found.");
-    }
+    private static string RepositoryRoot() => Infrastructure.RepositoryPaths.Root;
 
     private static string Message(GeneratorRun run, string id) => run.GeneratorDiagnostics.Single(d => d.Id == id).GetMessage();
 

@@ -114,6 +114,13 @@ internal sealed partial class RedisBroker : ITaskBroker
         }
         catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
         {
+            // StackExchange.Redis also files a TLS handshake that was cut short or never answered under
+            // AuthenticationFailure: with TLS on and no TLS reason given, our own handshake tells the two apart.
+            if (config.Ssl && ex.InnerException is not System.Security.Authentication.AuthenticationException)
+            {
+                await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
+            }
+
             ThrowRefused(config, endpoints, ex);
             throw;
         }
@@ -126,6 +133,7 @@ internal sealed partial class RedisBroker : ITaskBroker
                 throw;
             }
 
+            await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
                 $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, ex is TimeoutException).ConfigureAwait(false)} "
                 + "No connection was made, so nothing was sent. " + WhatToCheck,
@@ -135,6 +143,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         if (!multiplexer.IsConnected)
         {
             await multiplexer.DisposeAsync().ConfigureAwait(false);
+            await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
                 $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, timedOut: false).ConfigureAwait(false)} "
                 + "No connection was made, so nothing was sent. " + WhatToCheck);
