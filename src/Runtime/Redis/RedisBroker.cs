@@ -38,6 +38,9 @@ internal sealed partial class RedisBroker : ITaskBroker
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly int _maxMessageBytes;
+
+    /// <summary>The TTL of the FAILURE record the fetch script writes for a message it sets aside as corrupt (<see cref="CeleriacOptions.ResultTtl"/>).</summary>
+    private readonly long _corruptResultTtlMs;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private ConnectionMultiplexer? _blocking;
@@ -66,6 +69,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         _time = time ?? throw new ArgumentNullException(nameof(time));
         Keys = new RedisKeys(options.KeyPrefix);
         _maxMessageBytes = options.MaxMessageBytes;
+        _corruptResultTtlMs = Math.Max(1, (long)options.ResultTtl.TotalMilliseconds);
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
