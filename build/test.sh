@@ -42,6 +42,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Snapshot tests overwrite their snapshots and pass when this is set: the test command must never accept them.
+if [ -n "${CELERIAC_ACCEPT_SNAPSHOTS:-}" ]; then
+  echo "CELERIAC_ACCEPT_SNAPSHOTS is set: the test command never accepts generator snapshots (every snapshot test would pass). Accept them with 'CELERIAC_ACCEPT_SNAPSHOTS=1 dotnet test tests/GeneratorTests', review the diff, then run this without it."
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 celeriac_ensure_redis || { echo "0 passed, 1 failed"; exit 1; }
 port=$(celeriac_free_port)
 celeriac_start_redis "$work/redis" "$port" || { echo "0 passed, 1 failed"; exit 1; }
