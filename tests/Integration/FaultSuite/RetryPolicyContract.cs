@@ -150,7 +150,7 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
         await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Count == 4, Bound, "the four slots to be busy");
         TaskHandle<int> waiting = await Work.RecordTask.DelayAsync(Client, run, 99);
         // Prefetch = concurrency here: the task waits in the queue and the fetch script flags it revoked. The worker's
-        // own path (a task already leased into a prefetch larger than the concurrency) is EndToEnd/PrefetchTests.
+        // own path (a task already leased into a prefetch larger than the concurrency) is EndToEnd/HeldTaskTests.
         await Task.Delay(200);
         await client.RevokeAsync(waiting.Id);
         TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => waiting.GetAsync(Bound));

@@ -8,11 +8,12 @@ using StackExchange.Redis;
 namespace Celeriac.IntegrationTests.EndToEnd;
 
 /// <summary>
-/// The prefetch path, with <c>Prefetch</c> greater than <c>Concurrency</c>: messages the worker has leased and holds
-/// while every slot is busy. One slot, four prefetched; the slot is held by a long task so that the others wait leased
-/// in the worker (not in the queue, where the fetch script would handle them).
+/// Tasks the worker holds. The prefetch path, with <c>Prefetch</c> greater than <c>Concurrency</c>: messages the worker
+/// has leased and keeps while every slot is busy (one slot, four prefetched; the slot is held by a long task so that the
+/// others wait leased in the worker, not in the queue where the fetch script would handle them). And the two ways a
+/// running task learns it was revoked, each alone: the announcement, and the heartbeat's re-check.
 /// </summary>
-public sealed class PrefetchTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class HeldTaskTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private readonly string _prefix = RedisFixture.NewPrefix();
     private readonly MemoryLedger _ledger = new();
@@ -105,6 +106,39 @@ public sealed class PrefetchTests(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"ledger: {string.Join(", ", ran)}; the waiting task's result record: {(await waiting.GetResultAsync()).State}");
         Assert.Equal(1, ran.Count(e => e == "start:2"));
         Assert.Equal(1, ran.Count(e => e == "start:1"));
+    }
+
+    [Fact]
+    public async Task A_running_task_is_revoked_by_the_announcement_long_before_the_heartbeat_would_see_it()
+    {
+        // A 60 s visibility timeout: the heartbeat re-checks revocations every 20 s, so an end within 5 s is the
+        // announcement's doing (pub/sub), not the re-check's.
+        (IHost host, ITaskClient client) = await StartAsync(TimeSpan.FromSeconds(60));
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> running = await Work.SleepTask.DelayAsync(client, run, 1, 50_000);
+        await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("start:1"), TimeSpan.FromSeconds(20), "the task to start");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await ((CeleriacClient)client).RevokeAsync(running.Id);
+        await Assert.ThrowsAsync<TaskRevokedException>(() => running.GetAsync(TimeSpan.FromSeconds(15)));
+        output.WriteLine($"REVOKED {clock.ElapsedMilliseconds} ms after the revoke (heartbeat every 20 s)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"revoked after {clock.ElapsedMilliseconds} ms: the announcement did not reach the worker");
+        Assert.DoesNotContain("done:1", await _ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public async Task A_running_task_whose_revocation_was_never_announced_is_revoked_by_the_heartbeat_recheck()
+    {
+        // The revocation is written where the broker keeps it, with no announcement (a lost pub/sub message): only
+        // the heartbeat's re-check (every visibility timeout / 3 = 1 s) can find it.
+        (IHost host, ITaskClient client) = await StartAsync(TimeSpan.FromSeconds(3));
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> running = await Work.SleepTask.DelayAsync(client, run, 1, 50_000);
+        await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("start:1"), TimeSpan.FromSeconds(20), "the task to start");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await _db.SortedSetAddAsync(Keys.Revoked("slow"), running.Id, DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeMilliseconds());
+        await Assert.ThrowsAsync<TaskRevokedException>(() => running.GetAsync(TimeSpan.FromSeconds(20)));
+        output.WriteLine($"REVOKED {clock.ElapsedMilliseconds} ms after the unannounced revocation (re-check every 1 s)");
+        Assert.DoesNotContain("done:1", await _ledger.ReadAsync(run));
     }
 
     private async Task<(IHost Host, ITaskClient Client)> StartAsync(TimeSpan visibility)
