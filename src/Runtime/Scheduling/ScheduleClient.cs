@@ -25,6 +25,7 @@ public sealed class ScheduleClient
     /// encoded once, now, and sent with every tick; an <c>ApplyAsync</c> call's queue and priority are kept). A replaced
     /// schedule keeps its last tick and its paused state, so it does not fire again for a tick already sent.
     /// </summary>
+    /// <typeparam name="THandle">The handle type the stub returns (not used: nothing is sent).</typeparam>
     /// <param name="name">The schedule's name: unique among the broker's schedules; letters, digits, <c>. _ - :</c>, at most 200 characters.</param>
     /// <param name="recurrence">When it ticks.</param>
     /// <param name="call">Calls one generated stub with the given client (the call is recorded, not sent).</param>
@@ -33,7 +34,7 @@ public sealed class ScheduleClient
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when the broker stored the schedule.</returns>
     /// <exception cref="ArgumentException">The name is not valid, or <paramref name="call"/> does not send exactly one task.</exception>
-    public async Task UpsertAsync(string name, Recurrence recurrence, Func<ITaskClient, ValueTask> call, MissedTicks missedTicks = MissedTicks.RunOnce, int maxMissedRuns = PeriodicSchedule.DefaultMaxMissedRuns, CancellationToken cancellationToken = default)
+    public async Task UpsertAsync<THandle>(string name, Recurrence recurrence, Func<ITaskClient, ValueTask<THandle>> call, MissedTicks missedTicks = MissedTicks.RunOnce, int maxMissedRuns = PeriodicSchedule.DefaultMaxMissedRuns, CancellationToken cancellationToken = default)
     {
         CheckName(name);
         ArgumentNullException.ThrowIfNull(recurrence);
