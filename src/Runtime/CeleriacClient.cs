@@ -26,7 +26,11 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         _ownsBroker = ownsBroker;
         _catalog = catalog ?? TaskCatalog.Global;
         _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
+        Schedules = new ScheduleClient(brokers.GetAsync, time);
     }
+
+    /// <summary>The schedules stored in the broker (added at run time) and every schedule's state: list, pause, resume, trigger now (docs/scheduling.md).</summary>
+    public ScheduleClient Schedules { get; }
 
     /// <summary>Creates a client without a host. With <see cref="CeleriacOptions.Redis"/> unset, the client has its own in-process broker (useful only together with a worker in the same process; prefer DI for that).</summary>
     /// <param name="options">Where the broker is.</param>

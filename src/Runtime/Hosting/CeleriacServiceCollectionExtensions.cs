@@ -132,6 +132,7 @@ public sealed class CeleriacBuilder
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.WorkerOptions>, WorkerOptionsValidator>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerStartup>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, Celeriac.Scheduling.PeriodicScheduler>());
         if (FindTaskServices() is null)
         {
             // The worker's catalog: the one UseCatalog set before, else the one AddCeleriac registered (Global).
