@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using Celeriac.Brokers;
+using Celeriac.Diagnostics;
 using Celeriac.Protocol;
 using Celeriac.Worker;
 
@@ -53,9 +55,22 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(task);
         CheckOptions(options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        EnqueueItem item = BuildItem(broker, task, args, options);
-        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
-        return item.Id;
+        string queue = options?.Queue ?? task.Queue;
+        using Activity? activity = Telemetry.StartSend(queue, task.Name, 1); // null unless a listener samples it
+        try
+        {
+            (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
+            EnqueueItem item = BuildItem(broker, task, args, options, traceParent, traceState);
+            Telemetry.TagMessage(activity, item.Id, item.Envelope.Length);
+            await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
+            Telemetry.SendSucceeded(queue, task.Name, 1);
+            return item.Id;
+        }
+        catch (Exception ex)
+        {
+            Telemetry.SendFailed(activity, ex);
+            throw;
+        }
     }
 
     /// <summary>Sends many tasks of one kind in as few round trips as the broker allows.</summary>
@@ -77,16 +92,28 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         CheckOptions(options);
 
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        var items = new EnqueueItem[argsList.Count];
-        var ids = new string[items.Length];
-        for (int i = 0; i < items.Length; i++)
+        string queue = options?.Queue ?? task.Queue;
+        using Activity? activity = Telemetry.StartSend(queue, task.Name, argsList.Count); // one span for the batch
+        try
         {
-            items[i] = BuildItem(broker, task, argsList[i], options);
-            ids[i] = items[i].Id;
-        }
+            (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
+            var items = new EnqueueItem[argsList.Count];
+            var ids = new string[items.Length];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = BuildItem(broker, task, argsList[i], options, traceParent, traceState);
+                ids[i] = items[i].Id;
+            }
 
-        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
-        return ids;
+            await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+            Telemetry.SendSucceeded(queue, task.Name, items.Length);
+            return ids;
+        }
+        catch (Exception ex)
+        {
+            Telemetry.SendFailed(activity, ex);
+            throw;
+        }
     }
 
     /// <inheritdoc/>
@@ -253,7 +280,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         }
     }
 
-    private EnqueueItem BuildItem<TArgs>(ITaskBroker broker, TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
+    private EnqueueItem BuildItem<TArgs>(ITaskBroker broker, TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, byte[]? traceParent, byte[]? traceState)
     {
         var argsBuffer = new ArrayBufferWriter<byte>(64);
         var writer = new MessagePack.MessagePackWriter(argsBuffer);
@@ -286,6 +313,8 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
             Priority = priority,
             CreatedMs = now,
             ReplyTo = broker.ReplyChannel,
+            TraceParent = traceParent,
+            TraceState = traceState,
         };
         byte[] bytes = EnvelopeCodec.Encode(envelope);
         if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)

@@ -69,6 +69,8 @@ internal sealed partial class CeleriacWorker
                 Priority = envelope.Priority,
                 CreatedMs = envelope.CreatedMs,
                 ReplyTo = envelope.ReplyTo,
+                TraceParent = envelope.TraceParent, // the retry joins the send's trace, as the first run did
+                TraceState = envelope.TraceState,
             });
             var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
             _outcomes.Retried(delivery, envelope, error, delay, retry, policy.MaxRetries);

@@ -1,4 +1,5 @@
 using Celeriac.Brokers;
+using Celeriac.Diagnostics;
 using Celeriac.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -78,8 +79,9 @@ internal interface IOutcomeListener
 
 /// <summary>
 /// The one place every outcome passes through: success, failure, retry, revocation, expiry, dead letter, release, lost
-/// lease, unrecorded outcome. It writes the log lines and tells the listeners; with nobody listening and the log level
-/// off, an outcome costs a level check and an empty-array check, and allocates nothing.
+/// lease, unrecorded outcome. It writes the log lines, ends the run's span and counts the outcome (<see cref="Telemetry"/>)
+/// and tells the listeners; with nobody listening and the log level off, an outcome costs a level check, a few
+/// listener checks and an empty-array check, and allocates nothing.
 /// </summary>
 internal sealed class OutcomeObserver
 {
@@ -98,7 +100,7 @@ internal sealed class OutcomeObserver
     public void Succeeded(Delivery delivery, Envelope envelope, long started)
     {
         bool log = _logger.IsEnabled(LogLevel.Debug);
-        if (!log && _listeners.Length == 0)
+        if (!log && _listeners.Length == 0 && !Telemetry.Observes(delivery))
         {
             return;
         }
@@ -174,6 +176,7 @@ internal sealed class OutcomeObserver
 
     private void Notify(in Outcome outcome)
     {
+        Telemetry.OnOutcome(in outcome, _time);
         foreach (IOutcomeListener listener in _listeners)
         {
             listener.OnOutcome(in outcome);
