@@ -14,11 +14,11 @@ public sealed class EnvelopeTraceContextUnitTests
     private const string Parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
     [Fact]
-    public void Trace_context_follows_reply_to_as_fields_15_and_16()
+    public void Trace_context_follows_reply_to_as_fields_14_and_15()
     {
         var traced = new Envelope { Id = "a", Task = "t", Args = new byte[] { 0x90 }, Queue = "q", CreatedMs = 1, ReplyTo = "r", TraceParent = Encoding.UTF8.GetBytes(Parent), TraceState = Encoding.UTF8.GetBytes("k=v") };
         byte[] bytes = EnvelopeCodec.Encode(traced);
-        Assert.Equal(0x90 | 16, bytes[0]); // 13 fields + reply_to + traceparent + tracestate
+        Assert.Equal([0xdc, 0x00, 16], bytes[..3]); // array16 of 16: 13 fields + reply_to + traceparent + tracestate
 
         Envelope read = EnvelopeCodec.Decode(bytes);
         Assert.Equal("r", read.ReplyTo);
@@ -31,7 +31,7 @@ public sealed class EnvelopeTraceContextUnitTests
     {
         var traced = new Envelope { Id = "a", Task = "t", Args = new byte[] { 0x90 }, Queue = "q", CreatedMs = 1, TraceParent = Encoding.UTF8.GetBytes(Parent) };
         byte[] bytes = EnvelopeCodec.Encode(traced);
-        Assert.Equal(0x90 | 15, bytes[0]);
+        Assert.Equal(0x90 + 15, bytes[0]); // fixarray of 15
 
         var reader = new MessagePackReader(bytes);
         reader.ReadArrayHeader();
@@ -57,7 +57,7 @@ public sealed class EnvelopeTraceContextUnitTests
     {
         var plain = new Envelope { Id = "a", Task = "t", Args = new byte[] { 0x90 }, Queue = "q", CreatedMs = 1, ReplyTo = "r" };
         byte[] bytes = EnvelopeCodec.Encode(plain);
-        Assert.Equal(0x90 | 14, bytes[0]); // as before trace context existed
+        Assert.Equal(0x90 + 14, bytes[0]); // as before trace context existed
 
         Envelope read = EnvelopeCodec.Decode(bytes);
         Assert.True(read.TraceParent.IsEmpty);

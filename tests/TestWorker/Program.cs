@@ -3,7 +3,10 @@
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
 //   [--ledger host:port (where the ledger lives; default the --redis server)]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
+//   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
+using System.Diagnostics;
 using Celeriac;
+using Celeriac.Diagnostics;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -30,6 +33,16 @@ if (options.TryGetValue("max-threads", out string? mt))
     {
         throw new ArgumentException($"--max-threads {max}: the thread pool refused the limit.");
     }
+}
+
+if (options.TryGetValue("trace", out string? trace) && trace == "true")
+{
+    ActivitySource.AddActivityListener(new ActivityListener
+    {
+        ShouldListenTo = source => source.Name == CeleriacDiagnostics.ActivitySourceName,
+        Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        ActivityStopped = span => Console.Out.WriteLine($"SPAN {span.Kind} {span.TraceId} {span.SpanId} {span.ParentSpanId} {span.GetTagItem("messaging.message.id")}"),
+    });
 }
 
 HostApplicationBuilder builder = Host.CreateApplicationBuilder();

@@ -88,6 +88,39 @@ public sealed class TelemetryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task One_trace_crosses_from_the_client_to_a_worker_process_and_its_child_tasks()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == CeleriacDiagnostics.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        string prefix = RedisFixture.NewPrefix();
+        using WorkerProcess worker = await WorkerProcess.StartAsync(output, "traced-worker", RedisFixture.Configuration, prefix, "default", 2, 5000, "--trace", "true");
+        await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        TaskHandle<string> top = await Lineage.SpawnTask.DelayAsync(client, 1);
+        string middleId = await top.GetAsync(Timeout);
+        string leafId = await Lineage.SpawnTask.Handle(client, middleId).GetAsync(Timeout);
+        _ = await Lineage.IdsTask.Handle(client, leafId).GetAsync(Timeout);
+
+        Activity send = spans.Single(s => s.Kind == ActivityKind.Producer && (s.GetTagItem("messaging.message.id") as string) == top.Id);
+        await Wait.UntilAsync(() => Task.FromResult(worker.Lines.Any(l => l.StartsWith("SPAN Consumer ", StringComparison.Ordinal) && l.EndsWith(" " + leafId, StringComparison.Ordinal))), Timeout, "the worker's line for the leaf's span");
+        // The worker process printed its spans: SPAN kind trace span parent task-id (the leaf's run ends before its result is stored).
+        string[][] printed = [.. worker.Lines.Where(l => l.StartsWith("SPAN ", StringComparison.Ordinal)).Select(l => l.Split(' '))];
+        string[] Printed(string kind, string id) => printed.Single(p => p[1] == kind && p.Length > 5 && p[5] == id);
+        string[][] chain = [Printed("Consumer", top.Id), Printed("Producer", middleId), Printed("Consumer", middleId), Printed("Producer", leafId), Printed("Consumer", leafId)];
+        Assert.All(chain, span => Assert.Equal(send.TraceId.ToString(), span[2]));
+        Assert.Equal(send.SpanId.ToString(), chain[0][4]); // the worker's run is the child of the test's send
+        for (int i = 1; i < chain.Length; i++)
+        {
+            Assert.Equal(chain[i - 1][3], chain[i][4]);
+        }
+    }
+
+    [Fact]
     public async Task Metric_values_are_exact_for_a_known_workload()
     {
         var measurements = new ConcurrentQueue<(string Instrument, double Value, Dictionary<string, object?> Tags)>();
