@@ -3,7 +3,7 @@
 # redis-server on a free loopback port (no persistence), and runs `Celeriac.Bench telemetry`: the telemetry hooks'
 # allocations and time per task with nobody listening and with listeners on, then the drain rate of an in-process
 # worker with the listeners off and on, interleaved in the same run.
-# Usage: build/bench/telemetry.sh [--n 20000] [--rounds 2] [--concurrency 16]
+# Usage: build/bench/telemetry.sh [--n 20000] [--rounds 3] [--concurrency 16]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)

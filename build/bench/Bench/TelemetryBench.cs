@@ -18,7 +18,8 @@ namespace Celeriac.Bench;
 /// run) measured with <see cref="GC.GetAllocatedBytesForCurrentThread"/>, with nobody listening and with an
 /// <see cref="ActivityListener"/> and a <see cref="MeterListener"/> on;</item>
 /// <item>the drain rate of an in-process worker over Redis (N empty tasks waiting, the worker started, until all ran),
-/// with the listeners off and on, interleaved (off, on, off, on…), with the process's allocated bytes per task.</item>
+/// with the listeners off and on, interleaved (off, on, off, on…) after one uncounted warm-up pair, with the process's
+/// allocated bytes per task.</item>
 /// </list>
 /// </summary>
 internal static class TelemetryBench
@@ -27,7 +28,7 @@ internal static class TelemetryBench
     {
         string redis = args.Required("redis");
         int n = args.Int("n", 20_000);
-        int rounds = args.Int("rounds", 2);
+        int rounds = args.Int("rounds", 3);
         int concurrency = args.Int("concurrency", 16);
 
         Console.WriteLine($"telemetry bench: redis {redis}, N={n}, rounds={rounds}, concurrency={concurrency}");
@@ -40,6 +41,8 @@ internal static class TelemetryBench
         Console.WriteLine();
         Console.WriteLine("drain of an in-process worker (tasks/s, process-wide bytes allocated per task):");
         var rates = new Dictionary<bool, List<double>> { [false] = [], [true] = [] };
+        _ = await DrainAsync(redis, n, concurrency, listening: false); // warm-up, not counted
+        _ = await DrainAsync(redis, n, concurrency, listening: true);
         for (int round = 0; round < rounds; round++)
         {
             foreach (bool listening in (bool[])[false, true])
@@ -62,9 +65,10 @@ internal static class TelemetryBench
         var observer = new OutcomeObserver(NullLogger.Instance, [], TimeProvider.System);
         var delivery = new Delivery { Id = "id", Queue = "bench", LeaseToken = "t", Envelope = new byte[] { 0x90 }, DeliveryCount = 1 };
         var envelope = new Envelope { Id = "id", Task = "bench.empty", Args = default, Queue = "bench", CreatedMs = 1 };
-        for (int i = 0; i < 1000; i++)
+        var warm = Stopwatch.StartNew();
+        while (warm.ElapsedMilliseconds < 1000)
         {
-            OneTask(observer, delivery, envelope);
+            OneTask(observer, delivery, envelope); // past tiered compilation's first tiers
         }
 
         long before = GC.GetAllocatedBytesForCurrentThread();

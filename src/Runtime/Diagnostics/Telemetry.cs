@@ -80,9 +80,17 @@ internal static class Telemetry
         return activity;
     }
 
-    /// <summary>The W3C trace context of <paramref name="activity"/> as the envelope carries it (traceparent, tracestate).</summary>
-    public static (byte[] Parent, byte[]? State) TraceContextOf(Activity activity)
+    /// <summary>
+    /// The W3C trace context of <paramref name="activity"/> as the envelope carries it (traceparent, tracestate); none
+    /// when the process makes hierarchical ids (<see cref="Activity.DefaultIdFormat"/>), which a worker cannot parent by.
+    /// </summary>
+    public static (byte[]? Parent, byte[]? State) TraceContextOf(Activity activity)
     {
+        if (activity.IdFormat != ActivityIdFormat.W3C)
+        {
+            return default;
+        }
+
         byte[] parent = global::System.Text.Encoding.UTF8.GetBytes(activity.Id!); // W3C: 00-<trace>-<span>-<flags>
         byte[]? state = activity.TraceStateString is { Length: > 0 } ts ? global::System.Text.Encoding.UTF8.GetBytes(ts) : null;
         return (parent, state);
