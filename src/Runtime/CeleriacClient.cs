@@ -57,18 +57,20 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         string queue = options?.Queue ?? task.Queue;
         using Activity? activity = Telemetry.StartSend(queue, task.Name, 1); // null unless a listener samples it
+        bool attempted = false;
         try
         {
             (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
             EnqueueItem item = BuildItem(broker, task, args, options, traceParent, traceState);
             Telemetry.TagMessage(activity, item.Id, item.Envelope.Length);
+            attempted = true;
             await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
             Telemetry.SendSucceeded(queue, task.Name, 1);
             return item.Id;
         }
         catch (Exception ex)
         {
-            Telemetry.SendFailed(activity, ex);
+            Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, 1);
             throw;
         }
     }
@@ -94,6 +96,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         string queue = options?.Queue ?? task.Queue;
         using Activity? activity = Telemetry.StartSend(queue, task.Name, argsList.Count); // one span for the batch
+        bool attempted = false;
         try
         {
             (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
@@ -105,13 +108,14 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
                 ids[i] = items[i].Id;
             }
 
+            attempted = true;
             await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
             Telemetry.SendSucceeded(queue, task.Name, items.Length);
             return ids;
         }
         catch (Exception ex)
         {
-            Telemetry.SendFailed(activity, ex);
+            Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, argsList.Count);
             throw;
         }
     }

@@ -116,13 +116,24 @@ internal static class Telemetry
         }
     }
 
-    /// <summary>The send failed: the span records the error (the messages are not counted as sent).</summary>
-    public static void SendFailed(Activity? activity, Exception error)
+    /// <summary>
+    /// The send failed: the span records the error; when the messages were handed to the broker
+    /// (<paramref name="attempted"/>: it refused them or could not be reached), they are counted with <c>error.type</c>,
+    /// as the conventions count attempted sends.
+    /// </summary>
+    public static void SendFailed(Activity? activity, Exception error, bool attempted, string queue, string taskName, int count)
     {
+        string type = error.GetType().FullName ?? error.GetType().Name;
         if (activity is not null)
         {
             activity.SetStatus(ActivityStatusCode.Error, error.Message);
-            activity.SetTag(ErrorType, error.GetType().FullName);
+            activity.SetTag(ErrorType, type);
+        }
+
+        if (attempted && Sent.Enabled)
+        {
+            var tags = new TagList { { MessagingSystem, System }, { OperationName, "send" }, { Destination, queue }, { TaskName, taskName }, { ErrorType, type } };
+            Sent.Add(count, in tags);
         }
     }
 
@@ -198,11 +209,16 @@ internal static class Telemetry
         delivery.RunActivity = activity;
     }
 
-    /// <summary>An outcome was decided: ends the run's span with it and counts it.</summary>
-    public static void OnOutcome(in Outcome outcome, TimeProvider time)
+    /// <summary>
+    /// An outcome was decided: ends the run's span with it and counts it. The task name becomes a metric attribute only
+    /// when <paramref name="catalog"/> knows it: a refused message (unknown task, expired, revoked before it ran) may
+    /// name anything, and an attribute value per name sent would grow the metric series without bound.
+    /// </summary>
+    public static void OnOutcome(in Outcome outcome, TimeProvider time, TaskCatalog? catalog)
     {
         Delivery delivery = outcome.Delivery;
-        string? task = outcome.TaskName;
+        string? task = (Completed.Enabled || Retries.Enabled || DeadLetters.Enabled || Duration.Enabled) && outcome.TaskName is { } name
+            && (catalog is null || catalog.TryGet(name, out _)) ? name : null; // looked up only when something is counted
         string? state = outcome.Kind switch
         {
             OutcomeKind.Succeeded => "success",

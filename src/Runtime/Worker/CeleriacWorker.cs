@@ -60,7 +60,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
-        _outcomes = new OutcomeObserver(logger, listeners, time);
+        _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
         _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
         _status = status;
     }

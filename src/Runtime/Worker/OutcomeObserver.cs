@@ -88,12 +88,18 @@ internal sealed class OutcomeObserver
     private readonly ILogger _logger;
     private readonly IOutcomeListener[] _listeners;
     private readonly TimeProvider _time;
+    private readonly TaskCatalog? _catalog;
 
-    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time)
+    /// <param name="logger">Where the outcome lines go.</param>
+    /// <param name="listeners">Who else hears every outcome.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="catalog">The worker's tasks: the names metrics may carry (<see langword="null"/>: any).</param>
+    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time, TaskCatalog? catalog = null)
     {
         _logger = logger;
         _listeners = [.. listeners];
         _time = time;
+        _catalog = catalog;
     }
 
     /// <summary>The task returned (<paramref name="started"/>: the run's start, from <see cref="TimeProvider.GetTimestamp"/>).</summary>
@@ -176,7 +182,7 @@ internal sealed class OutcomeObserver
 
     private void Notify(in Outcome outcome)
     {
-        Telemetry.OnOutcome(in outcome, _time);
+        Telemetry.OnOutcome(in outcome, _time, _catalog);
         foreach (IOutcomeListener listener in _listeners)
         {
             listener.OnOutcome(in outcome);

@@ -138,6 +138,7 @@ public sealed class TelemetryTests(ITestOutputHelper output)
         meters.SetMeasurementEventCallback<double>((instrument, value, tags, _) => measurements.Enqueue((instrument.Name, value, ToDictionary(tags))));
         meters.Start();
 
+        string madeUp = "Celeriac.TestTasks.NoSuchTask" + Guid.NewGuid().ToString("N");
         IHost host = await TestHost.StartAsync(output, "measured", RedisFixture.Configuration, RedisFixture.NewPrefix(), new MemoryLedger());
         try
         {
@@ -151,6 +152,11 @@ public sealed class TelemetryTests(ITestOutputHelper output)
             handles.Add((await Calc.FailTask.DelayAsync(client, "one")).Id);
             handles.Add((await Calc.FailTask.DelayAsync(client, "two")).Id);
             handles.Add((await Faults.AlwaysFailsTask.DelayAsync(client, "metrics")).Id); // 2 retries, then FAILURE and a dead letter
+            // A message naming a task nobody registered: dead-lettered, counted, but its name is not an attribute value.
+            ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+            byte[] unknown = EnvelopeCodec.Encode(new Envelope { Id = "unknown-" + madeUp, Task = madeUp, Args = new byte[] { 0x90 }, Queue = "default", CreatedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+            await broker.EnqueueAsync([new EnqueueItem("unknown-" + madeUp, "default", unknown, 0)], default);
+            handles.Add("unknown-" + madeUp);
             foreach (string id in handles)
             {
                 Assert.True((await client.WaitAsync(id, Timeout, CancellationToken.None)).IsReady, $"task {id} did not end");
@@ -192,6 +198,8 @@ public sealed class TelemetryTests(ITestOutputHelper output)
         // The in-flight gauge went up once per run and came back to zero.
         Assert.Equal(10, mine.Count(m => m.Instrument == CeleriacDiagnostics.Metrics.Active && m.Value > 0));
         Assert.Equal(0, mine.Where(m => m.Instrument == CeleriacDiagnostics.Metrics.Active).Sum(m => m.Value));
+        Assert.Single(measurements, m => m.Instrument == CeleriacDiagnostics.Metrics.DeadLetters && Equals(m.Tags.GetValueOrDefault("celeriac.dead_letter.reason"), DeadLetterReasons.UnknownTask) && !m.Tags.ContainsKey("celeriac.task.name"));
+        Assert.DoesNotContain(measurements, m => m.Tags.Values.Contains(madeUp));
         Assert.All(mine, m => Assert.Equal("celeriac", m.Tags["messaging.system"]));
         Assert.All(mine, m => Assert.Equal("default", m.Tags["messaging.destination.name"]));
     }
