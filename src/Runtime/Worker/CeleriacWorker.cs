@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using Celeriac.Brokers;
+using Celeriac.Diagnostics;
 using Celeriac.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -37,12 +39,14 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
+    private readonly ILogger _taskLogger;
+    private readonly WorkerStatus _status;
     private volatile bool _stopping;
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status)
     {
         _brokers = brokers;
         _options = options.Value;
@@ -61,6 +65,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _outcomes = new OutcomeObserver(logger, listeners, time);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
+        _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
+        _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
+        _status = status;
     }
 
     /// <summary>The dedicated CPU threads, or <see langword="null"/> when no loaded task runs there (tests).</summary>
@@ -70,6 +77,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
     public string Name => _name;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _status.Starting(_name);
+        try
+        {
+            await RunAsync(stoppingToken).ConfigureAwait(false);
+            _status.Stopped(null);
+        }
+        catch (Exception ex)
+        {
+            _status.Stopped(ex is OperationCanceledException && stoppingToken.IsCancellationRequested ? null : ex);
+            throw;
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         if (_worker.ReserveThreadPool)
         {
@@ -133,6 +155,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
+        _status.Stopping();
         await StopGracefullyAsync(consumers).ConfigureAwait(false);
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
@@ -151,6 +174,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private async Task ConsumeLoopAsync(Consumer consumer)
     {
         RunningTask.Enter(consumer.Running); // once: every run of this loop flows from here
+        Activity? outer = Activity.Current; // what a traced run's span replaces, and is given back after it
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
@@ -159,6 +183,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 return;
             }
 
+            IDisposable? logScope = null;
             try
             {
                 if (_stopping)
@@ -175,6 +200,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     await RefuseAsync(delivery, envelope, admission, undecodable).ConfigureAwait(false);
                     continue;
                 }
+
+                // Every log line of the run (the worker's and the task's own) carries the task's id and name.
+                logScope = _taskLogger.IsEnabled(LogLevel.Critical) ? TaskLogScope.Begin(_taskLogger, envelope) : null;
 
                 // A suspect (started before without an outcome: its worker probably died running it) runs alone, so
                 // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects
@@ -203,6 +231,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         delivery.RunStarted = true;
                     }
 
+                    Telemetry.RunStarting(delivery, envelope, _time, _name);
                     TaskPolicy policy = registration!.Policy;
                     if (policy.TimeLimit is not null)
                     {
@@ -297,10 +326,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
             catch (Exception ex)
             {
                 // Only the broker can throw here (task exceptions are outcomes). The lease stays; the task comes back.
+                _status.BrokerFailed(ex);
                 _outcomes.NotRecorded(delivery, ex);
             }
             finally
             {
+                logScope?.Dispose();
+                if (delivery.RunActivity is not null || delivery.CountedActive || !ReferenceEquals(Activity.Current, outer))
+                {
+                    Telemetry.RunFinished(delivery, outer);
+                }
+
                 _held.Remove(delivery);
                 _deliveries.Return(delivery); // nothing refers to it now: the next fetch reuses it
                 _slots.Release();
