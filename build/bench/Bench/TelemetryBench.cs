@@ -91,7 +91,7 @@ internal static class TelemetryBench
         observer.Succeeded(delivery, envelope, TimeProvider.System.GetTimestamp());
         if (delivery.RunActivity is not null || delivery.CountedActive)
         {
-            Telemetry.RunFinished(delivery, null);
+            Telemetry.RunFinished(delivery);
         }
     }
 
