@@ -133,6 +133,7 @@ public sealed class CeleriacBuilder
         Services.TryAddSingleton(sp => new Celeriac.WorkerStatus(sp.GetRequiredService<TimeProvider>()));
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerStartup>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, Celeriac.Scheduling.PeriodicScheduler>());
         if (FindTaskServices() is null)
         {
             // The worker's catalog: the one UseCatalog set before, else the one AddCeleriac registered (Global).
