@@ -178,6 +178,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             Activity.Current = null; // a run's span is a child of its send, or a root: never of whatever started the host
         }
+
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
