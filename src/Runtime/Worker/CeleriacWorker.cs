@@ -42,6 +42,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly ILogger _taskLogger;
     private readonly WorkerStatus _status;
     private volatile bool _stopping;
+
+    /// <summary>Cancelled when a graceful stop begins: ends the waits of rate-limited tasks, which are then handed back.</summary>
+    private readonly CancellationTokenSource _stopWaiting = new();
+
+    /// <summary>The rate limits of this worker, per task (made on a task's first rate-limited run).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateGate> _rateGates = new(StringComparer.Ordinal);
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
@@ -205,6 +211,14 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     continue;
                 }
 
+                // A rate-limited task waits for its turn before it takes a run permit; a stop ends the wait and hands it back.
+                if (registration!.Policy.RateLimitInterval is { } interval && !await WaitForRateAsync(registration.Name, interval).ConfigureAwait(false))
+                {
+                    _outcomes.Released(delivery, null);
+                    await ReleaseAsync([delivery]).ConfigureAwait(false);
+                    continue;
+                }
+
                 // Every log line of the run (the worker's and the task's own) carries the task's id and name.
                 logScope = _taskLogger.IsEnabled(LogLevel.Critical) ? TaskLogScope.Begin(_taskLogger, envelope) : null;
 
@@ -346,6 +360,25 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 _slots.Release();
             }
         }
+    }
+
+    /// <summary>Waits for a rate-limited task's turn in this worker (<see cref="RateGate"/>); <see langword="false"/> when a stop began meanwhile.</summary>
+    private async ValueTask<bool> WaitForRateAsync(string task, TimeSpan interval)
+    {
+        TimeSpan wait = _rateGates.GetOrAdd(task, static (_, i) => new RateGate(i), interval).Reserve(_time.GetUtcNow());
+        if (wait > TimeSpan.Zero)
+        {
+            try
+            {
+                await Task.Delay(wait, _time, _stopWaiting.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return !_stopping;
     }
 
     /// <summary>Starts a run's cancellation: the consumer's control, reachable by a revocation through the delivery.</summary>
@@ -522,6 +555,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     public override void Dispose()
     {
         _cpu?.Dispose();
+        _stopWaiting.Dispose();
         _runPermits.Dispose();
         _exclusiveGate.Dispose();
         _hardStop.Dispose();
