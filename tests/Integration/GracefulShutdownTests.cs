@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.TestTasks;
@@ -6,6 +7,7 @@ using StackExchange.Redis;
 namespace Celeriac.IntegrationTests;
 
 /// <summary>SIGTERM to a real worker process: it stops fetching, finishes the running task, and exits.</summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class GracefulShutdownTests(ITestOutputHelper output) : ProcessTestBase
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);

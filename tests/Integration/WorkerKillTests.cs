@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.TestTasks;
@@ -6,6 +7,7 @@ using StackExchange.Redis;
 namespace Celeriac.IntegrationTests;
 
 /// <summary>At-least-once with real processes: a worker killed with SIGKILL mid-task loses nothing.</summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class WorkerKillTests(ITestOutputHelper output) : ProcessTestBase
 {
     private const int VisibilityMs = 2000;

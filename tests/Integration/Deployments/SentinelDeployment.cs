@@ -24,7 +24,11 @@ public sealed class SentinelCollection : ICollectionFixture<SentinelDeployment>
     public const string Name = "Sentinel";
 }
 
-/// <summary>Tests that kill Redis or worker processes of their own: run one at a time, never beside each other.</summary>
+/// <summary>
+/// Tests that kill or start Redis or worker processes of their own (the fault suite, kill and shutdown tests, Sentinel
+/// failover): run one at a time, after the parallel tests, so that CPU-spinning and dying processes never share the
+/// 2-core machine with each other's short leases and timing.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class DeploymentFaultsCollection
 {

@@ -30,7 +30,9 @@ public sealed class HeldTaskTests(ITestOutputHelper output) : IAsyncLifetime
     {
         (IHost host, ITaskClient client) = await StartAsync(TimeSpan.FromSeconds(30));
         string run = Guid.NewGuid().ToString("N");
-        TaskHandle<int> holder = await Work.SleepTask.DelayAsync(client, run, 1, 4000);
+        // The holder keeps the one slot for 10 s: long enough that, on a loaded machine, the revoke below still comes
+        // while the second task waits (it would otherwise start first and be revoked while running).
+        TaskHandle<int> holder = await Work.SleepTask.DelayAsync(client, run, 1, 10_000);
         await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("start:1"), TimeSpan.FromSeconds(20), "the holder to start");
         TaskHandle<int> waiting = await Work.SleepTask.DelayAsync(client, run, 2, 10);
 

@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.TestTasks;
@@ -7,6 +8,7 @@ using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
 namespace Celeriac.IntegrationTests.FaultSuite;
 
 /// <summary>Fault suite (6): Redis restarted (AOF, fsync always) mid-drain, then paused with SIGSTOP for 10 s; the workers are never restarted.</summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class RedisOutageFaultTests(ITestOutputHelper output) : ProcessTestBase
 {
     [Fact]

@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using System.Globalization;
 using Celeriac.IntegrationTests.Infrastructure;
@@ -8,6 +9,7 @@ using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
 namespace Celeriac.IntegrationTests.FaultSuite;
 
 /// <summary>Fault suite, time and control: ETA beyond the lease (2), a long task on a starved worker (3), a hung task (7), revoke (8).</summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTestBase
 {
     [Fact]

@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
@@ -11,6 +12,7 @@ using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
 namespace Celeriac.IntegrationTests.FaultSuite;
 
 /// <summary>Fault suite, worker processes dying: repeated SIGKILL mid-drain (1), a poison message (4), SIGTERM (5).</summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
 {
     [Fact]

@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Buffers;
 using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
@@ -15,6 +16,7 @@ namespace Celeriac.IntegrationTests.HostileInput;
 /// a queue, into a real worker process whose peak resident memory (VmHWM) is read from /proc. The bound is the formula
 /// of docs/reliability.md ("Hostile input").
 /// </summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class HostileMemoryTests(ITestOutputHelper output) : ProcessTestBase
 {
     private const int Concurrency = 2;

@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using System.Globalization;
 using Celeriac.IntegrationTests.Infrastructure;
@@ -13,6 +14,7 @@ namespace Celeriac.IntegrationTests.Scheduling;
 /// between the first and the last must be sent exactly once (none missing, none twice); the lateness of each tick
 /// (its task's creation minus its instant, the claimer's clock) is printed, with the worst one after each kill.
 /// </summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class SchedulerKillTests(ITestOutputHelper output) : ProcessTestBase
 {
     private const string Schedule = "kill-beat";
