@@ -61,9 +61,9 @@ internal sealed class PeriodicScheduler : BackgroundService
             {
                 wakeMs = await PollAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                return; // stopping: the broker may be closing under the pass
             }
             catch (Exception ex)
             {
@@ -174,9 +174,9 @@ internal sealed class PeriodicScheduler : BackgroundService
             }
 
             seen.Add(record.Name);
-            if (_entries.TryGetValue(record.Name, out Entry? existing) && !existing.IsStatic && existing.SameDefinition(record))
+            if (_entries.TryGetValue(record.Name, out Entry? existing) && (existing.IsStatic || existing.SameDefinition(record)))
             {
-                continue;
+                continue; // unchanged; or a stored schedule named like one of this catalog's: the code's definition wins here
             }
 
             if (TryCreate(record) is { } entry)
