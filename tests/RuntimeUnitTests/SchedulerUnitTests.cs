@@ -162,7 +162,7 @@ public sealed class SchedulerUnitTests
         var catalog = new TaskCatalog();
         catalog.AddSchedule(new PeriodicSchedule("beat", "t.beat", Queue, null, TimeSpan.FromSeconds(1)));
         var options = new WorkerOptions { Scheduler = false };
-        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
+        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new CeleriacOptions()), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
         await scheduler.StartAsync(default);
         await scheduler.ExecuteTask!; // returns at once when off
         time.Advance(TimeSpan.FromSeconds(10));
@@ -177,7 +177,7 @@ public sealed class SchedulerUnitTests
         var broker = new InMemoryBroker(time);
         var catalog = new TaskCatalog();
         catalog.AddSchedule(new PeriodicSchedule("beat", "t.beat", Queue, null, TimeSpan.FromSeconds(1)));
-        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new WorkerOptions()), catalog, NullLogger<PeriodicScheduler>.Instance, time);
+        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new CeleriacOptions()), Options.Create(new WorkerOptions()), catalog, NullLogger<PeriodicScheduler>.Instance, time);
         await scheduler.StartAsync(default);
         try
         {
@@ -217,7 +217,7 @@ public sealed class SchedulerUnitTests
         }
 
         var options = new WorkerOptions { Name = name, SchedulerMisfireThreshold = misfireThreshold ?? WorkerOptions.DefaultSchedulerMisfireThreshold };
-        return new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
+        return new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new CeleriacOptions()), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
     }
 
     private static async Task StepAsync(PeriodicScheduler scheduler, FakeTimeProvider time, DateTimeOffset until, TimeSpan step)

@@ -56,7 +56,7 @@ internal static class ScheduleBench
             var provider = new BrokerProvider(options, TimeProvider.System, NullLoggerFactory.Instance);
             brokers.Add(provider);
             var worker = new WorkerOptions { Name = "bench-scheduler-" + i.ToString(CultureInfo.InvariantCulture), SchedulerRefresh = TimeSpan.FromSeconds(5) };
-            var scheduler = new PeriodicScheduler(provider, Options.Create(worker), new TaskCatalog(), NullLogger<PeriodicScheduler>.Instance, TimeProvider.System);
+            var scheduler = new PeriodicScheduler(provider, Options.Create(options), Options.Create(worker), new TaskCatalog(), NullLogger<PeriodicScheduler>.Instance, TimeProvider.System);
             schedulers.Add(scheduler);
             await scheduler.StartAsync(default);
         }

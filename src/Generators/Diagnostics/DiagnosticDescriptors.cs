@@ -160,6 +160,12 @@ internal static class DiagnosticDescriptors
         ConfigurationCategory,
         DiagnosticSeverity.Warning);
 
+    public static readonly DiagnosticDescriptor UnknownExecution = Create(
+        "CEL0213",
+        "Unknown execution kind",
+        "Execution of task '{0}' is {1}, which is no TaskExecution value; use TaskExecution.Pool or TaskExecution.Cpu",
+        ConfigurationCategory);
+
     public static readonly DiagnosticDescriptor InvalidCron = Create(
         "CEL0301",
         "Invalid cron expression",

@@ -1,4 +1,5 @@
 using Celeriac.Brokers;
+using Celeriac.Client;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,13 +21,15 @@ internal sealed class PeriodicScheduler : BackgroundService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly EnvelopeFactory _envelopes;
     private ITaskBroker? _broker;
     private IScheduleStore? _store;
     private long _version = -1;
     private long _nextRefreshMs;
 
-    public PeriodicScheduler(BrokerProvider brokers, IOptions<WorkerOptions> worker, TaskCatalog catalog, ILogger<PeriodicScheduler> logger, TimeProvider time)
+    public PeriodicScheduler(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, ILogger<PeriodicScheduler> logger, TimeProvider time)
     {
+        _envelopes = new EnvelopeFactory(options.Value, catalog, time);
         _brokers = brokers;
         _worker = worker.Value;
         _catalog = catalog;
@@ -239,7 +242,7 @@ internal sealed class PeriodicScheduler : BackgroundService
 
             foreach (long tick in ticks)
             {
-                EnqueueItem item = ScheduledMessage.Build(_broker!, record, tick, entry.Spec.NextAfter(tick), now);
+                EnqueueItem item = ScheduledMessage.Build(_envelopes, _broker!, record, tick, entry.Spec.NextAfter(tick));
                 claims.Add((entry, new TickClaim(record.Name, tick, item)));
             }
         }

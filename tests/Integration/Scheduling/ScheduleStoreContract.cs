@@ -32,6 +32,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_tick_is_claimed_and_its_task_stored_once_however_many_schedulers_race_for_it()
     {
         string q = Queue();
@@ -57,6 +58,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_tick_not_later_than_the_last_claimed_one_is_refused_and_a_later_one_is_claimed()
     {
         string q = Queue();
@@ -78,6 +80,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task Claims_of_several_schedules_in_one_call_are_decided_each_on_its_own()
     {
         string q = Queue();
@@ -93,6 +96,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_paused_schedules_ticks_are_consumed_without_a_task_until_it_is_resumed()
     {
         string q = Queue();
@@ -113,6 +117,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_claim_whose_task_id_is_in_use_changes_nothing()
     {
         string q = Queue();
@@ -125,6 +130,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task Stored_schedules_are_listed_with_their_state_kept_across_an_update_and_removed_with_it()
     {
         string q = Queue();
@@ -155,6 +161,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_schedule_moved_to_another_queue_is_listed_once_on_the_new_queue()
     {
         string q1 = Queue(), q2 = Queue();
