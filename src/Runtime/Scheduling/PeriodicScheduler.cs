@@ -159,7 +159,7 @@ internal sealed class PeriodicScheduler : BackgroundService
         long now = NowMs;
         for (int i = 0; i < loaded.Count; i++)
         {
-            loaded[i].Start(states[i]?.LastTickMs, now);
+            loaded[i].Start(states[i]?.LastTickMs, states[i]?.CreatedMs, now);
             _entries[loaded[i].Record.Name] = loaded[i];
         }
     }
@@ -184,7 +184,7 @@ internal sealed class PeriodicScheduler : BackgroundService
 
             if (TryCreate(record) is { } entry)
             {
-                entry.Start(record.LastTickMs, now);
+                entry.Start(record.LastTickMs, record.CreatedMs, now);
                 _entries[record.Name] = entry;
             }
         }
@@ -297,10 +297,11 @@ internal sealed class PeriodicScheduler : BackgroundService
         /// <summary>The next tick to claim.</summary>
         public long Next { get; private set; }
 
-        public void Start(long? lastTickMs, long nowMs)
+        public void Start(long? lastTickMs, long? createdMs, long nowMs)
         {
-            // A schedule never claimed starts now: no missed ticks before it existed.
-            Last = lastTickMs ?? nowMs;
+            // A schedule never claimed starts when it was stored (a tick between then and now is due, not lost), and
+            // never before: no runs for ticks before it existed.
+            Last = lastTickMs ?? Math.Min(createdMs ?? nowMs, nowMs);
             Next = Spec.NextAfter(Last);
         }
 

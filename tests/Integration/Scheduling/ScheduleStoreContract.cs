@@ -137,6 +137,8 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         long version = await Store.GetSchedulesVersionAsync(default);
         await Store.UpsertScheduleAsync(Record("invoice-acme", q, args: [0x91, 0xa4, 0x61, 0x63, 0x6d, 0x65]), onlyIfAbsent: false, default);
         Assert.NotEqual(version, version = await Store.GetSchedulesVersionAsync(default));
+        long? created = (await Store.ListSchedulesAsync(default)).Single(r => r.Name == "invoice-acme").CreatedMs;
+        Assert.NotNull(created);
         var outcome = new long[1];
         await Store.ClaimTicksAsync(q, [Claim("invoice-acme", 7000, "i1", q)], "w9", outcome, default);
 
@@ -146,12 +148,15 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Output.WriteLine($"listed: {listed}");
         Assert.Equal((q, "billing.invoice", "0 10 1 * *", "America/New_York", false), (listed.Queue, listed.TaskName, listed.Cron, listed.TimeZone, listed.IsStatic));
         Assert.Equal((7000L, "i1", "w9"), (listed.LastTickMs, listed.LastTaskId, listed.LastClaimedBy)); // state kept
+        Assert.Equal(created, listed.CreatedMs); // the first store's time: a tick between it and a scheduler's first read is due
 
         // Static definitions are listed but do not move the version schedulers poll, and onlyIfAbsent keeps a definition.
         await Store.UpsertScheduleAsync(Record("static-one", q) with { IsStatic = true }, onlyIfAbsent: false, default);
         Assert.Equal(version, await Store.GetSchedulesVersionAsync(default));
         await Store.UpsertScheduleAsync(Record("static-one", q, cron: "1 1 1 1 *") with { IsStatic = true }, onlyIfAbsent: true, default);
         Assert.Equal("0 9 1 * *", (await Store.ListSchedulesAsync(default)).Single(r => r.Name == "static-one").Cron);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.UpsertScheduleAsync(Record("static-one", q), onlyIfAbsent: false, default)); // the code's name
+        Assert.True((await Store.ListSchedulesAsync(default)).Single(r => r.Name == "static-one").IsStatic);
 
         Assert.True(await Store.RemoveScheduleAsync("invoice-acme", default));
         Assert.False(await Store.RemoveScheduleAsync("invoice-acme", default));

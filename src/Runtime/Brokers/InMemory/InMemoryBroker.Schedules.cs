@@ -101,6 +101,11 @@ internal sealed partial class InMemoryBroker : IScheduleStore
                     return Task.CompletedTask;
                 }
 
+                if (!schedule.IsStatic && existing.IsStatic)
+                {
+                    throw new InvalidOperationException($"'{schedule.Name}' is the name of a schedule declared in code ([Periodic]); a stored schedule needs another name.");
+                }
+
                 // The state stays (last tick, paused); the definition is replaced.
                 _schedules[schedule.Name] = schedule with
                 {
@@ -109,11 +114,12 @@ internal sealed partial class InMemoryBroker : IScheduleStore
                     LastTaskId = existing.LastTaskId,
                     LastClaimMs = existing.LastClaimMs,
                     LastClaimedBy = existing.LastClaimedBy,
+                    CreatedMs = existing.CreatedMs ?? NowMs,
                 };
             }
             else
             {
-                _schedules[schedule.Name] = schedule with { Paused = false, LastTickMs = null, LastTaskId = null, LastClaimMs = null, LastClaimedBy = null };
+                _schedules[schedule.Name] = schedule with { Paused = false, LastTickMs = null, LastTaskId = null, LastClaimMs = null, LastClaimedBy = null, CreatedMs = NowMs };
             }
 
             if (!schedule.IsStatic)
