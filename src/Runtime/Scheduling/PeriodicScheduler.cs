@@ -317,18 +317,3 @@ internal sealed class PeriodicScheduler : BackgroundService
                 && other.Priority == Record.Priority && other.Args.Span.SequenceEqual(Record.Args.Span);
     }
 }
-
-internal static partial class SchedulerLog
-{
-    [LoggerMessage(2100, LogLevel.Information, "Celeriac scheduler {Scheduler} started with {Count} schedules")]
-    public static partial void Started(ILogger logger, string scheduler, int count);
-
-    [LoggerMessage(2101, LogLevel.Warning, "Scheduler pass failed; retrying in {DelayMs} ms")]
-    public static partial void PollFailed(ILogger logger, Exception exception, int delayMs);
-
-    [LoggerMessage(2102, LogLevel.Error, "Schedule {Schedule} is not valid and is not run: {Problem}")]
-    public static partial void InvalidSchedule(ILogger logger, string schedule, string problem);
-
-    [LoggerMessage(2103, LogLevel.Information, "Schedule {Schedule}: tick {Tick} skipped, {LateMs} ms late (MissedTicks.Skip)")]
-    public static partial void TickSkipped(ILogger logger, string schedule, string tick, long lateMs);
-}
