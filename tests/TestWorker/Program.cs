@@ -4,7 +4,10 @@
 //   [--ledger host:port (where the ledger lives; default the --redis server)]
 //   [--schedule name,every-ms,queue,task[,MissedTicks] (adds a periodic schedule to the catalog; the scheduler is on by default)] [--scheduler off]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
+//   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
+using System.Diagnostics;
 using Celeriac;
+using Celeriac.Diagnostics;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -42,6 +45,16 @@ if (options.TryGetValue("schedule", out string? schedule))
 }
 
 bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");
+if (options.TryGetValue("trace", out string? trace) && trace == "true")
+{
+    ActivitySource.AddActivityListener(new ActivityListener
+    {
+        ShouldListenTo = source => source.Name == CeleriacDiagnostics.ActivitySourceName,
+        Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        ActivityStopped = span => Console.Out.WriteLine($"SPAN {span.Kind} {span.TraceId} {span.SpanId} {span.ParentSpanId} {span.GetTagItem("messaging.message.id")}"),
+    });
+}
+
 HostApplicationBuilder builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);

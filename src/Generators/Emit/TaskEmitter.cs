@@ -278,6 +278,11 @@ internal static class TaskEmitter
             members.Add("ShouldRetry = static ex => " + string.Join(" && ", tests));
         }
 
+        if (policy.RateLimitIntervalMs is not null)
+        {
+            members.Add("RateLimitInterval = " + KnownNames.TimeSpanFromMilliseconds + "(" + policy.RateLimitIntervalMs + ")");
+        }
+
         if (policy.Execution == 1)
         {
             members.Add("Execution = global::Celeriac.TaskExecution.Cpu");

@@ -61,6 +61,16 @@ internal sealed class Envelope
     public long CreatedMs { get; set; }
     /// <summary>Optional trailing field 13: the sending client's reply channel (<c>P:reply:&lt;clientId&gt;</c>), where the worker publishes the final result.</summary>
     public string? ReplyTo { get; set; }
+
+    /// <summary>
+    /// Optional trailing field 14: the W3C <c>traceparent</c> of the span that sent the task, as UTF-8 (empty when the
+    /// sender traced nothing). Kept as bytes (a slice of the received message) so that a worker nobody traces reads it
+    /// without allocating; <see cref="Diagnostics.Telemetry"/> parses it only when a listener samples the run.
+    /// </summary>
+    public ReadOnlyMemory<byte> TraceParent { get; set; }
+
+    /// <summary>Optional trailing field 15: the W3C <c>tracestate</c> that goes with <see cref="TraceParent"/>, as UTF-8 (empty when none).</summary>
+    public ReadOnlyMemory<byte> TraceState { get; set; }
 }
 
 /// <summary>Why an envelope could not be read; the reason is what the dead-letter entry records.</summary>

@@ -7,8 +7,10 @@ namespace Celeriac.Protocol;
 
 /// <summary>
 /// Encodes and decodes <see cref="Envelope"/> as one MessagePack array:
-/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms(, reply_to)]</c>.
-/// The trailing <c>reply_to</c> is optional: written only when set (so envelopes without it are byte-for-byte unchanged).
+/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms(, reply_to|nil(, traceparent(, tracestate)))]</c>.
+/// The trailing fields are optional: <c>reply_to</c> is written when set or when trace context follows it (as nil then),
+/// <c>traceparent</c> (W3C, as a string) only when the sender traced the send, <c>tracestate</c> only when it is not
+/// empty; an envelope without them is byte-for-byte what it was before they existed.
 /// Readers of version 1 ignore trailing elements they do not know, so fields can be added without a version change;
 /// a different version number means an incompatible layout and the message is set aside, never guessed at.
 /// Numbers are checked against what the worker does with them: an instant (<c>eta_ms</c>, <c>expires_ms</c>,
@@ -32,7 +34,10 @@ internal static class EnvelopeCodec
     public static void Write(IBufferWriter<byte> output, Envelope envelope)
     {
         var writer = new MessagePackWriter(output);
-        writer.WriteArrayHeader(envelope.ReplyTo is null ? FieldCount : FieldCount + 1);
+        int count = !envelope.TraceState.IsEmpty && !envelope.TraceParent.IsEmpty ? FieldCount + 3
+            : !envelope.TraceParent.IsEmpty ? FieldCount + 2
+            : envelope.ReplyTo is null ? FieldCount : FieldCount + 1;
+        writer.WriteArrayHeader(count);
         writer.Write(Version);
         writer.Write(envelope.Id);
         writer.Write(envelope.Task);
@@ -59,9 +64,19 @@ internal static class EnvelopeCodec
 
         writer.Write(envelope.Priority);
         writer.Write(envelope.CreatedMs);
-        if (envelope.ReplyTo is { } replyTo)
+        if (count > FieldCount)
         {
-            writer.Write(replyTo);
+            writer.Write(envelope.ReplyTo); // nil when only trace context follows
+        }
+
+        if (count > FieldCount + 1)
+        {
+            writer.WriteString(envelope.TraceParent.Span);
+        }
+
+        if (count > FieldCount + 2)
+        {
+            writer.WriteString(envelope.TraceState.Span);
         }
 
         writer.Flush();
@@ -190,7 +205,9 @@ internal static class EnvelopeCodec
             }
 
             string? replyTo = count > FieldCount ? ReadString(ref reader, knownReplyTo) : null;
-            for (int i = FieldCount + 1; i < count; i++)
+            ReadOnlyMemory<byte> traceParent = count > FieldCount + 1 ? ReadUtf8(bytes, ref reader) : default;
+            ReadOnlyMemory<byte> traceState = count > FieldCount + 2 ? ReadUtf8(bytes, ref reader) : default;
+            for (int i = FieldCount + 3; i < count; i++)
             {
                 reader.Skip();
             }
@@ -226,6 +243,8 @@ internal static class EnvelopeCodec
             into.Priority = priority;
             into.CreatedMs = created;
             into.ReplyTo = replyTo;
+            into.TraceParent = traceParent;
+            into.TraceState = traceState;
             return into;
         }
         catch (EnvelopeException)
@@ -309,6 +328,18 @@ internal static class EnvelopeCodec
         }
 
         return part.ToArray();
+    }
+
+    /// <summary>Reads a string (or nil, or an empty string: empty) as a slice of <paramref name="whole"/>: no allocation.</summary>
+    private static ReadOnlyMemory<byte> ReadUtf8(ReadOnlyMemory<byte> whole, ref MessagePackReader reader)
+    {
+        if (reader.TryReadNil())
+        {
+            return default;
+        }
+
+        ReadOnlySequence<byte> utf8 = reader.ReadStringSequence() ?? default;
+        return utf8.IsEmpty ? default : Slice(whole, utf8);
     }
 
     private static string ReadRequiredString(ref MessagePackReader reader, string field, string? known = null)
