@@ -85,6 +85,14 @@ internal sealed partial class RedisBroker : IScheduleStore
     }
 
     /// <inheritdoc />
+    public async Task<ScheduleRecord?> GetScheduleAsync(string name, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue queue = await _db.HashGetAsync(Keys.Schedules(), name).ConfigureAwait(false);
+        return queue.IsNull ? null : ToRecord(name, queue!, await _db.HashGetAllAsync(Keys.Schedule(queue!, name)).ConfigureAwait(false));
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<ScheduleRecord?>> ReadSchedulesAsync(IReadOnlyList<(string Name, string Queue)> schedules, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

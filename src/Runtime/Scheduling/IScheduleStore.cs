@@ -88,6 +88,9 @@ internal interface IScheduleStore
     /// <summary>Reads every stored schedule (definition and state).</summary>
     Task<IReadOnlyList<ScheduleRecord>> ListSchedulesAsync(CancellationToken cancellationToken);
 
+    /// <summary>Reads one stored schedule (definition and state) by name, or <see langword="null"/> when none has that name.</summary>
+    Task<ScheduleRecord?> GetScheduleAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Reads the state (last tick, paused) of the named schedules; a schedule never claimed has no last tick.</summary>
     Task<IReadOnlyList<ScheduleRecord?>> ReadSchedulesAsync(IReadOnlyList<(string Name, string Queue)> schedules, CancellationToken cancellationToken);
 

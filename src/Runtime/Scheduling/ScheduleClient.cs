@@ -162,8 +162,8 @@ public sealed class ScheduleClient
     public async Task<string> TriggerAsync(string name, CancellationToken cancellationToken = default)
     {
         ITaskBroker broker = await _broker(cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<ScheduleRecord> records = await Store(broker).ListSchedulesAsync(cancellationToken).ConfigureAwait(false);
-        ScheduleRecord record = records.FirstOrDefault(r => r.Name == name) ?? throw new InvalidOperationException($"No schedule is named '{name}'.");
+        ScheduleRecord record = await Store(broker).GetScheduleAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No schedule is named '{name}'.");
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         EnqueueItem item = ScheduledMessage.Build(_envelopes, broker, record, now, expiresMs: null, manual: true);
         await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false);

@@ -158,7 +158,14 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         await Assert.ThrowsAsync<InvalidOperationException>(() => Store.UpsertScheduleAsync(Record("static-one", q), onlyIfAbsent: false, default)); // the code's name
         Assert.True((await Store.ListSchedulesAsync(default)).Single(r => r.Name == "static-one").IsStatic);
 
+        ScheduleRecord? read = await Store.GetScheduleAsync("invoice-acme", default);
+        Assert.NotNull(read);
+        Assert.Equal((listed.Cron, listed.LastTickMs), (read.Cron, read.LastTickMs));
+        Assert.Equal(listed.Args.ToArray(), read.Args.ToArray());
+        Assert.Null(await Store.GetScheduleAsync("no-such-schedule", default));
+
         Assert.True(await Store.RemoveScheduleAsync("invoice-acme", default));
+        Assert.Null(await Store.GetScheduleAsync("invoice-acme", default));
         Assert.False(await Store.RemoveScheduleAsync("invoice-acme", default));
         Assert.DoesNotContain(await Store.ListSchedulesAsync(default), r => r.Name == "invoice-acme");
         await Store.ClaimTicksAsync(q, [Claim("invoice-acme", 7000, "i2", q)], "w9", outcome, default);

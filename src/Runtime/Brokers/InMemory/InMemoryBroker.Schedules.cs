@@ -63,6 +63,15 @@ internal sealed partial class InMemoryBroker : IScheduleStore
     }
 
     /// <inheritdoc />
+    public Task<ScheduleRecord?> GetScheduleAsync(string name, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_schedules.TryGetValue(name, out ScheduleRecord? record) && record.TaskName.Length > 0 ? record : null);
+        }
+    }
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<ScheduleRecord?>> ReadSchedulesAsync(IReadOnlyList<(string Name, string Queue)> schedules, CancellationToken cancellationToken)
     {
         lock (_gate)
