@@ -42,6 +42,17 @@ public sealed class TaskGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.TaskDiagnostics);
         ReportDiagnostics(context, diagnostics);
 
+        // [Periodic] without [Task] (CEL0309): its own discovery, since the task pipeline never sees such a method.
+        IncrementalValuesProvider<DiagnosticInfo> periodicWithoutTask = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                PeriodicParser.PeriodicAttribute,
+                static (node, _) => node is MethodDeclarationSyntax,
+                PeriodicParser.CheckHasTask)
+            .Where(static diagnostic => diagnostic is not null)
+            .Select(static (diagnostic, _) => diagnostic!)
+            .WithTrackingName(TrackingNames.PeriodicWithoutTask);
+        ReportDiagnostics(context, periodicWithoutTask);
+
         // Queue and route declarations: assembly attributes, discovered per file.
         IncrementalValuesProvider<RoutingFileModel> queueFiles = context.SyntaxProvider
             .ForAttributeWithMetadataName(RoutingParser.TaskQueueAttribute, static (node, _) => node is CompilationUnitSyntax, RoutingParser.ParseQueues)

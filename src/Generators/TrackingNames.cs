@@ -17,4 +17,5 @@ public static class TrackingNames
     public const string RouteTable = nameof(RouteTable);
     public const string RoutingDiagnostics = nameof(RoutingDiagnostics);
     public const string RoutedTasks = nameof(RoutedTasks);
+    public const string PeriodicWithoutTask = nameof(PeriodicWithoutTask);
 }

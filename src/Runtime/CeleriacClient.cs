@@ -28,7 +28,7 @@ public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
         _ownsBroker = ownsBroker;
         _catalog = catalog ?? TaskCatalog.Global;
         _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
-        Schedules = new ScheduleClient(brokers.GetAsync, time);
+        Schedules = new ScheduleClient(brokers.GetAsync, _envelopes, time);
     }
 
     /// <summary>The schedules stored in the broker (added at run time) and every schedule's state: list, pause, resume, trigger now (docs/scheduling.md).</summary>

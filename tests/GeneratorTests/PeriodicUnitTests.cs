@@ -164,6 +164,20 @@ public sealed class PeriodicUnitTests
             public static partial class J { [Task, Periodic(Every = "1m", MissedTicks = (MissedTicks)7)] public static void A() { } }
             """, "CEL0308");
 
+    [Fact]
+    public void CEL0309_PeriodicWithoutTask()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class J
+            {
+                [Periodic("0 3 * * *")] public static void Forgotten() { }
+                [Task, Periodic("0 3 * * *")] public static void Fine() { }
+            }
+            """, "CEL0309");
+        Assert.Contains("'J.Forgotten'", run.GeneratorDiagnostics.Single().GetMessage(), StringComparison.Ordinal);
+    }
+
     public static TheoryData<string> CronCorpus() =>
     [
         "* * * * *", "0 3 * * *", "*/15 * * * *", "0 0 1 * *", "0 9 1 * MON-FRI", "0 0 L * *", "0 0 LW * *", "0 0 L-3 * *",

@@ -155,6 +155,29 @@ public sealed class SchedulerUnitTests
     }
 
     [Fact]
+    public async Task A_stored_schedule_whose_tick_came_before_a_scheduler_read_it_still_sends_that_tick()
+    {
+        DateTimeOffset nine = Utc(2026, 1, 1, 9);
+        var time = new FakeTimeProvider(nine.AddSeconds(-2));
+        var broker = new InMemoryBroker(time);
+        PeriodicScheduler scheduler = Scheduler(broker, time, []); // started, no static schedules
+        await scheduler.PollAsync(default);
+        await broker.UpsertScheduleAsync(new ScheduleRecord { Name = "daily", Queue = Queue, TaskName = "t.d", Cron = "0 9 * * *", Args = ScheduledMessage.NoArgs }, onlyIfAbsent: false, default);
+        time.Advance(TimeSpan.FromSeconds(5)); // the scheduler's next read of the stored schedules is after 09:00
+        await scheduler.PollAsync(default);
+        Assert.Equal([nine], (await DrainAsync(broker, time)).Select(TickOf));
+    }
+
+    [Fact]
+    public void The_scheduler_options_are_validated()
+    {
+        Assert.Null(new WorkerOptions().Validate());
+        Assert.Contains("SchedulerRefresh", new WorkerOptions { SchedulerRefresh = TimeSpan.Zero }.Validate(), StringComparison.Ordinal);
+        Assert.Contains("SchedulerRefresh", new WorkerOptions { SchedulerRefresh = TimeSpan.FromHours(1) }.Validate(), StringComparison.Ordinal);
+        Assert.Contains("SchedulerMisfireThreshold", new WorkerOptions { SchedulerMisfireThreshold = TimeSpan.FromSeconds(-1) }.Validate(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_scheduler_that_is_off_sends_nothing()
     {
         var time = new FakeTimeProvider(Utc(2026, 1, 1, 0));
@@ -162,7 +185,7 @@ public sealed class SchedulerUnitTests
         var catalog = new TaskCatalog();
         catalog.AddSchedule(new PeriodicSchedule("beat", "t.beat", Queue, null, TimeSpan.FromSeconds(1)));
         var options = new WorkerOptions { Scheduler = false };
-        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
+        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new CeleriacOptions()), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
         await scheduler.StartAsync(default);
         await scheduler.ExecuteTask!; // returns at once when off
         time.Advance(TimeSpan.FromSeconds(10));
@@ -177,7 +200,7 @@ public sealed class SchedulerUnitTests
         var broker = new InMemoryBroker(time);
         var catalog = new TaskCatalog();
         catalog.AddSchedule(new PeriodicSchedule("beat", "t.beat", Queue, null, TimeSpan.FromSeconds(1)));
-        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new WorkerOptions()), catalog, NullLogger<PeriodicScheduler>.Instance, time);
+        using var scheduler = new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new CeleriacOptions()), Options.Create(new WorkerOptions()), catalog, NullLogger<PeriodicScheduler>.Instance, time);
         await scheduler.StartAsync(default);
         try
         {
@@ -217,7 +240,7 @@ public sealed class SchedulerUnitTests
         }
 
         var options = new WorkerOptions { Name = name, SchedulerMisfireThreshold = misfireThreshold ?? WorkerOptions.DefaultSchedulerMisfireThreshold };
-        return new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
+        return new PeriodicScheduler(new BrokerProvider(broker, new CeleriacOptions(), time, NullLoggerFactory.Instance), Options.Create(new CeleriacOptions()), Options.Create(options), catalog, NullLogger<PeriodicScheduler>.Instance, time);
     }
 
     private static async Task StepAsync(PeriodicScheduler scheduler, FakeTimeProvider time, DateTimeOffset until, TimeSpan step)

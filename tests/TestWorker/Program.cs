@@ -2,7 +2,7 @@
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
 //   [--ledger host:port (where the ledger lives; default the --redis server)]
-//   [--schedule name,every-ms,queue,task (adds a periodic schedule to the catalog; the scheduler is on by default)] [--scheduler off]
+//   [--schedule name,every-ms,queue,task[,MissedTicks] (adds a periodic schedule to the catalog; the scheduler is on by default)] [--scheduler off]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
 using System.Diagnostics;
@@ -40,7 +40,8 @@ if (options.TryGetValue("schedule", out string? schedule))
 {
     // A schedule written by hand, as [Periodic] would generate it, for the scheduler fault tests (SchedulerKillTests).
     string[] parts = schedule.Split(',');
-    TaskCatalog.Global.AddSchedule(new PeriodicSchedule(parts[0], parts[3], parts[2], null, TimeSpan.FromMilliseconds(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture))));
+    MissedTicks missed = parts.Length > 4 ? Enum.Parse<MissedTicks>(parts[4]) : MissedTicks.RunOnce;
+    TaskCatalog.Global.AddSchedule(new PeriodicSchedule(parts[0], parts[3], parts[2], null, TimeSpan.FromMilliseconds(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)), missedTicks: missed));
 }
 
 bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");

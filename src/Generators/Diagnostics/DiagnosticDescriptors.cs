@@ -214,6 +214,12 @@ internal static class DiagnosticDescriptors
         "MissedTicks of the periodic task '{0}' is {1}, which is not a value of Celeriac.MissedTicks",
         ScheduleCategory);
 
+    public static readonly DiagnosticDescriptor PeriodicWithoutTask = Create(
+        "CEL0309",
+        "Periodic method is not a task",
+        "Method '{0}' is [Periodic] but not a [Task], so no worker can run it; add [Task]",
+        ScheduleCategory);
+
     /// <summary>The repository's page of a diagnostic: <c>{RepositoryUrl}/blob/main/docs/diagnostics/{id}.md</c>, the URL coming from the build (Directory.Build.props).</summary>
     public static string HelpLink(string id) => (RepositoryUrl.Length > 0 ? RepositoryUrl + "/blob/main/" : string.Empty) + "docs/diagnostics/" + id + ".md";
 

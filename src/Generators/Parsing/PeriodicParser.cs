@@ -145,6 +145,23 @@ internal static class PeriodicParser
         return new PeriodicModel(normalizedCron, everyMs, timeZone == "UTC" || timeZone == "Etc/UTC" ? null : timeZone, missed, maxMissed);
     }
 
+    /// <summary>CEL0309 for a <c>[Periodic]</c> method that is not a <c>[Task]</c> (nothing would ever run it); null otherwise.</summary>
+    public static DiagnosticInfo? CheckHasTask(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        if (context.TargetSymbol is not IMethodSymbol method || context.TargetNode is not MethodDeclarationSyntax syntax)
+        {
+            return null;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (method.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == KnownTypeSymbols.TaskAttribute))
+        {
+            return null;
+        }
+
+        return DiagnosticInfo.Create(DiagnosticDescriptors.PeriodicWithoutTask, syntax.Identifier.GetLocation(), method.ContainingType.Name + "." + method.Name);
+    }
+
     /// <summary>Parses an interval such as <c>30s</c>, <c>1h30m</c> or <c>1s500ms</c>; returns the problem, or null with <paramref name="milliseconds"/> set.</summary>
     internal static string? ParseInterval(string text, out long milliseconds)
     {

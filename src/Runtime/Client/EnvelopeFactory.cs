@@ -129,6 +129,43 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
     }
 
     /// <summary>
+    /// The message of a periodic schedule's tick (or of a run triggered by hand): the stored task, arguments and priority,
+    /// the schedule headers, no parent (a tick starts its own tree), an expiry when the next tick is due, and the same
+    /// size limit as a send.
+    /// </summary>
+    /// <param name="taskName">The task's wire name.</param>
+    /// <param name="queue">The queue.</param>
+    /// <param name="priority">The priority (0–9).</param>
+    /// <param name="args">The encoded argument list.</param>
+    /// <param name="headers">The schedule headers.</param>
+    /// <param name="expiresMs">When the task expires (unix ms), or <see langword="null"/>.</param>
+    /// <param name="ids">Makes the task's id.</param>
+    /// <returns>The message to store.</returns>
+    public EnqueueItem Scheduled(string taskName, string queue, int priority, ReadOnlyMemory<byte> args, IReadOnlyDictionary<string, string> headers, long? expiresMs, ITaskTransport ids)
+    {
+        string id = ids.NewTaskId();
+        var envelope = new Envelope
+        {
+            Id = id,
+            Task = taskName,
+            Args = args,
+            Queue = queue,
+            ExpiresMs = expiresMs,
+            Headers = headers,
+            Priority = Math.Clamp(priority, 0, 9),
+            CreatedMs = time.GetUtcNow().ToUnixTimeMilliseconds(),
+        };
+        envelope.SetRootIsId();
+        byte[] bytes = Codec.Encode(envelope);
+        if (limits.MaxMessageBytes > 0 && bytes.Length > limits.MaxMessageBytes)
+        {
+            throw new ArgumentException($"The message of task '{taskName}' is {bytes.Length} bytes, over the {limits.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
+        }
+
+        return new EnqueueItem(id, queue, bytes, 0, envelope.Priority);
+    }
+
+    /// <summary>
     /// The message of a retry: the same task, arguments, identity, lineage, headers and reply channel as
     /// <paramref name="current"/>, with its retry count set to <paramref name="retry"/> and due at <paramref name="dueAtMs"/>.
     /// Written in the format the current message came in.

@@ -10,7 +10,7 @@ internal sealed partial class RedisBroker : IScheduleStore
     /// <summary>The most claims sent in one script call (a call is atomic, so a huge one would stall the server).</summary>
     internal const int MaxClaimBatch = 200;
 
-    private static readonly RedisValue[] StateFields = ["last", "paused", "id", "at", "by"];
+    private static readonly RedisValue[] StateFields = ["last", "paused", "id", "at", "by", "created"];
 
     /// <inheritdoc />
     public async Task ClaimTicksAsync(string queue, IReadOnlyList<TickClaim> claims, string claimer, long[] outcomes, CancellationToken cancellationToken)
@@ -85,6 +85,14 @@ internal sealed partial class RedisBroker : IScheduleStore
     }
 
     /// <inheritdoc />
+    public async Task<ScheduleRecord?> GetScheduleAsync(string name, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue queue = await _db.HashGetAsync(Keys.Schedules(), name).ConfigureAwait(false);
+        return queue.IsNull ? null : ToRecord(name, queue!, await _db.HashGetAllAsync(Keys.Schedule(queue!, name)).ConfigureAwait(false));
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<ScheduleRecord?>> ReadSchedulesAsync(IReadOnlyList<(string Name, string Queue)> schedules, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -109,6 +117,7 @@ internal sealed partial class RedisBroker : IScheduleStore
                 LastTaskId = v[2].IsNull ? null : (string?)v[2],
                 LastClaimMs = ToLong(v[3]),
                 LastClaimedBy = v[4].IsNull ? null : (string?)v[4],
+                CreatedMs = ToLong(v[5]),
             };
         }
 
@@ -133,6 +142,11 @@ internal sealed partial class RedisBroker : IScheduleStore
             return;
         }
 
+        if (!schedule.IsStatic && previous == schedule.Queue && await _db.HashGetAsync(key, "static").ConfigureAwait(false) == "1")
+        {
+            ThrowStaticName(schedule.Name);
+        }
+
         if (!previous.IsNull && previous != schedule.Queue)
         {
             await _db.KeyDeleteAsync(Keys.Schedule(previous!, schedule.Name)).ConfigureAwait(false); // moved to another queue (slot)
@@ -150,6 +164,7 @@ internal sealed partial class RedisBroker : IScheduleStore
             new HashEntry("args", schedule.Args),
             new HashEntry("static", schedule.IsStatic ? 1 : 0),
         ]).ConfigureAwait(false);
+        await _db.HashSetAsync(key, "created", NowMs, When.NotExists).ConfigureAwait(false);
         await _db.HashSetAsync(Keys.Schedules(), schedule.Name, schedule.Queue).ConfigureAwait(false);
         if (!schedule.IsStatic)
         {
@@ -189,6 +204,10 @@ internal sealed partial class RedisBroker : IScheduleStore
         return true;
     }
 
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowStaticName(string name)
+        => throw new InvalidOperationException($"'{name}' is the name of a schedule declared in code ([Periodic]); a stored schedule needs another name.");
+
     private static ScheduleRecord? ToRecord(string name, string queue, HashEntry[] fields)
     {
         if (fields.Length == 0)
@@ -221,6 +240,7 @@ internal sealed partial class RedisBroker : IScheduleStore
             Args = map.TryGetValue("args", out RedisValue args) && !args.IsNull ? (byte[])args! : ReadOnlyMemory<byte>.Empty,
             IsStatic = Get(map, "static") == "1",
             Paused = Get(map, "paused") == "1",
+            CreatedMs = ToLong(Get(map, "created")),
             LastTickMs = ToLong(Get(map, "last")),
             LastTaskId = Text(map, "id"),
             LastClaimMs = ToLong(Get(map, "at")),

@@ -56,6 +56,9 @@ internal sealed record ScheduleRecord
 
     public bool Paused { get; init; }
 
+    /// <summary>When the schedule was first stored (unix ms, the storer's clock): a schedule never claimed has its first tick after this, however late a scheduler first reads it.</summary>
+    public long? CreatedMs { get; init; }
+
     /// <summary>The last tick claimed (unix ms), or <see langword="null"/>.</summary>
     public long? LastTickMs { get; init; }
 
@@ -85,6 +88,9 @@ internal interface IScheduleStore
     /// <summary>Reads every stored schedule (definition and state).</summary>
     Task<IReadOnlyList<ScheduleRecord>> ListSchedulesAsync(CancellationToken cancellationToken);
 
+    /// <summary>Reads one stored schedule (definition and state) by name, or <see langword="null"/> when none has that name.</summary>
+    Task<ScheduleRecord?> GetScheduleAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>Reads the state (last tick, paused) of the named schedules; a schedule never claimed has no last tick.</summary>
     Task<IReadOnlyList<ScheduleRecord?>> ReadSchedulesAsync(IReadOnlyList<(string Name, string Queue)> schedules, CancellationToken cancellationToken);
 
@@ -92,8 +98,10 @@ internal interface IScheduleStore
     Task<long> GetSchedulesVersionAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Stores a schedule's definition (adding it to the index), keeping its state (last tick, paused). A schedule of the
-    /// same name on another queue is replaced. With <paramref name="onlyIfAbsent"/>, an existing definition is kept.
+    /// Stores a schedule's definition (adding it to the index), keeping its state (last tick, paused, creation time). A
+    /// schedule of the same name on another queue is replaced. With <paramref name="onlyIfAbsent"/>, an existing
+    /// definition is kept. A stored (not static) schedule cannot take the name of a static one
+    /// (<see cref="InvalidOperationException"/>).
     /// </summary>
     Task UpsertScheduleAsync(ScheduleRecord schedule, bool onlyIfAbsent, CancellationToken cancellationToken);
 

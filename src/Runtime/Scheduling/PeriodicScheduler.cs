@@ -1,4 +1,5 @@
 using Celeriac.Brokers;
+using Celeriac.Client;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,13 +21,15 @@ internal sealed class PeriodicScheduler : BackgroundService
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly EnvelopeFactory _envelopes;
     private ITaskBroker? _broker;
     private IScheduleStore? _store;
     private long _version = -1;
     private long _nextRefreshMs;
 
-    public PeriodicScheduler(BrokerProvider brokers, IOptions<WorkerOptions> worker, TaskCatalog catalog, ILogger<PeriodicScheduler> logger, TimeProvider time)
+    public PeriodicScheduler(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, ILogger<PeriodicScheduler> logger, TimeProvider time)
     {
+        _envelopes = new EnvelopeFactory(options.Value, catalog, time);
         _brokers = brokers;
         _worker = worker.Value;
         _catalog = catalog;
@@ -61,9 +64,9 @@ internal sealed class PeriodicScheduler : BackgroundService
             {
                 wakeMs = await PollAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                return; // stopping: the broker may be closing under the pass
             }
             catch (Exception ex)
             {
@@ -156,7 +159,7 @@ internal sealed class PeriodicScheduler : BackgroundService
         long now = NowMs;
         for (int i = 0; i < loaded.Count; i++)
         {
-            loaded[i].Start(states[i]?.LastTickMs, now);
+            loaded[i].Start(states[i]?.LastTickMs, states[i]?.CreatedMs, now);
             _entries[loaded[i].Record.Name] = loaded[i];
         }
     }
@@ -174,14 +177,14 @@ internal sealed class PeriodicScheduler : BackgroundService
             }
 
             seen.Add(record.Name);
-            if (_entries.TryGetValue(record.Name, out Entry? existing) && !existing.IsStatic && existing.SameDefinition(record))
+            if (_entries.TryGetValue(record.Name, out Entry? existing) && (existing.IsStatic || existing.SameDefinition(record)))
             {
-                continue;
+                continue; // unchanged; or a stored schedule named like one of this catalog's: the code's definition wins here
             }
 
             if (TryCreate(record) is { } entry)
             {
-                entry.Start(record.LastTickMs, now);
+                entry.Start(record.LastTickMs, record.CreatedMs, now);
                 _entries[record.Name] = entry;
             }
         }
@@ -239,7 +242,7 @@ internal sealed class PeriodicScheduler : BackgroundService
 
             foreach (long tick in ticks)
             {
-                EnqueueItem item = ScheduledMessage.Build(_broker!, record, tick, entry.Spec.NextAfter(tick), now);
+                EnqueueItem item = ScheduledMessage.Build(_envelopes, _broker!, record, tick, entry.Spec.NextAfter(tick));
                 claims.Add((entry, new TickClaim(record.Name, tick, item)));
             }
         }
@@ -294,10 +297,11 @@ internal sealed class PeriodicScheduler : BackgroundService
         /// <summary>The next tick to claim.</summary>
         public long Next { get; private set; }
 
-        public void Start(long? lastTickMs, long nowMs)
+        public void Start(long? lastTickMs, long? createdMs, long nowMs)
         {
-            // A schedule never claimed starts now: no missed ticks before it existed.
-            Last = lastTickMs ?? nowMs;
+            // A schedule never claimed starts when it was stored (a tick between then and now is due, not lost), and
+            // never before: no runs for ticks before it existed.
+            Last = lastTickMs ?? Math.Min(createdMs ?? nowMs, nowMs);
             Next = Spec.NextAfter(Last);
         }
 
@@ -312,19 +316,4 @@ internal sealed class PeriodicScheduler : BackgroundService
                 && other.TimeZone == Record.TimeZone && other.MissedTicks == Record.MissedTicks && other.MaxMissedRuns == Record.MaxMissedRuns
                 && other.Priority == Record.Priority && other.Args.Span.SequenceEqual(Record.Args.Span);
     }
-}
-
-internal static partial class SchedulerLog
-{
-    [LoggerMessage(2100, LogLevel.Information, "Celeriac scheduler {Scheduler} started with {Count} schedules")]
-    public static partial void Started(ILogger logger, string scheduler, int count);
-
-    [LoggerMessage(2101, LogLevel.Warning, "Scheduler pass failed; retrying in {DelayMs} ms")]
-    public static partial void PollFailed(ILogger logger, Exception exception, int delayMs);
-
-    [LoggerMessage(2102, LogLevel.Error, "Schedule {Schedule} is not valid and is not run: {Problem}")]
-    public static partial void InvalidSchedule(ILogger logger, string schedule, string problem);
-
-    [LoggerMessage(2103, LogLevel.Information, "Schedule {Schedule}: tick {Tick} skipped, {LateMs} ms late (MissedTicks.Skip)")]
-    public static partial void TickSkipped(ILogger logger, string schedule, string tick, long lateMs);
 }

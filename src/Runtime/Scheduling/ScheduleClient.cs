@@ -1,4 +1,5 @@
 using Celeriac.Brokers;
+using Celeriac.Client;
 using Celeriac.Scheduling;
 
 namespace Celeriac;
@@ -12,10 +13,12 @@ public sealed class ScheduleClient
 {
     private readonly Func<CancellationToken, Task<ITaskBroker>> _broker;
     private readonly TimeProvider _time;
+    private readonly EnvelopeFactory _envelopes;
 
-    internal ScheduleClient(Func<CancellationToken, Task<ITaskBroker>> broker, TimeProvider time)
+    internal ScheduleClient(Func<CancellationToken, Task<ITaskBroker>> broker, EnvelopeFactory envelopes, TimeProvider time)
     {
         _broker = broker;
+        _envelopes = envelopes;
         _time = time;
     }
 
@@ -159,10 +162,10 @@ public sealed class ScheduleClient
     public async Task<string> TriggerAsync(string name, CancellationToken cancellationToken = default)
     {
         ITaskBroker broker = await _broker(cancellationToken).ConfigureAwait(false);
-        IReadOnlyList<ScheduleRecord> records = await Store(broker).ListSchedulesAsync(cancellationToken).ConfigureAwait(false);
-        ScheduleRecord record = records.FirstOrDefault(r => r.Name == name) ?? throw new InvalidOperationException($"No schedule is named '{name}'.");
+        ScheduleRecord record = await Store(broker).GetScheduleAsync(name, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"No schedule is named '{name}'.");
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        EnqueueItem item = ScheduledMessage.Build(broker, record, now, expiresMs: null, now, manual: true);
+        EnqueueItem item = ScheduledMessage.Build(_envelopes, broker, record, now, expiresMs: null, manual: true);
         await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false);
         return item.Id;
     }

@@ -32,6 +32,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_tick_is_claimed_and_its_task_stored_once_however_many_schedulers_race_for_it()
     {
         string q = Queue();
@@ -57,6 +58,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_tick_not_later_than_the_last_claimed_one_is_refused_and_a_later_one_is_claimed()
     {
         string q = Queue();
@@ -78,6 +80,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task Claims_of_several_schedules_in_one_call_are_decided_each_on_its_own()
     {
         string q = Queue();
@@ -93,6 +96,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_paused_schedules_ticks_are_consumed_without_a_task_until_it_is_resumed()
     {
         string q = Queue();
@@ -113,6 +117,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_claim_whose_task_id_is_in_use_changes_nothing()
     {
         string q = Queue();
@@ -125,12 +130,15 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task Stored_schedules_are_listed_with_their_state_kept_across_an_update_and_removed_with_it()
     {
         string q = Queue();
         long version = await Store.GetSchedulesVersionAsync(default);
         await Store.UpsertScheduleAsync(Record("invoice-acme", q, args: [0x91, 0xa4, 0x61, 0x63, 0x6d, 0x65]), onlyIfAbsent: false, default);
         Assert.NotEqual(version, version = await Store.GetSchedulesVersionAsync(default));
+        long? created = (await Store.ListSchedulesAsync(default)).Single(r => r.Name == "invoice-acme").CreatedMs;
+        Assert.NotNull(created);
         var outcome = new long[1];
         await Store.ClaimTicksAsync(q, [Claim("invoice-acme", 7000, "i1", q)], "w9", outcome, default);
 
@@ -140,14 +148,24 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
         Output.WriteLine($"listed: {listed}");
         Assert.Equal((q, "billing.invoice", "0 10 1 * *", "America/New_York", false), (listed.Queue, listed.TaskName, listed.Cron, listed.TimeZone, listed.IsStatic));
         Assert.Equal((7000L, "i1", "w9"), (listed.LastTickMs, listed.LastTaskId, listed.LastClaimedBy)); // state kept
+        Assert.Equal(created, listed.CreatedMs); // the first store's time: a tick between it and a scheduler's first read is due
 
         // Static definitions are listed but do not move the version schedulers poll, and onlyIfAbsent keeps a definition.
         await Store.UpsertScheduleAsync(Record("static-one", q) with { IsStatic = true }, onlyIfAbsent: false, default);
         Assert.Equal(version, await Store.GetSchedulesVersionAsync(default));
         await Store.UpsertScheduleAsync(Record("static-one", q, cron: "1 1 1 1 *") with { IsStatic = true }, onlyIfAbsent: true, default);
         Assert.Equal("0 9 1 * *", (await Store.ListSchedulesAsync(default)).Single(r => r.Name == "static-one").Cron);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.UpsertScheduleAsync(Record("static-one", q), onlyIfAbsent: false, default)); // the code's name
+        Assert.True((await Store.ListSchedulesAsync(default)).Single(r => r.Name == "static-one").IsStatic);
+
+        ScheduleRecord? read = await Store.GetScheduleAsync("invoice-acme", default);
+        Assert.NotNull(read);
+        Assert.Equal((listed.Cron, listed.LastTickMs), (read.Cron, read.LastTickMs));
+        Assert.Equal(listed.Args.ToArray(), read.Args.ToArray());
+        Assert.Null(await Store.GetScheduleAsync("no-such-schedule", default));
 
         Assert.True(await Store.RemoveScheduleAsync("invoice-acme", default));
+        Assert.Null(await Store.GetScheduleAsync("invoice-acme", default));
         Assert.False(await Store.RemoveScheduleAsync("invoice-acme", default));
         Assert.DoesNotContain(await Store.ListSchedulesAsync(default), r => r.Name == "invoice-acme");
         await Store.ClaimTicksAsync(q, [Claim("invoice-acme", 7000, "i2", q)], "w9", outcome, default);
@@ -155,6 +173,7 @@ public abstract class ScheduleStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IScheduleStore")]
     public async Task A_schedule_moved_to_another_queue_is_listed_once_on_the_new_queue()
     {
         string q1 = Queue(), q2 = Queue();

@@ -63,6 +63,15 @@ internal sealed partial class InMemoryBroker : IScheduleStore
     }
 
     /// <inheritdoc />
+    public Task<ScheduleRecord?> GetScheduleAsync(string name, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_schedules.TryGetValue(name, out ScheduleRecord? record) && record.TaskName.Length > 0 ? record : null);
+        }
+    }
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<ScheduleRecord?>> ReadSchedulesAsync(IReadOnlyList<(string Name, string Queue)> schedules, CancellationToken cancellationToken)
     {
         lock (_gate)
@@ -101,6 +110,11 @@ internal sealed partial class InMemoryBroker : IScheduleStore
                     return Task.CompletedTask;
                 }
 
+                if (!schedule.IsStatic && existing.IsStatic)
+                {
+                    throw new InvalidOperationException($"'{schedule.Name}' is the name of a schedule declared in code ([Periodic]); a stored schedule needs another name.");
+                }
+
                 // The state stays (last tick, paused); the definition is replaced.
                 _schedules[schedule.Name] = schedule with
                 {
@@ -109,11 +123,12 @@ internal sealed partial class InMemoryBroker : IScheduleStore
                     LastTaskId = existing.LastTaskId,
                     LastClaimMs = existing.LastClaimMs,
                     LastClaimedBy = existing.LastClaimedBy,
+                    CreatedMs = existing.CreatedMs ?? NowMs,
                 };
             }
             else
             {
-                _schedules[schedule.Name] = schedule with { Paused = false, LastTickMs = null, LastTaskId = null, LastClaimMs = null, LastClaimedBy = null };
+                _schedules[schedule.Name] = schedule with { Paused = false, LastTickMs = null, LastTaskId = null, LastClaimMs = null, LastClaimedBy = null, CreatedMs = NowMs };
             }
 
             if (!schedule.IsStatic)
