@@ -61,6 +61,12 @@ internal sealed class Envelope
     public long CreatedMs { get; set; }
     /// <summary>Optional trailing field 13: the sending client's reply channel (<c>P:reply:&lt;clientId&gt;</c>), where the worker publishes the final result.</summary>
     public string? ReplyTo { get; set; }
+
+    /// <summary>
+    /// Optional trailing field 14: what a workflow does once this task's outcome is final (the next steps of its chain,
+    /// the chord it is a member of), encoded by <see cref="Workflows.FlowCodec"/>; empty for a task outside a workflow.
+    /// </summary>
+    public ReadOnlyMemory<byte> Flow { get; set; }
 }
 
 /// <summary>Why an envelope could not be read; the reason is what the dead-letter entry records.</summary>

@@ -32,7 +32,8 @@ internal static class EnvelopeCodec
     public static void Write(IBufferWriter<byte> output, Envelope envelope)
     {
         var writer = new MessagePackWriter(output);
-        writer.WriteArrayHeader(envelope.ReplyTo is null ? FieldCount : FieldCount + 1);
+        bool flow = !envelope.Flow.IsEmpty;
+        writer.WriteArrayHeader(flow ? FieldCount + 2 : envelope.ReplyTo is null ? FieldCount : FieldCount + 1);
         writer.Write(Version);
         writer.Write(envelope.Id);
         writer.Write(envelope.Task);
@@ -62,6 +63,15 @@ internal static class EnvelopeCodec
         if (envelope.ReplyTo is { } replyTo)
         {
             writer.Write(replyTo);
+        }
+        else if (flow)
+        {
+            writer.WriteNil();
+        }
+
+        if (flow)
+        {
+            writer.Write(envelope.Flow.Span);
         }
 
         writer.Flush();
@@ -190,7 +200,13 @@ internal static class EnvelopeCodec
             }
 
             string? replyTo = count > FieldCount ? ReadString(ref reader, knownReplyTo) : null;
-            for (int i = FieldCount + 1; i < count; i++)
+            ReadOnlyMemory<byte> flow = default;
+            if (count > FieldCount + 1 && !reader.TryReadNil())
+            {
+                flow = Slice(bytes, reader.ReadBytes() ?? throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope's flow is not binary."));
+            }
+
+            for (int i = FieldCount + 2; i < count; i++)
             {
                 reader.Skip();
             }
@@ -226,6 +242,7 @@ internal static class EnvelopeCodec
             into.Priority = priority;
             into.CreatedMs = created;
             into.ReplyTo = replyTo;
+            into.Flow = flow;
             return into;
         }
         catch (EnvelopeException)

@@ -96,7 +96,7 @@ internal sealed partial class CeleriacWorker
                 break;
             case Admission.Revoked:
                 _outcomes.Revoked(delivery, envelope, whileRunning: false);
-                await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
+                await CompleteAsync(delivery, Revoked(envelope, "revoked"), envelope).ConfigureAwait(false);
                 break;
             case Admission.Expired:
                 _outcomes.Expired(delivery, envelope);
@@ -108,7 +108,7 @@ internal sealed partial class CeleriacWorker
                     Retries = envelope.Retries,
                     Timestamp = _time.GetUtcNow(),
                     Worker = _name,
-                }).ConfigureAwait(false);
+                }, envelope).ConfigureAwait(false);
                 break;
             case Admission.UnknownTask:
                 await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{Quote.Bounded(envelope.Task)}' is registered in worker {_name}").ConfigureAwait(false);

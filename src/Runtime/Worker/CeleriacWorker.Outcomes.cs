@@ -24,7 +24,7 @@ internal sealed partial class CeleriacWorker
         if (run.Revoked)
         {
             _outcomes.Revoked(delivery, envelope, whileRunning: true);
-            await CompleteAsync(delivery, Revoked(envelope, "revoked while running")).ConfigureAwait(false);
+            await CompleteAsync(delivery, Revoked(envelope, "revoked while running"), envelope).ConfigureAwait(false);
             return;
         }
 
@@ -69,6 +69,7 @@ internal sealed partial class CeleriacWorker
                 Priority = envelope.Priority,
                 CreatedMs = envelope.CreatedMs,
                 ReplyTo = envelope.ReplyTo,
+                Flow = envelope.Flow,
             });
             var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
             _outcomes.Retried(delivery, envelope, error, delay, retry, policy.MaxRetries);
@@ -94,7 +95,7 @@ internal sealed partial class CeleriacWorker
             return;
         }
 
-        await CompleteAsync(delivery, failed).ConfigureAwait(false);
+        await CompleteAsync(delivery, failed, envelope).ConfigureAwait(false);
     }
 
     private static TaskError ErrorOf(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace);
@@ -153,12 +154,68 @@ internal sealed partial class CeleriacWorker
         }
     }
 
-    /// <summary>Records a final result through the group commit (one broker call for every outcome queued meanwhile); fenced per id.</summary>
-    private async Task CompleteAsync(Delivery delivery, TaskResult result)
+    /// <summary>
+    /// Records a final result through the group commit (one broker call for every outcome queued meanwhile); fenced per
+    /// id. A workflow step's result goes with its follow-ups instead (<see cref="CompleteFlowAsync"/>).
+    /// </summary>
+    private async Task CompleteAsync(Delivery delivery, TaskResult result, Envelope envelope)
     {
+        if (!envelope.Flow.IsEmpty)
+        {
+            await CompleteFlowAsync(delivery, envelope, new CompleteItem(delivery, result)).ConfigureAwait(false);
+            return;
+        }
+
         if (await _completes.SendAsync(new CompleteItem(delivery, result)).ConfigureAwait(false) == 0)
         {
             _outcomes.LeaseLost(delivery);
+        }
+    }
+
+    /// <summary>
+    /// Records the final outcome of a workflow step and, in the same atomic broker step, what the workflow does next
+    /// (the chain's next step, the chord member's count, the failure of the workflow's last step) in the queue's outbox;
+    /// then carries that out. A worker killed in between leaves it in the outbox, where the next sweep finds it.
+    /// </summary>
+    private async Task CompleteFlowAsync(Delivery delivery, Envelope envelope, CompleteItem item)
+    {
+        List<Workflows.FollowUp> followUps;
+        try
+        {
+            Workflows.Flow flow = Workflows.FlowCodec.DecodeFlow(envelope.Flow);
+            followUps = item.State == TaskState.Success
+                ? Workflows.FlowCodec.OnSuccess(envelope, flow, item.Value.Span, _time.GetUtcNow().ToUnixTimeMilliseconds())
+                : Workflows.FlowCodec.OnFailure(envelope, flow, item.Error ?? new TaskError("Celeriac.Unknown", "the task ended " + item.State, null));
+        }
+        catch (InvalidDataException ex)
+        {
+            Log.TaskFailed(_logger, envelope.Id, envelope.Task, ex.GetType().FullName!, ex.Message); // the task's own outcome still counts
+            followUps = [];
+        }
+
+        if (_flowStore is null || followUps.Count == 0)
+        {
+            if (await _completes.SendAsync(item).ConfigureAwait(false) == 0)
+            {
+                _outcomes.LeaseLost(delivery);
+            }
+
+            return;
+        }
+
+        if (!await OutcomeAsync(() => _flowStore.CompleteWithFollowUpsAsync(item, followUps, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+        {
+            _outcomes.LeaseLost(delivery);
+            return;
+        }
+
+        try
+        {
+            await _flows!.CarryOutAsync(delivery.Queue, followUps, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.BrokerError(_logger, ex, "workflow follow-up (the outbox sweep carries it out)", (int)Workflows.FlowForwarder.SweepInterval.TotalMilliseconds);
         }
     }
 

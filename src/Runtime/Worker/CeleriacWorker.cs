@@ -38,6 +38,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
+    private Workflows.FlowForwarder? _flows;
+    private Workflows.IWorkflowStore? _flowStore;
 
     public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners)
     {
@@ -98,6 +100,16 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Log.BrokerError(_logger, ex, "queue registration", 0);
         }
 
+        // Workflow follow-ups a dead worker left in these queues' outboxes are carried out by the sweep (docs/workflows.md).
+        using var sweepStop = new CancellationTokenSource();
+        Task sweep = Task.CompletedTask;
+        if (_broker is Workflows.IWorkflowStore store)
+        {
+            _flowStore = store;
+            _flows = new Workflows.FlowForwarder(store, _time, _options.ResultTtl, _logger, _name);
+            sweep = _flows.SweepLoopAsync(_worker.EffectiveQueues, sweepStop.Token);
+        }
+
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeatDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var heartbeatThread = new Thread(() =>
@@ -130,6 +142,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
+        await sweepStop.CancelAsync().ConfigureAwait(false);
+        await sweep.ConfigureAwait(false);
         foreach (Consumer consumer in owners)
         {
             consumer.Run.Dispose();
@@ -275,7 +289,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
                     // commit encodes the record before it releases this consumer).
                     CompleteItem success = CompleteItem.Success(delivery, output.WrittenMemory, envelope.Task, envelope.Retries, _time.GetUtcNow(), _name);
-                    if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
+                    if (!envelope.Flow.IsEmpty)
+                    {
+                        await CompleteFlowAsync(delivery, envelope, success).ConfigureAwait(false); // a workflow step: its follow-ups go with it
+                    }
+                    else if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
                     {
                         _outcomes.LeaseLost(delivery);
                     }
@@ -414,7 +432,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         if (result is not null)
         {
-            await CompleteAsync(delivery, result).ConfigureAwait(false);
+            await CompleteAsync(delivery, result, envelope).ConfigureAwait(false);
             return;
         }
 
