@@ -15,7 +15,7 @@ public sealed class WorkflowSignatureUnitTests
             [Task] public static byte[] Resize(string url, int width) => [];
             [Task] public static byte[] Watermark(byte[] image, string logo) => image;
             [Task(Queue = "default", Priority = 4)] public static async Task<string?> Upload(byte[] image, string bucket, CancellationToken ct) { await Task.Yield(); return bucket; }
-            [Task] public static long Sum(int[] values, TaskContext context) => values.Sum();
+            [Task] public static long Sum(int[] values, TaskContext context) => System.Linq.Enumerable.Sum(values);
             [Task] public static int Seed() => 1;
             [Task] public static void Notify(string message) { }
         }
