@@ -9,33 +9,60 @@ namespace Celeriac.Redis;
 internal sealed partial class RedisBroker : IWorkflowStore
 {
     /// <inheritdoc />
-    public async Task<bool> CompleteWithFollowUpsAsync(CompleteItem item, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task CompleteWithFollowUpsAsync(IReadOnlyList<FlowCompletion> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(followUps);
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(completed);
         cancellationToken.ThrowIfCancellationRequested();
-        Delivery delivery = item.Delivery;
-        var record = new ArrayBufferWriter<byte>(128 + item.Value.Length);
-        RedisResultCodec.WriteOutcome(record, item, _time.GetUtcNow());
-        var args = new RedisValue[8 + (followUps.Count * 2)];
-        args[0] = Ms(ttl);
-        args[1] = IdOf(delivery);
-        args[2] = TokenOf(delivery);
-        args[3] = DoneChannelOf(delivery);
-        args[4] = delivery.ReplyTo ?? string.Empty;
-        args[5] = RedisResultCodec.StateName(item.State);
-        args[6] = record.WrittenMemory;
-        args[7] = NowMs;
-        for (int i = 0; i < followUps.Count; i++)
+        return ForEachQueueAsync(items, static item => item.Item.Delivery.Queue, (queue, filter) => CompleteFlowQueueAsync(items, queue, filter, ttl, completed));
+    }
+
+    private async Task CompleteFlowQueueAsync(IReadOnlyList<FlowCompletion> items, string queue, bool filter, TimeSpan ttl, int[] completed)
+    {
+        QueueKeys qk = KeysOf(queue);
+        var args = new List<RedisValue>(5 + (items.Count * 8)) { Ms(ttl), qk.TaskPrefix, Keys.DoneChannelPrefix, qk.ResultPrefix, NowMs };
+        var records = new ArrayBufferWriter<byte>(items.Count * 128);
+        DateTimeOffset now = _time.GetUtcNow();
+        int count = 0;
+        foreach (FlowCompletion flow in items)
         {
-            args[8 + (2 * i)] = followUps[i].Key;
-            args[9 + (2 * i)] = followUps[i].Payload;
+            Delivery delivery = flow.Item.Delivery;
+            if (filter && !string.Equals(delivery.Queue, queue, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            count++;
+            args.Add(delivery.IdUtf8.IsEmpty ? delivery.Id : CopyInto(records, delivery.IdUtf8.Span));
+            args.Add(delivery.LeaseTokenUtf8.IsEmpty ? delivery.LeaseToken : CopyInto(records, delivery.LeaseTokenUtf8.Span));
+            args.Add(delivery.ReplyTo ?? string.Empty);
+            args.Add(RedisResultCodec.StateName(flow.Item.State));
+            int start = records.WrittenCount;
+            RedisResultCodec.WriteOutcome(records, flow.Item, now);
+            args.Add(records.WrittenMemory[start..]);
+            args.Add(flow.FollowUps.Count);
+            foreach (FollowUp followUp in flow.FollowUps)
+            {
+                args.Add(followUp.Key);
+                args.Add(followUp.Payload);
+            }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(
-            RedisScripts.CompleteFlow,
-            [Keys.Active(delivery.Queue), TaskKeyOf(delivery), ResultKeyOf(delivery), Keys.Outbox(delivery.Queue), Keys.OutboxIndex(delivery.Queue)],
-            args).ConfigureAwait(false);
-        return (int)reply == 1;
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteFlow, [Keys.Active(queue), Keys.Outbox(queue), Keys.OutboxIndex(queue)], [.. args]).ConfigureAwait(false);
+        byte[] flags = (byte[]?)reply ?? [];
+        if (flags.Length != count)
+        {
+            ThrowUnexpectedReply(nameof(RedisScripts.CompleteFlow), reply);
+        }
+
+        int j = 0;
+        for (int i = 0; i < items.Count; i++)
+        {
+            if (!filter || string.Equals(items[i].Item.Delivery.Queue, queue, StringComparison.Ordinal))
+            {
+                completed[i] = flags[j++] == (byte)'1' ? 1 : 0;
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -86,13 +113,20 @@ internal sealed partial class RedisBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
-    public async Task<JoinReply> JoinAsync(string groupId, int index, bool success, ReadOnlyMemory<byte> value, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<JoinReply> JoinAsync(string groupId, IReadOnlyList<JoinItem> members, TimeSpan ttl, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(members);
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(
-            RedisScripts.Join,
-            [Keys.Group(groupId), Keys.GroupResults(groupId)],
-            [index, success ? "S" : "F", value, Ms(ttl)]).ConfigureAwait(false))!;
+        var args = new RedisValue[1 + (members.Count * 3)];
+        args[0] = Ms(ttl);
+        for (int i = 0; i < members.Count; i++)
+        {
+            args[1 + (3 * i)] = members[i].Index;
+            args[2 + (3 * i)] = members[i].Success ? "S" : "F";
+            args[3 + (3 * i)] = members[i].Value;
+        }
+
+        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.Join, [Keys.Group(groupId), Keys.GroupResults(groupId)], args).ConfigureAwait(false))!;
         switch ((string?)reply[0])
         {
             case "open":

@@ -203,21 +203,19 @@ internal sealed partial class CeleriacWorker
             return;
         }
 
-        if (!await OutcomeAsync(() => _flowStore.CompleteWithFollowUpsAsync(item, followUps, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+        // Group-committed like plain completions (one broker call per queue for every outcome queued meanwhile); the
+        // follow-ups are then carried out by the pump, in batches, off this consumer.
+        if (await _flowCompletes.SendAsync(new Workflows.FlowCompletion(item, followUps)).ConfigureAwait(false) == 0)
         {
             _outcomes.LeaseLost(delivery);
             return;
         }
 
-        try
-        {
-            await _flows!.CarryOutAsync(delivery.Queue, followUps, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.BrokerError(_logger, ex, "workflow follow-up (the outbox sweep carries it out)", (int)Workflows.FlowForwarder.SweepInterval.TotalMilliseconds);
-        }
+        _flows!.Post(delivery.Queue, followUps);
     }
+
+    private Task SendFlowCompletesAsync(List<Workflows.FlowCompletion> batch, int[] completed)
+        => _flowStore!.CompleteWithFollowUpsAsync(batch, _options.ResultTtl, completed, CancellationToken.None);
 
     /// <summary>A group commit's send failed (broker unreachable): log it; retry unless the worker is being disposed.</summary>
     private bool OnCommitError(Exception ex, int backoffMs)

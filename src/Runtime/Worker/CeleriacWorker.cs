@@ -33,6 +33,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
+    private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
     private readonly OutcomeObserver _outcomes;
     private volatile bool _stopping;
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
@@ -58,6 +59,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
+        _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _outcomes = new OutcomeObserver(logger, listeners, time);
     }
 
@@ -103,11 +105,13 @@ internal sealed partial class CeleriacWorker : BackgroundService
         // Workflow follow-ups a dead worker left in these queues' outboxes are carried out by the sweep (docs/workflows.md).
         using var sweepStop = new CancellationTokenSource();
         Task sweep = Task.CompletedTask;
+        Task pump = Task.CompletedTask;
         if (_broker is Workflows.IWorkflowStore store)
         {
             _flowStore = store;
             _flows = new Workflows.FlowForwarder(store, _time, _options.ResultTtl, _logger, _name);
             sweep = _flows.SweepLoopAsync(_worker.EffectiveQueues, sweepStop.Token);
+            pump = Task.Run(_flows.PumpAsync, CancellationToken.None);
         }
 
         using var heartbeatStop = new CancellationTokenSource();
@@ -144,6 +148,15 @@ internal sealed partial class CeleriacWorker : BackgroundService
         await heartbeat.ConfigureAwait(false);
         await sweepStop.CancelAsync().ConfigureAwait(false);
         await sweep.ConfigureAwait(false);
+        _flows?.Complete(); // the consumers are done: what they posted is carried out before the worker stops
+        try
+        {
+            await pump.WaitAsync(_worker.ShutdownTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Still in the outbox: another worker's sweep carries them out.
+        }
         foreach (Consumer consumer in owners)
         {
             consumer.Run.Dispose();

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Celeriac.Brokers;
 using Microsoft.Extensions.Logging;
 
@@ -18,12 +19,14 @@ internal sealed partial class FlowForwarder
     internal static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(5);
 
     private const int SweepBatch = 200;
+    private const int PumpBatch = 1000;
 
     private readonly IWorkflowStore _store;
     private readonly TimeProvider _time;
     private readonly TimeSpan _ttl;
     private readonly ILogger _logger;
     private readonly string _worker;
+    private readonly Channel<(string Queue, FollowUp FollowUp)> _posted = Channel.CreateUnbounded<(string, FollowUp)>(new UnboundedChannelOptions { SingleReader = true });
 
     public FlowForwarder(IWorkflowStore store, TimeProvider time, TimeSpan resultTtl, ILogger logger, string worker)
     {
@@ -34,22 +37,107 @@ internal sealed partial class FlowForwarder
         _worker = worker;
     }
 
-    /// <summary>Carries out <paramref name="followUps"/> of <paramref name="queue"/>'s outbox, then removes them from it.</summary>
-    public async Task CarryOutAsync(string queue, IReadOnlyList<FollowUp> followUps, CancellationToken cancellationToken)
+    /// <summary>
+    /// Hands follow-ups that were just stored with their outcome to the pump (<see cref="PumpAsync"/>), which carries
+    /// them out in batches off the consumer: a worker that dies first leaves them in the outbox for the sweep.
+    /// </summary>
+    public void Post(string queue, IReadOnlyList<FollowUp> followUps)
+    {
+        foreach (FollowUp followUp in followUps)
+        {
+            if (!_posted.Writer.TryWrite((queue, followUp)))
+            {
+                return; // stopping: the sweep of a live worker carries it out
+            }
+        }
+    }
+
+    /// <summary>Carries out posted follow-ups, as many at a time as were posted meanwhile, until <see cref="Complete"/> and the last one is done.</summary>
+    public async Task PumpAsync()
+    {
+        var batch = new List<(string Queue, FollowUp FollowUp)>(PumpBatch);
+        ChannelReader<(string, FollowUp)> reader = _posted.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < PumpBatch && reader.TryRead(out (string, FollowUp) posted))
+            {
+                batch.Add(posted);
+            }
+
+            try
+            {
+                await CarryOutAsync(batch, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                LogPumpFailed(_logger, ex, batch.Count); // still in the outbox: the sweep carries them out
+            }
+        }
+    }
+
+    /// <summary>No more posts: the pump ends once it has carried out what was posted.</summary>
+    public void Complete() => _posted.Writer.TryComplete();
+
+    /// <summary>
+    /// Carries out follow-ups (of any queues), then removes them from their outboxes: the sends and fails one by one
+    /// (all at once), the joins of one group in one call.
+    /// </summary>
+    public async Task CarryOutAsync(IReadOnlyList<(string Queue, FollowUp FollowUp)> followUps, CancellationToken cancellationToken)
     {
         if (followUps.Count == 0)
         {
             return;
         }
 
-        var keys = new string[followUps.Count];
-        for (int i = 0; i < followUps.Count; i++)
+        var calls = new List<Task>();
+        var joins = new Dictionary<string, List<JoinItem>>(StringComparer.Ordinal);
+        foreach ((_, FollowUp followUp) in followUps)
         {
-            await ForwardAsync(followUps[i], cancellationToken).ConfigureAwait(false);
-            keys[i] = followUps[i].Key;
+            FlowCodec.Decoded decoded;
+            try
+            {
+                decoded = FlowCodec.DecodeFollowUp(followUp.Payload);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or MessagePack.MessagePackSerializationException or InvalidOperationException or EndOfStreamException)
+            {
+                LogUnreadable(_logger, ex, followUp.Key); // nothing can carry it out: removed with the rest
+                continue;
+            }
+
+            if (decoded.Enqueue is { } enqueue)
+            {
+                calls.Add(_store.EnqueueOnceAsync(enqueue, cancellationToken));
+            }
+            else if (decoded.Fail is { } fail)
+            {
+                calls.Add(_store.FailOnceAsync(fail.Queue, fail.Id, Failure(fail.Task, fail.Error), fail.ReplyTo, _ttl, cancellationToken));
+            }
+            else
+            {
+                (string group, int index, bool success, ReadOnlyMemory<byte> value) = decoded.Join!.Value;
+                if (!joins.TryGetValue(group, out List<JoinItem>? members))
+                {
+                    joins[group] = members = [];
+                }
+
+                members.Add(new JoinItem(index, success, value));
+            }
         }
 
-        await _store.RemoveFollowUpsAsync(queue, keys, cancellationToken).ConfigureAwait(false);
+        foreach ((string group, List<JoinItem> members) in joins)
+        {
+            calls.Add(JoinAsync(group, members, cancellationToken));
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        var removals = new List<Task>();
+        foreach (IGrouping<string, (string Queue, FollowUp FollowUp)> queue in followUps.GroupBy(f => f.Queue, StringComparer.Ordinal))
+        {
+            removals.Add(_store.RemoveFollowUpsAsync(queue.Key, [.. queue.Select(f => f.FollowUp.Key)], cancellationToken));
+        }
+
+        await Task.WhenAll(removals).ConfigureAwait(false);
     }
 
     /// <summary>Every <see cref="SweepInterval"/>, carries out what dead workers left in the outboxes of <paramref name="queues"/>.</summary>
@@ -93,7 +181,7 @@ internal sealed partial class FlowForwarder
             }
 
             LogSweeping(_logger, stale.Count, queue);
-            await CarryOutAsync(queue, stale, cancellationToken).ConfigureAwait(false);
+            await CarryOutAsync([.. stale.Select(f => (queue, f))], cancellationToken).ConfigureAwait(false);
             total += stale.Count;
             if (stale.Count < SweepBatch)
             {
@@ -102,33 +190,11 @@ internal sealed partial class FlowForwarder
         }
     }
 
-    private async Task ForwardAsync(FollowUp followUp, CancellationToken cancellationToken)
+    /// <summary>Counts members of one group; when that decides the chord, sends the callback, or records the failure and sends the error callback.</summary>
+    private async Task JoinAsync(string group, List<JoinItem> members, CancellationToken cancellationToken)
     {
-        FlowCodec.Decoded decoded;
-        try
-        {
-            decoded = FlowCodec.DecodeFollowUp(followUp.Payload);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or MessagePack.MessagePackSerializationException or InvalidOperationException)
-        {
-            LogUnreadable(_logger, ex, followUp.Key); // nothing can carry it out: dropped with the rest
-            return;
-        }
-
-        if (decoded.Enqueue is { } enqueue)
-        {
-            await _store.EnqueueOnceAsync(enqueue, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        if (decoded.Fail is { } fail)
-        {
-            await _store.FailOnceAsync(fail.Queue, fail.Id, Failure(fail.Task, fail.Error), fail.ReplyTo, _ttl, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        (string group, int index, bool success, ReadOnlyMemory<byte> value) = decoded.Join!.Value;
-        JoinReply reply = await _store.JoinAsync(group, index, success, value, _ttl, cancellationToken).ConfigureAwait(false);
+        JoinReply reply = await _store.JoinAsync(group, members, _ttl, cancellationToken).ConfigureAwait(false);
+        int index = members[0].Index;
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         switch (reply.State)
         {
@@ -174,6 +240,9 @@ internal sealed partial class FlowForwarder
 
     [LoggerMessage(4002, LogLevel.Error, "Workflow follow-up {Key} cannot be read; dropped")]
     private static partial void LogUnreadable(ILogger logger, Exception exception, string key);
+
+    [LoggerMessage(4004, LogLevel.Warning, "Carrying out {Count} workflow follow-ups failed; they stay in the outbox and the sweep carries them out")]
+    private static partial void LogPumpFailed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(4003, LogLevel.Warning, "Member {Index} of group {Group} finished, but the group's join state is gone (expired after its TTL); its outcome is not counted")]
     private static partial void LogGroupGone(ILogger logger, string group, int index);

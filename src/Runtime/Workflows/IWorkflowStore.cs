@@ -11,6 +11,17 @@ namespace Celeriac.Workflows;
 /// <param name="Payload">The encoded follow-up.</param>
 internal readonly record struct FollowUp(string Key, ReadOnlyMemory<byte> Payload);
 
+/// <summary>A workflow task's outcome with its follow-ups (<see cref="IWorkflowStore.CompleteWithFollowUpsAsync"/>).</summary>
+/// <param name="Item">The outcome (its delivery's lease token fences the write).</param>
+/// <param name="FollowUps">What the workflow does next, stored in the queue's outbox with the outcome.</param>
+internal readonly record struct FlowCompletion(CompleteItem Item, IReadOnlyList<FollowUp> FollowUps);
+
+/// <summary>One chord member's final outcome, to count (<see cref="IWorkflowStore.JoinAsync"/>).</summary>
+/// <param name="Index">The member's index (call order).</param>
+/// <param name="Success">Whether it succeeded.</param>
+/// <param name="Value">A success's encoded result; a failure's description (<see cref="FlowCodec.EncodeMemberError"/>).</param>
+internal readonly record struct JoinItem(int Index, bool Success, ReadOnlyMemory<byte> Value);
+
 /// <summary>Where a chord stands after a member's outcome was counted (<see cref="IWorkflowStore.JoinAsync"/>).</summary>
 internal enum JoinState
 {
@@ -47,11 +58,12 @@ internal sealed record JoinReply(JoinState State, ReadOnlyMemory<byte> Spec, int
 internal interface IWorkflowStore
 {
     /// <summary>
-    /// Atomically, if the lease is still held: stores the final result, acknowledges the message, notifies waiters
-    /// (as <see cref="ITaskBroker.CompleteManyAsync"/>), and puts <paramref name="followUps"/> in the queue's outbox.
-    /// Returns <see langword="false"/> (nothing changed) when the lease was lost.
+    /// Atomically for each item whose lease is still held: stores the final result, acknowledges the message, notifies
+    /// waiters (as <see cref="ITaskBroker.CompleteManyAsync"/>), and puts the item's follow-ups in its queue's outbox; in
+    /// as few broker calls as the broker allows (one per queue for Redis), each item fenced on its own. Writes 1
+    /// (completed) or 0 (lease lost: nothing changed for it) into <paramref name="completed"/>[i].
     /// </summary>
-    Task<bool> CompleteWithFollowUpsAsync(CompleteItem item, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken);
+    Task CompleteWithFollowUpsAsync(IReadOnlyList<FlowCompletion> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken);
 
     /// <summary>Stores a message unless its id already has a message or a result in its queue (sent before); returns whether it was stored.</summary>
     Task<bool> EnqueueOnceAsync(EnqueueItem item, CancellationToken cancellationToken);
@@ -63,10 +75,10 @@ internal interface IWorkflowStore
     Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Counts member <paramref name="index"/>'s final outcome once (a repeat changes nothing) and returns where the chord
-    /// stands. A success's value is kept for the callback; a failure fails the chord (the first one is kept).
+    /// Counts chord members' final outcomes, each member index once (a repeat changes nothing), and returns where the
+    /// chord stands after them. A success's value is kept for the callback; a failure fails the chord (the first one is kept).
     /// </summary>
-    Task<JoinReply> JoinAsync(string groupId, int index, bool success, ReadOnlyMemory<byte> value, TimeSpan ttl, CancellationToken cancellationToken);
+    Task<JoinReply> JoinAsync(string groupId, IReadOnlyList<JoinItem> members, TimeSpan ttl, CancellationToken cancellationToken);
 
     /// <summary>Removes follow-ups that were carried out from <paramref name="queue"/>'s outbox.</summary>
     Task RemoveFollowUpsAsync(string queue, IReadOnlyList<string> keys, CancellationToken cancellationToken);

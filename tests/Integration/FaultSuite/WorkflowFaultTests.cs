@@ -124,7 +124,9 @@ public sealed class WorkflowFaultTests(ITestOutputHelper output) : ProcessTestBa
             delivery.ReplyTo = envelope.ReplyTo;
             byte[] value = MessagePackSerializer.Serialize(11L);
             List<FollowUp> followUps = FlowCodec.OnSuccess(envelope, FlowCodec.DecodeFlow(envelope.Flow), value, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            Assert.True(await dying.CompleteWithFollowUpsAsync(CompleteItem.Success(delivery, value, envelope.Task, 0, DateTimeOffset.UtcNow, "dying"), followUps, TimeSpan.FromHours(1), CancellationToken.None));
+            var completed = new int[1];
+            await dying.CompleteWithFollowUpsAsync([new FlowCompletion(CompleteItem.Success(delivery, value, envelope.Task, 0, DateTimeOffset.UtcNow, "dying"), followUps)], TimeSpan.FromHours(1), completed, CancellationToken.None);
+            Assert.Equal(1, completed[0]);
         }
 
         IDatabase db = redis.GetDatabase();

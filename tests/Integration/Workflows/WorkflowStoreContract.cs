@@ -35,20 +35,33 @@ public abstract class WorkflowStoreContract : IAsyncLifetime
         return group;
     }
 
+    private Task<JoinReply> JoinAsync(string group, int index, bool success, byte[] value)
+        => Store.JoinAsync(group, [new JoinItem(index, success, value)], Ttl, CancellationToken.None);
+
+    [Fact]
+    public async Task Members_counted_in_one_call_count_each_index_once()
+    {
+        string group = await NewGroupAsync(3);
+        JoinItem[] members = [new(2, true, new byte[] { 0x02 }), new(0, true, new byte[] { 0x00 }), new(2, true, new byte[] { 0x7f }), new(1, true, new byte[] { 0x01 })];
+        JoinReply done = await Store.JoinAsync(group, members, Ttl, CancellationToken.None);
+        Assert.Equal(JoinState.Done, done.State);
+        Assert.Equal([0x00, 0x01, 0x02], done.Values.Select(v => v.Span[0]));
+    }
+
     [Fact]
     public async Task A_member_counted_twice_is_counted_once_and_the_chord_is_done_only_with_the_last_one()
     {
         string group = await NewGroupAsync(3);
-        Assert.Equal(JoinState.Open, (await Store.JoinAsync(group, 1, true, new byte[] { 0x01 }, Ttl, CancellationToken.None)).State);
-        Assert.Equal(JoinState.Open, (await Store.JoinAsync(group, 1, true, new byte[] { 0x01 }, Ttl, CancellationToken.None)).State); // a repeat
-        Assert.Equal(JoinState.Open, (await Store.JoinAsync(group, 0, true, new byte[] { 0x00 }, Ttl, CancellationToken.None)).State);
-        JoinReply done = await Store.JoinAsync(group, 2, true, new byte[] { 0x02 }, Ttl, CancellationToken.None);
+        Assert.Equal(JoinState.Open, (await JoinAsync(group, 1, true, [0x01])).State);
+        Assert.Equal(JoinState.Open, (await JoinAsync(group, 1, true, [0x01])).State); // a repeat
+        Assert.Equal(JoinState.Open, (await JoinAsync(group, 0, true, [0x00])).State);
+        JoinReply done = await JoinAsync(group, 2, true, [0x02]);
         Assert.Equal(JoinState.Done, done.State);
         Assert.Equal([0x00, 0x01, 0x02], done.Values.Select(v => v.Span[0]));
 
         // A repeat after the end (a sweep re-forwarding a join) answers the same, first value kept: the send-once of the
         // callback's id turns it into nothing.
-        JoinReply again = await Store.JoinAsync(group, 2, true, new byte[] { 0x7f }, Ttl, CancellationToken.None);
+        JoinReply again = await JoinAsync(group, 2, true, [0x7f]);
         Assert.Equal(JoinState.Done, again.State);
         Assert.Equal([0x00, 0x01, 0x02], again.Values.Select(v => v.Span[0]));
     }
@@ -58,19 +71,19 @@ public abstract class WorkflowStoreContract : IAsyncLifetime
     {
         string group = await NewGroupAsync(3);
         byte[] error = FlowCodec.EncodeMemberError("m1", "task", new TaskError("E", "boom", null));
-        JoinReply failed = await Store.JoinAsync(group, 1, false, error, Ttl, CancellationToken.None);
+        JoinReply failed = await JoinAsync(group, 1, false, error);
         Assert.Equal(JoinState.Failed, failed.State);
         Assert.Equal(1, failed.FailedIndex);
         Assert.Equal("boom", FlowCodec.DecodeMemberError(failed.FailedError).Message);
-        Assert.Equal(JoinState.Failed, (await Store.JoinAsync(group, 0, true, new byte[] { 0x00 }, Ttl, CancellationToken.None)).State);
-        JoinReply last = await Store.JoinAsync(group, 2, false, FlowCodec.EncodeMemberError("m2", "task", new TaskError("E", "later", null)), Ttl, CancellationToken.None);
+        Assert.Equal(JoinState.Failed, (await JoinAsync(group, 0, true, [0x00])).State);
+        JoinReply last = await JoinAsync(group, 2, false, FlowCodec.EncodeMemberError("m2", "task", new TaskError("E", "later", null)));
         Assert.Equal(JoinState.Failed, last.State);
         Assert.Equal(1, last.FailedIndex);
     }
 
     [Fact]
     public async Task A_join_for_a_group_with_no_state_is_gone()
-        => Assert.Equal(JoinState.Gone, (await Store.JoinAsync(Broker.NewTaskId(), 0, true, new byte[] { 0x01 }, Ttl, CancellationToken.None)).State);
+        => Assert.Equal(JoinState.Gone, (await JoinAsync(Broker.NewTaskId(), 0, true, [0x01])).State);
 
     [Fact]
     public async Task A_step_is_sent_once_however_often_its_send_is_repeated_also_after_it_ran()
@@ -114,9 +127,12 @@ public abstract class WorkflowStoreContract : IAsyncLifetime
         FollowUp[] followUps = [new("e:next", new byte[] { 1, 2, 3 })];
         CompleteItem Item(Delivery d) => CompleteItem.Success(d, new byte[] { 0x01 }, "t", 0, DateTimeOffset.UtcNow, "w");
 
-        Assert.False(await Store.CompleteWithFollowUpsAsync(Item(stale), followUps, Ttl, CancellationToken.None));
+        var completed = new int[2];
+        await Store.CompleteWithFollowUpsAsync([new FlowCompletion(Item(stale), followUps)], Ttl, completed, CancellationToken.None);
+        Assert.Equal(0, completed[0]);
         Assert.Empty(await Store.ClaimStaleFollowUpsAsync("default", DateTimeOffset.UtcNow.AddMinutes(1), 10, CancellationToken.None));
-        Assert.True(await Store.CompleteWithFollowUpsAsync(Item(held), followUps, Ttl, CancellationToken.None));
+        await Store.CompleteWithFollowUpsAsync([new FlowCompletion(Item(held), followUps)], Ttl, completed, CancellationToken.None);
+        Assert.Equal(1, completed[0]);
         Assert.Equal(TaskState.Success, (await Broker.GetResultAsync(id, "default", CancellationToken.None)).State);
 
         // Not yet stale: a sweep with an earlier cut-off leaves it to its worker.

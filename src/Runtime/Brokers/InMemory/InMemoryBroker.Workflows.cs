@@ -9,31 +9,42 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
     private readonly Dictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
-    public Task<bool> CompleteWithFollowUpsAsync(CompleteItem item, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task CompleteWithFollowUpsAsync(IReadOnlyList<FlowCompletion> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(followUps);
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(completed);
         cancellationToken.ThrowIfCancellationRequested();
-        Delivery delivery = item.Delivery;
+        for (int i = 0; i < items.Count; i++)
+        {
+            completed[i] = CompleteWithFollowUps(items[i], ttl) ? 1 : 0;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private bool CompleteWithFollowUps(FlowCompletion flow, TimeSpan ttl)
+    {
+        Delivery delivery = flow.Item.Delivery;
         List<TaskCompletionSource>? waiters;
         lock (_gate)
         {
             if (!HoldsLeaseLocked(delivery, out _))
             {
-                return Task.FromResult(false);
+                return false;
             }
 
             GetQueue(delivery.Queue).Active.Remove(delivery.Id);
             _messages.Remove(delivery.Id);
-            waiters = StoreFinalLocked(delivery.Id, item.Result, ttl);
+            waiters = StoreFinalLocked(delivery.Id, flow.Item.Result, ttl);
             Dictionary<string, (byte[], long)> outbox = OutboxLocked(delivery.Queue);
-            foreach (FollowUp followUp in followUps)
+            foreach (FollowUp followUp in flow.FollowUps)
             {
                 outbox[followUp.Key] = (followUp.Payload.ToArray(), NowMs);
             }
         }
 
         Wake(waiters);
-        return Task.FromResult(true);
+        return true;
     }
 
     /// <inheritdoc />
@@ -86,8 +97,9 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
-    public Task<JoinReply> JoinAsync(string groupId, int index, bool success, ReadOnlyMemory<byte> value, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task<JoinReply> JoinAsync(string groupId, IReadOnlyList<JoinItem> members, TimeSpan ttl, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(members);
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
@@ -97,15 +109,20 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
                 return Task.FromResult(JoinReply.Gone);
             }
 
-            if (group.Outcomes.TryAdd(index, value.ToArray()))
+            foreach (JoinItem member in members)
             {
-                if (!success)
+                if (!group.Outcomes.TryAdd(member.Index, member.Value.ToArray()))
+                {
+                    continue;
+                }
+
+                if (!member.Success)
                 {
                     if (group.State == JoinState.Open)
                     {
                         group.State = JoinState.Failed;
-                        group.FailedIndex = index;
-                        group.FailedError = value.ToArray();
+                        group.FailedIndex = member.Index;
+                        group.FailedError = member.Value.ToArray();
                     }
                 }
                 else if (++group.Done == group.Total && group.State == JoinState.Open)

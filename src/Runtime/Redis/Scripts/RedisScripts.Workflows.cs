@@ -3,37 +3,51 @@ namespace Celeriac.Redis;
 internal static partial class RedisScripts
 {
     /// <summary>
-    /// Completes one task of a workflow: as CompleteMany does for one id (fenced, result, ack, notify), and in the same
-    /// step puts its follow-ups (the chain's next step, the chord member's count) in the queue's outbox, so that a worker
-    /// killed after this call loses nothing: the outbox is carried out by whoever sweeps it.
+    /// Completes tasks of a workflow: as CompleteMany does (each id fenced on its own, result, ack, notify), and in the
+    /// same step puts each completed task's follow-ups (the chain's next step, the chord member's count) in the queue's
+    /// outbox, so that a worker killed after this call loses nothing: the outbox is carried out by whoever sweeps it.
     /// </summary>
-    // KEYS[1] -> P:{q}:active   KEYS[2] -> P:{q}:t:<id>   KEYS[3] -> P:{q}:r:<id>   KEYS[4] -> P:{q}:flow   KEYS[5] -> P:{q}:flowq
-    // ARGV[1] -> result TTL (ms)   ARGV[2] -> task id   ARGV[3] -> lease token   ARGV[4] -> done channel P:done:<id>
-    // ARGV[5] -> reply channel or ""   ARGV[6] -> state name   ARGV[7] -> result record   ARGV[8] -> now (unix ms)
-    // ARGV[9..] -> per follow-up: key, encoded follow-up
-    // Side effect: HSET P:{q}:r:<id> state rec, PEXPIRE; ZREM active; DEL the message; HSET flow key payload and
-    //              ZADD flowq now key per follow-up; PUBLISH done (and reply)
-    // Returns: 1 when completed, 0 when the lease is no longer held (nothing changed)
+    // KEYS[1] -> P:{q}:active   KEYS[2] -> P:{q}:flow   KEYS[3] -> P:{q}:flowq
+    // ARGV[1] -> result TTL (ms)   ARGV[2] -> message hash prefix P:{q}:t:   ARGV[3] -> done channel prefix P:done:
+    // ARGV[4] -> result hash prefix P:{q}:r:   ARGV[5] -> now (unix ms)
+    // ARGV[6..] -> per item: id, lease token, reply channel or "", state name, result record, k, then k pairs (follow-up key, payload)
+    // Keys built here: P:{q}:t:<id> and P:{q}:r:<id> from the prefixes, in the slot of KEYS[1] (same hash tag)
+    // Side effect: per completed id, HSET P:{q}:r:<id> state rec, PEXPIRE, ZREM active, DEL the message, HSET flow key
+    //              payload and ZADD flowq now key per follow-up, PUBLISH done (and reply)
+    // Returns: one string with a character per item, '1' when completed, '0' when that lease is no longer held (nothing
+    //          changed for that id)
     public const string CompleteFlow = """
-        if redis.pcall('HGET', KEYS[2], 'lease') ~= ARGV[3] then
-          return 0
+        local out = {}
+        local i = 6
+        while i <= #ARGV do
+          local id = ARGV[i]
+          local key = ARGV[2] .. id
+          local k = tonumber(ARGV[i + 5])
+          if redis.pcall('HGET', key, 'lease') == ARGV[i + 1] then
+            local rkey = ARGV[4] .. id
+            if type(redis.pcall('HSET', rkey, 'state', ARGV[i + 3], 'rec', ARGV[i + 4])) == 'table' then
+              redis.call('DEL', rkey) -- a result key of another type is no record: replaced
+              redis.call('HSET', rkey, 'state', ARGV[i + 3], 'rec', ARGV[i + 4])
+            end
+            redis.call('PEXPIRE', rkey, ARGV[1])
+            redis.call('ZREM', KEYS[1], id)
+            redis.call('DEL', key)
+            for j = 1, k do
+              local at = i + 4 + (2 * j)
+              redis.call('HSET', KEYS[2], ARGV[at], ARGV[at + 1])
+              redis.call('ZADD', KEYS[3], ARGV[5], ARGV[at])
+            end
+            redis.call('PUBLISH', ARGV[3] .. id, ARGV[i + 3])
+            if ARGV[i + 2] ~= '' then
+              redis.call('PUBLISH', ARGV[i + 2], ARGV[i + 4])
+            end
+            out[#out + 1] = '1'
+          else
+            out[#out + 1] = '0'
+          end
+          i = i + 6 + (2 * k)
         end
-        if type(redis.pcall('HSET', KEYS[3], 'state', ARGV[6], 'rec', ARGV[7])) == 'table' then
-          redis.call('DEL', KEYS[3]) -- a result key of another type is no record: replaced
-          redis.call('HSET', KEYS[3], 'state', ARGV[6], 'rec', ARGV[7])
-        end
-        redis.call('PEXPIRE', KEYS[3], ARGV[1])
-        redis.call('ZREM', KEYS[1], ARGV[2])
-        redis.call('DEL', KEYS[2])
-        for i = 9, #ARGV, 2 do
-          redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1])
-          redis.call('ZADD', KEYS[5], ARGV[8], ARGV[i])
-        end
-        redis.call('PUBLISH', ARGV[4], ARGV[6])
-        if ARGV[5] ~= '' then
-          redis.call('PUBLISH', ARGV[5], ARGV[7])
-        end
-        return 1
+        return table.concat(out)
         """;
 
     /// <summary>Stores one message unless its id was sent before (a message or a result exists): a workflow step sent at most once.</summary>
@@ -92,11 +106,11 @@ internal static partial class RedisScripts
         """;
 
     /// <summary>
-    /// Counts one chord member's final outcome, once per member index however often it is repeated, and says where the
+    /// Counts chord members' final outcomes, once per member index however often one is repeated, and says where the
     /// chord stands: the callback is due exactly when the last success is counted, the chord fails with its first failure.
     /// </summary>
     // KEYS[1] -> P:{g:<group>}:g   KEYS[2] -> P:{g:<group>}:gr
-    // ARGV[1] -> member index   ARGV[2] -> 'S' (success) or 'F' (failure)   ARGV[3] -> the value, or the failure   ARGV[4] -> TTL (ms)
+    // ARGV[1] -> TTL (ms)   ARGV[2..] -> per member: index, 'S' (success) or 'F' (failure), the value or the failure
     // Side effect: the first outcome of an index: HSETNX gr index value; a success HINCRBY done (state 'done' when it
     //              reaches total), the first failure sets state 'failed', fidx and ferr; both keys' TTL renewed
     // Returns: { 'gone' } when the group has no state; { 'open' }; { 'failed', spec, fidx, ferr };
@@ -106,19 +120,25 @@ internal static partial class RedisScripts
         if not total then
           return { 'gone' }
         end
-        if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[3]) == 1 then
-          if ARGV[2] == 'F' then
-            if redis.call('HGET', KEYS[1], 'state') == 'open' then
-              redis.call('HSET', KEYS[1], 'state', 'failed', 'fidx', ARGV[1], 'ferr', ARGV[3])
-            end
-          else
-            local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
-            if done == total and redis.call('HGET', KEYS[1], 'state') == 'open' then
-              redis.call('HSET', KEYS[1], 'state', 'done')
+        local counted = false
+        for i = 2, #ARGV, 3 do
+          if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 2]) == 1 then
+            counted = true
+            if ARGV[i + 1] == 'F' then
+              if redis.call('HGET', KEYS[1], 'state') == 'open' then
+                redis.call('HSET', KEYS[1], 'state', 'failed', 'fidx', ARGV[i], 'ferr', ARGV[i + 2])
+              end
+            else
+              local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
+              if done == total and redis.call('HGET', KEYS[1], 'state') == 'open' then
+                redis.call('HSET', KEYS[1], 'state', 'done')
+              end
             end
           end
-          redis.call('PEXPIRE', KEYS[1], ARGV[4])
-          redis.call('PEXPIRE', KEYS[2], ARGV[4])
+        end
+        if counted then
+          redis.call('PEXPIRE', KEYS[1], ARGV[1])
+          redis.call('PEXPIRE', KEYS[2], ARGV[1])
         end
         local state = redis.call('HGET', KEYS[1], 'state')
         if state == 'open' then
