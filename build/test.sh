@@ -12,15 +12,42 @@ work="$root/.tmp/test"
 rm -rf "$work"; mkdir -p "$work/results"
 port=""
 aot_worker_pid=""
+# The redis-servers of the Cluster, Sentinel, TLS and ACL fixtures and the worker processes are stopped by the tests
+# that start them; this is the safety net for a test host that crashed or was killed before it could (its children
+# are then orphans that nothing else stops). The test hosts run with TMPDIR in this run's directory, where every
+# fixture makes its server's --dir (redis-server rewrites its environment for its process title, so its working
+# directory is what marks it); worker processes carry the marker in their environment.
+export CELERIAC_TEST_RUN="test-$$-$(date +%s%N)"
+mkdir -p "$work/tmp"
+kill_leftovers() {
+  local pid name
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    [ "$pid" = "$$" ] && continue
+    name=$(cat "/proc/$pid/comm" 2>/dev/null) || continue
+    case "$name" in
+      redis-server|redis-sentinel) [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$work/tmp/"* ]] || continue;;
+      dotnet|celeriac-*|Celeriac.*)
+        grep -qzx "CELERIAC_TEST_RUN=$CELERIAC_TEST_RUN" "/proc/$pid/environ" 2>/dev/null || continue
+        tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "TestWorker\|Celeriac.Fuzz\|celeriac-aot" || continue;;
+      *) continue;;
+    esac
+    kill -9 "$pid" 2>/dev/null && echo "cleanup: stopped a leftover $name (pid $pid) started by this run"
+  done
+}
 cleanup() {
   if [ -n "$aot_worker_pid" ]; then kill "$aot_worker_pid" 2>/dev/null || true; fi
   if [ -n "$port" ]; then celeriac_stop_redis "$work/redis" "$port"; fi
-  # Worker processes started by the integration tests are killed by the tests; this is the safety net.
-  pkill -f "$root/tests/.*/bin/.*TestWorker" 2>/dev/null || true
+  kill_leftovers
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Snapshot tests overwrite their snapshots and pass when this is set: the test command must never accept them.
+if [ -n "${CELERIAC_ACCEPT_SNAPSHOTS:-}" ]; then
+  echo "CELERIAC_ACCEPT_SNAPSHOTS is set: the test command never accepts generator snapshots (every snapshot test would pass). Accept them with 'CELERIAC_ACCEPT_SNAPSHOTS=1 dotnet test tests/GeneratorTests', review the diff, then run this without it."
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 celeriac_ensure_redis || { echo "0 passed, 1 failed"; exit 1; }
 port=$(celeriac_free_port)
 celeriac_start_redis "$work/redis" "$port" || { echo "0 passed, 1 failed"; exit 1; }
@@ -39,7 +66,7 @@ for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
   grep -q 'Microsoft.NET.Test.Sdk' "$project" || continue
   echo "== $name"
-  dotnet test "$project" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
+  TMPDIR="$work/tmp" dotnet test "$project" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
     --results-directory "$work/results" -- RunConfiguration.TestSessionTimeout=1200000 || status=1
 done
 

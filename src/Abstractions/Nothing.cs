@@ -32,6 +32,7 @@ public readonly struct Nothing : IEquatable<Nothing>
 }
 
 /// <summary>Writes <see cref="Nothing"/> as nil and skips whatever value it reads.</summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)] // used by generated code
 public sealed class NothingFormatter : IMessagePackFormatter<Nothing>
 {
     /// <summary>The shared instance.</summary>

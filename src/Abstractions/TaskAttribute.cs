@@ -59,4 +59,10 @@ public sealed class TaskAttribute : Attribute
     /// Within a queue, higher priorities are delivered first (FIFO within one level); see docs/routing.md.
     /// </summary>
     public int Priority { get; set; }
+
+    /// <summary>
+    /// Where the worker runs the method: <see cref="TaskExecution.Pool"/> (the default) or <see cref="TaskExecution.Cpu"/>,
+    /// the worker's dedicated CPU threads, for methods that compute or block for a long time (docs/workers.md).
+    /// </summary>
+    public TaskExecution Execution { get; set; }
 }

@@ -95,6 +95,7 @@ public sealed class TaskCatalog
 /// of an assembly referencing it (a worker application) can register those tasks without reflection.
 /// </summary>
 [AttributeUsage(AttributeTargets.Assembly, AllowMultiple = false)]
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)] // used by generated code
 public sealed class TaskAssemblyAttribute : Attribute
 {
     /// <summary>Creates the marker.</summary>

@@ -40,6 +40,9 @@ public sealed class TaskPolicy
     /// <summary>The soft time limit (the run's token is cancelled), or <see langword="null"/>.</summary>
     public TimeSpan? SoftTimeLimit { get; init; }
 
+    /// <summary>Where the worker runs the method (<see cref="TaskAttribute.Execution"/>).</summary>
+    public TaskExecution Execution { get; init; }
+
     /// <summary>The delay before retry number <paramref name="retry"/> (1 for the first retry) without jitter: <c>min(RetryBackoff × 2^(retry-1), RetryBackoffMax)</c>.</summary>
     /// <param name="retry">The retry number, from 1.</param>
     /// <returns>The capped exponential delay.</returns>

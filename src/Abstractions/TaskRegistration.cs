@@ -12,9 +12,11 @@ namespace Celeriac;
 /// <param name="context">The run's context; <see cref="TaskContext.Services"/> is the run's DI scope.</param>
 /// <param name="result">Receives the encoded return value.</param>
 /// <returns>A task that completes when the method has returned.</returns>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)] // used by generated code
 public delegate ValueTask TaskInvoker(ReadOnlyMemory<byte> args, TaskContext context, IBufferWriter<byte> result);
 
 /// <summary>One entry of the worker's dispatch table. Generated per task.</summary>
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)] // used by generated code
 public sealed class TaskRegistration
 {
     /// <summary>Creates an entry.</summary>
@@ -63,6 +65,7 @@ public sealed class TaskRegistration
 /// The worker makes only what is asked for, so that a task that needs nothing costs no allocation per run.
 /// </summary>
 [Flags]
+[System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)] // used by generated code
 public enum TaskNeeds
 {
     /// <summary>Only the cancellation token: a static method that takes no <see cref="TaskContext"/>.</summary>

@@ -16,6 +16,7 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly bool _ownsBroker;
     private readonly TaskCatalog _catalog;
+    private readonly Client.EnvelopeFactory _envelopes;
 
     internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null)
     {
@@ -24,6 +25,7 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         _time = time;
         _ownsBroker = ownsBroker;
         _catalog = catalog ?? TaskCatalog.Global;
+        _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
     }
 
     /// <summary>Creates a client without a host. With <see cref="CeleriacOptions.Redis"/> unset, the client has its own in-process broker (useful only together with a worker in the same process; prefer DI for that).</summary>
@@ -51,9 +53,9 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     public async ValueTask<string> SendAsync<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(task);
-        CheckOptions(options);
+        _envelopes.CheckOptions(options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        EnqueueItem item = BuildItem(broker, task, args, options);
+        EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel);
         await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
         return item.Id;
     }
@@ -74,14 +76,14 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
             throw new ArgumentException("TaskOptions.TaskId cannot be shared by several tasks.", nameof(options));
         }
 
-        CheckOptions(options);
+        _envelopes.CheckOptions(options);
 
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
         var items = new EnqueueItem[argsList.Count];
         var ids = new string[items.Length];
         for (int i = 0; i < items.Length; i++)
         {
-            items[i] = BuildItem(broker, task, argsList[i], options);
+            items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel);
             ids[i] = items[i].Id;
         }
 
@@ -212,97 +214,4 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
 
     /// <inheritdoc/>
     public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
-
-    /// <summary>
-    /// Refuses per-call options that would send a task somewhere or at a time the caller did not mean: both a countdown
-    /// and an ETA (or both expiry forms), a queue name that is not valid, or — when the loaded task assemblies declare
-    /// queues — a queue none of them declares (nobody would consume it). Runs once per send, not per task of a bulk send.
-    /// </summary>
-    private void CheckOptions(TaskOptions? options)
-    {
-        if (options is null)
-        {
-            return;
-        }
-
-        if (options is { Countdown: not null, Eta: not null })
-        {
-            throw new ArgumentException("TaskOptions.Countdown and TaskOptions.Eta are both set; set one of them (Countdown is relative to the send, Eta is an instant).", nameof(options));
-        }
-
-        if (options is { ExpiresIn: not null, Expires: not null })
-        {
-            throw new ArgumentException("TaskOptions.ExpiresIn and TaskOptions.Expires are both set; set one of them (ExpiresIn is relative to the send, Expires is an instant).", nameof(options));
-        }
-
-        if (options.Queue is { } queue)
-        {
-            if (QueueName.Validate(queue) is { } problem)
-            {
-                throw new ArgumentException($"TaskOptions.Queue '{queue}' is not a valid queue name: {problem}.", nameof(options));
-            }
-
-            if (_catalog.HasQueueDeclarations && !_catalog.IsQueueDeclared(queue))
-            {
-                throw new ArgumentException(
-                    $"TaskOptions.Queue '{queue}' is not declared by any loaded task assembly, so no worker consumes it. Declared queues: "
-                    + string.Join(", ", _catalog.DeclaredQueues.Select(q => "'" + q + "'"))
-                    + ". Use a generated constant (TaskOptions.QueueName = Celeriac.Generated.<Assembly>.Queues.<Name>) or declare it with [assembly: TaskQueue(\"" + queue + "\")].",
-                    nameof(options));
-            }
-        }
-    }
-
-    private EnqueueItem BuildItem<TArgs>(ITaskBroker broker, TaskDefinition<TArgs> task, TArgs args, TaskOptions? options)
-    {
-        var argsBuffer = new ArrayBufferWriter<byte>(64);
-        var writer = new MessagePack.MessagePackWriter(argsBuffer);
-        task.ArgsFormatter.Serialize(ref writer, args, task.SerializerOptions);
-        writer.Flush();
-
-        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        string id = options?.TaskId ?? broker.NewTaskId();
-        int priority = options?.Priority ?? task.Priority;
-        if (priority is < 0 or > 9)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), priority, "TaskOptions.Priority must be between 0 and 9.");
-        }
-
-        long? eta = options?.Eta?.ToUnixTimeMilliseconds() ?? (options?.Countdown is { } countdown ? now + (long)countdown.TotalMilliseconds : null);
-        long? expires = options?.Expires?.ToUnixTimeMilliseconds() ?? (options?.ExpiresIn is { } expiresIn ? now + (long)expiresIn.TotalMilliseconds : null);
-        string queue = options?.Queue ?? task.Queue;
-        RunningTask.TryGet(out string? parentId, out string? parentRootId); // sent from inside a running task: its child
-        var envelope = new Envelope
-        {
-            Id = id,
-            Task = task.Name,
-            Args = argsBuffer.WrittenMemory,
-            Queue = queue,
-            EtaMs = eta,
-            ExpiresMs = expires,
-            RootId = options?.RootId ?? parentRootId ?? id,
-            ParentId = options?.ParentId ?? parentId,
-            Headers = options?.Headers is { Count: > 0 } headers ? new Dictionary<string, string>(headers, StringComparer.Ordinal) : null,
-            Priority = priority,
-            CreatedMs = now,
-            ReplyTo = broker.ReplyChannel,
-        };
-        byte[] bytes = EnvelopeCodec.Encode(envelope);
-        if (_options.MaxMessageBytes > 0 && bytes.Length > _options.MaxMessageBytes)
-        {
-            throw new ArgumentException($"The message of task '{task.Name}' is {bytes.Length} bytes, over the {_options.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
-        }
-
-        if (envelope.Headers is { Count: > EnvelopeCodec.MaxHeaders })
-        {
-            throw new ArgumentException($"Task '{task.Name}' is sent with {envelope.Headers.Count} headers; a worker reads at most {EnvelopeCodec.MaxHeaders}.", nameof(options));
-        }
-
-        if (_options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) == PayloadScan.Outcome.TooManyElements)
-        {
-            throw new ArgumentException($"The arguments of task '{task.Name}' hold more than {_options.MaxMessageElements} MessagePack values (CeleriacOptions.MaxMessageElements).", nameof(args));
-        }
-
-        return new EnqueueItem(id, queue, bytes, eta ?? 0, priority);
-    }
 }

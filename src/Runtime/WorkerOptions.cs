@@ -29,6 +29,13 @@ public sealed class WorkerOptions
     public int Concurrency { get; set; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// How many dedicated threads run the tasks marked <see cref="TaskExecution.Cpu"/>: at most this many of them compute
+    /// at once, whatever <see cref="Concurrency"/> is, and never on the thread pool. Default: the number of processors.
+    /// At least 1. The threads are made only when a loaded task runs there.
+    /// </summary>
+    public int CpuThreads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>
     /// How many tasks the worker holds at once, running and waiting to run (Celery's concurrency × prefetch multiplier).
     /// Held tasks are leased and their leases renewed. 0 (the default) means <see cref="Concurrency"/>: the worker
     /// fetches only for free run slots, so every fetched task starts at once and its run is counted by the fetch itself
@@ -80,6 +87,11 @@ public sealed class WorkerOptions
         if (Concurrency < 1)
         {
             return $"Celeriac:Worker:Concurrency must be at least 1 (it is {Concurrency}).";
+        }
+
+        if (CpuThreads < 1)
+        {
+            return $"Celeriac:Worker:CpuThreads must be at least 1 (it is {CpuThreads}).";
         }
 
         if (Prefetch != 0 && Prefetch < Concurrency)

@@ -17,10 +17,13 @@ internal sealed record FuzzOptions
     public int PerMessageMs { get; init; } = 5;
 
     /// <summary>
-    /// Room for the worker's own drift over a long run above the baseline taken after the warm-up (heap fragmentation,
-    /// pooled buffers kept): measured at 8–13 MB over 5–15 minute runs, independent of the message limits.
+    /// Room for the worker's own drift above the baseline taken after the warm-up (heap fragmentation, pooled buffers
+    /// kept, and garbage the GC has not yet collected, which grows with the message rate): 8–13 MB over the formula in
+    /// 5–15 minute runs at ~600 messages/s, 24 MB in the bounded run on a CI machine at 2,300 messages/s. 64 MB keeps
+    /// that out of the invariant while a blow-up of the kind it is there for (332–778 MB before the fixes of
+    /// docs/reliability.md §8) stays far over it.
     /// </summary>
-    public int MemorySlackMb { get; init; } = 32;
+    public int MemorySlackMb { get; init; } = 64;
     public IReadOnlyList<string> Replay { get; init; } = [];
 
     /// <summary>The categories to generate (all by default; <c>--only a,b</c> or <c>--skip a,b</c> narrow them).</summary>

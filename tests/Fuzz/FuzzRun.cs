@@ -198,6 +198,41 @@ internal sealed class FuzzRun(FuzzOptions o) : IAsyncDisposable
             _longLinesSeen++;
             Violate("bounded-text", null, $"a log line over {WorkerProc.MaxLogLineChars} chars: {line}");
         }
+
+        await ForgetAsync(db, batch, valid);
+    }
+
+    /// <summary>
+    /// Deletes what a judged batch left in Redis: its dead letters (their message hashes of up to MaxMessageBytes each)
+    /// and the result records of its messages and valid tasks. Without it a long run's redis-server grows by ~1 GB a
+    /// minute (8 GB after 8 minutes, 1.35 million keys) until the machine runs out of memory.
+    /// </summary>
+    private async Task ForgetAsync(IDatabase db, List<Input> batch, List<(Task<TaskHandle<int>> Handle, int Expected)> valid)
+    {
+        var work = new List<Task>(batch.Count * 3);
+        foreach (Input input in batch)
+        {
+            work.Add(db.SortedSetRemoveAsync(QueueKey(input.Queue, "dead"), input.Id));
+            work.Add(db.KeyDeleteAsync(TaskKey(input)));
+            work.Add(db.KeyDeleteAsync(ResultKey(input)));
+        }
+
+        foreach ((Task<TaskHandle<int>> handle, _) in valid)
+        {
+            if (handle.IsCompletedSuccessfully)
+            {
+                work.Add(db.KeyDeleteAsync(QueueKey(handle.Result.Queue ?? "default", "r:" + handle.Result.Id)));
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(work);
+        }
+        catch (RedisException)
+        {
+            // Best effort: a key left behind costs memory, not correctness.
+        }
     }
 
     private async Task InjectAsync(IDatabase db, List<Input> batch)

@@ -384,6 +384,25 @@ public sealed class DiagnosticUnitTests
     }
 
     [Fact]
+    public void CEL0213_UnknownExecution()
+    {
+        GeneratorRun run = Expect("""
+            using Celeriac;
+            public static partial class R
+            {
+                [Task(Execution = (TaskExecution)7)] public static int A(int x) => x;
+                [Task(Execution = TaskExecution.Cpu)] public static int B(int x) => x;
+                [Task(Execution = TaskExecution.Pool)] public static int C(int x) => x;
+            }
+            """, "CEL0213");
+        Assert.Contains("'R.A'", Message(run, "CEL0213"), StringComparison.Ordinal);
+        Assert.Contains(" 7,", Message(run, "CEL0213"), StringComparison.Ordinal);
+        string generated = run.AllSources();
+        Assert.Contains("Execution = global::Celeriac.TaskExecution.Cpu", generated, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(generated, "TaskExecution\\.Cpu"));
+    }
+
+    [Fact]
     public void CEL0010_DuplicateTaskNameAcrossReferencedAssemblies()
     {
         MetadataReference Library(string assembly) => GeneratorHarness.ToReference(GeneratorHarness.Run(GeneratorHarness.CreateCompilation(["""
@@ -556,16 +575,7 @@ public sealed class DiagnosticUnitTests
             .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
             .Select(f => ((DiagnosticDescriptor)f.GetValue(null)!).Id);
 
-    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "")
-    {
-        string? directory = Path.GetDirectoryName(path);
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Celeriac.slnx")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Repository root not found.");
-    }
+    private static string RepositoryRoot() => Infrastructure.RepositoryPaths.Root;
 
     private static string Message(GeneratorRun run, string id) => run.GeneratorDiagnostics.Single(d => d.Id == id).GetMessage();
 

@@ -36,14 +36,5 @@ public sealed partial class DocumentationUnitTests
     [GeneratedRegex(@"\]\(([^)\s]+)\)")]
     private static partial Regex MarkdownLink();
 
-    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "")
-    {
-        string? directory = Path.GetDirectoryName(path);
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Celeriac.slnx")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("The repository root (Celeriac.slnx) was not found above " + path);
-    }
+    private static string RepositoryRoot() => Infrastructure.RepositoryPaths.Root;
 }

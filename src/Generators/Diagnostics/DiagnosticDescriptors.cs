@@ -159,6 +159,12 @@ internal static class DiagnosticDescriptors
         ConfigurationCategory,
         DiagnosticSeverity.Warning);
 
+    public static readonly DiagnosticDescriptor UnknownExecution = Create(
+        "CEL0213",
+        "Unknown execution kind",
+        "Execution of task '{0}' is {1}, which is no TaskExecution value; use TaskExecution.Pool or TaskExecution.Cpu",
+        ConfigurationCategory);
+
     /// <summary>The repository's page of a diagnostic: <c>{RepositoryUrl}/blob/main/docs/diagnostics/{id}.md</c>, the URL coming from the build (Directory.Build.props).</summary>
     public static string HelpLink(string id) => (RepositoryUrl.Length > 0 ? RepositoryUrl + "/blob/main/" : string.Empty) + "docs/diagnostics/" + id + ".md";
 

@@ -297,6 +297,11 @@ internal static class TaskEmitter
             members.Add("ShouldRetry = static ex => " + string.Join(" && ", tests));
         }
 
+        if (policy.Execution == 1)
+        {
+            members.Add("Execution = global::Celeriac.TaskExecution.Cpu");
+        }
+
         if (policy.DeadLetterOnFailure)
         {
             members.Add("DeadLetterOnFailure = true");

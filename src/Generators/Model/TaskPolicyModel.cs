@@ -22,7 +22,8 @@ internal sealed record TaskPolicyModel(
     EquatableArray<string> DontRetryOn,
     bool DeadLetterOnFailure,
     string? TimeLimitMs,
-    string? SoftTimeLimitMs)
+    string? SoftTimeLimitMs,
+    int Execution = 0)
 {
     public static readonly TaskPolicyModel Default = new(0, null, null, true, EquatableArray<string>.Empty, EquatableArray<string>.Empty, false, null, null);
 

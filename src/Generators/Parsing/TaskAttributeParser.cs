@@ -36,6 +36,7 @@ internal static class TaskAttributeParser
         string? backoff = null, backoffMax = null, timeLimit = null, softTimeLimit = null;
         string? timeLimitText = null, softTimeLimitText = null;
         bool jitter = true, deadLetter = false;
+        int execution = 0;
         var retryOn = new List<string>();
         var dontRetryOn = new List<string>();
 
@@ -57,6 +58,15 @@ internal static class TaskAttributeParser
                     if (p is < 0 or > 9)
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.PriorityOutOfRange, location, taskDisplay, Invariant(p)));
+                    }
+
+                    break;
+                case "Execution" when value is int e:
+                    execution = e;
+                    if (e is < 0 or > 1)
+                    {
+                        execution = 0;
+                        diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.UnknownExecution, location, taskDisplay, Invariant(e)));
                     }
 
                     break;
@@ -113,7 +123,7 @@ internal static class TaskAttributeParser
         }
 
         values.Policy = new TaskPolicyModel(
-            maxRetries, backoff, backoffMax, jitter, retryOn.ToEquatableArray(), dontRetryOn.ToEquatableArray(), deadLetter, timeLimit, softTimeLimit);
+            maxRetries, backoff, backoffMax, jitter, retryOn.ToEquatableArray(), dontRetryOn.ToEquatableArray(), deadLetter, timeLimit, softTimeLimit, execution);
         return values;
     }
 

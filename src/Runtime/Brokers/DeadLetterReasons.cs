@@ -30,7 +30,8 @@ internal static class DeadLetterReasons
 
     /// <summary>
     /// The message's bookkeeping in Redis is corrupt (a delivery count, run count or priority that is not one, a missing
-    /// envelope, a message key of another type): set aside by the script that met it, with no result record.
+    /// envelope, a message key of another type): set aside by the script that met it, which also stores a FAILURE
+    /// result (<see cref="ErrorTypes.CorruptMessage"/>, the reason as its message) so that a waiting client is answered.
     /// </summary>
     public const string Corrupt = "corrupt";
 
@@ -47,6 +48,7 @@ internal static class DeadLetterReasons
         UndecodableArgs => ErrorTypes.UndecodableArguments,
         RedeliveryLimit => ErrorTypes.RedeliveryLimit,
         Unrunnable => ErrorTypes.UnrunnableMessage,
+        Corrupt => ErrorTypes.CorruptMessage,
         _ => ErrorTypes.DeadLetter,
     };
 }
@@ -83,6 +85,9 @@ internal static class ErrorTypes
 
     /// <summary>FAILURE of a dead letter: <see cref="DeadLetterReasons.Unrunnable"/>.</summary>
     public const string UnrunnableMessage = "Celeriac.UnrunnableMessage";
+
+    /// <summary>FAILURE of a dead letter: <see cref="DeadLetterReasons.Corrupt"/> (written by the fetch script itself).</summary>
+    public const string CorruptMessage = "Celeriac.CorruptMessage";
 
     /// <summary>FAILURE of a dead letter with any other reason.</summary>
     public const string DeadLetter = "Celeriac.DeadLetter";

@@ -55,7 +55,7 @@ internal sealed class Delivery
     /// </summary>
     public int OversizedLength { get; set; }
 
-    /// <summary>How many runs of this message were started (<see cref="ITaskBroker.MarkStartedManyAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
+    /// <summary>How many runs of this message were started (<see cref="ITaskTransport.MarkStartedManyAsync"/>) before this delivery without an outcome; a retry starts a new count.</summary>
     public int Runs { get; set; }
 
     /// <summary>The sending client's reply channel (the envelope's <c>reply_to</c>), set by the worker once it decoded the envelope; outcomes publish the final result there too.</summary>
@@ -63,7 +63,7 @@ internal sealed class Delivery
 
     /// <summary>
     /// This delivery's run was counted: by the fetch (<see cref="FetchRequest.StartCount"/>) or by
-    /// <see cref="ITaskBroker.MarkStartedManyAsync"/>. A release then takes the count back (interrupted, not failed).
+    /// <see cref="ITaskTransport.MarkStartedManyAsync"/>. A release then takes the count back (interrupted, not failed).
     /// </summary>
     public bool RunStarted { get; set; }
 
@@ -165,7 +165,7 @@ internal sealed class DeliveryPool
 }
 
 /// <summary>
-/// One outcome of a batched completion (<see cref="ITaskBroker.CompleteManyAsync"/>): the leased delivery and its final
+/// One outcome of a batched completion (<see cref="ITaskTransport.CompleteManyAsync"/>): the leased delivery and its final
 /// result. A success is carried as its fields (<see cref="Success"/>), so that the worker's common path allocates no
 /// <see cref="TaskResult"/>; <see cref="Result"/> builds one for a broker that stores objects.
 /// </summary>
@@ -245,7 +245,7 @@ internal readonly struct CompleteItem
     };
 }
 
-/// <summary>One run start of a batched start (<see cref="ITaskBroker.MarkStartedManyAsync"/>).</summary>
+/// <summary>One run start of a batched start (<see cref="ITaskTransport.MarkStartedManyAsync"/>).</summary>
 /// <param name="Delivery">The leased delivery (its lease token fences the write).</param>
 /// <param name="State">The STARTED state to record, or <see langword="null"/> to only count the run.</param>
 internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
@@ -258,7 +258,7 @@ internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 /// <param name="WorkerId">The worker's name (part of each lease token).</param>
 /// <param name="StartCount">
 /// How many of the leased messages (the first ones) start running at once, because idle consumers wait for them: their
-/// run is counted in the same call (as <see cref="ITaskBroker.MarkStartedManyAsync"/> would, without a STARTED state) and
+/// run is counted in the same call (as <see cref="ITaskTransport.MarkStartedManyAsync"/> would, without a STARTED state) and
 /// their <see cref="Delivery.RunStarted"/> is set. The others are prefetched and counted when they start.
 /// </param>
 /// <param name="Drained">
@@ -281,132 +281,18 @@ public sealed record DeadLetter(string Id, string Queue, string Reason, DateTime
 {
     /// <summary>A dead letter with its task name and retry count read from <paramref name="envelope"/> when it decodes.</summary>
     internal static DeadLetter Read(string id, string queue, string reason, DateTimeOffset at, ReadOnlyMemory<byte> envelope)
-        => Protocol.EnvelopeCodec.TryReadSummary(envelope, out string? task, out int retries)
+        => Protocol.EnvelopeFormats.For(envelope.Span).TryReadSummary(envelope, out string? task, out int retries)
             ? new DeadLetter(id, queue, reason, at, envelope, task, retries)
             : new DeadLetter(id, queue, reason, at, envelope);
 }
 
 /// <summary>
-/// The one gateway to storage. Two implementations with one contract (tested by one suite): <c>RedisBroker</c> and
-/// <c>InMemoryBroker</c>. Semantics: at-least-once with leases (a fetched message stays owned by its lease until
-/// completed, released or dead-lettered; an expired lease puts it back), ETA held in the broker, results with a TTL.
+/// A broker: every role at once, over one connection. Two implementations with one contract per role (tested by one
+/// suite each, run on both): <c>RedisBroker</c> and <c>InMemoryBroker</c>. Semantics: at-least-once with leases (a
+/// fetched message stays owned by its lease until completed, released or dead-lettered; an expired lease puts it back),
+/// ETA held in the broker, results with a TTL. Code that needs one role takes that role's interface; the split and the
+/// alternatives rejected are in docs/design/brokers.md.
 /// </summary>
-internal interface ITaskBroker : IAsyncDisposable
+internal interface ITaskBroker : ITaskTransport, IResultStore, IControlChannel, IQueueInspector, IQueueAdministration, IAsyncDisposable
 {
-    /// <summary>A short name for logs ("redis" or "in-memory").</summary>
-    string Name { get; }
-
-    /// <summary>
-    /// This process's reply channel, which the client writes into each envelope's <c>reply_to</c> so that final results
-    /// reach <see cref="WaitResultAsync"/> without a per-call subscription; <see langword="null"/> when the broker has none.
-    /// </summary>
-    string? ReplyChannel { get; }
-
-    /// <summary>A new unique task id. Ids made here let <see cref="WaitResultAsync"/> know the task was sent by this process (with <see cref="ReplyChannel"/>).</summary>
-    string NewTaskId();
-
-    /// <summary>
-    /// Stores messages; returns when the broker has them. Throws when an id is in use, and
-    /// <see cref="BrokerUnavailableException"/> (never a client library's own exception) when the broker could not confirm
-    /// the write (unreachable, restarting, failing over).
-    /// </summary>
-    Task EnqueueAsync(IReadOnlyList<EnqueueItem> items, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Leases up to <see cref="FetchRequest.MaxCount"/> runnable messages, taking queues in the order given. Promotes due
-    /// scheduled messages and reclaims expired leases on the way. When nothing is runnable, blocks (in the broker, not
-    /// by polling) up to <see cref="FetchRequest.MaxWait"/> or until the next scheduled message is due, and returns 0
-    /// if still nothing came.
-    /// </summary>
-    Task<int> FetchAsync(FetchRequest request, List<Delivery> into, CancellationToken cancellationToken);
-
-    /// <summary>Extends the leases of running messages (heartbeat). Returns how many were still held.</summary>
-    Task<int> ExtendLeasesAsync(IReadOnlyList<Delivery> deliveries, TimeSpan lease, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Issues the same lease extensions as <see cref="ExtendLeasesAsync"/> and returns the broker's own pending operations,
-    /// with no continuation attached: the worker's heartbeat thread waits on them synchronously, so renewing leases never
-    /// needs a thread-pool thread (handlers doing synchronous CPU work may hold every one of them).
-    /// </summary>
-    IReadOnlyList<Task> StartExtendLeases(IReadOnlyList<Delivery> deliveries, TimeSpan lease);
-
-    /// <summary>
-    /// Atomically for each item whose lease is still held: stores the final result (with its TTL), acknowledges the
-    /// message and notifies waiters; in as few broker calls as the broker allows (one per queue for Redis). Each item is
-    /// fenced on its own: a lease lost to another delivery changes nothing for that id.
-    /// Writes 1 (completed) or 0 (lease lost) into <paramref name="completed"/>[i] for <paramref name="items"/>[i].
-    /// Throws when the broker is unreachable; then some items may have been completed and others not (repeating is safe: fenced).
-    /// </summary>
-    Task CompleteManyAsync(IReadOnlyList<CompleteItem> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Counts the start of a run of each leased message (the redelivery cap counts runs started without an outcome, so
-    /// that messages merely prefetched by a worker that died are not blamed) and, when the item has a state, records it
-    /// (STARTED) unless the result is final; in as few broker calls as the broker allows (one per queue for Redis), each
-    /// item fenced on its own. Writes the runs started so far (this one included) into <paramref name="runs"/>[i] for
-    /// <paramref name="items"/>[i], or 0 when that lease was lost (nothing changed for it; the worker must not run it).
-    /// </summary>
-    Task MarkStartedManyAsync(IReadOnlyList<StartItem> items, TimeSpan ttl, int[] runs, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Hands leased messages back to the front of their queue at once (graceful shutdown). Fenced like completion. A
-    /// delivery whose run was started (<see cref="Delivery.RunStarted"/>) has that run uncounted: it was interrupted,
-    /// not crashed, so it must not count towards the redelivery cap nor make the message a suspect.
-    /// </summary>
-    Task ReleaseAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Moves a leased message to its queue's dead-letter set with <paramref name="reason"/>, and, when <paramref name="result"/>
-    /// is given, stores it as the task's final result and notifies waiters. Fenced like completion.
-    /// </summary>
-    Task<bool> DeadLetterAsync(Delivery delivery, string reason, TaskResult? result, TimeSpan ttl, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Atomically, if the lease is still held: replaces the message's envelope with <paramref name="envelope"/> (the
-    /// retry's, with its retry count raised), resets its delivery count, moves it from the leased set to the scheduled
-    /// set due at <paramref name="dueAtMs"/>, and records <paramref name="state"/> (RETRY with the error). Fenced like completion.
-    /// </summary>
-    Task<bool> RetryAsync(Delivery delivery, ReadOnlyMemory<byte> envelope, long dueAtMs, TaskResult state, TimeSpan ttl, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Records that <paramref name="taskId"/> is revoked until <paramref name="keepFor"/> has passed (held in the broker, so
-    /// a worker that is offline now honours it later) and tells running workers at once (a hint; they also re-check).
-    /// </summary>
-    Task RevokeAsync(string taskId, TimeSpan keepFor, CancellationToken cancellationToken);
-
-    /// <summary>The ids of the <paramref name="deliveries"/> that are revoked (the worker's re-check for running tasks; each is looked up in its own queue's revocations).</summary>
-    Task<IReadOnlyList<string>> FindRevokedAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Records <paramref name="queues"/> in the broker's queue registry (a worker at start; a client's first send to a
-    /// queue does it by itself): results read by id only and revocations are looked up over the registered queues.
-    /// </summary>
-    Task RegisterQueuesAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken);
-
-    /// <summary>Calls <paramref name="onRevoked"/> with the id of each task revoked from now on (a best-effort hint, e.g. pub/sub).</summary>
-    Task SubscribeRevocationsAsync(Action<string> onRevoked, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Reads a task's result record (<see cref="TaskResult.Pending"/> when none). With <paramref name="queue"/> (the queue
-    /// the task was sent to) one record is read; with <see langword="null"/> the broker looks in every registered queue.
-    /// </summary>
-    Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Waits until the task's result is final or the timeout passes, woken by a notification (never only by it: it
-    /// re-reads on timeout). <paramref name="queue"/> as for <see cref="GetResultAsync"/>.
-    /// </summary>
-    Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken);
-
-    /// <summary>How many messages are waiting (runnable, not scheduled, not leased) in a queue.</summary>
-    Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken);
-
-    /// <summary>Lists a queue's dead letters, oldest first.</summary>
-    Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken);
-
-    /// <summary>Deletes dead letters of a queue for good: the given ids, or all of them when <paramref name="ids"/> is <see langword="null"/>; returns how many were deleted.</summary>
-    Task<long> PurgeDeadLettersAsync(string queue, IReadOnlyList<string>? ids, CancellationToken cancellationToken);
-
-    /// <summary>Puts dead letters back on their queue (by id) as new deliveries; returns how many were requeued.</summary>
-    Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken);
 }

@@ -53,6 +53,98 @@ internal sealed partial class RedisBroker
     }
 
     /// <summary>
+    /// After a first connection that failed or timed out without a reason: when the configuration asks for TLS, one
+    /// handshake of our own with the first endpoint says whether TLS is the cause. The reason StackExchange.Redis gives
+    /// is not always there in time: on some machines its own handshake was still validating the certificate when the
+    /// connect timeout ran out, so that the refusal read as "no server answered". The probe checks the server's
+    /// certificate against this machine's trust store without a revocation check; with
+    /// <see cref="CeleriacOptions.ConfigureRedis"/> set (which may install its own validation) it only reports a
+    /// handshake that the server ends or that does not finish.
+    /// </summary>
+    /// <param name="config">The settings.</param>
+    /// <param name="endpoints">The endpoints as shown.</param>
+    /// <param name="customTrust">Whether the application may have installed its own certificate validation.</param>
+    /// <param name="cancellationToken">Stops the probe.</param>
+    /// <returns>A task that completes when TLS is not shown to be the cause.</returns>
+    internal static async Task ThrowIfTlsRefusedAsync(ConfigurationOptions config, string endpoints, bool customTrust, CancellationToken cancellationToken)
+    {
+        if (!config.Ssl || config.EndPoints.Count == 0)
+        {
+            return;
+        }
+
+        (string host, int port) = config.EndPoints[0] switch
+        {
+            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
+            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            _ => ("", 0),
+        };
+        if (port == 0)
+        {
+            return;
+        }
+
+        string? reason = null;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(config.ConnectTimeout, 1000, 5000)));
+        try
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+            System.Net.Security.SslPolicyErrors errors = System.Net.Security.SslPolicyErrors.None;
+            string chain = "";
+            await using var tls = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, _, x509, policy) =>
+            {
+                errors = policy;
+                chain = x509 is null ? "" : string.Join(", ", x509.ChainStatus.Select(static s => s.Status.ToString()).Distinct());
+                return customTrust || policy == System.Net.Security.SslPolicyErrors.None;
+            });
+            var settings = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                TargetHost = config.SslHost is { Length: > 0 } sslHost ? sslHost : host,
+                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                EnabledSslProtocols = config.SslProtocols ?? SslProtocols.None,
+            };
+            try
+            {
+                await tls.AuthenticateAsClientAsync(settings, timeout.Token).ConfigureAwait(false);
+
+                // Under TLS 1.3 a server that requires a client certificate refuses it after the handshake: one PING
+                // shows whether it keeps the connection.
+                await tls.WriteAsync("PING\r\n"u8.ToArray(), timeout.Token).ConfigureAwait(false);
+                byte[] reply = new byte[64];
+                if (await tls.ReadAsync(reply, timeout.Token).ConfigureAwait(false) == 0)
+                {
+                    reason = "the TLS handshake failed: the server closed the connection after it; it may require a client certificate (CertificateSelection)";
+                }
+            }
+            catch (AuthenticationException) when (errors != System.Net.Security.SslPolicyErrors.None)
+            {
+                reason = $"the TLS handshake failed: this machine does not trust the server's certificate ({errors}{(chain.Length > 0 ? ": " + chain : "")})";
+            }
+            catch (Exception ex) when (ex is AuthenticationException or IOException)
+            {
+                reason = $"the TLS handshake failed: the server ended it ({ex.Message}); it may require a client certificate (CertificateSelection)";
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            reason = $"the TLS handshake did not finish within {Math.Clamp(config.ConnectTimeout, 1000, 5000)} ms (is the port a TLS port?)";
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return; // not a TLS matter: the caller describes the connection failure
+        }
+
+        if (reason is not null)
+        {
+            throw new InvalidOperationException(
+                $"Could not connect to Redis at {endpoints}: {reason}. Check sslHost in Celeriac:Redis, "
+                + "and trust the server's certificate authority (CeleriacOptions.ConfigureRedis: CertificateValidation) or give a client certificate (CertificateSelection).");
+        }
+    }
+
+    /// <summary>
     /// Credentials or a TLS handshake refused. The message carries the server's reply and no inner exception: this is a
     /// configuration to fix, not a stack to read. The password is never part of it.
     /// </summary>

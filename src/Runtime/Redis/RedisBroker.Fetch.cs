@@ -121,7 +121,7 @@ internal sealed partial class RedisBroker
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
             new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
-            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes });
+            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix });
         try
         {
             await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -212,7 +212,7 @@ internal sealed partial class RedisBroker
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
                 new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
-                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes }).ConfigureAwait(false);
+                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             if (due >= 0 && (nextDue < 0 || due < nextDue))
             {
@@ -526,8 +526,8 @@ internal sealed partial class RedisBroker
             Delivery d = deliveries[i];
             calls[i] = _db.ScriptEvaluateAsync(
                 RedisScripts.Release,
-                [TaskKeyOf(d), Keys.Active(d.Queue), Keys.Pending(d.Queue), Keys.Notify(d.Queue), Keys.Dead(d.Queue)],
-                [TokenOf(d), IdOf(d), d.RunStarted ? "1" : "0", now]);
+                [TaskKeyOf(d), Keys.Active(d.Queue), Keys.Pending(d.Queue), Keys.Notify(d.Queue), Keys.Dead(d.Queue), ResultKeyOf(d)],
+                [TokenOf(d), IdOf(d), d.RunStarted ? "1" : "0", now, _corruptResultTtlMs, DoneChannelOf(d)]);
         }
 
         int released = 0;

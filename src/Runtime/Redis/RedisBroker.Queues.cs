@@ -194,7 +194,7 @@ internal sealed partial class RedisBroker
             {
                 string id = pending[i];
                 RedisValue stored = await reads[i].ConfigureAwait(false);
-                byte[]? reset = stored.IsNull ? null : Protocol.EnvelopeCodec.ResetRetries((byte[])stored!);
+                byte[]? reset = stored.IsNull ? null : Protocol.EnvelopeFormats.For((byte[])stored!).ResetRetries((byte[])stored!);
                 calls[i] = _db.ScriptEvaluateAsync(
                     RedisScripts.Requeue,
                     [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(queue, id)],

@@ -38,6 +38,9 @@ internal sealed partial class RedisBroker : ITaskBroker
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly int _maxMessageBytes;
+
+    /// <summary>The TTL of the FAILURE record the fetch script writes for a message it sets aside as corrupt (<see cref="CeleriacOptions.ResultTtl"/>).</summary>
+    private readonly long _corruptResultTtlMs;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     private ConnectionMultiplexer? _blocking;
@@ -66,6 +69,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         _time = time ?? throw new ArgumentNullException(nameof(time));
         Keys = new RedisKeys(options.KeyPrefix);
         _maxMessageBytes = options.MaxMessageBytes;
+        _corruptResultTtlMs = Math.Max(1, (long)options.ResultTtl.TotalMilliseconds);
         _multiplexer.ConnectionFailed += OnConnectionFailed;
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
@@ -114,6 +118,13 @@ internal sealed partial class RedisBroker : ITaskBroker
         }
         catch (RedisConnectionException ex) when (ex.FailureType == ConnectionFailureType.AuthenticationFailure)
         {
+            // StackExchange.Redis also files a TLS handshake that was cut short or never answered under
+            // AuthenticationFailure: with TLS on and no TLS reason given, our own handshake tells the two apart.
+            if (config.Ssl && ex.InnerException is not System.Security.Authentication.AuthenticationException)
+            {
+                await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
+            }
+
             ThrowRefused(config, endpoints, ex);
             throw;
         }
@@ -126,6 +137,7 @@ internal sealed partial class RedisBroker : ITaskBroker
                 throw;
             }
 
+            await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
                 $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, ex is TimeoutException).ConfigureAwait(false)} "
                 + "No connection was made, so nothing was sent. " + WhatToCheck,
@@ -135,6 +147,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         if (!multiplexer.IsConnected)
         {
             await multiplexer.DisposeAsync().ConfigureAwait(false);
+            await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
                 $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, timedOut: false).ConfigureAwait(false)} "
                 + "No connection was made, so nothing was sent. " + WhatToCheck);

@@ -38,7 +38,7 @@ internal sealed partial class CeleriacWorker
         {
             // The delivery's id goes in as the fetch reply's bytes when it has them: an id that matches stays bytes.
             bool asBytes = !delivery.IdUtf8.IsEmpty;
-            EnvelopeCodec.Decode(delivery.Envelope, asBytes ? null : delivery.Id, delivery.Queue, _lastTaskName, envelope, _lastReplyTo, delivery.IdUtf8);
+            EnvelopeFormats.For(delivery.Envelope.Span).Decode(delivery.Envelope, asBytes ? null : delivery.Id, delivery.Queue, _lastTaskName, envelope, _lastReplyTo, delivery.IdUtf8);
             _lastTaskName = envelope.Task;
             _lastReplyTo = envelope.ReplyTo ?? _lastReplyTo;
         }
@@ -148,7 +148,7 @@ internal sealed partial class CeleriacWorker
     /// <summary>The name (quoted, bounded) and reply channel of a message that is not decoded: headers and arguments are skipped.</summary>
     private static string? TryReadTaskName(Delivery delivery)
     {
-        EnvelopeCodec.Peek(delivery.Envelope, out string? task, out string? replyTo);
+        EnvelopeFormats.For(delivery.Envelope.Span).Peek(delivery.Envelope, out string? task, out string? replyTo);
         delivery.ReplyTo = replyTo;
         return task;
     }

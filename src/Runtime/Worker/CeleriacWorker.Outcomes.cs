@@ -54,23 +54,7 @@ internal sealed partial class CeleriacWorker
             int retry = envelope.Retries + 1;
             TimeSpan delay = countdown ?? Backoff(policy, retry);
             long dueAt = _time.GetUtcNow().ToUnixTimeMilliseconds() + (long)Math.Max(0, delay.TotalMilliseconds);
-            byte[] next = EnvelopeCodec.Encode(new Envelope
-            {
-                Id = envelope.Id,
-                Task = envelope.Task,
-                Args = envelope.Args,
-                Queue = envelope.Queue,
-                Retries = retry,
-                EtaMs = dueAt,
-                ExpiresMs = envelope.ExpiresMs,
-                RootId = envelope.RootId,
-                ParentId = envelope.ParentId,
-                Headers = envelope.Headers,
-                Priority = envelope.Priority,
-                CreatedMs = envelope.CreatedMs,
-                ReplyTo = envelope.ReplyTo,
-                Flow = envelope.Flow,
-            });
+            byte[] next = Client.EnvelopeFactory.Retry(envelope, retry, dueAt, EnvelopeFormats.For(delivery.Envelope.Span));
             var state = new TaskResult { State = TaskState.Retry, Error = error, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
             _outcomes.Retried(delivery, envelope, error, delay, retry, policy.MaxRetries);
             if (!await OutcomeAsync(() => _broker!.RetryAsync(delivery, next, dueAt, state, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))

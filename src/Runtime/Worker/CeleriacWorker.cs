@@ -35,6 +35,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly GroupCommit<CompleteItem> _completes;
     private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
     private readonly OutcomeObserver _outcomes;
+
+    /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
+    private readonly CpuPool? _cpu;
     private volatile bool _stopping;
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
@@ -61,7 +64,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _outcomes = new OutcomeObserver(logger, listeners, time);
+        _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
     }
+
+    /// <summary>The dedicated CPU threads, or <see langword="null"/> when no loaded task runs there (tests).</summary>
+    internal CpuPool? Cpu => _cpu;
 
     /// <summary>The worker's name, as recorded in results.</summary>
     public string Name => _name;
@@ -268,7 +275,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         ValueTask invocation;
                         try
                         {
-                            invocation = registration.Invoker(envelope.Args, context, output); // awaited once, below
+                            invocation = _cpu is not null && policy.Execution == TaskExecution.Cpu
+                                ? _cpu.Run(registration.Invoker, envelope.Args, context, output)
+                                : registration.Invoker(envelope.Args, context, output); // awaited once, below
                         }
                         catch (Exception ex)
                         {
@@ -406,7 +415,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Task limited = Task.Run(() =>
             {
                 RunningTask.Enter(running);
-                return registration.Invoker(args, context, sink).AsTask();
+                return _cpu is not null && registration.Policy.Execution == TaskExecution.Cpu
+                    ? _cpu.Run(registration.Invoker, args, context, sink).AsTask()
+                    : registration.Invoker(args, context, sink).AsTask();
             });
             using var limitCancel = new CancellationTokenSource();
             Task limit = Task.Delay(hard, _time, limitCancel.Token);
@@ -501,6 +512,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     public override void Dispose()
     {
+        _cpu?.Dispose();
         _runPermits.Dispose();
         _exclusiveGate.Dispose();
         _hardStop.Dispose();

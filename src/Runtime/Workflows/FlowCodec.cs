@@ -219,36 +219,9 @@ internal static class FlowCodec
 
     private static string JoinKey(string groupId, int index) => "j:" + groupId + ":" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>
-    /// The message of a later step: its arguments are <paramref name="firstArg"/> (an encoded value) followed by the
-    /// step's own; it belongs to the workflow of <paramref name="rootId"/> and was sent by <paramref name="parentId"/>.
-    /// </summary>
+    /// <summary>The message of a later step (<see cref="Client.EnvelopeFactory.Step"/>), in the native format.</summary>
     public static EnqueueItem BuildStep(FlowStep step, ReadOnlySpan<byte> firstArg, ReadOnlyMemory<byte> flow, string? rootId, string? parentId, string? replyTo, long nowMs)
-    {
-        var args = new ArrayBufferWriter<byte>(8 + firstArg.Length + step.RestArgs.Length);
-        var w = new MessagePackWriter(args);
-        w.WriteArrayHeader(step.ArgCount);
-        w.Flush();
-        args.Write(firstArg);
-        args.Write(step.RestArgs.Span);
-        long? eta = step.CountdownMs is { } countdown ? nowMs + countdown : null;
-        var envelope = new Envelope
-        {
-            Id = step.Id,
-            Task = step.Task,
-            Args = args.WrittenMemory,
-            Queue = step.Queue,
-            EtaMs = eta,
-            ExpiresMs = step.ExpiresInMs is { } expires ? nowMs + expires : null,
-            RootId = rootId ?? step.Id,
-            ParentId = parentId,
-            Priority = step.Priority,
-            CreatedMs = nowMs,
-            ReplyTo = replyTo,
-            Flow = flow,
-        };
-        return new EnqueueItem(step.Id, step.Queue, EnvelopeCodec.Encode(envelope), eta ?? 0, step.Priority);
-    }
+        => Client.EnvelopeFactory.Step(step, firstArg, flow, rootId, parentId, replyTo, nowMs, EnvelopeFormats.Native);
 
     /// <summary>An encoded array of <paramref name="values"/> (each already an encoded value): a chord callback's first argument.</summary>
     public static byte[] EncodeArray(IReadOnlyList<ReadOnlyMemory<byte>> values)

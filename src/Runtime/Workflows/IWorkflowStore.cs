@@ -59,7 +59,7 @@ internal interface IWorkflowStore
 {
     /// <summary>
     /// Atomically for each item whose lease is still held: stores the final result, acknowledges the message, notifies
-    /// waiters (as <see cref="ITaskBroker.CompleteManyAsync"/>), and puts the item's follow-ups in its queue's outbox; in
+    /// waiters (as <see cref="ITaskTransport.CompleteManyAsync"/>), and puts the item's follow-ups in its queue's outbox; in
     /// as few broker calls as the broker allows (one per queue for Redis), each item fenced on its own. Writes 1
     /// (completed) or 0 (lease lost: nothing changed for it) into <paramref name="completed"/>[i].
     /// </summary>

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Celeriac.GeneratorTests.Infrastructure;
 
 /// <summary>
@@ -10,9 +8,9 @@ public static class Snapshot
 {
     public const string AcceptVariable = "CELERIAC_ACCEPT_SNAPSHOTS";
 
-    public static void Verify(string name, string actual, [CallerFilePath] string callerPath = "")
+    public static void Verify(string name, string actual)
     {
-        string directory = Path.Combine(FindProjectDirectory(callerPath), "_snapshots");
+        string directory = Path.Combine(RepositoryPaths.GeneratorTests, "_snapshots");
         Directory.CreateDirectory(directory);
         string verified = Path.Combine(directory, name + ".verified.cs");
         string received = Path.Combine(directory, name + ".received.cs");
@@ -36,17 +34,6 @@ public static class Snapshot
         Assert.Fail(expected is null
             ? $"No snapshot {verified}. Review {received}, then accept it with {AcceptVariable}=1."
             : $"Snapshot mismatch: {FirstDifference(expected, actual)}\nCompare: diff {verified} {received}\nAccept with {AcceptVariable}=1 once reviewed.");
-    }
-
-    private static string FindProjectDirectory(string callerPath)
-    {
-        string? directory = Path.GetDirectoryName(callerPath);
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Celeriac.GeneratorTests.csproj")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Cannot find the test project directory from " + callerPath);
     }
 
     private static string FirstDifference(string expected, string actual)

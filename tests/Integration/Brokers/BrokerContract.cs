@@ -34,6 +34,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Enqueue_fetch_complete_round_trip_leaves_a_readable_result()
     {
         string q = Queue();
@@ -64,6 +65,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Messages_are_fetched_in_fifo_order()
     {
         string q = Queue();
@@ -79,6 +81,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_fetch_after_a_drained_one_still_finds_new_ready_and_due_scheduled_messages()
     {
         string q = Queue();
@@ -105,6 +108,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Higher_priorities_are_fetched_first_and_fifo_within_a_priority()
     {
         string q = Queue();
@@ -120,6 +124,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_released_message_keeps_its_priority()
     {
         string q = Queue();
@@ -135,6 +140,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_bulk_enqueue_of_many_messages_is_stored_whole_and_in_order()
     {
         string q = Queue();
@@ -147,22 +153,32 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_second_message_with_an_id_in_use_is_refused()
     {
         string q = Queue();
         await Broker.EnqueueAsync([Item("dup", q)], default);
-        Exception queued = await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("dup", q)], default));
+        // The second message has other bytes: an overwrite would show as the fetched envelope changing.
+        EnqueueItem other = new("dup", q, Encoding.UTF8.GetBytes("another envelope for dup"), 0);
+        InvalidOperationException queued = await Assert.ThrowsAsync<InvalidOperationException>(() => Broker.EnqueueAsync([other], default));
         Output.WriteLine($"while queued: {queued.GetType().Name}: {queued.Message}");
+        Assert.Contains("'dup'", queued.Message, StringComparison.Ordinal);
         Assert.Equal(1, await Broker.GetQueueLengthAsync(q, default));
 
         Delivery d = Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
-        Exception leased = await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("dup", q)], default));
+        Assert.Equal(EnvelopeOf("dup"), d.Envelope.ToArray());
+        InvalidOperationException leased = await Assert.ThrowsAsync<InvalidOperationException>(() => Broker.EnqueueAsync([other], default));
         Output.WriteLine($"while leased: {leased.GetType().Name}: {leased.Message}");
         Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
-        Assert.Equal(EnvelopeOf("dup"), d.Envelope.ToArray());
+
+        // The original is still the one held: its lease completes it, and nothing else is left to fetch.
+        Assert.True(await CompleteAsync(d, Success(7), TimeSpan.FromMinutes(1)));
+        Assert.Equal(TaskState.Success, (await Broker.GetResultAsync("dup", q, default)).State);
+        Assert.Empty(await FetchAsync([q], 10, TimeSpan.FromSeconds(10), maxWait: TimeSpan.Zero));
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Fetch_takes_at_most_MaxCount()
     {
         string q = Queue();
@@ -175,6 +191,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_leased_message_is_not_fetched_again_while_the_lease_holds()
     {
         string q = Queue();
@@ -187,6 +204,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task An_expired_lease_is_reclaimed_and_redelivered_with_a_new_token()
     {
         string q = Queue();
@@ -203,6 +221,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task The_old_lease_token_is_fenced_off_after_a_redelivery()
     {
         string q = Queue();
@@ -233,6 +252,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Extending_the_lease_keeps_it_past_the_original_timeout()
     {
         string q = Queue();
@@ -255,6 +275,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_scheduled_message_is_not_fetched_before_it_is_due_and_is_fetched_after()
     {
         string q = Queue();
@@ -286,6 +307,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_non_blocking_fetch_with_only_a_scheduled_message_returns_nothing()
     {
         string q = Queue();
@@ -298,6 +320,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_blocking_fetch_wakes_promptly_when_a_message_arrives()
     {
         string q = Queue();
@@ -315,6 +338,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_blocking_fetch_on_an_empty_queue_returns_nothing_after_MaxWait()
     {
         string q = Queue();
@@ -327,6 +351,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_blocking_fetch_after_the_queue_was_drained_waits_for_MaxWait()
     {
         // The message's wake-up was already used up by the fetch that took it: an idle queue must not wake anyone.
@@ -341,6 +366,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Queues_are_served_in_the_order_given()
     {
         string high = Queue(), low = Queue();
@@ -354,6 +380,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Release_puts_a_message_back_at_the_front_at_once()
     {
         string q = Queue();
@@ -371,6 +398,8 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IQueueInspector")]
+    [Trait("Role", "IQueueAdministration")]
     public async Task A_dead_letter_is_listed_with_its_reason_and_can_be_requeued()
     {
         string q = Queue();
@@ -400,7 +429,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal(TaskState.Pending, (await Broker.GetResultAsync("d2", null, default)).State);
         Assert.Equal(0, await Broker.GetQueueLengthAsync(q, default));
         Assert.Empty(await FetchAsync([q], 10, TimeSpan.FromSeconds(30), maxWait: TimeSpan.Zero));
-        await Assert.ThrowsAnyAsync<Exception>(() => Broker.EnqueueAsync([Item("d1", q)], default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Broker.EnqueueAsync([Item("d1", q)], default)); // a dead letter keeps its id
 
         Assert.Equal(1, await Broker.RequeueDeadLettersAsync(q, ["d1", "not-dead"], default));
         Assert.Equal(["d2"], (await Broker.GetDeadLettersAsync(q, 10, default)).Select(l => l.Id));
@@ -416,6 +445,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IResultStore")]
     public async Task A_started_state_is_recorded_but_never_overwrites_a_final_result()
     {
         string q = Queue();
@@ -433,6 +463,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IResultStore")]
     public async Task WaitResult_is_woken_by_the_completion()
     {
         string q = Queue();
@@ -458,6 +489,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IResultStore")]
     public async Task WaitResult_returns_the_latest_non_final_state_at_the_timeout()
     {
         string q = Queue();
@@ -476,6 +508,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IResultStore")]
     public async Task A_result_expires_after_its_ttl()
     {
         string q = Queue();
@@ -491,6 +524,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Retry_reschedules_the_new_envelope_with_a_fresh_delivery_count_and_records_RETRY()
     {
         string q = Queue();
@@ -519,6 +553,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Retry_by_a_stale_lease_holder_changes_nothing()
     {
         string q = Queue();
@@ -533,6 +568,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IControlChannel")]
     public async Task Revoked_ids_are_flagged_on_fetch_found_by_the_recheck_and_forgotten_after_their_ttl()
     {
         string q = Queue();
@@ -556,6 +592,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IControlChannel")]
     public async Task A_revocation_is_announced_to_subscribers()
     {
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -569,6 +606,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task StartExtendLeases_extends_like_ExtendLeasesAsync()
     {
         string q = Queue();
@@ -587,6 +625,8 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IQueueInspector")]
+    [Trait("Role", "IQueueAdministration")]
     public async Task Dead_letters_can_be_purged_by_id_or_all_at_once()
     {
         string q = Queue();
@@ -606,6 +646,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task Started_runs_are_counted_fenced_reported_on_redelivery_and_reset_by_a_retry()
     {
         string q = Queue();
@@ -639,6 +680,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task CompleteMany_is_fenced_per_id_and_reports_each_outcome()
     {
         string q = Queue();
@@ -676,6 +718,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_fetch_counts_the_runs_of_the_first_StartCount_deliveries_and_a_release_takes_them_back()
     {
         string q = Queue();
@@ -705,6 +748,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_message_sent_after_a_blocked_fetch_was_cancelled_goes_to_the_next_fetch_at_once()
     {
         string q = Queue();
@@ -732,6 +776,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task MarkStartedMany_counts_runs_per_id_and_refuses_lost_leases()
     {
         string q = Queue();
@@ -753,6 +798,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IResultStore")]
     public async Task A_final_record_keeps_no_field_of_the_STARTED_or_RETRY_record_before_it()
     {
         string q = Queue();
@@ -782,6 +828,7 @@ public abstract class BrokerContract : IAsyncLifetime
     }
 
     [Fact]
+    [Trait("Role", "IResultStore")]
     public async Task A_waiter_for_an_id_made_here_is_woken_by_the_completion_with_the_whole_result()
     {
         string q = Queue();

@@ -68,6 +68,24 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
         Assert.Empty(await FetchAsync(10));
     }
 
+    [Fact]
+    public async Task A_client_waiting_for_a_message_that_is_set_aside_as_corrupt_is_answered_with_FAILURE()
+    {
+        await Broker.EnqueueAsync([Item("bad")], default);
+        await CorruptAsync("bad", "dc=x");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Task<TaskResult> waiting = Broker.WaitResultAsync("bad", _queue, TimeSpan.FromSeconds(60), default);
+        await Task.Delay(200); // the waiter is subscribed before the fetch sets the message aside
+        Assert.False(waiting.IsCompleted);
+
+        Assert.Empty(await FetchAsync(10));
+        TaskResult result = await waiting;
+        output.WriteLine($"waiter answered after {clock.ElapsedMilliseconds} ms: {result.State} {result.Error?.Type}: {result.Error?.Message}");
+        Assert.Equal(TaskState.Failure, result.State);
+        Assert.Equal("Celeriac.CorruptMessage", result.Error?.Type);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), "the waiter was answered by its timeout's re-read, not by the set-aside's notification");
+    }
+
     [Theory]
     [InlineData("x")]
     [InlineData("42")]
@@ -287,6 +305,13 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
         Assert.Equal(reason, letter.Reason);
         Assert.Equal(0, await Broker.GetQueueLengthAsync(_queue, default));
         Assert.Null(await Db.SortedSetScoreAsync(Broker.Keys.Active(_queue), id));
+
+        // Whoever waits for it is answered: a FAILURE record naming the corruption, readable by id and by queue.
+        TaskResult result = await Broker.GetResultAsync(id, _queue, default);
+        output.WriteLine($"result of {id}: {result.State} {result.Error?.Type}: {result.Error?.Message}");
+        Assert.Equal(TaskState.Failure, result.State);
+        Assert.Equal("Celeriac.CorruptMessage", result.Error?.Type);
+        Assert.Equal(reason, result.Error?.Message);
     }
 
     private async Task AssertCompletedAsync(IReadOnlyList<Delivery> deliveries)

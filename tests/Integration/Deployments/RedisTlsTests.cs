@@ -59,6 +59,45 @@ public sealed class RedisTlsTests(ITestOutputHelper output) : IAsyncLifetime
             () => CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = Server.Configuration }));
         output.WriteLine($"OBSERVED: refused after {clock.ElapsedMilliseconds} ms: {refused.Message}");
         Assert.Contains($"Could not connect to Redis at 127.0.0.1:{Server.Port}: the TLS handshake failed", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("UntrustedRoot", refused.Message, StringComparison.Ordinal);
         Assert.Null(refused.InnerException);
+    }
+
+    [Fact]
+    public async Task When_the_client_library_gives_no_reason_our_own_handshake_names_the_untrusted_certificate()
+    {
+        // The probe that runs when StackExchange.Redis gives up before its handshake says why (as it did on a CI
+        // machine where the refusal read "no server answered within the connect timeout").
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => Celeriac.Redis.RedisBroker.ThrowIfTlsRefusedAsync(StackExchange.Redis.ConfigurationOptions.Parse(Server.Configuration), $"127.0.0.1:{Server.Port}", customTrust: false, CancellationToken.None));
+        output.WriteLine($"OBSERVED: {refused.Message}");
+        Assert.Contains($"Could not connect to Redis at 127.0.0.1:{Server.Port}: the TLS handshake failed: this machine does not trust the server's certificate", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("UntrustedRoot", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_trusted_client_without_the_required_client_certificate_is_told_the_server_ended_the_handshake()
+    {
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => CeleriacClient.ConnectAsync(new CeleriacOptions
+            {
+                Redis = Server.Configuration + ",connectTimeout=1",
+                ConfigureRedis = o => o.CertificateValidation += (_, _, _, _) => true,
+            }));
+        output.WriteLine($"OBSERVED: {refused.Message}");
+        Assert.Contains($"Could not connect to Redis at 127.0.0.1:{Server.Port}: the TLS handshake failed: the server ended it", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ssl_to_a_port_that_never_answers_the_handshake_says_so_instead_of_hanging()
+    {
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        int port = ((System.Net.IPEndPoint)silent.LocalEndpoint).Port;
+        var clock = Stopwatch.StartNew();
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = $"127.0.0.1:{port},ssl=true,connectTimeout=1000" }));
+        output.WriteLine($"OBSERVED: refused after {clock.ElapsedMilliseconds} ms: {refused.Message}");
+        Assert.Contains($"Could not connect to Redis at 127.0.0.1:{port}: the TLS handshake did not finish within 1000 ms", refused.Message, StringComparison.Ordinal);
     }
 }

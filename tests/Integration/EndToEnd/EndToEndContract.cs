@@ -290,8 +290,10 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     {
         string id = "fixed-" + Guid.NewGuid().ToString("N");
         TaskHandle<int> handle = await Calc.AddTask.ApplyAsync(Client, 2, 3, new TaskOptions { TaskId = id, Countdown = TimeSpan.FromSeconds(2) });
-        Exception duplicate = await Assert.ThrowsAnyAsync<Exception>(async () => await Calc.AddTask.ApplyAsync(Client, 2, 3, new TaskOptions { TaskId = id }));
+        // Other arguments: had the duplicate overwritten the original, the result would be 40, not 5.
+        InvalidOperationException duplicate = await Assert.ThrowsAsync<InvalidOperationException>(async () => await Calc.AddTask.ApplyAsync(Client, 20, 20, new TaskOptions { TaskId = id }));
         Output.WriteLine($"handle id {handle.Id}; duplicate send: {duplicate.GetType().Name}: {duplicate.Message}");
+        Assert.Contains(id, duplicate.Message, StringComparison.Ordinal);
         Assert.Equal(id, handle.Id);
         Assert.Equal(5, await handle.GetAsync(Timeout));
     }

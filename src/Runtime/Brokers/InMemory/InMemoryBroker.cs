@@ -472,7 +472,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                     message.DeadReason = null;
                     message.DeliveryCount = 0;
                     message.Runs = 0;
-                    message.Envelope = Protocol.EnvelopeCodec.ResetRetries(message.Envelope) ?? message.Envelope; // a fresh start: its retries were spent
+                    message.Envelope = Protocol.EnvelopeFormats.For(message.Envelope).ResetRetries(message.Envelope) ?? message.Envelope; // a fresh start: its retries were spent
                     _results.Remove(id); // the dead-letter FAILURE no longer describes the task
                     state.Pending.AddLast(id, message.Priority);
                     requeued++;

@@ -15,12 +15,17 @@ internal static partial class RedisScripts
     // ARGV[7] -> how many of the leased messages (the first ones) start at once: their run is counted here (HINCRBY runs)
     // ARGV[8] -> the largest message returned whole (bytes, 0 = no limit); a longer one is returned as its length (u32)
     //            followed by its first 4096 bytes, with flag 2 set, so that the worker refuses it unread
-    // Keys built here: P:{q}:t:<id> from ARGV[4] and P:{q}:pending:p from KEYS[1], in the slot of KEYS[1] (same hash tag)
+    // ARGV[9] -> result TTL (ms) of the FAILURE record written for a message set aside as corrupt (0: none written)
+    // ARGV[10] -> done channel prefix P:done: (a corrupt message's waiters are told, as a completion tells them)
+    // Keys built here: P:{q}:t:<id> from ARGV[4], P:{q}:pending:p from KEYS[1], and P:{q}:r:<id> (KEYS[1] without its
+    // "pending", then "r:<id>"), in the slot of KEYS[1] (same hash tag)
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained.
     //              A message whose bookkeeping is corrupt (dc or runs not a count, pri not 0-9, msg missing, its key not
     //              a hash) is set aside in dead with reason "corrupt: ..." instead of being leased, promoted or reclaimed:
     //              every value read is checked before anything is changed for that message, and a call never fails
-    //              after it has popped ids (a priority list of the wrong type is skipped; its ids stay where they were)
+    //              after it has popped ids (a priority list of the wrong type is skipped; its ids stay where they were).
+    //              A corrupt message gets a FAILURE result record (error type Celeriac.CorruptMessage, message the reason;
+    //              docs/protocol.md "Result record") unless its result is final already, and PUBLISH P:done:<id> FAILURE
     // Returns: { orphans, next_due, leased, corrupt } where orphans counts popped ids whose message hash was missing
     //          (dropped), next_due is the earliest scheduled due time (unix ms) or -1, leased is one string holding every
     //          leased message, each packed (big-endian) as: flags (u8: 1 revoked, 2 oversized), runs (u32), dc (u32), id
@@ -62,13 +67,33 @@ internal static partial class RedisScripts
           end
           return KEYS[1] .. ':' .. pri
         end
-        -- Sets a corrupt message aside: in dead, with the reason in its hash (a key of another type is left as it is).
+        local resultTtl = tonumber(ARGV[9]) or 0
+        -- Sets a corrupt message aside: in dead, with the reason in its hash (a key of another type is left as it is),
+        -- and tells whoever waits for it: a FAILURE record (the layout RedisResultCodec writes: [1, id, state, task,
+        -- retries, date_done, worker, value, exc_type, exc_message, traceback]) unless a final one is there already.
         local function setAside(id, reason)
           local key = prefix .. id
           redis.pcall('HDEL', key, 'lease')
           redis.pcall('HSET', key, 'reason', 'corrupt: ' .. reason, 'dead_at', now)
           redis.pcall('ZADD', KEYS[6], now, id)
           corrupt = corrupt + 1
+          if resultTtl > 0 then
+            local rkey = string.sub(KEYS[1], 1, #KEYS[1] - 7) .. 'r:' .. id
+            local current = redis.pcall('HGET', rkey, 'state')
+            if type(current) == 'table' then
+              redis.call('DEL', rkey) -- a result key of another type is no record: replaced
+              current = false
+            end
+            if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
+              local nilv = string.char(0xc0)
+              local rec = string.char(0x9b) .. cmsgpack.pack(1) .. cmsgpack.pack(id) .. cmsgpack.pack('FAILURE') .. nilv
+                .. cmsgpack.pack(0) .. cmsgpack.pack(now) .. nilv .. nilv .. cmsgpack.pack('Celeriac.CorruptMessage')
+                .. cmsgpack.pack('corrupt: ' .. reason) .. nilv
+              redis.call('HSET', rkey, 'state', 'FAILURE', 'rec', rec)
+              redis.call('PEXPIRE', rkey, resultTtl)
+              redis.call('PUBLISH', ARGV[10] .. id, 'FAILURE')
+            end
+          end
         end
         local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
         if #due > 0 then
@@ -306,12 +331,15 @@ internal static partial class RedisScripts
 
     /// <summary>Hands one leased message back to the front of its queue (fenced by its lease token).</summary>
     // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending (priority p > 0: pending:p)   KEYS[4] -> P:{q}:notify
-    // KEYS[5] -> P:{q}:dead
+    // KEYS[5] -> P:{q}:dead   KEYS[6] -> P:{q}:r:<id>
     // ARGV[1] -> lease token
     // ARGV[2] -> task id
     // ARGV[3] -> "1" when the delivery's run was started (its run is uncounted: interrupted, not crashed), else "0"
     // ARGV[4] -> now (unix ms)
-    // Side effect: a message whose runs or pri field is corrupt is set aside in dead (reason "corrupt: ...") instead
+    // ARGV[5] -> result TTL (ms) of the FAILURE record of a message set aside as corrupt
+    // ARGV[6] -> the channel P:done:<id>
+    // Side effect: a message whose runs or pri field is corrupt is set aside in dead (reason "corrupt: ...", with a
+    //              FAILURE record and a PUBLISH on P:done:<id> as the fetch script writes them) instead
     // Returns: 1 when released (or set aside); 0 when the lease is no longer held (nothing changed)
     public const string Release = """
         local f = redis.pcall('HMGET', KEYS[1], 'lease', 'runs', 'pri')
@@ -330,6 +358,20 @@ internal static partial class RedisScripts
           redis.call('ZREM', KEYS[2], ARGV[2])
           redis.call('HDEL', KEYS[1], 'lease')
           redis.call('HSET', KEYS[1], 'reason', 'corrupt: ' .. reason, 'dead_at', ARGV[4])
+          local current = redis.pcall('HGET', KEYS[6], 'state')
+          if type(current) == 'table' then
+            redis.call('DEL', KEYS[6])
+            current = false
+          end
+          if current ~= 'SUCCESS' and current ~= 'FAILURE' and current ~= 'REVOKED' then
+            local nilv = string.char(0xc0)
+            local rec = string.char(0x9b) .. cmsgpack.pack(1) .. cmsgpack.pack(ARGV[2]) .. cmsgpack.pack('FAILURE') .. nilv
+              .. cmsgpack.pack(0) .. cmsgpack.pack(tonumber(ARGV[4])) .. nilv .. nilv .. cmsgpack.pack('Celeriac.CorruptMessage')
+              .. cmsgpack.pack('corrupt: ' .. reason) .. nilv
+            redis.call('HSET', KEYS[6], 'state', 'FAILURE', 'rec', rec)
+            redis.call('PEXPIRE', KEYS[6], ARGV[5])
+            redis.call('PUBLISH', ARGV[6], 'FAILURE')
+          end
           return 1
         end
         local list = KEYS[3]

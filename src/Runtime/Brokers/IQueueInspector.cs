@@ -1,0 +1,14 @@
+namespace Celeriac.Brokers;
+
+/// <summary>
+/// The read-only inspector: what a CLI or dashboard shows, read without changing anything.
+/// Implemented by every broker (<c>RedisBroker</c>, <c>InMemoryBroker</c>) as part of <see cref="ITaskBroker"/>; see docs/design/brokers.md.
+/// </summary>
+internal interface IQueueInspector
+{
+    /// <summary>How many messages are waiting (runnable, not scheduled, not leased) in a queue.</summary>
+    Task<long> GetQueueLengthAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>Lists a queue's dead letters, oldest first.</summary>
+    Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken);
+}
