@@ -44,6 +44,14 @@ public sealed partial class Flows(ILedger ledger)
         throw new InvalidOperationException($"member {n} is broken");
     }
 
+    /// <summary>A member that always fails and is set aside as a dead letter (no retry).</summary>
+    [Task(Queue = "slow", DeadLetterOnFailure = true)]
+    public async Task<long> BrokenDead(string run, int n)
+    {
+        await ledger.RecordAsync(run, "dead:" + n.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        throw new InvalidOperationException($"member {n} is set aside");
+    }
+
     /// <summary>A chord callback: the sum of the members' results.</summary>
     [Task]
     public async Task<long> Sum(long[] values, string run)
@@ -55,6 +63,20 @@ public sealed partial class Flows(ILedger ledger)
         }
 
         await ledger.RecordAsync(run, "sum:" + values.Length.ToString(CultureInfo.InvariantCulture) + ":" + sum.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        return sum;
+    }
+
+    /// <summary>A chord callback over members that return <see cref="int"/>: their sum.</summary>
+    [Task]
+    public async Task<long> SumInts(int[] values, string run)
+    {
+        long sum = 0;
+        foreach (int value in values)
+        {
+            sum += value;
+        }
+
+        await ledger.RecordAsync(run, "sum:" + sum.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
         return sum;
     }
 

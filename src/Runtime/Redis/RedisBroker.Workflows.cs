@@ -66,6 +66,36 @@ internal sealed partial class RedisBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
+    public async Task<bool> DeadLetterWithFollowUpsAsync(Delivery delivery, string reason, TaskResult result, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(delivery);
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentNullException.ThrowIfNull(followUps);
+        cancellationToken.ThrowIfCancellationRequested();
+        DateTimeOffset now = _time.GetUtcNow();
+        var args = new RedisValue[8 + (followUps.Count * 2)];
+        args[0] = TokenOf(delivery);
+        args[1] = IdOf(delivery);
+        args[2] = reason;
+        args[3] = now.ToUnixTimeMilliseconds();
+        args[4] = Ms(ttl);
+        args[5] = DoneChannelOf(delivery);
+        args[6] = delivery.ReplyTo ?? string.Empty;
+        args[7] = RedisResultCodec.Encode(delivery.Id, result, now);
+        for (int i = 0; i < followUps.Count; i++)
+        {
+            args[8 + (2 * i)] = followUps[i].Key;
+            args[9 + (2 * i)] = followUps[i].Payload;
+        }
+
+        RedisResult reply = await _db.ScriptEvaluateAsync(
+            RedisScripts.DeadLetterFlow,
+            [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), ResultKeyOf(delivery), Keys.Outbox(delivery.Queue), Keys.OutboxIndex(delivery.Queue)],
+            args).ConfigureAwait(false);
+        return (int)reply == 1;
+    }
+
+    /// <inheritdoc />
     public async Task<bool> EnqueueOnceAsync(EnqueueItem item, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

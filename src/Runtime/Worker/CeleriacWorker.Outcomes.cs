@@ -71,11 +71,7 @@ internal sealed partial class CeleriacWorker
         {
             string reason = $"{DeadLetterReasons.Failed}: {error.Type}: {error.Message}";
             _outcomes.DeadLettered(delivery, envelope, envelope.Task, DeadLetterReasons.Failed, reason, error);
-            if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
-            {
-                _outcomes.LeaseLost(delivery);
-            }
-
+            await DeadLetterOutcomeAsync(delivery, envelope, reason, failed).ConfigureAwait(false);
             return;
         }
 
@@ -235,9 +231,40 @@ internal sealed partial class CeleriacWorker
             Timestamp = _time.GetUtcNow(),
             Worker = _name,
         };
-        if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+        await DeadLetterOutcomeAsync(delivery, envelope, full, failure).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sets a delivery aside with its FAILURE result; a workflow step's failure goes with it (the workflow fails: its
+    /// chord, or its chain's last task), in the same atomic step, then is carried out by the pump.
+    /// </summary>
+    private async Task DeadLetterOutcomeAsync(Delivery delivery, Envelope? envelope, string reason, TaskResult failure)
+    {
+        List<Workflows.FollowUp> followUps = [];
+        if (envelope is { Flow.IsEmpty: false } && _flowStore is not null)
+        {
+            try
+            {
+                followUps = Workflows.FlowCodec.OnFailure(envelope, Workflows.FlowCodec.DecodeFlow(envelope.Flow), failure.Error ?? new TaskError("Celeriac.Unknown", reason, null));
+            }
+            catch (InvalidDataException ex)
+            {
+                Log.TaskFailed(_logger, envelope.Id, envelope.Task, ex.GetType().FullName!, ex.Message);
+            }
+        }
+
+        bool recorded = followUps.Count == 0
+            ? await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false)
+            : await OutcomeAsync(() => _flowStore!.DeadLetterWithFollowUpsAsync(delivery, reason, failure, followUps, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false);
+        if (!recorded)
         {
             _outcomes.LeaseLost(delivery);
+            return;
+        }
+
+        if (followUps.Count > 0)
+        {
+            _flows!.Post(delivery.Queue, followUps);
         }
     }
 

@@ -65,6 +65,13 @@ internal interface IWorkflowStore
     /// </summary>
     Task CompleteWithFollowUpsAsync(IReadOnlyList<FlowCompletion> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Atomically, if the lease is still held: sets the message aside as a dead letter with its FAILURE result (as
+    /// <see cref="ITaskTransport.DeadLetterAsync"/>) and puts <paramref name="followUps"/> (the workflow's failure) in
+    /// the queue's outbox. Returns <see langword="false"/> (nothing changed) when the lease was lost.
+    /// </summary>
+    Task<bool> DeadLetterWithFollowUpsAsync(Delivery delivery, string reason, TaskResult result, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken);
+
     /// <summary>Stores a message unless its id already has a message or a result in its queue (sent before); returns whether it was stored.</summary>
     Task<bool> EnqueueOnceAsync(EnqueueItem item, CancellationToken cancellationToken);
 

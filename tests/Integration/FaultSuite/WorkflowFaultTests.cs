@@ -143,5 +143,44 @@ public sealed class WorkflowFaultTests(ITestOutputHelper output) : ProcessTestBa
         Assert.Equal(0, await db.HashLengthAsync($"{prefix}:{{slow}}:flow"));
     }
 
+    [Fact]
+    public async Task W4_a_chord_member_that_crashes_its_worker_until_the_redelivery_cap_fails_the_chord_once()
+    {
+        const int Cap = 2, VisibilityMs = 1500;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-poison";
+        string[] extra = ["--max-deliveries", Cap.ToString(CultureInfo.InvariantCulture)];
+        WorkerProcess worker = await StartWorkerAsync(Workers, output, "w-0", RedisFixture.Configuration, prefix, "faults,default", 2, VisibilityMs, extra);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        TaskSignature<int>[] members = [Work.RecordTask.Sig(run, 1), Faults.CrashTask.Sig(run, 2), Work.RecordTask.Sig(run, 3)];
+        TaskHandle<long> total = await Workflow.Chord(members, Flows.SumIntsTask.Then(run)).OnError(Flows.AlertTask.Then(run)).DelayAsync(Client);
+
+        // A supervisor restarts the worker each time the poison member kills it.
+        var clock = Stopwatch.StartNew();
+        int crashes = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(60) && !(await ledger.ReadAsync(run)).Any(e => e.StartsWith("alert:", StringComparison.Ordinal)))
+        {
+            if (worker.HasExited)
+            {
+                crashes++;
+                worker = await StartWorkerAsync(Workers, output, $"w-{crashes}", RedisFixture.Configuration, prefix, "faults,default", 2, VisibilityMs, extra);
+            }
+
+            await Task.Delay(100);
+        }
+
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(TimeSpan.FromSeconds(30)));
+        await Task.Delay(1000);
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        output.WriteLine($"OBSERVED after {clock.ElapsedMilliseconds} ms and {crashes} crashes: {failure.RemoteType}: {failure.RemoteMessage}; ledger [{string.Join(", ", entries)}]");
+        Assert.Equal(Cap, crashes);
+        Assert.Equal("Celeriac.RedeliveryLimit", failure.RemoteType);
+        Assert.Contains("chord member 1", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Single(entries, e => e.StartsWith("alert:", StringComparison.Ordinal));
+        Assert.DoesNotContain(entries, e => e.StartsWith("sum:", StringComparison.Ordinal));
+    }
+
     private static int DistinctDone(IReadOnlyList<string> entries) => entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct().Count();
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Infrastructure;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -144,6 +145,23 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         string alert = Assert.Single(ledger, e => e.StartsWith("alert:", StringComparison.Ordinal));
         Assert.Contains("chord member 7", alert, StringComparison.Ordinal);
         Assert.DoesNotContain(ledger, e => e.StartsWith("sum:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_member_set_aside_as_a_dead_letter_fails_the_chord_too()
+    {
+        string run = NewRun();
+        IEnumerable<TaskSignature<long>> members = Enumerable.Range(0, 5).Select(n => n == 3 ? Flows.BrokenDeadTask.Sig(run, n) : Flows.SquareTask.Sig(run, n, 0));
+        TaskHandle<long> total = await Workflow.Chord(members, Flows.SumTask.Then(run)).OnError(Flows.AlertTask.Then(run)).DelayAsync(Client);
+
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Contains("chord member 3", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("member 3 is set aside", failure.RemoteMessage, StringComparison.Ordinal);
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("alert:", StringComparison.Ordinal)), Timeout, "the error callback to run");
+        DeadLetter letter = Assert.Single(await ((CeleriacClient)Client).GetDeadLettersAsync("slow"));
+        Assert.Equal(Flows.BrokenDeadTask.Name, letter.TaskName);
+        Assert.DoesNotContain(await Ledger.ReadAsync(run), e => e.StartsWith("sum:", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -48,6 +48,27 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
+    public Task<bool> DeadLetterWithFollowUpsAsync(Delivery delivery, string reason, TaskResult result, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(followUps);
+        lock (_gate) // re-entrant: the dead letter and the outbox change under one hold of the lock
+        {
+            if (!DeadLetterAsync(delivery, reason, result, ttl, cancellationToken).Result)
+            {
+                return Task.FromResult(false);
+            }
+
+            Dictionary<string, (byte[], long)> outbox = OutboxLocked(delivery.Queue);
+            foreach (FollowUp followUp in followUps)
+            {
+                outbox[followUp.Key] = (followUp.Payload.ToArray(), NowMs);
+            }
+        }
+
+        return Task.FromResult(true);
+    }
+
+    /// <inheritdoc />
     public Task<bool> EnqueueOnceAsync(EnqueueItem item, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -50,6 +50,40 @@ internal static partial class RedisScripts
         return table.concat(out)
         """;
 
+    /// <summary>
+    /// Sets a workflow task aside as a dead letter (as DeadLetter does, with its FAILURE result) and, in the same step,
+    /// puts its follow-ups (the workflow's failure) in the queue's outbox.
+    /// </summary>
+    // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:dead   KEYS[4] -> P:{q}:r:<id>
+    // KEYS[5] -> P:{q}:flow   KEYS[6] -> P:{q}:flowq
+    // ARGV[1] -> lease token   ARGV[2] -> task id   ARGV[3] -> reason   ARGV[4] -> now (unix ms)   ARGV[5] -> result TTL (ms)
+    // ARGV[6] -> channel P:done:<id>   ARGV[7] -> the sender's reply channel, or ""   ARGV[8] -> the FAILURE record
+    // ARGV[9..] -> per follow-up: key, payload
+    // Returns: 1 when dead-lettered; 0 when the lease is no longer held (nothing changed)
+    public const string DeadLetterFlow = """
+        if redis.pcall('HGET', KEYS[1], 'lease') ~= ARGV[1] then
+          return 0
+        end
+        redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) -- first: a dead set of another type fails the call with nothing changed
+        redis.call('ZREM', KEYS[2], ARGV[2])
+        redis.call('HDEL', KEYS[1], 'lease')
+        redis.call('HSET', KEYS[1], 'reason', ARGV[3], 'dead_at', ARGV[4])
+        if type(redis.pcall('HSET', KEYS[4], 'state', 'FAILURE', 'rec', ARGV[8])) == 'table' then
+          redis.call('DEL', KEYS[4]) -- a result key of another type is no record: replaced
+          redis.call('HSET', KEYS[4], 'state', 'FAILURE', 'rec', ARGV[8])
+        end
+        redis.call('PEXPIRE', KEYS[4], ARGV[5])
+        for i = 9, #ARGV, 2 do
+          redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+          redis.call('ZADD', KEYS[6], ARGV[4], ARGV[i])
+        end
+        redis.call('PUBLISH', ARGV[6], 'FAILURE')
+        if ARGV[7] ~= '' then
+          redis.call('PUBLISH', ARGV[7], ARGV[8])
+        end
+        return 1
+        """;
+
     /// <summary>Stores one message unless its id was sent before (a message or a result exists): a workflow step sent at most once.</summary>
     // KEYS[1] -> P:{q}:pending (or P:{q}:pending:p for priority p > 0)   KEYS[2] -> P:{q}:scheduled   KEYS[3] -> P:{q}:notify
     // KEYS[4] -> P:{q}:t:<id>   KEYS[5] -> P:{q}:r:<id>
