@@ -88,6 +88,18 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task Revoking_a_chains_handle_before_its_last_step_is_sent_revokes_that_step()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(3, run, "a", 300), Flows.StepTask.Then(run, "b", 0)).DelayAsync(Client);
+        await last.RevokeAsync();
+
+        await Assert.ThrowsAsync<TaskRevokedException>(() => last.GetAsync(Timeout));
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(["start:a", "done:a"], ledger); // the first step ran; the revoked one never started
+    }
+
+    [Fact]
     public async Task A_group_returns_its_results_in_call_order()
     {
         string run = NewRun();
