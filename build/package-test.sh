@@ -29,7 +29,7 @@ cleanup() {
   if [ -n "${template_home:-}" ]; then rm -rf "$template_home"; fi
   rm -rf "$consumer"
   local cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-  rm -rf "$cache/celeriac/$version" "$cache/celeriac.abstractions/$version" "$cache/celeriac.templates/$version"
+  rm -rf "$cache/celeriac/$version" "$cache/celeriac.abstractions/$version" "$cache/celeriac.templates/$version" "$cache/celeriac.opentelemetry/$version"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -54,6 +54,7 @@ for project in src/*/*.csproj; do
   dotnet pack "$project" -c Release -nologo -clp:ErrorsOnly -p:VersionSuffix="${version#0.1.0-}" -o "$feed" >>"$work/pack.log" 2>&1 || packed=0
 done
 if [ "$packed" = 1 ] && [ -f "$feed/Celeriac.$version.nupkg" ] && [ -f "$feed/Celeriac.Abstractions.$version.nupkg" ] \
+  && [ -f "$feed/Celeriac.OpenTelemetry.$version.nupkg" ] \
   && unzip -l "$feed/Celeriac.Abstractions.$version.nupkg" >"$work/abstractions.txt" && grep -q "analyzers/dotnet/cs/Celeriac.Generators.dll" "$work/abstractions.txt"; then
   pass "dotnet pack: $(cd "$feed" && ls ./*.nupkg | xargs -n1 basename | tr '\n' ' ')"
 else

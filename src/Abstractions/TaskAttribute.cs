@@ -51,7 +51,13 @@ public sealed class TaskAttribute : Attribute
     /// <summary>The soft time limit, as a duration string: past it the run's <see cref="CancellationToken"/> is cancelled so the task can stop cleanly. <see langword="null"/>: no limit.</summary>
     public string? SoftTimeLimit { get; set; }
 
-    /// <summary>A rate limit as <c>count/unit</c> with unit <c>s</c>, <c>m</c> or <c>h</c> (<c>100/s</c>, <c>10/m</c>). Validated at compile time; reserved for the rate-limiting milestone.</summary>
+    /// <summary>
+    /// A rate limit as <c>count/unit</c> with unit <c>s</c>, <c>m</c> or <c>h</c> (<c>100/s</c>, <c>10/m</c>), validated at
+    /// compile time. Per worker, as Celery's <c>rate_limit</c>: each worker starts the task at most that often, spaced
+    /// evenly (<c>10/m</c>: one start every 6 s), so N workers run it up to N times the rate. A task that must wait keeps
+    /// its lease and its run slot meanwhile: give rate-limited tasks a queue of their own when other tasks must not wait
+    /// behind them (docs/workers.md). <see langword="null"/>: no limit.
+    /// </summary>
     public string? RateLimit { get; set; }
 
     /// <summary>

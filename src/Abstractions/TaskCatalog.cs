@@ -12,6 +12,7 @@ public sealed class TaskCatalog
     private readonly ConcurrentDictionary<string, TaskRegistration> _tasks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _assemblies = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _queues = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, PeriodicSchedule> _schedules = new(StringComparer.Ordinal);
 
     /// <summary>The process-wide catalog filled by generated module initializers.</summary>
     public static TaskCatalog Global { get; } = new();
@@ -43,6 +44,21 @@ public sealed class TaskCatalog
         if (!_tasks.TryAdd(registration.Name, registration) && !ReferenceEquals(_tasks[registration.Name].Invoker.Method, registration.Invoker.Method))
         {
             throw new InvalidOperationException($"Two tasks are named '{registration.Name}'. Task names must be unique across the assemblies a worker loads; set [Task(Name = ...)] on one of them.");
+        }
+    }
+
+    /// <summary>The periodic schedules known when the program was built (generated from <see cref="PeriodicAttribute"/>), in no particular order.</summary>
+    public ICollection<PeriodicSchedule> Schedules => _schedules.Values;
+
+    /// <summary>Adds a periodic schedule (generated from <see cref="PeriodicAttribute"/>; a worker's scheduler runs every schedule of its catalog).</summary>
+    /// <param name="schedule">The schedule.</param>
+    /// <exception cref="InvalidOperationException">Another schedule with the same name is registered.</exception>
+    public void AddSchedule(PeriodicSchedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        if (!_schedules.TryAdd(schedule.Name, schedule) && !ReferenceEquals(_schedules[schedule.Name], schedule))
+        {
+            throw new InvalidOperationException($"Two periodic schedules are named '{schedule.Name}'. Schedule names must be unique across the assemblies a worker loads.");
         }
     }
 

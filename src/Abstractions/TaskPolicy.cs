@@ -40,6 +40,12 @@ public sealed class TaskPolicy
     /// <summary>The soft time limit (the run's token is cancelled), or <see langword="null"/>.</summary>
     public TimeSpan? SoftTimeLimit { get; init; }
 
+    /// <summary>
+    /// The shortest time between two starts of this task in one worker (<see cref="TaskAttribute.RateLimit"/>: the unit
+    /// over the count, so <c>10/m</c> is 6 s), or <see langword="null"/> for no limit.
+    /// </summary>
+    public TimeSpan? RateLimitInterval { get; init; }
+
     /// <summary>Where the worker runs the method (<see cref="TaskAttribute.Execution"/>).</summary>
     public TaskExecution Execution { get; init; }
 

@@ -319,6 +319,8 @@ public sealed class TaskGenerator : IIncrementalGenerator
             table.DeclaredQueues,
             formatters.Values.OrderBy(static f => f.TypeFqn, StringComparer.Ordinal).ToEquatableArray(),
             lookups.Values.OrderBy(static l => l.TypeFqn, StringComparer.Ordinal).ToEquatableArray(),
-            facts.References);
+            facts.References,
+            items.Where(static i => i.ScheduleFqn is not null).OrderBy(static i => i.TaskName, StringComparer.Ordinal)
+                .Select(static i => i.ScheduleFqn!).ToEquatableArray());
     }
 }

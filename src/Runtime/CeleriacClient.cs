@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using Celeriac.Brokers;
+using Celeriac.Diagnostics;
 using Celeriac.Protocol;
 using Celeriac.Worker;
 
@@ -26,7 +28,11 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         _ownsBroker = ownsBroker;
         _catalog = catalog ?? TaskCatalog.Global;
         _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
+        Schedules = new ScheduleClient(brokers.GetAsync, time);
     }
+
+    /// <summary>The schedules stored in the broker (added at run time) and every schedule's state: list, pause, resume, trigger now (docs/scheduling.md).</summary>
+    public ScheduleClient Schedules { get; }
 
     /// <summary>Creates a client without a host. With <see cref="CeleriacOptions.Redis"/> unset, the client has its own in-process broker (useful only together with a worker in the same process; prefer DI for that).</summary>
     /// <param name="options">Where the broker is.</param>
@@ -55,9 +61,24 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(task);
         _envelopes.CheckOptions(options);
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel);
-        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
-        return item.Id;
+        string queue = options?.Queue ?? task.Queue;
+        using Activity? activity = Telemetry.StartSend(queue, task.Name, 1); // null unless a listener samples it
+        bool attempted = false;
+        try
+        {
+            (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
+            EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel, traceParent, traceState);
+            Telemetry.TagMessage(activity, item.Id, item.Envelope.Length);
+            attempted = true;
+            await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
+            Telemetry.SendSucceeded(queue, task.Name, 1);
+            return item.Id;
+        }
+        catch (Exception ex)
+        {
+            Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, 1);
+            throw;
+        }
     }
 
     /// <summary>Sends many tasks of one kind in as few round trips as the broker allows.</summary>
@@ -79,16 +100,30 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         _envelopes.CheckOptions(options);
 
         ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
-        var items = new EnqueueItem[argsList.Count];
-        var ids = new string[items.Length];
-        for (int i = 0; i < items.Length; i++)
+        string queue = options?.Queue ?? task.Queue;
+        using Activity? activity = Telemetry.StartSend(queue, task.Name, argsList.Count); // one span for the batch
+        bool attempted = false;
+        try
         {
-            items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel);
-            ids[i] = items[i].Id;
-        }
+            (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
+            var items = new EnqueueItem[argsList.Count];
+            var ids = new string[items.Length];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel, traceParent, traceState);
+                ids[i] = items[i].Id;
+            }
 
-        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
-        return ids;
+            attempted = true;
+            await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+            Telemetry.SendSucceeded(queue, task.Name, items.Length);
+            return ids;
+        }
+        catch (Exception ex)
+        {
+            Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, argsList.Count);
+            throw;
+        }
     }
 
     /// <inheritdoc/>

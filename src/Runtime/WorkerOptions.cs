@@ -73,6 +73,33 @@ public sealed class WorkerOptions
     /// </summary>
     public bool ReserveThreadPool { get; set; } = true;
 
+    /// <summary>The default of <see cref="SchedulerRefresh"/>: 5 seconds.</summary>
+    public static readonly TimeSpan DefaultSchedulerRefresh = TimeSpan.FromSeconds(5);
+
+    /// <summary>The default of <see cref="SchedulerMisfireThreshold"/>: 1 minute.</summary>
+    public static readonly TimeSpan DefaultSchedulerMisfireThreshold = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Run the periodic scheduler in this worker (default <see langword="true"/>): it sends the ticks of the catalog's
+    /// <see cref="PeriodicAttribute"/> schedules and of the schedules stored in the broker. Any number of workers may run
+    /// it; each tick is claimed and sent once by one of them (docs/scheduling.md). <see langword="false"/>: this worker
+    /// sends no ticks and reads no schedules.
+    /// </summary>
+    public bool Scheduler { get; set; } = true;
+
+    /// <summary>
+    /// How often the scheduler asks the broker whether the stored schedules changed (one read; it re-reads them only
+    /// then), so that a schedule added, changed or removed at run time takes effect within this time. Default 5 s;
+    /// between 10 ms and 10 minutes.
+    /// </summary>
+    public TimeSpan SchedulerRefresh { get; set; } = DefaultSchedulerRefresh;
+
+    /// <summary>
+    /// Under <see cref="MissedTicks.Skip"/>, a tick the scheduler reaches later than this after its instant (every
+    /// scheduler was down, or the broker unreachable) is skipped. Default 1 minute; 0 or more.
+    /// </summary>
+    public TimeSpan SchedulerMisfireThreshold { get; set; } = DefaultSchedulerMisfireThreshold;
+
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }
 
@@ -112,6 +139,16 @@ public sealed class WorkerOptions
         if (FetchWait < TimeSpan.FromMilliseconds(10) || FetchWait > TimeSpan.FromSeconds(30))
         {
             return $"Celeriac:Worker:FetchWait must be between 10 ms and 30 s (it is {FetchWait}).";
+        }
+
+        if (SchedulerRefresh < TimeSpan.FromMilliseconds(10) || SchedulerRefresh > TimeSpan.FromMinutes(10))
+        {
+            return $"Celeriac:Worker:SchedulerRefresh must be between 10 ms and 10 minutes (it is {SchedulerRefresh}).";
+        }
+
+        if (SchedulerMisfireThreshold < TimeSpan.Zero)
+        {
+            return $"Celeriac:Worker:SchedulerMisfireThreshold must not be negative (it is {SchedulerMisfireThreshold}).";
         }
 
         foreach ((string queue, int weight) in QueueWeights)

@@ -9,6 +9,10 @@ public static partial class Calc
     [Task]
     public static int Fail(string message) => throw new InvalidOperationException(message);
 
+    /// <summary>Rate-limited to 5 starts a second per worker; returns when it started (a <see cref="System.Diagnostics.Stopwatch"/> timestamp).</summary>
+    [Task(RateLimit = "5/s", Queue = "slow")]
+    public static long Paced(int n) => System.Diagnostics.Stopwatch.GetTimestamp();
+
     /// <summary>Resolves the run's scope twice: one scope within a run, a new one for each run.</summary>
     [Task]
     public static int ScopeIdentity(TaskContext context)

@@ -2,8 +2,12 @@
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
 //   [--ledger host:port (where the ledger lives; default the --redis server)]
+//   [--schedule name,every-ms,queue,task (adds a periodic schedule to the catalog; the scheduler is on by default)] [--scheduler off]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
+//   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
+using System.Diagnostics;
 using Celeriac;
+using Celeriac.Diagnostics;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -32,6 +36,24 @@ if (options.TryGetValue("max-threads", out string? mt))
     }
 }
 
+if (options.TryGetValue("schedule", out string? schedule))
+{
+    // A schedule written by hand, as [Periodic] would generate it, for the scheduler fault tests (SchedulerKillTests).
+    string[] parts = schedule.Split(',');
+    TaskCatalog.Global.AddSchedule(new PeriodicSchedule(parts[0], parts[3], parts[2], null, TimeSpan.FromMilliseconds(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture))));
+}
+
+bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");
+if (options.TryGetValue("trace", out string? trace) && trace == "true")
+{
+    ActivitySource.AddActivityListener(new ActivityListener
+    {
+        ShouldListenTo = source => source.Name == CeleriacDiagnostics.ActivitySourceName,
+        Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        ActivityStopped = span => Console.Out.WriteLine($"SPAN {span.Kind} {span.TraceId} {span.SpanId} {span.ParentSpanId} {span.GetTagItem("messaging.message.id")}"),
+    });
+}
+
 HostApplicationBuilder builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
@@ -58,6 +80,7 @@ builder.Services
         w.MaxDeliveries = maxDeliveries;
         w.Prefetch = prefetch;
         w.TrackStarted = true; // the kill tests observe STARTED before they kill
+        w.Scheduler = scheduler;
     });
 
 using IHost host = builder.Build();

@@ -2,7 +2,7 @@ using Microsoft.CodeAnalysis;
 
 namespace Celeriac.Generators.Diagnostics;
 
-/// <summary>Every diagnostic the generator reports. IDs are literals: 0001–0099 task method shape, 0100–0199 payload types, 0200+ configuration (options, queues, routes).</summary>
+/// <summary>Every diagnostic the generator reports. IDs are literals: 0001–0099 task method shape, 0100–0199 payload types, 0200–0299 configuration (options, queues, routes), 0300–0319 periodic schedules.</summary>
 internal static class DiagnosticDescriptors
 {
     // First: the descriptors below are built from it (static fields initialize in textual order).
@@ -11,6 +11,7 @@ internal static class DiagnosticDescriptors
     private const string UsageCategory = "Celeriac.Usage";
     private const string PayloadCategory = "Celeriac.Payload";
     private const string ConfigurationCategory = "Celeriac.Configuration";
+    private const string ScheduleCategory = "Celeriac.Schedule";
 
     public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Create(
         "CEL0001",
@@ -164,6 +165,54 @@ internal static class DiagnosticDescriptors
         "Unknown execution kind",
         "Execution of task '{0}' is {1}, which is no TaskExecution value; use TaskExecution.Pool or TaskExecution.Cpu",
         ConfigurationCategory);
+
+    public static readonly DiagnosticDescriptor InvalidCron = Create(
+        "CEL0301",
+        "Invalid cron expression",
+        "Cron expression '{0}' of the periodic task '{1}' is invalid: {2}",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor UnknownTimeZone = Create(
+        "CEL0302",
+        "Unknown time zone",
+        "Time zone '{0}' of the periodic task '{1}' is not an IANA time zone id{2}",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor PeriodicTaskHasArguments = Create(
+        "CEL0303",
+        "Periodic task has serialized parameters",
+        "Task '{0}' is [Periodic] but its parameter '{1}' is serialized, and a scheduled tick has no value for it; remove the parameter, or add the schedule at run time with its arguments (client.Schedules.UpsertAsync)",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor ScheduleKindAmbiguous = Create(
+        "CEL0304",
+        "Periodic schedule needs a cron expression or an interval",
+        "The [Periodic] schedule of task '{0}' {1}; give exactly one of them",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor InvalidInterval = Create(
+        "CEL0305",
+        "Invalid interval",
+        "Interval '{0}' of the periodic task '{1}' is invalid: {2}",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor TimeZoneWithInterval = Create(
+        "CEL0306",
+        "Time zone on an interval schedule",
+        "The periodic task '{0}' runs at an interval (Every) and sets TimeZone '{1}'; an interval is the same in every time zone, remove TimeZone or use a cron expression",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor MaxMissedRunsOutOfRange = Create(
+        "CEL0307",
+        "MaxMissedRuns out of range",
+        "MaxMissedRuns of the periodic task '{0}' is {1}; it must be between 1 and 1000",
+        ScheduleCategory);
+
+    public static readonly DiagnosticDescriptor UnknownMissedTicks = Create(
+        "CEL0308",
+        "Unknown missed-tick policy",
+        "MissedTicks of the periodic task '{0}' is {1}, which is not a value of Celeriac.MissedTicks",
+        ScheduleCategory);
 
     /// <summary>The repository's page of a diagnostic: <c>{RepositoryUrl}/blob/main/docs/diagnostics/{id}.md</c>, the URL coming from the build (Directory.Build.props).</summary>
     public static string HelpLink(string id) => (RepositoryUrl.Length > 0 ? RepositoryUrl + "/blob/main/" : string.Empty) + "docs/diagnostics/" + id + ".md";

@@ -279,6 +279,11 @@ internal static class AssemblyEmitter
             w.WriteLine("catalog.Add(" + registration + ");");
         }
 
+        foreach (string schedule in model.Schedules)
+        {
+            w.WriteLine("catalog.AddSchedule(" + schedule + ");");
+        }
+
         w.CloseBlock();
         w.WriteLine();
         w.WriteLine("/// <summary>The wire names of this assembly's tasks, read from metadata by the generator of referencing assemblies (duplicate-name check).</summary>");

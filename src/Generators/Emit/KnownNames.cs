@@ -23,6 +23,8 @@ internal static class KnownNames
     public const string TaskNeeds = "global::Celeriac.TaskNeeds";
     public const string TaskCatalog = "global::Celeriac.TaskCatalog";
     public const string TaskPolicy = "global::Celeriac.TaskPolicy";
+    public const string PeriodicSchedule = "global::Celeriac.PeriodicSchedule";
+    public const string MissedTicks = "global::Celeriac.MissedTicks";
     public const string QueueName = "global::Celeriac.QueueName";
     public const string TaskAssemblyAttribute = "global::Celeriac.TaskAssembly";
     public const string TaskPayloadException = "global::Celeriac.TaskPayloadException";

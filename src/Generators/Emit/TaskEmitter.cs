@@ -106,6 +106,11 @@ internal static class TaskEmitter
             + NameHelper.ToInvariant(task.Policy.MaxRetries) + ", policy: " + PolicyExpression(task.Policy) + ", needs: " + NeedsExpression(task) + ");");
         w.WriteLine();
 
+        if (task.Periodic is { } periodic)
+        {
+            EmitSchedule(w, periodic);
+        }
+
         EmitInvoker(w, task, isAsync, hasValue);
         w.WriteLine();
         EmitDecode(w, options);
@@ -156,6 +161,23 @@ internal static class TaskEmitter
 
     private static string NotAChainStepMessage(TaskModel task)
         => "Task '" + task.TaskName + "' takes no serialized argument, so it cannot follow another step of a chain or be a chord's callback: give it a first parameter of the previous step's result type, or start the chain with it (Sig)";
+
+    private static void EmitSchedule(SourceWriter w, PeriodicModel periodic)
+    {
+        string missed = periodic.MissedTicks switch
+        {
+            1 => "Skip",
+            2 => "RunEach",
+            _ => "RunOnce",
+        };
+        string cron = periodic.Cron is null ? "null" : NameHelper.ToLiteral(periodic.Cron);
+        string every = periodic.EveryMs == 0 ? "global::System.TimeSpan.Zero" : KnownNames.TimeSpanFromMilliseconds + "(" + NameHelper.ToInvariant(periodic.EveryMs) + ")";
+        string zone = periodic.TimeZone is null ? "null" : NameHelper.ToLiteral(periodic.TimeZone);
+        w.WriteLine("/// <summary>The task's periodic schedule (from <c>[Periodic]</c>), checked at compile time; a worker's scheduler sends the task at each tick.</summary>");
+        w.WriteLine("internal static " + KnownNames.PeriodicSchedule + " Schedule => new(Name, Name, Queue, " + cron + ", " + every + ", " + zone + ", "
+            + KnownNames.MissedTicks + "." + missed + ", " + NameHelper.ToInvariant(periodic.MaxMissedRuns) + ", Definition.Priority);");
+        w.WriteLine();
+    }
 
     private static void EmitSendBody(SourceWriter w, List<ParameterModel> nonNullable, string send)
     {
@@ -295,6 +317,11 @@ internal static class TaskEmitter
             }
 
             members.Add("ShouldRetry = static ex => " + string.Join(" && ", tests));
+        }
+
+        if (policy.RateLimitIntervalMs is not null)
+        {
+            members.Add("RateLimitInterval = " + KnownNames.TimeSpanFromMilliseconds + "(" + policy.RateLimitIntervalMs + ")");
         }
 
         if (policy.Execution == 1)

@@ -94,6 +94,8 @@ internal static class NameHelper
 
     public static string ToInvariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
+    public static string ToInvariant(long value) => value.ToString(CultureInfo.InvariantCulture);
+
     private static bool IsAsciiIdentifierChar(char c)
         => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }

@@ -11,7 +11,8 @@ internal sealed record CompilationFacts(
     bool HasCeleriac,
     bool SupportsModuleInitializer,
     bool SupportsFileLocalTypes,
-    EquatableArray<ReferencedTaskAssemblyModel> References);
+    EquatableArray<ReferencedTaskAssemblyModel> References,
+    EquatableArray<string> Schedules = default);
 
 /// <summary>A referenced assembly marked <c>[assembly: TaskAssembly(typeof(Registry))]</c> and its task names. Immutable, with structural equality.</summary>
 internal sealed record ReferencedTaskAssemblyModel(string AssemblyName, string RegistryFqn, EquatableArray<string> TaskNames);
@@ -27,4 +28,5 @@ internal sealed record AssemblyModel(
     EquatableArray<string> DeclaredQueues,
     EquatableArray<FormatterModel> Formatters,
     EquatableArray<LookupEntryModel> Lookups,
-    EquatableArray<ReferencedTaskAssemblyModel> References);
+    EquatableArray<ReferencedTaskAssemblyModel> References,
+    EquatableArray<string> Schedules = default);

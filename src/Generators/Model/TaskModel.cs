@@ -24,6 +24,7 @@ internal enum ParameterKind
 /// or location, so an edit that does not change the task's shape leaves the model (and its output) cached.
 /// </summary>
 /// <param name="ExplicitQueue">The queue of <c>[Task(Queue = ...)]</c>, or null.</param>
+/// <param name="Periodic">The <c>[Periodic]</c> schedule, or null.</param>
 /// <param name="Queue">The resolved queue: the explicit one, else the first matching route, else <c>default</c> (set after parsing, from the route table).</param>
 internal sealed record TaskModel(
     string AssemblyName,
@@ -42,7 +43,8 @@ internal sealed record TaskModel(
     bool IsStatic,
     ReturnKind ReturnKind,
     TypeRefModel? Result,
-    EquatableArray<ParameterModel> Parameters);
+    EquatableArray<ParameterModel> Parameters,
+    PeriodicModel? Periodic = null);
 
 /// <summary>A containing type as re-declared by the partial stub (<c>partial class Outer</c>). Immutable, with structural equality.</summary>
 internal sealed record ContainingTypeModel(string Keyword, string Name);
@@ -61,7 +63,8 @@ internal sealed record RegistryItemModel(
     string TaskName,
     string RegistrationFqn,
     EquatableArray<FormatterModel> Formatters,
-    EquatableArray<LookupEntryModel> Lookups);
+    EquatableArray<LookupEntryModel> Lookups,
+    string? ScheduleFqn = null);
 
 /// <summary>A task name, its explicit queue and where they were declared, for the checks across tasks. Immutable, with structural equality.</summary>
 internal sealed record TaskNameModel(string TaskName, string Display, LocationInfo? Location, string? ExplicitQueue, LocationInfo? QueueLocation);

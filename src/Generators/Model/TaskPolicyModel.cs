@@ -23,7 +23,8 @@ internal sealed record TaskPolicyModel(
     bool DeadLetterOnFailure,
     string? TimeLimitMs,
     string? SoftTimeLimitMs,
-    int Execution = 0)
+    int Execution = 0,
+    string? RateLimitIntervalMs = null)
 {
     public static readonly TaskPolicyModel Default = new(0, null, null, true, EquatableArray<string>.Empty, EquatableArray<string>.Empty, false, null, null);
 

@@ -84,6 +84,15 @@ internal static class OptionValueParser
         return null;
     }
 
+    /// <summary>The spacing between starts of a valid rate limit (<see cref="ValidateRateLimit"/>): the unit over the count, in milliseconds.</summary>
+    public static string RateLimitIntervalMilliseconds(string text)
+    {
+        int slash = text.IndexOf('/');
+        int count = int.Parse(text.Substring(0, slash), NumberStyles.None, CultureInfo.InvariantCulture);
+        decimal unitMs = text.Substring(slash + 1) switch { "s" => 1000m, "m" => 60_000m, _ => 3_600_000m };
+        return decimal.Round(unitMs / count, 6).ToString("0.######", CultureInfo.InvariantCulture);
+    }
+
     private static bool IsDecimalNumber(string number)
     {
         int dot = number.IndexOf('.');

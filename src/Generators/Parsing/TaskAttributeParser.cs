@@ -37,6 +37,7 @@ internal static class TaskAttributeParser
         string? timeLimitText = null, softTimeLimitText = null;
         bool jitter = true, deadLetter = false;
         int execution = 0;
+        string? rateIntervalMs = null;
         var retryOn = new List<string>();
         var dontRetryOn = new List<string>();
 
@@ -104,6 +105,10 @@ internal static class TaskAttributeParser
                     {
                         diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.InvalidRateLimit, location, taskDisplay, rate, rateError));
                     }
+                    else
+                    {
+                        rateIntervalMs = OptionValueParser.RateLimitIntervalMilliseconds(rate);
+                    }
 
                     break;
                 case "RetryOn":
@@ -123,7 +128,7 @@ internal static class TaskAttributeParser
         }
 
         values.Policy = new TaskPolicyModel(
-            maxRetries, backoff, backoffMax, jitter, retryOn.ToEquatableArray(), dontRetryOn.ToEquatableArray(), deadLetter, timeLimit, softTimeLimit, execution);
+            maxRetries, backoff, backoffMax, jitter, retryOn.ToEquatableArray(), dontRetryOn.ToEquatableArray(), deadLetter, timeLimit, softTimeLimit, execution, rateIntervalMs);
         return values;
     }
 

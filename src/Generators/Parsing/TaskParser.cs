@@ -21,7 +21,7 @@ internal static class TaskParser
     private static readonly HashSet<string> ReservedStubNames = new(StringComparer.Ordinal)
     {
         "client", "options", "cancellationToken", "taskId", "Name", "Queue", "Definition", "DelayAsync", "ApplyAsync",
-        "Handle", "Registration", "InvokeAsync", "Decode", "WriteResult", "Args", "ArgsFormatter", "DelayManyAsync", "Sig", "Then",
+        "Handle", "Registration", "Schedule", "InvokeAsync", "Decode", "WriteResult", "Args", "ArgsFormatter", "DelayManyAsync", "Sig", "Then",
     };
 
     public static TaskParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
@@ -246,6 +246,9 @@ internal static class TaskParser
             }
         }
 
+        // CEL0301–CEL0308
+        PeriodicModel? periodic = PeriodicParser.Parse(method, methodDisplay, methodLocation, parameters, diagnostics, cancellationToken);
+
         // Only valid tasks take part in the duplicate-name check, so one mistake is reported once (overloads are CEL0006, not CEL0005).
         // Warnings (CEL0205) do not stop generation.
         bool hasErrors = diagnostics.Any(static d => d.Descriptor.DefaultSeverity == DiagnosticSeverity.Error);
@@ -274,8 +277,11 @@ internal static class TaskParser
             method.IsStatic,
             returnKind,
             result,
-            parameters.ToEquatableArray());
-        var registry = new RegistryItemModel(taskName, containingFqn + "." + className + ".Registration", walker.Formatters, walker.Lookups);
+            parameters.ToEquatableArray(),
+            periodic);
+        var registry = new RegistryItemModel(
+            taskName, containingFqn + "." + className + ".Registration", walker.Formatters, walker.Lookups,
+            periodic is null ? null : containingFqn + "." + className + ".Schedule");
         return new TaskParseResult(model, registry, nameModel, diagnosticArray);
     }
 

@@ -76,6 +76,13 @@ internal sealed class Delivery
     internal volatile Worker.RunControl? Control;
     internal volatile bool RevokeRequested;
 
+    // The run's telemetry (Diagnostics.Telemetry), set only while someone listens: its consumer span, its start (for the
+    // duration) and whether it is counted in flight, under which task name.
+    internal System.Diagnostics.Activity? RunActivity;
+    internal long RunStartTimestamp;
+    internal bool CountedActive;
+    internal string? ActiveTask;
+
     /// <summary>The broker's buffer that <see cref="IdUtf8"/>, <see cref="LeaseTokenUtf8"/> and <see cref="Envelope"/> point into, when it is lent (pooled deliveries only): released by <see cref="Clear"/>.</summary>
     internal SharedBuffer? Buffer;
 
@@ -114,6 +121,10 @@ internal sealed class Delivery
         HeldSlot = -1;
         Control = null;
         RevokeRequested = false;
+        RunActivity = null;
+        RunStartTimestamp = 0;
+        CountedActive = false;
+        ActiveTask = null;
     }
 }
 

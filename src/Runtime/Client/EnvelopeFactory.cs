@@ -70,8 +70,10 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
     /// <param name="options">Per-call options (already checked by <see cref="CheckOptions"/>).</param>
     /// <param name="ids">Makes an id when the options fix none.</param>
     /// <param name="replyTo">The sender's reply channel, or <see langword="null"/>.</param>
+    /// <param name="traceParent">The W3C traceparent of the send's span, or <see langword="null"/> when nobody samples it.</param>
+    /// <param name="traceState">The W3C tracestate of the send's span, or <see langword="null"/>.</param>
     /// <returns>The message to enqueue.</returns>
-    public EnqueueItem Create<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, ITaskTransport ids, string? replyTo)
+    public EnqueueItem Create<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, ITaskTransport ids, string? replyTo, byte[]? traceParent = null, byte[]? traceState = null)
     {
         var argsBuffer = new ArrayBufferWriter<byte>(64);
         var writer = new MessagePack.MessagePackWriter(argsBuffer);
@@ -104,6 +106,8 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
             Priority = priority,
             CreatedMs = now,
             ReplyTo = replyTo,
+            TraceParent = traceParent,
+            TraceState = traceState,
         };
         if (envelope.Headers is { Count: > EnvelopeCodec.MaxHeaders })
         {
@@ -150,6 +154,8 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
         CreatedMs = current.CreatedMs,
         ReplyTo = current.ReplyTo,
         Flow = current.Flow, // a retried workflow step still continues its workflow when it succeeds
+        TraceParent = current.TraceParent, // the retry joins the send's trace, as the first run did
+        TraceState = current.TraceState,
     });
 
     /// <summary>

@@ -63,7 +63,17 @@ internal sealed class Envelope
     public string? ReplyTo { get; set; }
 
     /// <summary>
-    /// Optional trailing field 14: what a workflow does once this task's outcome is final (the next steps of its chain,
+    /// Optional trailing field 14: the W3C <c>traceparent</c> of the span that sent the task, as UTF-8 (empty when the
+    /// sender traced nothing). Kept as bytes (a slice of the received message) so that a worker nobody traces reads it
+    /// without allocating; <see cref="Diagnostics.Telemetry"/> parses it only when a listener samples the run.
+    /// </summary>
+    public ReadOnlyMemory<byte> TraceParent { get; set; }
+
+    /// <summary>Optional trailing field 15: the W3C <c>tracestate</c> that goes with <see cref="TraceParent"/>, as UTF-8 (empty when none).</summary>
+    public ReadOnlyMemory<byte> TraceState { get; set; }
+
+    /// <summary>
+    /// Optional trailing field 16: what a workflow does once this task's outcome is final (the next steps of its chain,
     /// the chord it is a member of), encoded by <see cref="Workflows.FlowCodec"/>; empty for a task outside a workflow.
     /// </summary>
     public ReadOnlyMemory<byte> Flow { get; set; }

@@ -7,8 +7,10 @@ namespace Celeriac.Protocol;
 
 /// <summary>
 /// Encodes and decodes <see cref="Envelope"/> as one MessagePack array:
-/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms(, reply_to)]</c>.
-/// The trailing <c>reply_to</c> is optional: written only when set (so envelopes without it are byte-for-byte unchanged).
+/// <c>[version, id, task, args(bin), queue, retries, eta_ms|nil, expires_ms|nil, root_id|nil, parent_id|nil, headers(map)|nil, priority, created_ms(, reply_to|nil(, traceparent(, tracestate)))]</c>.
+/// The trailing fields are optional: <c>reply_to</c> is written when set or when trace context follows it (as nil then),
+/// <c>traceparent</c> (W3C, as a string) only when the sender traced the send, <c>tracestate</c> only when it is not
+/// empty; an envelope without them is byte-for-byte what it was before they existed.
 /// Readers of version 1 ignore trailing elements they do not know, so fields can be added without a version change;
 /// a different version number means an incompatible layout and the message is set aside, never guessed at.
 /// Numbers are checked against what the worker does with them: an instant (<c>eta_ms</c>, <c>expires_ms</c>,
@@ -33,7 +35,11 @@ internal static class EnvelopeCodec
     {
         var writer = new MessagePackWriter(output);
         bool flow = !envelope.Flow.IsEmpty;
-        writer.WriteArrayHeader(flow ? FieldCount + 2 : envelope.ReplyTo is null ? FieldCount : FieldCount + 1);
+        int count = flow ? FieldCount + 4
+            : !envelope.TraceState.IsEmpty && !envelope.TraceParent.IsEmpty ? FieldCount + 3
+            : !envelope.TraceParent.IsEmpty ? FieldCount + 2
+            : envelope.ReplyTo is null ? FieldCount : FieldCount + 1;
+        writer.WriteArrayHeader(count);
         writer.Write(Version);
         writer.Write(envelope.Id);
         writer.Write(envelope.Task);
@@ -60,13 +66,19 @@ internal static class EnvelopeCodec
 
         writer.Write(envelope.Priority);
         writer.Write(envelope.CreatedMs);
-        if (envelope.ReplyTo is { } replyTo)
+        if (count > FieldCount)
         {
-            writer.Write(replyTo);
+            writer.Write(envelope.ReplyTo); // nil when only trace context follows
         }
-        else if (flow)
+
+        if (count > FieldCount + 1)
         {
-            writer.WriteNil();
+            WriteUtf8OrNil(ref writer, envelope.TraceParent); // nil only when the workflow field follows
+        }
+
+        if (count > FieldCount + 2)
+        {
+            WriteUtf8OrNil(ref writer, envelope.TraceState);
         }
 
         if (flow)
@@ -200,13 +212,15 @@ internal static class EnvelopeCodec
             }
 
             string? replyTo = count > FieldCount ? ReadString(ref reader, knownReplyTo) : null;
+            ReadOnlyMemory<byte> traceParent = count > FieldCount + 1 ? ReadUtf8(bytes, ref reader) : default;
+            ReadOnlyMemory<byte> traceState = count > FieldCount + 2 ? ReadUtf8(bytes, ref reader) : default;
             ReadOnlyMemory<byte> flow = default;
-            if (count > FieldCount + 1 && !reader.TryReadNil())
+            if (count > FieldCount + 3 && !reader.TryReadNil())
             {
                 flow = Slice(bytes, reader.ReadBytes() ?? throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope's flow is not binary."));
             }
 
-            for (int i = FieldCount + 2; i < count; i++)
+            for (int i = FieldCount + 4; i < count; i++)
             {
                 reader.Skip();
             }
@@ -242,6 +256,8 @@ internal static class EnvelopeCodec
             into.Priority = priority;
             into.CreatedMs = created;
             into.ReplyTo = replyTo;
+            into.TraceParent = traceParent;
+            into.TraceState = traceState;
             into.Flow = flow;
             return into;
         }
@@ -326,6 +342,30 @@ internal static class EnvelopeCodec
         }
 
         return part.ToArray();
+    }
+
+    /// <summary>Reads a string (or nil, or an empty string: empty) as a slice of <paramref name="whole"/>: no allocation.</summary>
+    private static void WriteUtf8OrNil(ref MessagePackWriter writer, ReadOnlyMemory<byte> utf8)
+    {
+        if (utf8.IsEmpty)
+        {
+            writer.WriteNil();
+        }
+        else
+        {
+            writer.WriteString(utf8.Span);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> ReadUtf8(ReadOnlyMemory<byte> whole, ref MessagePackReader reader)
+    {
+        if (reader.TryReadNil())
+        {
+            return default;
+        }
+
+        ReadOnlySequence<byte> utf8 = reader.ReadStringSequence() ?? default;
+        return utf8.IsEmpty ? default : Slice(whole, utf8);
     }
 
     private static string ReadRequiredString(ref MessagePackReader reader, string field, string? known = null)

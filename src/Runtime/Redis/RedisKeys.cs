@@ -104,6 +104,19 @@ internal sealed class RedisKeys
 
         return Prefix + ":{g:" + groupId + "}:";
     }
+    /// <summary>
+    /// <c>P:{q}:s:&lt;name&gt;</c>: HASH of the periodic schedule <paramref name="name"/> whose task goes to queue
+    /// <paramref name="queue"/>: its definition (<c>task</c>, <c>cron</c>, <c>every</c>, <c>tz</c>, <c>missed</c>,
+    /// <c>max_missed</c>, <c>pri</c>, <c>args</c>, <c>static</c>) and state (<c>last</c>, <c>id</c>, <c>at</c>, <c>by</c>,
+    /// <c>paused</c>). In the queue's slot, so that one script claims a tick and stores its task.
+    /// </summary>
+    public RedisKey Schedule(string queue, string name) => QueuePart(queue) + "s:" + name;
+
+    /// <summary><c>P:schedules</c>: HASH of schedule name → queue, the index of every stored schedule (read across slots).</summary>
+    public RedisKey Schedules() => Prefix + ":schedules";
+
+    /// <summary><c>P:schedules:v</c>: a counter raised by every change of a stored schedule (schedulers poll it).</summary>
+    public RedisKey SchedulesVersion() => Prefix + ":schedules:v";
 
     /// <summary>Whether <paramref name="queue"/> can be a hash tag: a name holding <c>{</c> or <c>}</c> would move its keys to another slot.</summary>
     public static bool IsTaggable(string queue) => queue.AsSpan().IndexOfAny('{', '}') < 0;

@@ -64,11 +64,13 @@ internal sealed partial class CeleriacWorker
                 await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
                 drained = single && batch.Count < free;
                 backoffMs = 0;
+                _status.BrokerReached(); // the first one makes the worker ready
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 backoffMs = Math.Clamp(backoffMs * 2, 50, 2000);
                 drained = false;
+                _status.BrokerFailed(ex);
                 Log.BrokerError(_logger, ex, "fetch", backoffMs);
                 if (batch.Count > 0)
                 {

@@ -43,6 +43,7 @@ internal sealed partial class CeleriacWorker
             }
             catch (Exception ex)
             {
+                _status.BrokerFailed(ex is AggregateException { InnerException: { } failure } ? failure : ex);
                 Log.BrokerError(_logger, ex is AggregateException { InnerException: { } inner } ? inner : ex, "heartbeat", (int)interval.TotalMilliseconds);
             }
 

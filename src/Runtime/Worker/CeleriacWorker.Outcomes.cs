@@ -205,6 +205,7 @@ internal sealed partial class CeleriacWorker
             return false;
         }
 
+        _status.BrokerFailed(ex);
         Log.BrokerError(_logger, ex, "outcome", backoffMs);
         return true;
     }

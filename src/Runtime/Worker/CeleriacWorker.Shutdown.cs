@@ -11,6 +11,7 @@ internal sealed partial class CeleriacWorker
     private async Task StopGracefullyAsync(Task[] consumers)
     {
         _stopping = true;
+        await _stopWaiting.CancelAsync().ConfigureAwait(false);
         List<Delivery> unstarted = _dispatch.Complete();
         foreach (Delivery delivery in unstarted)
         {

@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Diagnostics;
 using Celeriac.Brokers;
+using Celeriac.Diagnostics;
 using Celeriac.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -38,14 +40,22 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
+    private readonly ILogger _taskLogger;
+    private readonly WorkerStatus _status;
     private volatile bool _stopping;
+
+    /// <summary>Cancelled when a graceful stop begins: ends the waits of rate-limited tasks, which are then handed back.</summary>
+    private readonly CancellationTokenSource _stopWaiting = new();
+
+    /// <summary>The rate limits of this worker, per task (made on a task's first rate-limited run).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RateGate> _rateGates = new(StringComparer.Ordinal);
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status)
     {
         _brokers = brokers;
         _options = options.Value;
@@ -65,6 +75,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _outcomes = new OutcomeObserver(logger, listeners, time);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
+        _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
+        _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
+        _status = status;
     }
 
     /// <summary>The dedicated CPU threads, or <see langword="null"/> when no loaded task runs there (tests).</summary>
@@ -74,6 +87,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
     public string Name => _name;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _status.Starting(_name);
+        try
+        {
+            await RunAsync(stoppingToken).ConfigureAwait(false);
+            _status.Stopped(null);
+        }
+        catch (Exception ex)
+        {
+            _status.Stopped(ex is OperationCanceledException && stoppingToken.IsCancellationRequested ? null : ex);
+            throw;
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         if (_worker.ReserveThreadPool)
         {
@@ -149,6 +177,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
+        _status.Stopping();
         await StopGracefullyAsync(consumers).ConfigureAwait(false);
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
@@ -178,6 +207,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private async Task ConsumeLoopAsync(Consumer consumer)
     {
         RunningTask.Enter(consumer.Running); // once: every run of this loop flows from here
+        Activity? outer = Activity.Current; // what a traced run's span replaces, and is given back after it
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
@@ -186,6 +216,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 return;
             }
 
+            IDisposable? logScope = null;
             try
             {
                 if (_stopping)
@@ -202,6 +233,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     await RefuseAsync(delivery, envelope, admission, undecodable).ConfigureAwait(false);
                     continue;
                 }
+
+                // A rate-limited task waits for its turn before it takes a run permit; a stop ends the wait and hands it back.
+                if (registration!.Policy.RateLimitInterval is { } interval && !await WaitForRateAsync(registration.Name, interval).ConfigureAwait(false))
+                {
+                    _outcomes.Released(delivery, null);
+                    await ReleaseAsync([delivery]).ConfigureAwait(false);
+                    continue;
+                }
+
+                // Every log line of the run (the worker's and the task's own) carries the task's id and name.
+                logScope = _taskLogger.IsEnabled(LogLevel.Critical) ? TaskLogScope.Begin(_taskLogger, envelope) : null;
 
                 // A suspect (started before without an outcome: its worker probably died running it) runs alone, so
                 // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects
@@ -230,6 +272,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         delivery.RunStarted = true;
                     }
 
+                    Telemetry.RunStarting(delivery, envelope, _time, _name);
                     TaskPolicy policy = registration!.Policy;
                     if (policy.TimeLimit is not null)
                     {
@@ -328,15 +371,41 @@ internal sealed partial class CeleriacWorker : BackgroundService
             catch (Exception ex)
             {
                 // Only the broker can throw here (task exceptions are outcomes). The lease stays; the task comes back.
+                _status.BrokerFailed(ex);
                 _outcomes.NotRecorded(delivery, ex);
             }
             finally
             {
+                logScope?.Dispose();
+                if (delivery.RunActivity is not null || delivery.CountedActive || !ReferenceEquals(Activity.Current, outer))
+                {
+                    Telemetry.RunFinished(delivery, outer);
+                }
+
                 _held.Remove(delivery);
                 _deliveries.Return(delivery); // nothing refers to it now: the next fetch reuses it
                 _slots.Release();
             }
         }
+    }
+
+    /// <summary>Waits for a rate-limited task's turn in this worker (<see cref="RateGate"/>); <see langword="false"/> when a stop began meanwhile.</summary>
+    private async ValueTask<bool> WaitForRateAsync(string task, TimeSpan interval)
+    {
+        TimeSpan wait = _rateGates.GetOrAdd(task, static (_, i) => new RateGate(i), interval).Reserve(_time.GetUtcNow());
+        if (wait > TimeSpan.Zero)
+        {
+            try
+            {
+                await Task.Delay(wait, _time, _stopWaiting.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        return !_stopping;
     }
 
     /// <summary>Starts a run's cancellation: the consumer's control, reachable by a revocation through the delivery.</summary>
@@ -513,6 +582,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     public override void Dispose()
     {
         _cpu?.Dispose();
+        _stopWaiting.Dispose();
         _runPermits.Dispose();
         _exclusiveGate.Dispose();
         _hardStop.Dispose();

@@ -1,4 +1,5 @@
 using Celeriac.Brokers;
+using Celeriac.Diagnostics;
 using Celeriac.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -78,27 +79,34 @@ internal interface IOutcomeListener
 
 /// <summary>
 /// The one place every outcome passes through: success, failure, retry, revocation, expiry, dead letter, release, lost
-/// lease, unrecorded outcome. It writes the log lines and tells the listeners; with nobody listening and the log level
-/// off, an outcome costs a level check and an empty-array check, and allocates nothing.
+/// lease, unrecorded outcome. It writes the log lines, ends the run's span and counts the outcome (<see cref="Telemetry"/>)
+/// and tells the listeners; with nobody listening and the log level off, an outcome costs a level check, a few
+/// listener checks and an empty-array check, and allocates nothing.
 /// </summary>
 internal sealed class OutcomeObserver
 {
     private readonly ILogger _logger;
     private readonly IOutcomeListener[] _listeners;
     private readonly TimeProvider _time;
+    private readonly TaskCatalog? _catalog;
 
-    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time)
+    /// <param name="logger">Where the outcome lines go.</param>
+    /// <param name="listeners">Who else hears every outcome.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="catalog">The worker's tasks: the names metrics may carry (<see langword="null"/>: any).</param>
+    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time, TaskCatalog? catalog = null)
     {
         _logger = logger;
         _listeners = [.. listeners];
         _time = time;
+        _catalog = catalog;
     }
 
     /// <summary>The task returned (<paramref name="started"/>: the run's start, from <see cref="TimeProvider.GetTimestamp"/>).</summary>
     public void Succeeded(Delivery delivery, Envelope envelope, long started)
     {
         bool log = _logger.IsEnabled(LogLevel.Debug);
-        if (!log && _listeners.Length == 0)
+        if (!log && _listeners.Length == 0 && !Telemetry.Observes(delivery))
         {
             return;
         }
@@ -174,6 +182,7 @@ internal sealed class OutcomeObserver
 
     private void Notify(in Outcome outcome)
     {
+        Telemetry.OnOutcome(in outcome, _time, _catalog);
         foreach (IOutcomeListener listener in _listeners)
         {
             listener.OnOutcome(in outcome);

@@ -16,7 +16,7 @@ namespace Celeriac.Workflows;
 /// <param name="RestArgs">The encoded arguments after the first (values one after the other, no array header).</param>
 internal sealed record FlowStep(string Id, string Task, string Queue, int Priority, long? CountdownMs, long? ExpiresInMs, int ArgCount, ReadOnlyMemory<byte> RestArgs);
 
-/// <summary>What a task's envelope says to do once its outcome is final (field 14, docs/workflows.md).</summary>
+/// <summary>What a task's envelope says to do once its outcome is final (field 16, docs/workflows.md).</summary>
 /// <param name="Next">The chain's remaining steps, the next one first (empty: none).</param>
 /// <param name="GroupId">The chord this task is a member of, or null.</param>
 /// <param name="Index">Its index in the chord (call order).</param>

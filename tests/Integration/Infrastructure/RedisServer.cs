@@ -55,6 +55,12 @@ public sealed class RedisServer : IDisposable
         await StartProcessAsync();
     }
 
+    /// <summary>SIGKILL: the server is gone until <see cref="StartAgainAsync"/>.</summary>
+    public void Stop() => Kill();
+
+    /// <summary>Starts the server again on the same port and directory, after <see cref="Stop"/>.</summary>
+    public Task StartAgainAsync() => StartProcessAsync();
+
     public async Task SignalAsync(string signal)
     {
         using Process kill = Process.Start("kill", ["-" + signal, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
