@@ -344,7 +344,7 @@ internal static class EnvelopeCodec
         return part.ToArray();
     }
 
-    /// <summary>Reads a string (or nil, or an empty string: empty) as a slice of <paramref name="whole"/>: no allocation.</summary>
+    /// <summary>Writes UTF-8 bytes as a string, or nil when there are none.</summary>
     private static void WriteUtf8OrNil(ref MessagePackWriter writer, ReadOnlyMemory<byte> utf8)
     {
         if (utf8.IsEmpty)
@@ -357,6 +357,7 @@ internal static class EnvelopeCodec
         }
     }
 
+    /// <summary>Reads a string (or nil, or an empty string: empty) as a slice of <paramref name="whole"/>: no allocation.</summary>
     private static ReadOnlyMemory<byte> ReadUtf8(ReadOnlyMemory<byte> whole, ref MessagePackReader reader)
     {
         if (reader.TryReadNil())
