@@ -19,7 +19,7 @@ public static class Workflow
     public static TaskChain<T1> Chain<T1>(TaskSignature<T1> first)
     {
         ArgumentNullException.ThrowIfNull(first);
-        return new TaskChain<T1>(first.Header, first.Args, [], first.ResultFormatter, first.SerializerOptions);
+        return new TaskChain<T1>(new ChainSpec(first.Header, first.Args, []), first.ResultFormatter, first.SerializerOptions);
     }
 
     /// <summary>A chain of two steps: <paramref name="second"/> gets <paramref name="first"/>'s result as its first argument.</summary>
@@ -62,6 +62,16 @@ public static class Workflow
     public static TaskGroup<T> Group<T>(IEnumerable<TaskSignature<T>> members)
     {
         ArgumentNullException.ThrowIfNull(members);
+        return new TaskGroup<T>([.. members.Select(m => Chain(m))]);
+    }
+
+    /// <summary>A group of chains: the chains run in parallel (each one's steps in order); the handle gives their last steps' results in call order.</summary>
+    /// <typeparam name="T">The chains' result.</typeparam>
+    /// <param name="members">The chains.</param>
+    /// <returns>The group.</returns>
+    public static TaskGroup<T> Group<T>(IEnumerable<TaskChain<T>> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
         return new TaskGroup<T>([.. members]);
     }
 
@@ -77,9 +87,25 @@ public static class Workflow
     public static TaskChord<TResult> Chord<T, TResult>(IEnumerable<TaskSignature<T>> members, TaskStep<T[], TResult> callback)
     {
         ArgumentNullException.ThrowIfNull(members);
+        return Chord(members.Select(m => Chain(m)), callback);
+    }
+
+    /// <summary>
+    /// A chord of chains: the chains run in parallel (each one's steps in order), and once every chain's last step has
+    /// succeeded <paramref name="callback"/> runs, exactly once, with their results in call order. A step that fails for
+    /// good fails its chain and so the chord.
+    /// </summary>
+    /// <typeparam name="T">The chains' result.</typeparam>
+    /// <typeparam name="TResult">The callback's result.</typeparam>
+    /// <param name="members">The chains.</param>
+    /// <param name="callback">The callback; its first parameter is a <typeparamref name="T"/>[].</param>
+    /// <returns>The chord.</returns>
+    public static TaskChord<TResult> Chord<T, TResult>(IEnumerable<TaskChain<T>> members, TaskStep<T[], TResult> callback)
+    {
+        ArgumentNullException.ThrowIfNull(members);
         ArgumentNullException.ThrowIfNull(callback);
         return new TaskChord<TResult>(
-            [.. members.Select(m => (m.Header, m.Args))],
+            [.. members.Select(m => m.Spec)],
             new StepSpec(callback.Header, callback.ArgCount, callback.RestArgs),
             [],
             null,
@@ -125,24 +151,63 @@ internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<
         RestArgs);
 }
 
+/// <summary>A chain without ids yet: its first signature (task, options, arguments) and its later steps; a signature alone is a chain of one.</summary>
+internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArgs, IReadOnlyList<StepSpec> Steps)
+{
+    /// <summary>Refuses a queue of the chain that a per-call override would refuse.</summary>
+    public void Check(CeleriacClient client)
+    {
+        client.CheckQueue(First.Queue);
+        foreach (StepSpec step in Steps)
+        {
+            client.CheckQueue(step.Header.Queue);
+        }
+    }
+
+    /// <summary>
+    /// The message of the chain's first step, with ids chosen for every step; alone, its last step is where a failure
+    /// is recorded; as member <paramref name="index"/> of chord <paramref name="groupId"/>, its last step's outcome is
+    /// counted by the chord's join.
+    /// </summary>
+    public (EnqueueItem First, string LastId, string LastQueue) Build(CeleriacClient client, ITaskBroker broker, string? groupId, int index, string? rootId, bool reply)
+    {
+        string firstId = broker.NewTaskId();
+        FlowStep[] later = Workflow.Assign(broker, Steps);
+        ReadOnlyMemory<byte> flow = default;
+        (string lastId, string lastQueue) = later.Length > 0 ? (later[^1].Id, later[^1].Queue) : (firstId, First.Queue);
+        if (groupId is not null)
+        {
+            flow = FlowCodec.EncodeFlow(new Flow(later, groupId, index, null, null, null));
+        }
+        else if (later.Length > 0)
+        {
+            _ = Workflow.StoreOf(broker);
+            flow = FlowCodec.EncodeFlow(new Flow(later, null, -1, later[^1].Id, later[^1].Queue, later[^1].Task));
+        }
+
+        return (client.BuildSignatureItem(broker, First, FirstArgs, firstId, flow, rootId, reply), lastId, lastQueue);
+    }
+}
+
 /// <summary>A chain of steps, each one's result the next one's first argument (Celery's <c>chain</c>). Immutable: <see cref="Then{TNext}"/> returns a longer chain.</summary>
 /// <typeparam name="TResult">The last step's result.</typeparam>
 public sealed class TaskChain<TResult>
 {
-    private readonly StepHeader _first;
-    private readonly ReadOnlyMemory<byte> _firstArgs;
-    private readonly IReadOnlyList<StepSpec> _steps;
     private readonly IMessagePackFormatter<TResult> _formatter;
     private readonly MessagePackSerializerOptions _options;
 
-    internal TaskChain(StepHeader first, ReadOnlyMemory<byte> firstArgs, IReadOnlyList<StepSpec> steps, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
+    internal TaskChain(ChainSpec spec, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
     {
-        _first = first;
-        _firstArgs = firstArgs;
-        _steps = steps;
+        Spec = spec;
         _formatter = formatter;
         _options = options;
     }
+
+    internal ChainSpec Spec { get; }
+
+    internal IMessagePackFormatter<TResult> Formatter => _formatter;
+
+    internal MessagePackSerializerOptions Options => _options;
 
     /// <summary>The chain with one more step, which gets this chain's result as its first argument.</summary>
     /// <typeparam name="TNext">The new last step's result.</typeparam>
@@ -151,7 +216,7 @@ public sealed class TaskChain<TResult>
     public TaskChain<TNext> Then<TNext>(TaskStep<TResult, TNext> step)
     {
         ArgumentNullException.ThrowIfNull(step);
-        return new TaskChain<TNext>(_first, _firstArgs, [.. _steps, new StepSpec(step.Header, step.ArgCount, step.RestArgs)], step.ResultFormatter, step.SerializerOptions);
+        return new TaskChain<TNext>(Spec with { Steps = [.. Spec.Steps, new StepSpec(step.Header, step.ArgCount, step.RestArgs)] }, step.ResultFormatter, step.SerializerOptions);
     }
 
     /// <summary>
@@ -164,60 +229,46 @@ public sealed class TaskChain<TResult>
     public async ValueTask<TaskHandle<TResult>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
     {
         CeleriacClient celeriac = Workflow.ClientOf(client);
-        celeriac.CheckQueue(_first.Queue);
-        foreach (StepSpec step in _steps)
-        {
-            celeriac.CheckQueue(step.Header.Queue);
-        }
-
+        Spec.Check(celeriac);
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
-        string firstId = broker.NewTaskId();
-        FlowStep[] later = Workflow.Assign(broker, _steps);
-        ReadOnlyMemory<byte> flow = default;
-        string lastId = firstId;
-        string lastQueue = _first.Queue;
-        if (later.Length > 0)
-        {
-            _ = Workflow.StoreOf(broker);
-            FlowStep last = later[^1];
-            (lastId, lastQueue) = (last.Id, last.Queue);
-            flow = FlowCodec.EncodeFlow(new Flow(later, null, -1, last.Id, last.Queue, last.Task));
-        }
-
-        EnqueueItem item = celeriac.BuildSignatureItem(broker, _first, _firstArgs, firstId, flow, null, reply: true);
-        await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false);
+        (EnqueueItem first, string lastId, string lastQueue) = Spec.Build(celeriac, broker, null, -1, null, reply: true);
+        await broker.EnqueueAsync([first], cancellationToken).ConfigureAwait(false);
         return new TaskHandle<TResult>(client, lastId, lastQueue, _formatter, _options);
     }
 }
 
-/// <summary>A group of signatures run in parallel (Celery's <c>group</c>).</summary>
+/// <summary>A group of signatures (or chains) run in parallel (Celery's <c>group</c>).</summary>
 /// <typeparam name="T">The members' result.</typeparam>
 public sealed class TaskGroup<T>
 {
-    private readonly IReadOnlyList<TaskSignature<T>> _members;
+    private readonly IReadOnlyList<TaskChain<T>> _members;
 
-    internal TaskGroup(IReadOnlyList<TaskSignature<T>> members) => _members = members;
+    internal TaskGroup(IReadOnlyList<TaskChain<T>> members) => _members = members;
 
     /// <summary>How many members the group has.</summary>
     public int Count => _members.Count;
 
-    /// <summary>Sends every member, in as few broker round trips as the broker allows.</summary>
+    /// <summary>Sends every member (a chain's first step), in as few broker round trips as the broker allows.</summary>
     /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
     /// <param name="cancellationToken">Cancels the send.</param>
-    /// <returns>A handle on the members, in call order.</returns>
+    /// <returns>A handle on the members (a chain's last step), in call order.</returns>
     public async ValueTask<GroupHandle<T>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
     {
         CeleriacClient celeriac = Workflow.ClientOf(client);
+        foreach (TaskChain<T> member in _members)
+        {
+            member.Spec.Check(celeriac);
+        }
+
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
         string groupId = broker.NewTaskId();
         var items = new EnqueueItem[_members.Count];
         var handles = new TaskHandle<T>[_members.Count];
         for (int i = 0; i < items.Length; i++)
         {
-            TaskSignature<T> member = _members[i];
-            celeriac.CheckQueue(member.Queue);
-            items[i] = celeriac.BuildSignatureItem(broker, member.Header, member.Args, broker.NewTaskId(), default, groupId, reply: true);
-            handles[i] = new TaskHandle<T>(client, items[i].Id, member.Queue, member.ResultFormatter, member.SerializerOptions);
+            TaskChain<T> member = _members[i];
+            (items[i], string lastId, string lastQueue) = member.Spec.Build(celeriac, broker, null, -1, groupId, reply: true);
+            handles[i] = new TaskHandle<T>(client, lastId, lastQueue, member.Formatter, member.Options);
         }
 
         await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
@@ -275,14 +326,14 @@ public sealed class GroupHandle<T>
 /// <typeparam name="TResult">The result of the chord's last step (its callback, or the last step chained after it).</typeparam>
 public sealed class TaskChord<TResult>
 {
-    private readonly IReadOnlyList<(StepHeader Header, ReadOnlyMemory<byte> Args)> _members;
+    private readonly IReadOnlyList<ChainSpec> _members;
     private readonly StepSpec _callback;
     private readonly IReadOnlyList<StepSpec> _then;
     private readonly StepSpec? _onError;
     private readonly IMessagePackFormatter<TResult> _formatter;
     private readonly MessagePackSerializerOptions _options;
 
-    internal TaskChord(IReadOnlyList<(StepHeader, ReadOnlyMemory<byte>)> members, StepSpec callback, IReadOnlyList<StepSpec> then, StepSpec? onError, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
+    internal TaskChord(IReadOnlyList<ChainSpec> members, StepSpec callback, IReadOnlyList<StepSpec> then, StepSpec? onError, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
     {
         _members = members;
         _callback = callback;
@@ -328,9 +379,9 @@ public sealed class TaskChord<TResult>
     public async ValueTask<TaskHandle<TResult>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
     {
         CeleriacClient celeriac = Workflow.ClientOf(client);
-        foreach ((StepHeader header, _) in _members)
+        foreach (ChainSpec member in _members)
         {
-            celeriac.CheckQueue(header.Queue);
+            member.Check(celeriac);
         }
 
         celeriac.CheckQueue(_callback.Header.Queue);
@@ -368,10 +419,8 @@ public sealed class TaskChord<TResult>
         var items = new EnqueueItem[_members.Count];
         for (int i = 0; i < items.Length; i++)
         {
-            (StepHeader header, ReadOnlyMemory<byte> args) = _members[i];
-            byte[] flow = FlowCodec.EncodeFlow(new Flow([], groupId, i, null, null, null));
             // No reply channel: nobody waits on a member by itself, so its result is not published to this client.
-            items[i] = celeriac.BuildSignatureItem(broker, header, args, broker.NewTaskId(), flow, rootId, reply: false);
+            (items[i], _, _) = _members[i].Build(celeriac, broker, groupId, i, rootId, reply: false);
         }
 
         await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);

@@ -187,6 +187,44 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_chord_of_chains_calls_back_with_each_chains_last_result()
+    {
+        string run = NewRun();
+        IEnumerable<TaskChain<long>> chains = Enumerable.Range(1, 4).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 0), Flows.StepTask.Then(run, $"{n}b", 0)));
+        TaskHandle<string> list = await Workflow.Chord(chains, Flows.ListTask.Then(run)).DelayAsync(Client);
+        Assert.Equal("111,211,311,411", await list.GetAsync(Timeout)); // (n * 10 + 1) * 10 + 1, in call order
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(ledger.Count - 1, ledger.ToList().FindIndex(e => e.StartsWith("list:", StringComparison.Ordinal)));
+        Assert.Equal(16, ledger.Count(e => !e.StartsWith("list:", StringComparison.Ordinal))); // every step once
+    }
+
+    [Fact]
+    public async Task A_chord_of_chains_fails_when_a_middle_step_fails_and_the_chain_goes_no_further()
+    {
+        string run = NewRun();
+        TaskChain<long>[] chains =
+        [
+            Workflow.Chain(Flows.StepTask.Sig(1, run, "1a", 0), Flows.StepTask.Then(run, "1b", 0)),
+            Workflow.Chain(Flows.StepTask.Sig(2, run, "2a", 0), Flows.FailStepTask.Then(run), Flows.StepTask.Then(run, "2c", 0)),
+        ];
+        TaskHandle<long> total = await Workflow.Chord(chains, Flows.SumTask.Then(run)).DelayAsync(Client);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(Timeout));
+        Assert.Contains("chord member 1", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("step got 21 and refuses it", failure.RemoteMessage, StringComparison.Ordinal);
+        await Task.Delay(500);
+        Assert.DoesNotContain("start:2c", await Ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public async Task A_group_of_chains_returns_each_chains_last_result_in_call_order()
+    {
+        string run = NewRun();
+        GroupHandle<long> group = await Workflow.Group(Enumerable.Range(1, 3).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 30 - (10 * n)), Flows.StepTask.Then(run, $"{n}b", 0)))).DelayAsync(Client);
+        long[] values = await group.GetAsync(Timeout);
+        Assert.Equal(new long[] { 111, 211, 311 }, values);
+    }
+
+    [Fact]
     public async Task A_chord_without_members_calls_back_at_once_with_no_results()
     {
         string run = NewRun();
