@@ -182,5 +182,51 @@ public sealed class WorkflowFaultTests(ITestOutputHelper output) : ProcessTestBa
         Assert.DoesNotContain(entries, e => e.StartsWith("sum:", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task W5_a_chord_whose_Redis_is_restarted_mid_flight_completes_with_one_callback_and_the_right_sum()
+    {
+        const int Members = 600, VisibilityMs = 2000;
+        using RedisServer server = await RedisServer.StartAsync(output, aof: true);
+        ConnectionMultiplexer ledgerRedis = await RedisFixture.GetAsync(); // the ledger lives on the test server, which stays up
+        var ledger = new RedisLedger(ledgerRedis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-restart";
+        string[] extra = ["--ledger", RedisFixture.Configuration];
+        await StartWorkerAsync(Workers, output, "A", server.Configuration, prefix, "slow,default", 4, VisibilityMs, extra);
+        await StartWorkerAsync(Workers, output, "B", server.Configuration, prefix, "slow,default", 4, VisibilityMs, extra);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = server.Configuration, KeyPrefix = prefix });
+        var clock = Stopwatch.StartNew();
+        TaskHandle<long> total = await Workflow.Chord(Enumerable.Range(0, Members).Select(n => Flows.SquareTask.Sig(run, n, 25)), Flows.SumTask.Then(run)).DelayAsync(Client);
+        await Wait.UntilAsync(async () => DistinctDone(await ledger.ReadAsync(run)) >= Members / 4, TimeSpan.FromSeconds(30), "a quarter of the members to finish");
+
+        int doneBefore = DistinctDone(await ledger.ReadAsync(run));
+        await server.RestartAsync(TimeSpan.FromSeconds(1));
+        output.WriteLine($"[{clock.ElapsedMilliseconds} ms] restarted Redis (AOF) with {doneBefore} members done");
+
+        // A client's wait that meets the outage fails with the connection's error (the client's own behaviour, not the
+        // chord's): wait again until the client is reconnected.
+        long sum = 0;
+        await Wait.UntilAsync(async () =>
+        {
+            try
+            {
+                sum = await total.GetAsync(TimeSpan.FromSeconds(90));
+                return true;
+            }
+            catch (RedisConnectionException)
+            {
+                await Task.Delay(200);
+                return false;
+            }
+        }, TimeSpan.FromSeconds(120), "the chord's result");
+        await Task.Delay(3000); // a second callback would run by now
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        long expected = Enumerable.Range(0, Members).Sum(n => (long)n * n);
+        string[] sums = [.. entries.Where(e => e.StartsWith("sum:", StringComparison.Ordinal))];
+        output.WriteLine($"OBSERVED: chord of {Members} done in {clock.ElapsedMilliseconds} ms across a Redis restart; sum {sum}; callbacks [{string.Join(", ", sums)}]; distinct members done {DistinctDone(entries)}");
+        Assert.Equal(expected, sum);
+        Assert.Equal(["sum:600:" + expected.ToString(CultureInfo.InvariantCulture)], sums);
+    }
+
     private static int DistinctDone(IReadOnlyList<string> entries) => entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct().Count();
 }
