@@ -60,6 +60,16 @@ public sealed partial class Faults(ILedger ledger)
         return n;
     }
 
+    /// <summary>Ignores its token and blocks its thread for <paramref name="milliseconds"/>, then records that it finished: the late outcome of a run its hard time limit abandoned.</summary>
+    [Task(Queue = "faults", TimeLimit = "1500ms")]
+    public int HangFor(string run, int n, int milliseconds)
+    {
+        ledger.RecordAsync(run, "hang:" + n.ToString(CultureInfo.InvariantCulture)).Wait();
+        Thread.Sleep(milliseconds);
+        ledger.RecordAsync(run, "late:" + n.ToString(CultureInfo.InvariantCulture)).Wait();
+        return n;
+    }
+
     /// <summary>Cooperates with its token: the soft time limit cancels it.</summary>
     [Task(SoftTimeLimit = "300ms")]
     public async Task<int> Cooperative(string run, CancellationToken cancellationToken)

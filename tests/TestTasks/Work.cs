@@ -13,6 +13,17 @@ public sealed partial class Work(ILedger ledger)
         return n;
     }
 
+    /// <summary>As <see cref="Sleep"/>, with the worker process's id in each entry (<c>start:n@pid</c>, <c>done:n@pid</c>): which process ran which run.</summary>
+    [Task(Queue = "slow")]
+    public async Task<int> SleepOn(string run, int n, int milliseconds, CancellationToken cancellationToken)
+    {
+        string pid = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await ledger.RecordAsync(run, $"start:{n}@{pid}").ConfigureAwait(false);
+        await Task.Delay(milliseconds, cancellationToken).ConfigureAwait(false);
+        await ledger.RecordAsync(run, $"done:{n}@{pid}").ConfigureAwait(false);
+        return n;
+    }
+
     [Task(Queue = "slow")]
     public async Task<int> Sleep(string run, int n, int milliseconds, CancellationToken cancellationToken)
     {

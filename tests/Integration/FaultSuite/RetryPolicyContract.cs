@@ -135,10 +135,16 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
     public async Task The_soft_time_limit_cancels_the_token_and_fails_with_a_time_limit_error()
     {
         var clock = Stopwatch.StartNew();
-        TaskHandle<int> handle = await Faults.CooperativeTask.DelayAsync(Client, Guid.NewGuid().ToString("N"));
+        string run = Guid.NewGuid().ToString("N");
+        TaskHandle<int> handle = await Faults.CooperativeTask.DelayAsync(Client, run);
         TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(Bound));
-        Output.WriteLine($"OBSERVED: {failure.RemoteType}: {failure.RemoteMessage} after {clock.ElapsedMilliseconds} ms (soft limit 300 ms)");
+        long ms = clock.ElapsedMilliseconds;
+        Output.WriteLine($"OBSERVED: {failure.RemoteType}: {failure.RemoteMessage} after {ms} ms (soft limit 300 ms; the task waits 20 s unless its token is cancelled)");
         Assert.Equal("Celeriac.TimeLimitExceeded", failure.RemoteType);
+        Assert.Contains("soft time limit of 300 ms", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Equal(["start"], await _ledger.ReadAsync(run)); // it ran, once; not retried (time-limit failures are not)
+        Assert.True(ms >= 300, $"failed after {ms} ms, before its soft limit");
+        Assert.True(ms < 15_000, $"failed after {ms} ms: the token was not cancelled at the soft limit (the task waits 20 s otherwise)");
     }
 
     [Fact]

@@ -101,7 +101,8 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         WorkerProcess worker = await StartWorkerAsync(Workers, output, "W", RedisFixture.Configuration, prefix, "faults,default", 2, 5000, "--prefetch", "2");
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
         var clock = Stopwatch.StartNew();
-        TaskHandle<int>[] hung = [await Faults.HangTask.DelayAsync(Client, run, 1), await Faults.HangTask.DelayAsync(Client, run, 2)];
+        // Hung for 4 s against a hard limit of 1.5 s: abandoned at the limit, they still return afterwards.
+        TaskHandle<int>[] hung = [await Faults.HangForTask.DelayAsync(Client, run, 1, 4000), await Faults.HangForTask.DelayAsync(Client, run, 2, 4000)];
         await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count == 2, TimeSpan.FromSeconds(20), "both hung tasks to start (holding both slots)");
         TaskHandle<int>[] normal = await Work.RecordTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Normal).Select(n => (run, n))]);
 
@@ -120,8 +121,22 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         long flowedMs = clock.ElapsedMilliseconds;
         output.WriteLine($"OBSERVED: hung tasks failed {limitedMs} ms after sending (hard limit 1500 ms): {string.Join(" | ", failures.Select(f => f.RemoteType + ": " + f.RemoteMessage))}; {Normal} normal tasks done {flowedMs} ms after sending; worker alive {!worker.HasExited}");
         Assert.All(failures, f => Assert.Equal("Celeriac.TimeLimitExceeded", f.RemoteType));
+        Assert.All(failures, f => Assert.Contains("hard time limit of 1500 ms", f.RemoteMessage, StringComparison.Ordinal));
+        Assert.True(limitedMs >= 1500, $"the hung tasks failed {limitedMs} ms after sending, before their 1,500 ms limit");
         Assert.False(worker.HasExited);
         Assert.Equal(0, await ActiveAsync(redis.GetDatabase(), prefix, "faults"));
+
+        // The abandoned runs return later; their outcome must not replace the recorded FAILURE.
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("late:", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(20), "both abandoned runs to return");
+        await Task.Delay(1000); // room for a late outcome to be (wrongly) written
+        foreach (TaskHandle<int> h in hung)
+        {
+            TaskResult after = await h.GetResultAsync();
+            Assert.Equal(TaskState.Failure, after.State);
+            Assert.Equal("Celeriac.TimeLimitExceeded", after.Error?.Type);
+        }
+
+        Assert.Equal(2, (await ledger.ReadAsync(run)).Count(e => e.StartsWith("hang:", StringComparison.Ordinal))); // each ran once: not retried
     }
 
     [Fact]

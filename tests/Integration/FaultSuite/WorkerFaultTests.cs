@@ -21,16 +21,17 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         var ledger = new RedisLedger(redis);
         string prefix = RedisFixture.NewPrefix();
         string run = prefix + "-kill";
-        await StartWorkerAsync(Workers, output, "stable", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
+        WorkerProcess stable = await StartWorkerAsync(Workers, output, "stable", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
         WorkerProcess victim = await StartWorkerAsync(Workers, output, "victim-0", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
         var clock = Stopwatch.StartNew();
         // 20 ms per task: the drain (2,000 x 20 ms over 8 slots) lasts long enough for at least three kills a second apart.
-        TaskHandle<int>[] handles = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, 20))]);
-        output.WriteLine($"sent {Tasks} Work.Sleep(20 ms) in {clock.ElapsedMilliseconds} ms");
+        // Each ledger entry names the process that wrote it (start:n@pid, done:n@pid).
+        TaskHandle<int>[] handles = await Work.SleepOnTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, 20))]);
+        output.WriteLine($"sent {Tasks} Work.SleepOn(20 ms) in {clock.ElapsedMilliseconds} ms");
 
         int kills = 0;
-        var killedWhileRunning = new List<int>();
+        var killed = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
             // Distinct tasks done: a task run twice logs "done:n" twice, and counting those would end the wait early.
@@ -44,6 +45,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
             if (!victim.HasExited && before < Tasks * 0.9)
             {
                 await victim.KillAsync();
+                killed.Add(victim.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 kills++;
                 output.WriteLine($"[{clock.ElapsedMilliseconds} ms] SIGKILL #{kills} (pid {victim.Id}); distinct done so far {before}");
                 victim = await StartWorkerAsync(Workers, output, $"victim-{kills}", RedisFixture.Configuration, prefix, "slow", Concurrency, VisibilityMs);
@@ -56,10 +58,31 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         await Wait.UntilAsync(async () => (await CountStatesAsync(Client, ids)).GetValueOrDefault(TaskState.Success) >= Tasks, TimeSpan.FromSeconds(30), "every result to be stored");
         long drainedMs = clock.ElapsedMilliseconds;
         IReadOnlyList<string> final = await ledger.ReadAsync(run);
-        Dictionary<string, int> counts = CountEntries(final);
-        int distinctDone = Enumerable.Range(0, Tasks).Count(n => counts.ContainsKey($"done:{n}"));
-        int startedTwice = Enumerable.Range(0, Tasks).Count(n => counts.GetValueOrDefault($"start:{n}") > 1);
-        int doneTwice = Enumerable.Range(0, Tasks).Count(n => counts.GetValueOrDefault($"done:{n}") > 1);
+        // Per task, the processes that started it and finished it, in ledger order.
+        ILookup<string, string> byRun = final.ToLookup(e => e[..e.IndexOf('@', StringComparison.Ordinal)], e => e[(e.IndexOf('@', StringComparison.Ordinal) + 1)..], StringComparer.Ordinal);
+        int distinctDone = Enumerable.Range(0, Tasks).Count(n => byRun[$"done:{n}"].Any());
+        int startedTwice = Enumerable.Range(0, Tasks).Count(n => byRun[$"start:{n}"].Count() > 1);
+        int doneTwice = Enumerable.Range(0, Tasks).Count(n => byRun[$"done:{n}"].Count() > 1);
+
+        // A run may repeat only because the process that had it was killed: of a task's runs, every one but the last
+        // must be on a process this test SIGKILLed. A repeat on two live workers (a lease lost while its holder lived)
+        // would show as an earlier run on the stable worker or on a victim that was never killed.
+        string stablePid = stable.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var unexplained = new List<string>();
+        foreach (int n in Enumerable.Range(0, Tasks))
+        {
+            foreach (string what in (string[])["start", "done"])
+            {
+                string[] pids = [.. byRun[$"{what}:{n}"]];
+                foreach (string pid in pids[..^1])
+                {
+                    if (!killed.Contains(pid))
+                    {
+                        unexplained.Add($"{what}:{n} repeated after a run on live pid {pid}{(pid == stablePid ? " (the stable worker)" : "")}");
+                    }
+                }
+            }
+        }
         Dictionary<TaskState, int> states = await CountStatesAsync(Client, handles.Select(h => h.Id));
         string queues = await QueueStateAsync(redis.GetDatabase(), prefix, "slow");
         output.WriteLine($"OBSERVED: {Tasks} tasks drained in {drainedMs} ms with {kills} SIGKILLs; distinct done {distinctDone}; started more than once {startedTwice} (bound {kills} kills x {Concurrency} running = {kills * Concurrency}); finished more than once {doneTwice}; states {Show(states)}; {queues}");
@@ -68,6 +91,8 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         Assert.Equal(Tasks, distinctDone);
         Assert.Equal(Tasks, states.GetValueOrDefault(TaskState.Success));
         Assert.True(startedTwice <= kills * Concurrency, $"{startedTwice} tasks started twice; only the {kills * Concurrency} that could be running at the kills may");
+        Assert.True(doneTwice <= kills * Concurrency, $"{doneTwice} tasks finished twice; only the {kills * Concurrency} that could be running at the kills may");
+        Assert.True(unexplained.Count == 0, $"{unexplained.Count} repeats not caused by a kill: {string.Join("; ", unexplained.Take(10))}");
         Assert.Equal(0, await ActiveAsync(redis.GetDatabase(), prefix, "slow"));
     }
 
@@ -277,5 +302,5 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
     }
 
     private static int DistinctDone(IReadOnlyList<string> entries)
-        => entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).Count();
+        => entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Select(e => e.Split('@')[0]).Distinct(StringComparer.Ordinal).Count();
 }
