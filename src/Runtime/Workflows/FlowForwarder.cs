@@ -194,7 +194,6 @@ internal sealed partial class FlowForwarder
     private async Task JoinAsync(string group, List<JoinItem> members, CancellationToken cancellationToken)
     {
         JoinReply reply = await _store.JoinAsync(group, members, _ttl, cancellationToken).ConfigureAwait(false);
-        int index = members[0].Index;
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         switch (reply.State)
         {
@@ -224,7 +223,7 @@ internal sealed partial class FlowForwarder
             }
 
             case JoinState.Gone:
-                LogGroupGone(_logger, group, index);
+                LogGroupGone(_logger, group, members[0].Index);
                 break;
         }
     }
