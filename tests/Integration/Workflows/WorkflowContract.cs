@@ -69,6 +69,20 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_chain_sent_from_inside_a_running_task_is_that_tasks_child_and_shares_its_root()
+    {
+        string run = NewRun();
+        TaskHandle<string> spawner = await Lineage.SpawnChainTask.DelayAsync(Client, run);
+        string lastId = await spawner.GetAsync(Timeout);
+        string[] parts = (await Flows.LineageTask.Handle(Client, lastId).GetAsync(Timeout)).Split('|');
+        Output.WriteLine($"spawner {spawner.Id}; last step: value {parts[0]}, id {parts[1]}, parent {parts[2]}, root {parts[3]}");
+        Assert.Equal("11", parts[0]);
+        Assert.Equal(lastId, parts[1]);
+        Assert.Equal(spawner.Id, parts[3]); // the workflow belongs to the spawner's tree
+        Assert.NotEqual(spawner.Id, parts[2]); // its parent is the chain's first step, itself the spawner's child
+    }
+
+    [Fact]
     public async Task A_step_that_fails_ends_the_chain_and_its_handle_throws_naming_that_step()
     {
         string run = NewRun();
