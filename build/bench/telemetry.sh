@@ -11,8 +11,8 @@ root=$(pwd)
 source build/redis.sh
 out="$root/.tmp/bench-telemetry"
 mkdir -p "$out"
-dotnet build build/bench/Bench/Celeriac.Bench.csproj -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false \
-  -p:CeleriacBenchDriverJit=true -o "$out/bin" >&2
+# The JIT build with the micro-benchmarks, as `run.sh micro` makes it: the telemetry bench uses the runtime's internals.
+dotnet build build/bench/Bench/Celeriac.Bench.csproj -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=true -o "$out/bin" >&2
 celeriac_ensure_redis
 port=$(celeriac_free_port)
 cleanup() { celeriac_stop_redis "$out/redis" "$port"; }

@@ -70,6 +70,24 @@ public sealed partial class Faults(ILedger ledger)
         return n;
     }
 
+    /// <summary>Retries allowed, but it only ever exceeds its soft time limit: a time-limit failure is never retried.</summary>
+    [Task(MaxRetries = 3, RetryBackoff = "10ms", SoftTimeLimit = "200ms")]
+    public async Task<int> SoftLimitedWithRetries(string run, CancellationToken cancellationToken)
+    {
+        await ledger.RecordAsync(run, "try").ConfigureAwait(false);
+        await Task.Delay(TimeSpan.FromSeconds(20), cancellationToken).ConfigureAwait(false);
+        return 1;
+    }
+
+    /// <summary>Retries allowed, but it only ever exceeds its hard time limit: a time-limit failure is never retried.</summary>
+    [Task(MaxRetries = 3, RetryBackoff = "10ms", TimeLimit = "300ms")]
+    public int HardLimitedWithRetries(string run)
+    {
+        ledger.RecordAsync(run, "try").Wait();
+        Thread.Sleep(1500);
+        return 1;
+    }
+
     /// <summary>Cooperates with its token: the soft time limit cancels it.</summary>
     [Task(SoftTimeLimit = "300ms")]
     public async Task<int> Cooperative(string run, CancellationToken cancellationToken)

@@ -25,6 +25,10 @@ internal static class WorkerMode
 
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
+        if (Environment.GetEnvironmentVariable("CELERIAC_BENCH_TASK_SCOPES") == "off")
+        {
+            builder.Logging.AddFilter("Celeriac.Tasks", LogLevel.None); // no run log scope: its cost apart (docs/observability.md)
+        }
         ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(redis + ",name=bench-task");
         builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
         builder.Services.AddSingleton<BenchRedis>();

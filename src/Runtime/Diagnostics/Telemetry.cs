@@ -301,10 +301,11 @@ internal static class Telemetry
     }
 
     /// <summary>
-    /// The worker is done with a delivery: ends what no outcome ended (a span, the in-flight count) and gives the
-    /// consumer's flow back its <paramref name="outer"/> <see cref="Activity.Current"/>.
+    /// The worker is done with a delivery: ends what no outcome ended (a span, the in-flight count) and leaves the
+    /// consumer's flow with no <see cref="Activity.Current"/> (an outcome decided in a method of its own stopped the span
+    /// there, which left this flow's current activity as it was).
     /// </summary>
-    public static void RunFinished(Delivery delivery, Activity? outer)
+    public static void RunFinished(Delivery delivery)
     {
         if (delivery.RunActivity is { } activity)
         {
@@ -313,9 +314,9 @@ internal static class Telemetry
         }
 
         EndActive(delivery);
-        if (!ReferenceEquals(Activity.Current, outer))
+        if (Activity.Current is not null)
         {
-            Activity.Current = outer;
+            Activity.Current = null;
         }
     }
 

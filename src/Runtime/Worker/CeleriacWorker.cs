@@ -207,7 +207,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private async Task ConsumeLoopAsync(Consumer consumer)
     {
         RunningTask.Enter(consumer.Running); // once: every run of this loop flows from here
-        Activity? outer = Activity.Current; // what a traced run's span replaces, and is given back after it
+        if (Activity.Current is not null)
+        {
+            Activity.Current = null; // a run's span is a child of its send, or a root: never of whatever started the host
+        }
+
         while (true)
         {
             Delivery? delivery = await _dispatch.TakeAsync(consumer).ConfigureAwait(false);
@@ -377,9 +381,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
             finally
             {
                 logScope?.Dispose();
-                if (delivery.RunActivity is not null || delivery.CountedActive || !ReferenceEquals(Activity.Current, outer))
+                if (delivery.RunActivity is not null || delivery.CountedActive || Activity.Current is not null)
                 {
-                    Telemetry.RunFinished(delivery, outer);
+                    Telemetry.RunFinished(delivery);
                 }
 
                 _held.Remove(delivery);

@@ -124,4 +124,43 @@ public sealed class RedisOutageFaultTests(ITestOutputHelper output) : ProcessTes
             }
         }
     }
+
+    [Fact]
+    public async Task F6b_a_Redis_stall_shorter_than_the_visibility_timeout_reruns_nothing()
+    {
+        // The promise of docs/reliability.md: an outage shorter than the visibility timeout causes no second run. A
+        // 3 s SIGSTOP in the middle of a drain, leases of 10 s; every run is recorded in a ledger on another Redis.
+        const int Tasks = 800, VisibilityMs = 10_000, PauseMs = 3000;
+        using RedisServer server = await RedisServer.StartAsync(output, aof: false);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-stall";
+        var ledger = new RedisLedger(await RedisFixture.GetAsync());
+        await StartWorkerAsync(Workers, output, "A", server.Configuration, prefix, "slow", 4, VisibilityMs, "--ledger", RedisFixture.Configuration);
+        await StartWorkerAsync(Workers, output, "B", server.Configuration, prefix, "slow", 4, VisibilityMs, "--ledger", RedisFixture.Configuration);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = server.Configuration, KeyPrefix = prefix });
+        var clock = Stopwatch.StartNew();
+        TaskHandle<int>[] handles = await Work.SleepOnTask.DelayManyAsync(Client, [.. Enumerable.Range(0, Tasks).Select(n => (run, n, 10))]);
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count > Tasks / 4, TimeSpan.FromSeconds(30), "the drain to get going");
+
+        long pauseAt = clock.ElapsedMilliseconds;
+        await server.SignalAsync("STOP");
+        await Task.Delay(PauseMs);
+        await server.SignalAsync("CONT");
+        long contAt = clock.ElapsedMilliseconds;
+        foreach (TaskHandle<int> h in handles)
+        {
+            await h.WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        long drainedAt = clock.ElapsedMilliseconds;
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        int starts = entries.Count(e => e.StartsWith("start:", StringComparison.Ordinal));
+        int distinct = entries.Where(e => e.StartsWith("start:", StringComparison.Ordinal)).Select(e => e.Split('@')[0]).Distinct(StringComparer.Ordinal).Count();
+        Dictionary<TaskState, int> states = await CountStatesAsync(Client, handles.Select(h => h.Id));
+        output.WriteLine($"OBSERVED: SIGSTOP at {pauseAt} ms, SIGCONT at {contAt} ms; {Tasks} tasks final at {drainedAt} ms: {Show(states)}; {starts} starts of {distinct} distinct tasks; workers alive {Workers.All(w => !w.HasExited)}");
+        Assert.Equal(Tasks, states.GetValueOrDefault(TaskState.Success));
+        Assert.Equal(Tasks, distinct);
+        Assert.Equal(Tasks, starts); // not one task ran twice
+        Assert.True(Workers.All(w => !w.HasExited), "no worker process may have died");
+    }
 }

@@ -132,6 +132,24 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
+    public async Task Time_limit_failures_are_not_retried_even_when_retries_are_allowed()
+    {
+        string soft = Guid.NewGuid().ToString("N"), hard = Guid.NewGuid().ToString("N");
+        TaskHandle<int> softHandle = await Faults.SoftLimitedWithRetriesTask.DelayAsync(Client, soft);
+        TaskHandle<int> hardHandle = await Faults.HardLimitedWithRetriesTask.DelayAsync(Client, hard);
+        TaskFailedException softFailure = await Assert.ThrowsAsync<TaskFailedException>(() => softHandle.GetAsync(Bound));
+        TaskFailedException hardFailure = await Assert.ThrowsAsync<TaskFailedException>(() => hardHandle.GetAsync(Bound));
+        await Task.Delay(500); // 50 retry backoffs of 10 ms: a retry would have started by now
+        Output.WriteLine($"OBSERVED: soft {softFailure.RemoteMessage}; hard {hardFailure.RemoteMessage}; tries {(await _ledger.ReadAsync(soft)).Count} and {(await _ledger.ReadAsync(hard)).Count}");
+        Assert.Equal("Celeriac.TimeLimitExceeded", softFailure.RemoteType);
+        Assert.Equal("Celeriac.TimeLimitExceeded", hardFailure.RemoteType);
+        Assert.Equal(["try"], await _ledger.ReadAsync(soft));
+        Assert.Equal(["try"], await _ledger.ReadAsync(hard));
+        Assert.Equal(0, (await softHandle.GetResultAsync()).Retries);
+        Assert.Equal(0, (await hardHandle.GetResultAsync()).Retries);
+    }
+
+    [Fact]
     public async Task The_soft_time_limit_cancels_the_token_and_fails_with_a_time_limit_error()
     {
         var clock = Stopwatch.StartNew();

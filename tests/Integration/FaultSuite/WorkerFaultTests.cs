@@ -197,11 +197,25 @@ public sealed class WorkerFaultTests(ITestOutputHelper output) : ProcessTestBase
         IReadOnlyList<string> entries = await ledger.ReadAsync(run);
         output.WriteLine($"OBSERVED: A exited {exitedMs} ms after SIGTERM (grace {ShutdownMs} ms); B restarted the long tasks {restartedMs} ms after SIGTERM (visibility timeout {VisibilityMs} ms); short: {string.Join(", ", shortResults.Select(r => r.State + " by " + r.Worker))}; long: {string.Join(", ", longResults.Select(r => r.State + " by " + r.Worker))}; ledger [{string.Join(", ", entries)}]");
 
+        // The short tasks finished on A within its grace period, each started once; the long ones were interrupted on A
+        // (no outcome recorded there: an interrupted run is not a failure) and ran to the end on B.
         Assert.All(shortResults, r => Assert.Equal(TaskState.Success, r.State));
+        Assert.All(shortResults, r => Assert.Contains($":{a.Id}:", r.Worker, StringComparison.Ordinal)); // names are host:pid:suffix
         Assert.All(longResults, r => Assert.Equal(TaskState.Success, r.State));
+        Assert.All(longResults, r => Assert.Contains($":{b.Id}:", r.Worker, StringComparison.Ordinal));
         Assert.Contains(a.Lines, l => l.StartsWith("STOPPED", StringComparison.Ordinal));
-        Assert.Equal(1, entries.Count(e => e == "done:1"));
-        Assert.Equal(1, entries.Count(e => e == "done:11"));
+        foreach (int n in (int[])[1, 2])
+        {
+            Assert.Equal(1, entries.Count(e => e == $"start:{n}"));
+            Assert.Equal(1, entries.Count(e => e == $"done:{n}"));
+        }
+
+        foreach (int n in (int[])[11, 12])
+        {
+            Assert.Equal(2, entries.Count(e => e == $"start:{n}")); // on A, then on B
+            Assert.Equal(1, entries.Count(e => e == $"done:{n}"));  // only B's run finished
+            Assert.Equal(0, longResults[n - 11].Retries);          // the interruption consumed no retry
+        }
         Assert.True(restartedMs < ShutdownMs + 3000, $"the long tasks restarted {restartedMs} ms after SIGTERM: they were not handed back at the deadline");
         Assert.False(b.HasExited);
     }

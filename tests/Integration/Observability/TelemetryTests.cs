@@ -88,6 +88,45 @@ public sealed class TelemetryTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_message_sent_untraced_gets_a_root_span_even_when_the_host_was_started_inside_an_activity()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == CeleriacDiagnostics.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        IHost host;
+        using (Activity starting = new Activity("application start").Start())
+        {
+            host = await TestHost.StartAsync(output, "rooted", RedisFixture.Configuration, RedisFixture.NewPrefix(), new MemoryLedger());
+        }
+
+        string id = "untraced-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            // Enqueued as bytes with no trace context, as a client nobody traces (or an older one) sends it.
+            ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
+            byte[] message = EnvelopeCodec.Encode(new Envelope { Id = id, Task = Calc.AddTask.Name, Args = new byte[] { 0x92, 0x01, 0x02 }, Queue = "default", CreatedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() });
+            Assert.Equal(0x90 + 13, message[0]); // no trailing fields
+            await broker.EnqueueAsync([new EnqueueItem(id, "default", message, 0)], default);
+            Assert.Equal(3, await Calc.AddTask.Handle(host.Services.GetRequiredService<ITaskClient>(), id).GetAsync(Timeout));
+        }
+        finally
+        {
+            await TestHost.StopAllAsync([host]);
+        }
+
+        Activity run = spans.Single(s => s.Kind == ActivityKind.Consumer && (s.GetTagItem("messaging.message.id") as string) == id);
+        output.WriteLine($"{run.DisplayName} trace {run.TraceId} span {run.SpanId} parent {run.ParentSpanId}");
+        Assert.Equal(default, run.ParentSpanId);
+        Assert.Null(run.Parent);
+    }
+
+    [Fact]
     public async Task One_trace_crosses_from_the_client_to_a_worker_process_and_its_child_tasks()
     {
         var spans = new ConcurrentQueue<Activity>();
@@ -307,7 +346,7 @@ public sealed class TelemetryTests(ITestOutputHelper output)
         observer.Succeeded(delivery, envelope, TimeProvider.System.GetTimestamp());
         if (delivery.RunActivity is not null || delivery.CountedActive)
         {
-            Telemetry.RunFinished(delivery, null);
+            Telemetry.RunFinished(delivery);
         }
     }
 
