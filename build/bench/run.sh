@@ -15,6 +15,9 @@
 #        build/bench/run.sh --ref <commit> [...]   benchmark the src/ of another commit (exported to .tmp/bench/tree-<sha>;
 #                                                  this bench program, build/bench/{Bench,BenchTasks,BenchWorker}, is
 #                                                  copied next to it): A/B without touching the tree
+#        build/bench/run.sh flow [--n 10000] [--runs 3] [--round-trips 300]   the workflow bench: a chord of N no-op
+#                                                  members beside the plain drain of N (same worker, alternating), and a
+#                                                  3-step chain's round trip beside a single task's
 #        build/bench/run.sh micro [BenchmarkDotNet args, e.g. --filter '*Envelope*']   the micro-benchmarks (a few minutes;
 #                                                  always under the JIT: BenchmarkDotNet is not trimmable)
 # CELERIAC_BENCH_PERF=<dir> runs every worker under `perf record` (hot spots only: its CPU figures are then perf's).
@@ -28,6 +31,7 @@ out="$root/.tmp/bench"
 mkdir -p "$out"
 mode=drive
 if [ "${1:-}" = "micro" ]; then mode=micro; shift; fi
+if [ "${1:-}" = "flow" ]; then mode=flow; shift; fi
 
 tree="$root"
 worker_runtime=aot
@@ -110,8 +114,12 @@ celeriac_start_redis "$out/redis" "$port"
 echo "bench: redis-server $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 : > "$out/worker.log"
 # Worker children are $worker_bin; they exit when the driver's pipe to them closes.
-DOTNET_gcServer=0 "${driver[@]}" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" \
-  --worker-bin "$worker_bin" --worker-runtime "$worker_runtime" "${args[@]}" &
+if [ "$mode" = flow ]; then
+  DOTNET_gcServer=0 "${driver[@]}" flow --redis "127.0.0.1:$port" --worker-log "$out/worker.log" --worker-bin "$worker_bin" "${args[@]}" &
+else
+  DOTNET_gcServer=0 "${driver[@]}" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" \
+    --worker-bin "$worker_bin" --worker-runtime "$worker_runtime" "${args[@]}" &
+fi
 driver_pid=$!
 status=0
 wait "$driver_pid" || status=$?

@@ -11,7 +11,7 @@ namespace Celeriac;
 /// The task client: sends tasks through the generated stubs and reads results. Get it from DI (<c>ITaskClient</c>
 /// after <c>AddCeleriac</c>) or, without a host, from <see cref="ConnectAsync"/>. Thread-safe; share one per process.
 /// </summary>
-public sealed class CeleriacClient : ITaskClient, IAsyncDisposable
+public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
 {
     private readonly BrokerProvider _brokers;
     private readonly CeleriacOptions _options;

@@ -15,6 +15,11 @@ public sealed partial class Lineage(ITaskClient client)
             : (await IdsTask.DelayAsync(client, cancellationToken).ConfigureAwait(false)).Id;
     }
 
+    /// <summary>Sends a chain (Flows.Step, then Flows.Lineage) from inside this run; returns the chain's last task id.</summary>
+    [Task]
+    public async Task<string> SpawnChain(string run, CancellationToken cancellationToken)
+        => (await Workflow.Chain(Flows.StepTask.Sig(1, run, "spawned", 0), Flows.LineageTask.Then()).DelayAsync(client, cancellationToken).ConfigureAwait(false)).Id;
+
     /// <summary>Its own id, its parent's and its root's, as "id|parent|root".</summary>
     [Task]
     public static string Ids(TaskContext context) => $"{context.TaskId}|{context.ParentId}|{context.RootId}";

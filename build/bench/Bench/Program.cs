@@ -3,6 +3,8 @@ using Celeriac.Bench;
 // Two modes:
 //   Celeriac.Bench drive  --redis 127.0.0.1:6379 --worker-bin <path> [--n 20000] [--runs 3] [--quick] ...   the W1/W2 workloads (build/bench/run.sh)
 //   Celeriac.Bench schedule --redis 127.0.0.1:6379 [--schedules 10000] [--instances 1] [--seconds 20]          the periodic scheduler's cost
+//   Celeriac.Bench flow   --redis 127.0.0.1:6379 --worker-bin <path> [--n 10000] [--runs 3] [--round-trips 300]   a chord of N no-op members beside
+//                                                     the plain drain of N, and a 3-step chain's round trip beside a single task's (run.sh flow)
 //   Celeriac.Bench telemetry --redis 127.0.0.1:6379 [--n 20000] [--rounds 3] [--concurrency 16]   telemetry's cost (build/bench/telemetry.sh; left out with the micro-benchmarks)
 //   Celeriac.Bench micro  [BenchmarkDotNet arguments, e.g. --filter *Envelope*]                            the micro-benchmarks
 //                                                     (left out of the build with -p:CeleriacBenchMicro=false, as run.sh drive does)
@@ -14,6 +16,7 @@ return mode switch
 {
     "drive" => await Driver.RunAsync(BenchArgs.Parse(rest)),
     "schedule" => await ScheduleBench.RunAsync(BenchArgs.Parse(rest)),
+    "flow" => await FlowBench.RunAsync(BenchArgs.Parse(rest)),
 #if !CELERIAC_BENCH_NO_MICRO
     "telemetry" => await TelemetryBench.RunAsync(BenchArgs.Parse(rest)),
     "micro" => Micro.Run(rest),

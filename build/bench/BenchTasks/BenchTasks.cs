@@ -59,3 +59,34 @@ public enum OrderKind { Standard, Express }
 
 /// <summary>A typical user payload for the formatter micro-benchmarks.</summary>
 public sealed record Order(string Customer, decimal Total, int Quantity, DateTimeOffset PlacedAt, OrderKind Kind, List<string> Tags, string? Note);
+
+/// <summary>The workflow bench (build/bench/run.sh flow): chord members and callback, chain steps.</summary>
+public static partial class FlowTasks
+{
+    public const string QueueName = "bench-flow";
+
+    /// <summary>A no-op chord member (and the plain drain's task): counted, returns a+b.</summary>
+    [Task(Name = "bench.flow.member", Queue = QueueName)]
+    public static int Member(int a, int b)
+    {
+        BenchRedis.CountOne();
+        return a + b;
+    }
+
+    /// <summary>The chord's callback: the sum of every member's result.</summary>
+    [Task(Name = "bench.flow.sum", Queue = QueueName)]
+    public static long Sum(int[] values)
+    {
+        long sum = 0;
+        foreach (int value in values)
+        {
+            sum += value;
+        }
+
+        return sum;
+    }
+
+    /// <summary>A chain step: its input plus one.</summary>
+    [Task(Name = "bench.flow.inc", Queue = QueueName)]
+    public static int Inc(int value) => value + 1;
+}

@@ -15,6 +15,10 @@ internal static class KnownNames
     public const string TaskContext = "global::Celeriac.TaskContext";
     public const string TaskHandle = "global::Celeriac.TaskHandle";
     public const string TaskDefinition = "global::Celeriac.TaskDefinition";
+    public const string TaskSignature = "global::Celeriac.TaskSignature";
+    public const string TaskStep = "global::Celeriac.TaskStep";
+    public const string Nothing = "global::Celeriac.Nothing";
+    public const string NothingFormatter = "global::Celeriac.NothingFormatter.Instance";
     public const string TaskRegistration = "global::Celeriac.TaskRegistration";
     public const string TaskNeeds = "global::Celeriac.TaskNeeds";
     public const string TaskCatalog = "global::Celeriac.TaskCatalog";

@@ -96,6 +96,8 @@ internal static class TaskEmitter
             : "    => new(client, taskId, queue);");
         w.WriteLine();
 
+        EmitSignatures(w, task, payload, options, nonNullable);
+
         string configureServices = task.IsStatic
             ? "null"
             : "static services => " + KnownNames.TryAddScoped + "<" + task.ContainingTypeFqn + ">(services)";
@@ -120,6 +122,45 @@ internal static class TaskEmitter
         EmitArgsFormatter(w, task, payload, resolver);
         w.CloseBlock();
     }
+
+    /// <summary>
+    /// <c>Sig(args…)</c> for every task, and <c>Then(rest…)</c> for a task with a serialized parameter: the first
+    /// parameter is the previous step's result, so it is the step's input type and a mismatch does not compile.
+    /// </summary>
+    private static void EmitSignatures(SourceWriter w, TaskModel task, List<ParameterModel> payload, string options, List<ParameterModel> nonNullable)
+    {
+        string result = task.Result?.Fqn ?? KnownNames.Nothing;
+        string formatter = task.Result is null ? KnownNames.NothingFormatter : KnownNames.GetFormatterWithVerify + "<" + task.Result.Fqn + ">(" + options + ".Resolver)";
+        string allParameters = string.Join(", ", payload.Select(p => p.Type!.Fqn + " " + p.StubName));
+        w.WriteLine("/// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>");
+        w.WriteLine("public static " + KnownNames.TaskSignature + "<" + result + "> Sig(" + allParameters + ")");
+        EmitSendBody(w, nonNullable, KnownNames.TaskSignature + "<" + result + ">.Create(Definition, new Args(" + string.Join(", ", payload.Select(p => p.StubName)) + "), " + formatter + ", " + options + ")");
+        w.WriteLine();
+        if (payload.Count == 0)
+        {
+            // There is no first argument for a previous step's result to fill. A Then that does not compile (with the
+            // diagnostic's id and page) tells the user why, where a missing member would only say it is missing.
+            w.WriteLine("/// <summary>Not available: the task takes no serialized argument, so no previous step's result can be passed to it (CEL0401).</summary>");
+            w.WriteLine("[global::System.Obsolete(" + NameHelper.ToLiteral(NotAChainStepMessage(task)) + ", true, DiagnosticId = \"CEL0401\", UrlFormat = "
+                + NameHelper.ToLiteral(Diagnostics.DiagnosticDescriptors.HelpLink("{0}")) + ")]");
+            w.WriteLine("public static " + KnownNames.TaskStep + "<" + KnownNames.Nothing + ", " + result + "> Then() => throw new " + KnownNames.InvalidOperationException + "();");
+            w.WriteLine();
+            return;
+        }
+
+        ParameterModel first = payload[0];
+        List<ParameterModel> rest = payload.Skip(1).ToList();
+        string restParameters = string.Join(", ", rest.Select(p => p.Type!.Fqn + " " + p.StubName));
+        string placeholder = first.Type!.IsNonNullableReference ? "default!" : "default";
+        string newArgs = "new Args(" + string.Join(", ", new[] { placeholder }.Concat(rest.Select(p => p.StubName))) + ")";
+        w.WriteLine("/// <summary>The task with every argument but <c>" + XmlEscape(first.RawName) + "</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>");
+        w.WriteLine("public static " + KnownNames.TaskStep + "<" + first.Type.Fqn + ", " + result + "> Then(" + restParameters + ")");
+        EmitSendBody(w, nonNullable.Where(p => p != first).ToList(), KnownNames.TaskStep + "<" + first.Type.Fqn + ", " + result + ">.Create(Definition, " + newArgs + ", " + formatter + ", " + options + ")");
+        w.WriteLine();
+    }
+
+    private static string NotAChainStepMessage(TaskModel task)
+        => "Task '" + task.TaskName + "' takes no serialized argument, so it cannot follow another step of a chain or be a chord's callback: give it a first parameter of the previous step's result type, or start the chain with it (Sig)";
 
     private static void EmitSchedule(SourceWriter w, PeriodicModel periodic)
     {

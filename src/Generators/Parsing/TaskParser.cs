@@ -21,7 +21,7 @@ internal static class TaskParser
     private static readonly HashSet<string> ReservedStubNames = new(StringComparer.Ordinal)
     {
         "client", "options", "cancellationToken", "taskId", "Name", "Queue", "Definition", "DelayAsync", "ApplyAsync",
-        "Handle", "Registration", "Schedule", "InvokeAsync", "Decode", "WriteResult", "Args", "ArgsFormatter", "DelayManyAsync",
+        "Handle", "Registration", "Schedule", "InvokeAsync", "Decode", "WriteResult", "Args", "ArgsFormatter", "DelayManyAsync", "Sig", "Then",
     };
 
     public static TaskParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)

@@ -190,7 +190,90 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
         Priority = current.Priority,
         CreatedMs = current.CreatedMs,
         ReplyTo = current.ReplyTo,
+        Flow = current.Flow, // a retried workflow step still continues its workflow when it succeeds
         TraceParent = current.TraceParent, // the retry joins the send's trace, as the first run did
         TraceState = current.TraceState,
     });
+
+    /// <summary>
+    /// The message of a workflow signature sent by a client now (a chain's first step, a group's or chord's member): its
+    /// arguments already encoded, its id chosen by the workflow, its workflow part (<paramref name="flow"/>), its parent
+    /// and root taken from the running task when sent from inside one, checked against the size limit.
+    /// </summary>
+    /// <param name="header">The signature's task, queue and options.</param>
+    /// <param name="args">The encoded argument list.</param>
+    /// <param name="id">The id the workflow chose for it.</param>
+    /// <param name="flow">The envelope's workflow field, or empty.</param>
+    /// <param name="rootId">The workflow's root when not sent from inside a task (else the id itself).</param>
+    /// <param name="replyTo">The sender's reply channel, or <see langword="null"/>.</param>
+    /// <returns>The message to enqueue.</returns>
+    public EnqueueItem Signature(StepHeader header, ReadOnlyMemory<byte> args, string id, ReadOnlyMemory<byte> flow, string? rootId, string? replyTo)
+    {
+        long now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        long? eta = header.Countdown is { } countdown ? now + (long)countdown.TotalMilliseconds : null;
+        RunningTask.TryGet(out string? parentId, out string? parentRootId);
+        var envelope = new Envelope
+        {
+            Id = id,
+            Task = header.TaskName,
+            Args = args,
+            Queue = header.Queue,
+            EtaMs = eta,
+            ExpiresMs = header.ExpiresIn is { } expires ? now + (long)expires.TotalMilliseconds : null,
+            RootId = parentRootId ?? rootId ?? id,
+            ParentId = parentId,
+            Priority = header.Priority,
+            CreatedMs = now,
+            ReplyTo = replyTo,
+            Flow = flow,
+        };
+        byte[] bytes = Codec.Encode(envelope);
+        if (limits.MaxMessageBytes > 0 && bytes.Length > limits.MaxMessageBytes)
+        {
+            throw new ArgumentException($"The message of task '{header.TaskName}' is {bytes.Length} bytes, over the {limits.MaxMessageBytes}-byte limit (CeleriacOptions.MaxMessageBytes).", nameof(args));
+        }
+
+        return new EnqueueItem(id, header.Queue, bytes, eta ?? 0, header.Priority);
+    }
+
+    /// <summary>
+    /// The message of a later workflow step, made by the worker that records the step before it (or by a client, for a
+    /// chord with no members): its first argument is <paramref name="firstArg"/> (an encoded value: the previous result,
+    /// the members' results, a failure's description), the others the step's own; its countdown and expiry start now.
+    /// </summary>
+    /// <param name="step">The step (id, task, queue, options, arguments after the first).</param>
+    /// <param name="firstArg">The encoded first argument.</param>
+    /// <param name="flow">The envelope's workflow field (the steps after this one), or empty.</param>
+    /// <param name="rootId">The workflow's root.</param>
+    /// <param name="parentId">The task (or group) whose outcome sends it.</param>
+    /// <param name="replyTo">The reply channel of the client that sent the workflow, or <see langword="null"/>.</param>
+    /// <param name="nowMs">Now (unix ms).</param>
+    /// <param name="codec">The format to write.</param>
+    /// <returns>The message to enqueue.</returns>
+    public static EnqueueItem Step(Workflows.FlowStep step, ReadOnlySpan<byte> firstArg, ReadOnlyMemory<byte> flow, string? rootId, string? parentId, string? replyTo, long nowMs, IEnvelopeCodec codec)
+    {
+        var args = new ArrayBufferWriter<byte>(8 + firstArg.Length + step.RestArgs.Length);
+        var writer = new MessagePack.MessagePackWriter(args);
+        writer.WriteArrayHeader(step.ArgCount);
+        writer.Flush();
+        args.Write(firstArg);
+        args.Write(step.RestArgs.Span);
+        long? eta = step.CountdownMs is { } countdown ? nowMs + countdown : null;
+        var envelope = new Envelope
+        {
+            Id = step.Id,
+            Task = step.Task,
+            Args = args.WrittenMemory,
+            Queue = step.Queue,
+            EtaMs = eta,
+            ExpiresMs = step.ExpiresInMs is { } expires ? nowMs + expires : null,
+            RootId = rootId ?? step.Id,
+            ParentId = parentId,
+            Priority = step.Priority,
+            CreatedMs = nowMs,
+            ReplyTo = replyTo,
+            Flow = flow,
+        };
+        return new EnqueueItem(step.Id, step.Queue, codec.Encode(envelope), eta ?? 0, step.Priority);
+    }
 }

@@ -71,6 +71,12 @@ internal sealed class Envelope
 
     /// <summary>Optional trailing field 15: the W3C <c>tracestate</c> that goes with <see cref="TraceParent"/>, as UTF-8 (empty when none).</summary>
     public ReadOnlyMemory<byte> TraceState { get; set; }
+
+    /// <summary>
+    /// Optional trailing field 16: what a workflow does once this task's outcome is final (the next steps of its chain,
+    /// the chord it is a member of), encoded by <see cref="Workflows.FlowCodec"/>; empty for a task outside a workflow.
+    /// </summary>
+    public ReadOnlyMemory<byte> Flow { get; set; }
 }
 
 /// <summary>Why an envelope could not be read; the reason is what the dead-letter entry records.</summary>

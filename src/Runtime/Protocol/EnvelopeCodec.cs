@@ -34,7 +34,9 @@ internal static class EnvelopeCodec
     public static void Write(IBufferWriter<byte> output, Envelope envelope)
     {
         var writer = new MessagePackWriter(output);
-        int count = !envelope.TraceState.IsEmpty && !envelope.TraceParent.IsEmpty ? FieldCount + 3
+        bool flow = !envelope.Flow.IsEmpty;
+        int count = flow ? FieldCount + 4
+            : !envelope.TraceState.IsEmpty && !envelope.TraceParent.IsEmpty ? FieldCount + 3
             : !envelope.TraceParent.IsEmpty ? FieldCount + 2
             : envelope.ReplyTo is null ? FieldCount : FieldCount + 1;
         writer.WriteArrayHeader(count);
@@ -71,12 +73,17 @@ internal static class EnvelopeCodec
 
         if (count > FieldCount + 1)
         {
-            writer.WriteString(envelope.TraceParent.Span);
+            WriteUtf8OrNil(ref writer, envelope.TraceParent); // nil only when the workflow field follows
         }
 
         if (count > FieldCount + 2)
         {
-            writer.WriteString(envelope.TraceState.Span);
+            WriteUtf8OrNil(ref writer, envelope.TraceState);
+        }
+
+        if (flow)
+        {
+            writer.Write(envelope.Flow.Span);
         }
 
         writer.Flush();
@@ -207,7 +214,13 @@ internal static class EnvelopeCodec
             string? replyTo = count > FieldCount ? ReadString(ref reader, knownReplyTo) : null;
             ReadOnlyMemory<byte> traceParent = count > FieldCount + 1 ? ReadUtf8(bytes, ref reader) : default;
             ReadOnlyMemory<byte> traceState = count > FieldCount + 2 ? ReadUtf8(bytes, ref reader) : default;
-            for (int i = FieldCount + 3; i < count; i++)
+            ReadOnlyMemory<byte> flow = default;
+            if (count > FieldCount + 3 && !reader.TryReadNil())
+            {
+                flow = Slice(bytes, reader.ReadBytes() ?? throw new EnvelopeException(DeadLetterReasons.Undecodable, "The envelope's flow is not binary."));
+            }
+
+            for (int i = FieldCount + 4; i < count; i++)
             {
                 reader.Skip();
             }
@@ -245,6 +258,7 @@ internal static class EnvelopeCodec
             into.ReplyTo = replyTo;
             into.TraceParent = traceParent;
             into.TraceState = traceState;
+            into.Flow = flow;
             return into;
         }
         catch (EnvelopeException)
@@ -328,6 +342,19 @@ internal static class EnvelopeCodec
         }
 
         return part.ToArray();
+    }
+
+    /// <summary>Writes UTF-8 bytes as a string, or nil when there are none.</summary>
+    private static void WriteUtf8OrNil(ref MessagePackWriter writer, ReadOnlyMemory<byte> utf8)
+    {
+        if (utf8.IsEmpty)
+        {
+            writer.WriteNil();
+        }
+        else
+        {
+            writer.WriteString(utf8.Span);
+        }
     }
 
     /// <summary>Reads a string (or nil, or an empty string: empty) as a slice of <paramref name="whole"/>: no allocation.</summary>

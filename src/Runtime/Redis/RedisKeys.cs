@@ -83,6 +83,27 @@ internal sealed class RedisKeys
     /// <summary>The channel <c>P:revoke</c> on which revoked ids are announced to running workers (a hint).</summary>
     public RedisChannel RevokeChannel() => RedisChannel.Literal(Prefix + ":revoke");
 
+    /// <summary><c>P:{q}:flow</c>: HASH, the queue's workflow outbox: follow-up key → encoded follow-up (docs/workflows.md).</summary>
+    public RedisKey Outbox(string queue) => QueuePart(queue) + "flow";
+
+    /// <summary><c>P:{q}:flowq</c>: ZSET of the outbox's follow-up keys scored by when they were stored or last taken (unix ms).</summary>
+    public RedisKey OutboxIndex(string queue) => QueuePart(queue) + "flowq";
+
+    /// <summary><c>P:{g:&lt;group&gt;}:g</c>: HASH, a chord's join state (<c>total</c>, <c>done</c>, <c>state</c>, <c>spec</c>, <c>fidx</c>, <c>ferr</c>), in the group's own slot.</summary>
+    public RedisKey Group(string groupId) => GroupPart(groupId) + "g";
+
+    /// <summary><c>P:{g:&lt;group&gt;}:gr</c>: HASH, member index → its outcome (a success's value), counted once per index.</summary>
+    public RedisKey GroupResults(string groupId) => GroupPart(groupId) + "gr";
+
+    private string GroupPart(string groupId)
+    {
+        if (!IsTaggable(groupId))
+        {
+            ThrowUntaggable(groupId);
+        }
+
+        return Prefix + ":{g:" + groupId + "}:";
+    }
     /// <summary>
     /// <c>P:{q}:s:&lt;name&gt;</c>: HASH of the periodic schedule <paramref name="name"/> whose task goes to queue
     /// <paramref name="queue"/>: its definition (<c>task</c>, <c>cron</c>, <c>every</c>, <c>tz</c>, <c>missed</c>,

@@ -86,7 +86,7 @@ internal sealed partial class CeleriacWorker
                 break;
             case Admission.RedeliveryLimit:
                 // Started again and again without an outcome: its workers died running it. Set aside, never run again.
-                await DeadLetterAsync(delivery, null, TryReadTaskName(delivery), DeadLetterReasons.RedeliveryLimit, $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
+                await DeadLetterAsync(delivery, WorkflowEnvelopeOrNull(delivery, envelope), TryReadTaskName(delivery), DeadLetterReasons.RedeliveryLimit, $"started {delivery.Runs} times without an outcome, delivered {delivery.DeliveryCount} times (Celeriac:Worker:MaxDeliveries is {_worker.MaxDeliveries}); its workers probably died running it").ConfigureAwait(false);
                 break;
             case Admission.Undecodable:
                 await DeadLetterAsync(delivery, null, null, undecodable!.Reason, undecodable.Message).ConfigureAwait(false);
@@ -96,7 +96,7 @@ internal sealed partial class CeleriacWorker
                 break;
             case Admission.Revoked:
                 _outcomes.Revoked(delivery, envelope, whileRunning: false);
-                await CompleteAsync(delivery, Revoked(envelope, "revoked")).ConfigureAwait(false);
+                await CompleteAsync(delivery, Revoked(envelope, "revoked"), envelope).ConfigureAwait(false);
                 break;
             case Admission.Expired:
                 _outcomes.Expired(delivery, envelope);
@@ -108,7 +108,7 @@ internal sealed partial class CeleriacWorker
                     Retries = envelope.Retries,
                     Timestamp = _time.GetUtcNow(),
                     Worker = _name,
-                }).ConfigureAwait(false);
+                }, envelope).ConfigureAwait(false);
                 break;
             case Admission.UnknownTask:
                 await DeadLetterAsync(delivery, envelope, envelope.Task, DeadLetterReasons.UnknownTask, $"no task named '{Quote.Bounded(envelope.Task)}' is registered in worker {_name}").ConfigureAwait(false);
@@ -120,6 +120,30 @@ internal sealed partial class CeleriacWorker
             default:
                 throw new InvalidOperationException($"Unexpected admission {admission}.");
         }
+    }
+
+    /// <summary>
+    /// A message refused before its envelope was read (the redelivery cap) is read now when it is a workflow step, so
+    /// that setting it aside fails its workflow too; any other message is refused unread, as before.
+    /// </summary>
+    private static Envelope? WorkflowEnvelopeOrNull(Delivery delivery, Envelope envelope)
+    {
+        try
+        {
+            EnvelopeFormats.For(delivery.Envelope.Span).Decode(delivery.Envelope, null, delivery.Queue, null, envelope, null, default);
+        }
+        catch (EnvelopeException)
+        {
+            return null;
+        }
+
+        if (envelope.Flow.IsEmpty)
+        {
+            return null;
+        }
+
+        delivery.ReplyTo = envelope.ReplyTo;
+        return envelope;
     }
 
     private async Task AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)

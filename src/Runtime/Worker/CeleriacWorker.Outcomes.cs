@@ -24,7 +24,7 @@ internal sealed partial class CeleriacWorker
         if (run.Revoked)
         {
             _outcomes.Revoked(delivery, envelope, whileRunning: true);
-            await CompleteAsync(delivery, Revoked(envelope, "revoked while running")).ConfigureAwait(false);
+            await CompleteAsync(delivery, Revoked(envelope, "revoked while running"), envelope).ConfigureAwait(false);
             return;
         }
 
@@ -71,15 +71,11 @@ internal sealed partial class CeleriacWorker
         {
             string reason = $"{DeadLetterReasons.Failed}: {error.Type}: {error.Message}";
             _outcomes.DeadLettered(delivery, envelope, envelope.Task, DeadLetterReasons.Failed, reason, error);
-            if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failed, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
-            {
-                _outcomes.LeaseLost(delivery);
-            }
-
+            await DeadLetterOutcomeAsync(delivery, envelope, reason, failed).ConfigureAwait(false);
             return;
         }
 
-        await CompleteAsync(delivery, failed).ConfigureAwait(false);
+        await CompleteAsync(delivery, failed, envelope).ConfigureAwait(false);
     }
 
     private static TaskError ErrorOf(Exception ex) => new(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace);
@@ -138,14 +134,68 @@ internal sealed partial class CeleriacWorker
         }
     }
 
-    /// <summary>Records a final result through the group commit (one broker call for every outcome queued meanwhile); fenced per id.</summary>
-    private async Task CompleteAsync(Delivery delivery, TaskResult result)
+    /// <summary>
+    /// Records a final result through the group commit (one broker call for every outcome queued meanwhile); fenced per
+    /// id. A workflow step's result goes with its follow-ups instead (<see cref="CompleteFlowAsync"/>).
+    /// </summary>
+    private async Task CompleteAsync(Delivery delivery, TaskResult result, Envelope envelope)
     {
+        if (!envelope.Flow.IsEmpty)
+        {
+            await CompleteFlowAsync(delivery, envelope, new CompleteItem(delivery, result)).ConfigureAwait(false);
+            return;
+        }
+
         if (await _completes.SendAsync(new CompleteItem(delivery, result)).ConfigureAwait(false) == 0)
         {
             _outcomes.LeaseLost(delivery);
         }
     }
+
+    /// <summary>
+    /// Records the final outcome of a workflow step and, in the same atomic broker step, what the workflow does next
+    /// (the chain's next step, the chord member's count, the failure of the workflow's last step) in the queue's outbox;
+    /// then carries that out. A worker killed in between leaves it in the outbox, where the next sweep finds it.
+    /// </summary>
+    private async Task CompleteFlowAsync(Delivery delivery, Envelope envelope, CompleteItem item)
+    {
+        List<Workflows.FollowUp> followUps;
+        try
+        {
+            Workflows.Flow flow = Workflows.FlowCodec.DecodeFlow(envelope.Flow);
+            followUps = item.State == TaskState.Success
+                ? Workflows.FlowCodec.OnSuccess(envelope, flow, item.Value.Span, _time.GetUtcNow().ToUnixTimeMilliseconds())
+                : Workflows.FlowCodec.OnFailure(envelope, flow, item.Error ?? new TaskError("Celeriac.Unknown", "the task ended " + item.State, null));
+        }
+        catch (InvalidDataException ex)
+        {
+            Log.TaskFailed(_logger, envelope.Id, envelope.Task, ex.GetType().FullName!, ex.Message); // the task's own outcome still counts
+            followUps = [];
+        }
+
+        if (_flowStore is null || followUps.Count == 0)
+        {
+            if (await _completes.SendAsync(item).ConfigureAwait(false) == 0)
+            {
+                _outcomes.LeaseLost(delivery);
+            }
+
+            return;
+        }
+
+        // Group-committed like plain completions (one broker call per queue for every outcome queued meanwhile); the
+        // follow-ups are then carried out by the pump, in batches, off this consumer.
+        if (await _flowCompletes.SendAsync(new Workflows.FlowCompletion(item, followUps)).ConfigureAwait(false) == 0)
+        {
+            _outcomes.LeaseLost(delivery);
+            return;
+        }
+
+        _flows!.Post(delivery.Queue, followUps);
+    }
+
+    private Task SendFlowCompletesAsync(List<Workflows.FlowCompletion> batch, int[] completed)
+        => _flowStore!.CompleteWithFollowUpsAsync(batch, _options.ResultTtl, completed, CancellationToken.None);
 
     /// <summary>A group commit's send failed (broker unreachable): log it; retry unless the worker is being disposed.</summary>
     private bool OnCommitError(Exception ex, int backoffMs)
@@ -182,9 +232,40 @@ internal sealed partial class CeleriacWorker
             Timestamp = _time.GetUtcNow(),
             Worker = _name,
         };
-        if (!await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, full, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false))
+        await DeadLetterOutcomeAsync(delivery, envelope, full, failure).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sets a delivery aside with its FAILURE result; a workflow step's failure goes with it (the workflow fails: its
+    /// chord, or its chain's last task), in the same atomic step, then is carried out by the pump.
+    /// </summary>
+    private async Task DeadLetterOutcomeAsync(Delivery delivery, Envelope? envelope, string reason, TaskResult failure)
+    {
+        List<Workflows.FollowUp> followUps = [];
+        if (envelope is { Flow.IsEmpty: false } && _flowStore is not null)
+        {
+            try
+            {
+                followUps = Workflows.FlowCodec.OnFailure(envelope, Workflows.FlowCodec.DecodeFlow(envelope.Flow), failure.Error ?? new TaskError("Celeriac.Unknown", reason, null));
+            }
+            catch (InvalidDataException ex)
+            {
+                Log.TaskFailed(_logger, envelope.Id, envelope.Task, ex.GetType().FullName!, ex.Message);
+            }
+        }
+
+        bool recorded = followUps.Count == 0
+            ? await OutcomeAsync(() => _broker!.DeadLetterAsync(delivery, reason, failure, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false)
+            : await OutcomeAsync(() => _flowStore!.DeadLetterWithFollowUpsAsync(delivery, reason, failure, followUps, _options.ResultTtl, CancellationToken.None)).ConfigureAwait(false);
+        if (!recorded)
         {
             _outcomes.LeaseLost(delivery);
+            return;
+        }
+
+        if (followUps.Count > 0)
+        {
+            _flows!.Post(delivery.Queue, followUps);
         }
     }
 

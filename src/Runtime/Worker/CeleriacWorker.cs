@@ -35,6 +35,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
+    private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
     private readonly OutcomeObserver _outcomes;
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
@@ -51,6 +52,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private string? _lastTaskName; // hints for the decoder (reuse the strings); races are harmless
     private string? _lastReplyTo;
     private ITaskBroker? _broker;
+    private Workflows.FlowForwarder? _flows;
+    private Workflows.IWorkflowStore? _flowStore;
 
     public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status)
     {
@@ -69,6 +72,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
+        _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _outcomes = new OutcomeObserver(logger, listeners, time);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
         _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
@@ -133,6 +137,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Log.BrokerError(_logger, ex, "queue registration", 0);
         }
 
+        // Workflow follow-ups a dead worker left in these queues' outboxes are carried out by the sweep (docs/workflows.md).
+        using var sweepStop = new CancellationTokenSource();
+        Task sweep = Task.CompletedTask;
+        Task pump = Task.CompletedTask;
+        if (_broker is Workflows.IWorkflowStore store)
+        {
+            _flowStore = store;
+            _flows = new Workflows.FlowForwarder(store, _time, _options.ResultTtl, _logger, _name);
+            sweep = _flows.SweepLoopAsync(_worker.EffectiveQueues, sweepStop.Token);
+            pump = Task.Run(_flows.PumpAsync, CancellationToken.None);
+        }
+
         using var heartbeatStop = new CancellationTokenSource();
         var heartbeatDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var heartbeatThread = new Thread(() =>
@@ -166,6 +182,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
+        await sweepStop.CancelAsync().ConfigureAwait(false);
+        await sweep.ConfigureAwait(false);
+        _flows?.Complete(); // the consumers are done: what they posted is carried out before the worker stops
+        try
+        {
+            await pump.WaitAsync(_worker.ShutdownTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Still in the outbox: another worker's sweep carries them out.
+        }
         foreach (Consumer consumer in owners)
         {
             consumer.Run.Dispose();
@@ -331,7 +358,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     // No copy of the value: this consumer reuses its buffer only after the outcome is stored (the group
                     // commit encodes the record before it releases this consumer).
                     CompleteItem success = CompleteItem.Success(delivery, output.WrittenMemory, envelope.Task, envelope.Retries, _time.GetUtcNow(), _name);
-                    if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
+                    if (!envelope.Flow.IsEmpty)
+                    {
+                        await CompleteFlowAsync(delivery, envelope, success).ConfigureAwait(false); // a workflow step: its follow-ups go with it
+                    }
+                    else if (await _completes.SendAsync(success).ConfigureAwait(false) == 0)
                     {
                         _outcomes.LeaseLost(delivery);
                     }
@@ -498,7 +529,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         if (result is not null)
         {
-            await CompleteAsync(delivery, result).ConfigureAwait(false);
+            await CompleteAsync(delivery, result, envelope).ConfigureAwait(false);
             return;
         }
 

@@ -156,6 +156,25 @@ partial class Outer
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<int> Sig(string @class, int client_, string options_, int cancellationToken_, string taskId_, int Args_, string Handle_)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(@class, nameof(@class));
+                global::System.ArgumentNullException.ThrowIfNull(options_, nameof(options_));
+                global::System.ArgumentNullException.ThrowIfNull(taskId_, nameof(taskId_));
+                global::System.ArgumentNullException.ThrowIfNull(Handle_, nameof(Handle_));
+                return global::Celeriac.TaskSignature<int>.Create(Definition, new Args(@class, client_, options_, cancellationToken_, taskId_, Args_, Handle_), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>class</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<string, int> Then(int client_, string options_, int cancellationToken_, string taskId_, int Args_, string Handle_)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(options_, nameof(options_));
+                global::System.ArgumentNullException.ThrowIfNull(taskId_, nameof(taskId_));
+                global::System.ArgumentNullException.ThrowIfNull(Handle_, nameof(Handle_));
+                return global::Celeriac.TaskStep<string, int>.Create(Definition, new Args(default!, client_, options_, cancellationToken_, taskId_, Args_, Handle_), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
@@ -307,6 +326,14 @@ partial class Outer
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig(int value)
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(value), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>value</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<int, global::Celeriac.Nothing> Then()
+                => global::Celeriac.TaskStep<int, global::Celeriac.Nothing>.Create(Definition, new Args(default), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

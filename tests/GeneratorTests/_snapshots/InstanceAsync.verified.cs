@@ -237,6 +237,17 @@ namespace Samples.Billing
             public static global::Celeriac.TaskHandle<global::Samples.Billing.Receipt> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Billing.Receipt>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Samples.Billing.Receipt> Sig(global::Samples.Billing.Order order)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(order, nameof(order));
+                return global::Celeriac.TaskSignature<global::Samples.Billing.Receipt>.Create(Definition, new Args(order), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Billing.Receipt>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>order</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<global::Samples.Billing.Order, global::Samples.Billing.Receipt> Then()
+                => global::Celeriac.TaskStep<global::Samples.Billing.Order, global::Samples.Billing.Receipt>.Create(Definition, new Args(default!), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Billing.Receipt>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Billing.Billing>(services), 5, policy: new global::Celeriac.TaskPolicy { MaxRetries = 5 }, needs: global::Celeriac.TaskNeeds.Services);
 
@@ -361,6 +372,14 @@ namespace Samples.Billing
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig(global::System.Guid orderId)
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(orderId), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>orderId</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<global::System.Guid, global::Celeriac.Nothing> Then()
+                => global::Celeriac.TaskStep<global::System.Guid, global::Celeriac.Nothing>.Create(Definition, new Args(default), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Billing.Billing>(services), 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.Context | global::Celeriac.TaskNeeds.Services);

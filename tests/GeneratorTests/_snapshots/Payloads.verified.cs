@@ -481,6 +481,23 @@ namespace Samples.Payloads
             public static global::Celeriac.TaskHandle<global::Samples.Payloads.Shipment> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Shipment>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Samples.Payloads.Shipment> Sig(global::Samples.Payloads.Shipment shipment, global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(shipment, nameof(shipment));
+                global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
+                global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
+                return global::Celeriac.TaskSignature<global::Samples.Payloads.Shipment>.Create(Definition, new Args(shipment, extra, ids, access, size), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Shipment>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>shipment</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<global::Samples.Payloads.Shipment, global::Samples.Payloads.Shipment> Then(global::Samples.Payloads.Point[] extra, global::System.Collections.Generic.List<int> ids, global::Samples.Payloads.Access access, global::Samples.Payloads.Size? size)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(extra, nameof(extra));
+                global::System.ArgumentNullException.ThrowIfNull(ids, nameof(ids));
+                return global::Celeriac.TaskStep<global::Samples.Payloads.Shipment, global::Samples.Payloads.Shipment>.Create(Definition, new Args(default!, extra, ids, access, size), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::Samples.Payloads.Shipment>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 

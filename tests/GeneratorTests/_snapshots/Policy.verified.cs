@@ -151,6 +151,20 @@ namespace Samples.Policy
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<int> Sig(int x, string y)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(y, nameof(y));
+                return global::Celeriac.TaskSignature<int>.Create(Definition, new Args(x, y), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>x</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<int, int> Then(string y)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(y, nameof(y));
+                return global::Celeriac.TaskStep<int, int>.Create(Definition, new Args(default, y), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 5, policy: new global::Celeriac.TaskPolicy { MaxRetries = 5, RetryBackoff = global::System.TimeSpan.FromMilliseconds(500), RetryBackoffMax = global::System.TimeSpan.FromMilliseconds(90000), RetryJitter = false, ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) && (ex is global::Samples.Policy.TransientException or global::System.TimeoutException), RateLimitInterval = global::System.TimeSpan.FromMilliseconds(6000), DeadLetterOnFailure = true, TimeLimit = global::System.TimeSpan.FromMilliseconds(3600000), SoftTimeLimit = global::System.TimeSpan.FromMilliseconds(2500) }, needs: global::Celeriac.TaskNeeds.None);
 
@@ -280,6 +294,14 @@ namespace Samples.Policy
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig()
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>Not available: the task takes no serialized argument, so no previous step's result can be passed to it (CEL0401).</summary>
+            [global::System.Obsolete("Task 'Samples.Policy.Jobs.ExplicitDefaults' takes no serialized argument, so it cannot follow another step of a chain or be a chord's callback: give it a first parameter of the previous step's result type, or start the chain with it (Sig)", true, DiagnosticId = "CEL0401", UrlFormat = "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/{0}.md")]
+            public static global::Celeriac.TaskStep<global::Celeriac.Nothing, global::Celeriac.Nothing> Then() => throw new global::System.InvalidOperationException();
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
@@ -396,6 +418,14 @@ namespace Samples.Policy
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig()
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>Not available: the task takes no serialized argument, so no previous step's result can be passed to it (CEL0401).</summary>
+            [global::System.Obsolete("Task 'Samples.Policy.Jobs.OnlyDont' takes no serialized argument, so it cannot follow another step of a chain or be a chord's callback: give it a first parameter of the previous step's result type, or start the chain with it (Sig)", true, DiagnosticId = "CEL0401", UrlFormat = "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/{0}.md")]
+            public static global::Celeriac.TaskStep<global::Celeriac.Nothing, global::Celeriac.Nothing> Then() => throw new global::System.InvalidOperationException();
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { ShouldRetry = static ex => !(ex is global::Samples.Policy.FatalException) }, needs: global::Celeriac.TaskNeeds.None);
 
@@ -511,6 +541,14 @@ namespace Samples.Policy
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig()
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>Not available: the task takes no serialized argument, so no previous step's result can be passed to it (CEL0401).</summary>
+            [global::System.Obsolete("Task 'Samples.Policy.Jobs.OnlyRetryOn' takes no serialized argument, so it cannot follow another step of a chain or be a chord's callback: give it a first parameter of the previous step's result type, or start the chain with it (Sig)", true, DiagnosticId = "CEL0401", UrlFormat = "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/{0}.md")]
+            public static global::Celeriac.TaskStep<global::Celeriac.Nothing, global::Celeriac.Nothing> Then() => throw new global::System.InvalidOperationException();
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: new global::Celeriac.TaskPolicy { RetryBackoff = global::System.TimeSpan.FromMilliseconds(0), ShouldRetry = static ex => (ex is global::Samples.Policy.TransientException) }, needs: global::Celeriac.TaskNeeds.None);

@@ -156,6 +156,17 @@ namespace Samples.Returns
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig(string name)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(name, nameof(name));
+                return global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(name), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>name</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<string, global::Celeriac.Nothing> Then()
+                => global::Celeriac.TaskStep<string, global::Celeriac.Nothing>.Create(Definition, new Args(default!), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
@@ -279,6 +290,14 @@ namespace Samples.Returns
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig(long id)
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(id), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>id</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<long, global::Celeriac.Nothing> Then()
+                => global::Celeriac.TaskStep<long, global::Celeriac.Nothing>.Create(Definition, new Args(default), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -410,6 +429,17 @@ namespace Samples.Returns
             public static global::Celeriac.TaskHandle<byte[]> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<byte[]> Sig(byte[] input)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(input, nameof(input));
+                return global::Celeriac.TaskSignature<byte[]>.Create(Definition, new Args(input), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>input</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<byte[], byte[]> Then()
+                => global::Celeriac.TaskStep<byte[], byte[]>.Create(Definition, new Args(default!), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
@@ -535,6 +565,14 @@ namespace Samples.Returns
             public static global::Celeriac.TaskHandle<double> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<double> Sig(double value)
+                => global::Celeriac.TaskSignature<double>.Create(Definition, new Args(value), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>value</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<double, double> Then()
+                => global::Celeriac.TaskStep<double, double>.Create(Definition, new Args(default), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<double>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
@@ -657,6 +695,14 @@ namespace Samples.Returns
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle<string?> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<string?> Sig(int id)
+                => global::Celeriac.TaskSignature<string?>.Create(Definition, new Args(id), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>id</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<int, string?> Then()
+                => global::Celeriac.TaskStep<int, string?>.Create(Definition, new Args(default), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string?>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -781,6 +827,14 @@ namespace Samples.Returns
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig()
+                => global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>Not available: the task takes no serialized argument, so no previous step's result can be passed to it (CEL0401).</summary>
+            [global::System.Obsolete("Task 'Samples.Returns.Returns.Nothing' takes no serialized argument, so it cannot follow another step of a chain or be a chord's callback: give it a first parameter of the previous step's result type, or start the chain with it (Sig)", true, DiagnosticId = "CEL0401", UrlFormat = "https://github.com/celeriac/celeriac/blob/main/docs/diagnostics/{0}.md")]
+            public static global::Celeriac.TaskStep<global::Celeriac.Nothing, global::Celeriac.Nothing> Then() => throw new global::System.InvalidOperationException();
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
 
@@ -896,6 +950,14 @@ namespace Samples.Returns
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<int> Sig(int value)
+                => global::Celeriac.TaskSignature<int>.Create(Definition, new Args(value), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>value</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<int, int> Then()
+                => global::Celeriac.TaskStep<int, int>.Create(Definition, new Args(default), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

@@ -222,6 +222,17 @@ namespace Samples.Tasks
             public static global::Celeriac.TaskHandle<bool> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<bool>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<bool> Sig(global::Samples.Tasks.Letter letter)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(letter, nameof(letter));
+                return global::Celeriac.TaskSignature<bool>.Create(Definition, new Args(letter), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<bool>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>letter</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<global::Samples.Tasks.Letter, bool> Then()
+                => global::Celeriac.TaskStep<global::Samples.Tasks.Letter, bool>.Create(Definition, new Args(default!), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<bool>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, static services => global::Microsoft.Extensions.DependencyInjection.Extensions.ServiceCollectionDescriptorExtensions.TryAddScoped<global::Samples.Tasks.MailTasks>(services), 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.Context | global::Celeriac.TaskNeeds.Services);
 
@@ -347,6 +358,14 @@ namespace Samples.Tasks
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle<int> Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue, global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<int> Sig(int x, int y)
+                => global::Celeriac.TaskSignature<int>.Create(Definition, new Args(x, y), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+
+            /// <summary>The task with every argument but <c>x</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<int, int> Then(int y)
+                => global::Celeriac.TaskStep<int, int>.Create(Definition, new Args(default, y), global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int>(global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options.Resolver), global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);
@@ -482,6 +501,17 @@ namespace Samples.Tasks
             /// <summary>Re-creates a handle on a task of this kind from its id and the queue it was sent to (its result is read there).</summary>
             public static global::Celeriac.TaskHandle Handle(global::Celeriac.ITaskClient client, string taskId, string? queue)
                 => new(client, taskId, queue);
+
+            /// <summary>The task with these arguments, not yet sent: a chain's first step, a group's or a chord's member.</summary>
+            public static global::Celeriac.TaskSignature<global::Celeriac.Nothing> Sig(string message)
+            {
+                global::System.ArgumentNullException.ThrowIfNull(message, nameof(message));
+                return global::Celeriac.TaskSignature<global::Celeriac.Nothing>.Create(Definition, new Args(message), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
+            }
+
+            /// <summary>The task with every argument but <c>message</c>, which the previous step's result (or a chord's results) fills: a later step of a chain or a chord's callback.</summary>
+            public static global::Celeriac.TaskStep<string, global::Celeriac.Nothing> Then()
+                => global::Celeriac.TaskStep<string, global::Celeriac.Nothing>.Create(Definition, new Args(default!), global::Celeriac.NothingFormatter.Instance, global::Celeriac.Generated.Samples_Tasks.GeneratedResolver.Options);
 
             /// <summary>The task's entry in the worker's dispatch table.</summary>
             internal static global::Celeriac.TaskRegistration Registration => new(Name, Queue, InvokeAsync, null, 0, policy: global::Celeriac.TaskPolicy.Default, needs: global::Celeriac.TaskNeeds.None);

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace Celeriac.Bench;
+
+/// <summary>
+/// The workflow bench (build/bench/run.sh flow): with one worker process, alternately (a) a plain drain of N no-op
+/// tasks sent in bulk, timed from the send to the last task's result, and (b) a chord of N no-op members and a sum
+/// callback, timed from the send to the callback's result; then the round trip of a 3-step chain beside a single
+/// task's. Prints the figures (medians over the runs); exits 1 when a result is wrong.
+/// </summary>
+internal static class FlowBench
+{
+    public static async Task<int> RunAsync(BenchArgs args)
+    {
+        string redis = args.Required("redis");
+        string workerBin = args.Required("worker-bin");
+        int n = args.Int("n", 10_000);
+        int runs = args.Int("runs", 3);
+        int trips = args.Int("round-trips", 300);
+        int concurrency = args.Int("concurrency", 64);
+        int prefetch = args.Int("prefetch", 128);
+        string log = args.Get("worker-log", ".tmp/bench/worker.log");
+
+        ConfigurationOptions adminConfig = ConfigurationOptions.Parse(redis);
+        adminConfig.AllowAdmin = true;
+        await using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(adminConfig);
+        IDatabase db = admin.GetDatabase();
+        await db.ExecuteAsync("FLUSHALL");
+        const string Prefix = "benchflow";
+        await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = redis + ",name=bench-client", KeyPrefix = Prefix });
+        await using WorkerProcess worker = WorkerProcess.Start(workerBin, redis, Prefix, FlowTasks.QueueName, concurrency, prefetch, trackStarted: false, db, log);
+        await worker.WaitReadyAsync();
+        Console.Error.WriteLine($"flow bench: N={n}, runs={runs}, round trips={trips}, worker concurrency={concurrency} prefetch={prefetch}");
+
+        // Warm-up: both paths once, small.
+        _ = await PlainAsync(client, 500);
+        _ = await ChordAsync(client, 500);
+
+        var plain = new List<double>();
+        var chord = new List<double>();
+        bool wrong = false;
+        for (int run = 1; run <= runs; run++)
+        {
+            (double plainRate, bool plainOk) = await PlainAsync(client, n);
+            (double chordRate, bool chordOk) = await ChordAsync(client, n);
+            wrong |= !plainOk || !chordOk;
+            plain.Add(plainRate);
+            chord.Add(chordRate);
+            Console.Error.WriteLine($"flow bench: run {run}: plain drain {plainRate:0} tasks/s, chord {chordRate:0} members/s ({chordRate / plainRate:P0})");
+        }
+
+        double[] single = new double[trips];
+        double[] chain = new double[trips];
+        for (int i = 0; i < 30; i++)
+        {
+            _ = await (await FlowTasks.IncTask.DelayAsync(client, i)).GetAsync(TimeSpan.FromSeconds(10));
+            _ = await (await Workflow.Chain(FlowTasks.IncTask.Sig(i), FlowTasks.IncTask.Then(), FlowTasks.IncTask.Then()).DelayAsync(client)).GetAsync(TimeSpan.FromSeconds(10));
+        }
+
+        for (int i = 0; i < trips; i++)
+        {
+            long s = Stopwatch.GetTimestamp();
+            wrong |= await (await FlowTasks.IncTask.DelayAsync(client, i)).GetAsync(TimeSpan.FromSeconds(10)) != i + 1;
+            single[i] = Stopwatch.GetElapsedTime(s).TotalMilliseconds;
+            s = Stopwatch.GetTimestamp();
+            wrong |= await (await Workflow.Chain(FlowTasks.IncTask.Sig(i), FlowTasks.IncTask.Then(), FlowTasks.IncTask.Then()).DelayAsync(client)).GetAsync(TimeSpan.FromSeconds(10)) != i + 3;
+            chain[i] = Stopwatch.GetElapsedTime(s).TotalMilliseconds;
+        }
+
+        Array.Sort(single);
+        Array.Sort(chain);
+        double plainMedian = Median(plain), chordMedian = Median(chord);
+        Console.WriteLine();
+        Console.WriteLine($"| workflow bench ({Environment.ProcessorCount} cores, N = {n}, median of {runs}) | figure |");
+        Console.WriteLine("| --- | --- |");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| plain drain: N no-op tasks, bulk send to last result | {plainMedian:0} tasks/s |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chord: N no-op members + sum callback, send to callback result | {chordMedian:0} members/s ({chordMedian / plainMedian:P0} of plain) |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| round trip, single task (p50 / p99) | {Percentile(single, 50):0.000} / {Percentile(single, 99):0.000} ms |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| round trip, 3-step chain (p50 / p99) | {Percentile(chain, 50):0.000} / {Percentile(chain, 99):0.000} ms |"));
+        if (wrong)
+        {
+            Console.Error.WriteLine("flow bench: A RESULT WAS WRONG");
+        }
+
+        return wrong ? 1 : 0;
+    }
+
+    /// <summary>N no-op tasks sent in bulk; the rate from the send to the last one's result (the queue is FIFO).</summary>
+    private static async Task<(double Rate, bool Ok)> PlainAsync(CeleriacClient client, int n)
+    {
+        var argsList = new FlowTasks.MemberTask.Args[n];
+        for (int i = 0; i < n; i++)
+        {
+            argsList[i] = new FlowTasks.MemberTask.Args(i, 1);
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        string[] ids = await client.SendManyAsync(FlowTasks.MemberTask.Definition, argsList, null, CancellationToken.None);
+        int last = await FlowTasks.MemberTask.Handle(client, ids[^1], FlowTasks.QueueName).GetAsync(TimeSpan.FromSeconds(120));
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (n / seconds, last == n);
+    }
+
+    /// <summary>A chord of N no-op members; the rate from the send to the callback's result.</summary>
+    private static async Task<(double Rate, bool Ok)> ChordAsync(CeleriacClient client, int n)
+    {
+        TaskSignature<int>[] members = new TaskSignature<int>[n];
+        for (int i = 0; i < n; i++)
+        {
+            members[i] = FlowTasks.MemberTask.Sig(i, 1);
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        TaskHandle<long> total = await Workflow.Chord(members, FlowTasks.SumTask.Then()).DelayAsync(client);
+        long sum = await total.GetAsync(TimeSpan.FromSeconds(120));
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return (n / seconds, sum == ((long)n * (n - 1) / 2) + n);
+    }
+
+    private static double Median(List<double> values)
+    {
+        double[] sorted = [.. values.Order()];
+        return sorted[sorted.Length / 2];
+    }
+
+    private static double Percentile(double[] sorted, double p)
+    {
+        int rank = (int)Math.Ceiling(p / 100 * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+    }
+}

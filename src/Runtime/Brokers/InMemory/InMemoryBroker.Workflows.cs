@@ -1,0 +1,236 @@
+using Celeriac.Workflows;
+
+namespace Celeriac.Brokers.InMemory;
+
+/// <summary>The workflow role in process, with the Redis broker's semantics: each operation is atomic under the one lock.</summary>
+internal sealed partial class InMemoryBroker : IWorkflowStore
+{
+    private readonly Dictionary<string, Dictionary<string, (byte[] Payload, long ScoreMs)>> _outboxes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public Task CompleteWithFollowUpsAsync(IReadOnlyList<FlowCompletion> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(completed);
+        cancellationToken.ThrowIfCancellationRequested();
+        for (int i = 0; i < items.Count; i++)
+        {
+            completed[i] = CompleteWithFollowUps(items[i], ttl) ? 1 : 0;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private bool CompleteWithFollowUps(FlowCompletion flow, TimeSpan ttl)
+    {
+        Delivery delivery = flow.Item.Delivery;
+        List<TaskCompletionSource>? waiters;
+        lock (_gate)
+        {
+            if (!HoldsLeaseLocked(delivery, out _))
+            {
+                return false;
+            }
+
+            GetQueue(delivery.Queue).Active.Remove(delivery.Id);
+            _messages.Remove(delivery.Id);
+            waiters = StoreFinalLocked(delivery.Id, flow.Item.Result, ttl);
+            Dictionary<string, (byte[], long)> outbox = OutboxLocked(delivery.Queue);
+            foreach (FollowUp followUp in flow.FollowUps)
+            {
+                outbox[followUp.Key] = (followUp.Payload.ToArray(), NowMs);
+            }
+        }
+
+        Wake(waiters);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public Task<bool> DeadLetterWithFollowUpsAsync(Delivery delivery, string reason, TaskResult result, IReadOnlyList<FollowUp> followUps, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(followUps);
+        lock (_gate) // re-entrant: the dead letter and the outbox change under one hold of the lock
+        {
+            if (!DeadLetterAsync(delivery, reason, result, ttl, cancellationToken).Result)
+            {
+                return Task.FromResult(false);
+            }
+
+            Dictionary<string, (byte[], long)> outbox = OutboxLocked(delivery.Queue);
+            foreach (FollowUp followUp in followUps)
+            {
+                outbox[followUp.Key] = (followUp.Payload.ToArray(), NowMs);
+            }
+        }
+
+        return Task.FromResult(true);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> EnqueueOnceAsync(EnqueueItem item, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (_messages.ContainsKey(item.Id) || TryGetLiveResultLocked(item.Id, out _))
+            {
+                return Task.FromResult(false);
+            }
+
+            _ = EnqueueAsync([item], cancellationToken); // synchronous, under the same (re-entrant) lock as the check
+        }
+
+        return Task.FromResult(true);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> FailOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        cancellationToken.ThrowIfCancellationRequested();
+        List<TaskCompletionSource>? waiters;
+        lock (_gate)
+        {
+            if (TryGetLiveResultLocked(taskId, out TaskResult? current) && current.IsReady)
+            {
+                return Task.FromResult(false);
+            }
+
+            waiters = StoreFinalLocked(taskId, result, ttl);
+        }
+
+        Wake(waiters);
+        return Task.FromResult(true);
+    }
+
+    /// <inheritdoc />
+    public Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            _groups[groupId] = new GroupState(total, spec.ToArray()) { ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds };
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<JoinReply> JoinAsync(string groupId, IReadOnlyList<JoinItem> members, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (!_groups.TryGetValue(groupId, out GroupState? group) || group.ExpiresAtMs <= NowMs)
+            {
+                _groups.Remove(groupId);
+                return Task.FromResult(JoinReply.Gone);
+            }
+
+            foreach (JoinItem member in members)
+            {
+                if (!group.Outcomes.TryAdd(member.Index, member.Value.ToArray()))
+                {
+                    continue;
+                }
+
+                if (!member.Success)
+                {
+                    if (group.State == JoinState.Open)
+                    {
+                        group.State = JoinState.Failed;
+                        group.FailedIndex = member.Index;
+                        group.FailedError = member.Value.ToArray();
+                    }
+                }
+                else if (++group.Done == group.Total && group.State == JoinState.Open)
+                {
+                    group.State = JoinState.Done;
+                }
+
+                group.ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds;
+            }
+
+            JoinReply reply = group.State switch
+            {
+                JoinState.Failed => new JoinReply(JoinState.Failed, group.Spec, group.FailedIndex, group.FailedError, []),
+                JoinState.Done => new JoinReply(JoinState.Done, group.Spec, -1, default, [.. Enumerable.Range(0, group.Total).Select(i => (ReadOnlyMemory<byte>)group.Outcomes[i])]),
+                _ => JoinReply.Open,
+            };
+            return Task.FromResult(reply);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task RemoveFollowUpsAsync(string queue, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        lock (_gate)
+        {
+            Dictionary<string, (byte[], long)> outbox = OutboxLocked(queue);
+            foreach (string key in keys)
+            {
+                outbox.Remove(key);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<FollowUp>> ClaimStaleFollowUpsAsync(string queue, DateTimeOffset olderThan, int max, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        long cutOff = olderThan.ToUnixTimeMilliseconds();
+        var taken = new List<FollowUp>();
+        lock (_gate)
+        {
+            Dictionary<string, (byte[] Payload, long ScoreMs)> outbox = OutboxLocked(queue);
+            foreach ((string key, (byte[] payload, long score)) in outbox.OrderBy(e => e.Value.ScoreMs).ToList())
+            {
+                if (taken.Count >= max || score > cutOff)
+                {
+                    break;
+                }
+
+                outbox[key] = (payload, NowMs);
+                taken.Add(new FollowUp(key, payload));
+            }
+        }
+
+        return Task.FromResult<IReadOnlyList<FollowUp>>(taken);
+    }
+
+    private Dictionary<string, (byte[] Payload, long ScoreMs)> OutboxLocked(string queue)
+    {
+        if (!_outboxes.TryGetValue(queue, out Dictionary<string, (byte[], long)>? outbox))
+        {
+            outbox = new Dictionary<string, (byte[], long)>(StringComparer.Ordinal);
+            _outboxes[queue] = outbox;
+        }
+
+        return outbox;
+    }
+
+    private sealed class GroupState(int total, byte[] spec)
+    {
+        public int Total { get; } = total;
+
+        public byte[] Spec { get; } = spec;
+
+        public int Done { get; set; }
+
+        public JoinState State { get; set; } = JoinState.Open;
+
+        public int FailedIndex { get; set; } = -1;
+
+        public byte[]? FailedError { get; set; }
+
+        public Dictionary<int, byte[]> Outcomes { get; } = [];
+
+        public long ExpiresAtMs { get; set; }
+    }
+}

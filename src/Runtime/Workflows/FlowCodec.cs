@@ -1,0 +1,428 @@
+using System.Buffers;
+using Celeriac.Brokers;
+using Celeriac.Protocol;
+using MessagePack;
+
+namespace Celeriac.Workflows;
+
+/// <summary>One step of a workflow, sent later: a chain's next task, a chord's callback or error callback.</summary>
+/// <param name="Id">The step's task id, chosen when the workflow was sent (so handles know it, and a repeat is refused).</param>
+/// <param name="Task">The task's wire name.</param>
+/// <param name="Queue">The queue it is sent to.</param>
+/// <param name="Priority">Its priority.</param>
+/// <param name="CountdownMs">Delay after it is sent, or null.</param>
+/// <param name="ExpiresInMs">How long after it is sent it may still run, or null.</param>
+/// <param name="ArgCount">How many arguments the task takes, the first (filled when sent) included.</param>
+/// <param name="RestArgs">The encoded arguments after the first (values one after the other, no array header).</param>
+internal sealed record FlowStep(string Id, string Task, string Queue, int Priority, long? CountdownMs, long? ExpiresInMs, int ArgCount, ReadOnlyMemory<byte> RestArgs);
+
+/// <summary>What a task's envelope says to do once its outcome is final (field 16, docs/workflows.md).</summary>
+/// <param name="Next">The chain's remaining steps, the next one first (empty: none).</param>
+/// <param name="GroupId">The chord this task is a member of, or null.</param>
+/// <param name="Index">Its index in the chord (call order).</param>
+/// <param name="FinalId">The workflow's last task (where a failure of this step is recorded), or null.</param>
+/// <param name="FinalQueue">The queue of <paramref name="FinalId"/>.</param>
+/// <param name="FinalTask">The task name of <paramref name="FinalId"/>.</param>
+internal sealed record Flow(IReadOnlyList<FlowStep> Next, string? GroupId, int Index, string? FinalId, string? FinalQueue, string? FinalTask);
+
+/// <summary>
+/// A chord's spec, written once with its join state: the callback (its first argument: the members' results), the
+/// error callback (its first argument: a description of the failure), and where a failure is recorded.
+/// </summary>
+internal sealed record GroupSpec(int Total, FlowStep Callback, ReadOnlyMemory<byte> CallbackFlow, FlowStep? ErrorCallback, string? RootId, string? ReplyTo, string FinalId, string FinalQueue, string FinalTask);
+
+/// <summary>
+/// Encodes and decodes the workflow parts of the protocol (docs/workflows.md): an envelope's <c>flow</c> field, the
+/// follow-ups kept in a queue's outbox, a chord's spec; and builds the envelopes of later steps.
+/// </summary>
+internal static class FlowCodec
+{
+    private const int Version = 1;
+    private const string KindEnqueue = "E";
+    private const string KindFail = "F";
+    private const string KindJoin = "J";
+
+    public static byte[] EncodeFlow(Flow flow)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(4);
+        w.Write(Version);
+        if (flow.Next.Count == 0)
+        {
+            w.WriteNil();
+        }
+        else
+        {
+            w.WriteArrayHeader(flow.Next.Count);
+            foreach (FlowStep step in flow.Next)
+            {
+                WriteStep(ref w, step);
+            }
+        }
+
+        if (flow.GroupId is null)
+        {
+            w.WriteNil();
+        }
+        else
+        {
+            w.WriteArrayHeader(2);
+            w.Write(flow.GroupId);
+            w.Write(flow.Index);
+        }
+
+        if (flow.FinalId is null)
+        {
+            w.WriteNil();
+        }
+        else
+        {
+            w.WriteArrayHeader(3);
+            w.Write(flow.FinalId);
+            w.Write(flow.FinalQueue);
+            w.Write(flow.FinalTask);
+        }
+
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <exception cref="InvalidDataException">The bytes are not a flow of a known version.</exception>
+    public static Flow DecodeFlow(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            var r = new MessagePackReader(bytes);
+            int count = r.ReadArrayHeader();
+            int version = r.ReadInt32();
+            if (version != Version || count < 4)
+            {
+                throw new InvalidDataException($"The envelope's flow has version {version} with {count} fields; this worker reads version {Version}.");
+            }
+
+            FlowStep[] next = [];
+            if (!r.TryReadNil())
+            {
+                next = new FlowStep[r.ReadArrayHeader()];
+                for (int i = 0; i < next.Length; i++)
+                {
+                    next[i] = ReadStep(ref r);
+                }
+            }
+
+            string? group = null;
+            int index = -1;
+            if (!r.TryReadNil())
+            {
+                _ = r.ReadArrayHeader();
+                group = r.ReadString();
+                index = r.ReadInt32();
+            }
+
+            string? finalId = null, finalQueue = null, finalTask = null;
+            if (!r.TryReadNil())
+            {
+                _ = r.ReadArrayHeader();
+                finalId = r.ReadString();
+                finalQueue = r.ReadString();
+                finalTask = r.ReadString();
+            }
+
+            return new Flow(next, group, index, finalId, finalQueue, finalTask);
+        }
+        catch (Exception ex) when (ex is not InvalidDataException)
+        {
+            throw new InvalidDataException("The envelope's flow is malformed: " + ex.Message, ex);
+        }
+    }
+
+    public static byte[] EncodeSpec(GroupSpec spec)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(9);
+        w.Write(spec.Total);
+        WriteStep(ref w, spec.Callback);
+        WriteBinOrNil(ref w, spec.CallbackFlow);
+        if (spec.ErrorCallback is null)
+        {
+            w.WriteNil();
+        }
+        else
+        {
+            WriteStep(ref w, spec.ErrorCallback);
+        }
+
+        w.Write(spec.RootId);
+        w.Write(spec.ReplyTo);
+        w.Write(spec.FinalId);
+        w.Write(spec.FinalQueue);
+        w.Write(spec.FinalTask);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static GroupSpec DecodeSpec(ReadOnlyMemory<byte> bytes)
+    {
+        var r = new MessagePackReader(bytes);
+        _ = r.ReadArrayHeader();
+        int total = r.ReadInt32();
+        FlowStep callback = ReadStep(ref r);
+        ReadOnlyMemory<byte> callbackFlow = ReadBinOrNil(ref r);
+        FlowStep? error = r.TryReadNil() ? null : ReadStep(ref r);
+        string? root = r.ReadString();
+        string? replyTo = r.ReadString();
+        string finalId = r.ReadString()!;
+        string finalQueue = r.ReadString()!;
+        string finalTask = r.ReadString()!;
+        return new GroupSpec(total, callback, callbackFlow, error, root, replyTo, finalId, finalQueue, finalTask);
+    }
+
+    /// <summary>The follow-ups of a success: the chain's next step, or the chord member's count.</summary>
+    public static List<FollowUp> OnSuccess(Envelope envelope, Flow flow, ReadOnlySpan<byte> value, long nowMs)
+    {
+        var followUps = new List<FollowUp>(1);
+        if (flow.Next.Count > 0)
+        {
+            FlowStep step = flow.Next[0];
+            byte[] nextFlow = flow.Next.Count > 1 || flow.GroupId is not null
+                ? EncodeFlow(new Flow(flow.Next.Skip(1).ToArray(), flow.GroupId, flow.Index, flow.FinalId, flow.FinalQueue, flow.FinalTask))
+                : [];
+            EnqueueItem item = BuildStep(step, value, nextFlow, envelope.RootId ?? envelope.Id, envelope.Id, envelope.ReplyTo, nowMs);
+            followUps.Add(new FollowUp("e:" + step.Id, EncodeEnqueue(item)));
+        }
+        else if (flow.GroupId is not null)
+        {
+            followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: true, value)));
+        }
+
+        return followUps;
+    }
+
+    /// <summary>The follow-ups of a final failure (or revocation): the chord fails, or the chain's last step is recorded as failed.</summary>
+    public static List<FollowUp> OnFailure(Envelope envelope, Flow flow, TaskError error)
+    {
+        var followUps = new List<FollowUp>(1);
+        if (flow.GroupId is not null)
+        {
+            followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: false, EncodeMemberError(envelope.Id, envelope.Task, error))));
+        }
+        else if (flow.FinalId is not null)
+        {
+            var failure = new TaskError(error.Type, $"step '{envelope.Task}' (task {envelope.Id}) of the chain failed: {error.Message}", error.StackTrace);
+            followUps.Add(new FollowUp("f:" + flow.FinalId, EncodeFail(flow.FinalQueue!, flow.FinalId, flow.FinalTask!, failure, envelope.ReplyTo)));
+        }
+
+        return followUps;
+    }
+
+    private static string JoinKey(string groupId, int index) => "j:" + groupId + ":" + index.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The message of a later step (<see cref="Client.EnvelopeFactory.Step"/>), in the native format.</summary>
+    public static EnqueueItem BuildStep(FlowStep step, ReadOnlySpan<byte> firstArg, ReadOnlyMemory<byte> flow, string? rootId, string? parentId, string? replyTo, long nowMs)
+        => Client.EnvelopeFactory.Step(step, firstArg, flow, rootId, parentId, replyTo, nowMs, EnvelopeFormats.Native);
+
+    /// <summary>An encoded array of <paramref name="values"/> (each already an encoded value): a chord callback's first argument.</summary>
+    public static byte[] EncodeArray(IReadOnlyList<ReadOnlyMemory<byte>> values)
+    {
+        int size = 5;
+        foreach (ReadOnlyMemory<byte> value in values)
+        {
+            size += value.Length;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>(size);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(values.Count);
+        w.Flush();
+        foreach (ReadOnlyMemory<byte> value in values)
+        {
+            buffer.Write(value.Span);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>An encoded string: an error callback's first argument.</summary>
+    public static byte[] EncodeString(string text)
+    {
+        var buffer = new ArrayBufferWriter<byte>(text.Length + 8);
+        var w = new MessagePackWriter(buffer);
+        w.Write(text);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    // Follow-ups: ["E", queue, id, due_ms, priority, envelope] | ["F", queue, id, task, error type, message, traceback, reply_to]
+    //             | ["J", group, index, success, value (a success's result; a failure's [member id, task, type, message])]
+    public static byte[] EncodeEnqueue(EnqueueItem item)
+    {
+        var buffer = new ArrayBufferWriter<byte>(item.Envelope.Length + 64);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(6);
+        w.Write(KindEnqueue);
+        w.Write(item.Queue);
+        w.Write(item.Id);
+        w.Write(item.DueAtMs);
+        w.Write(item.Priority);
+        w.Write(item.Envelope.Span);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] EncodeFail(string queue, string id, string task, TaskError error, string? replyTo)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(8);
+        w.Write(KindFail);
+        w.Write(queue);
+        w.Write(id);
+        w.Write(task);
+        w.Write(error.Type);
+        w.Write(error.Message);
+        w.Write(error.StackTrace);
+        w.Write(replyTo);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] EncodeJoin(string groupId, int index, bool success, ReadOnlySpan<byte> value)
+    {
+        var buffer = new ArrayBufferWriter<byte>(value.Length + 64);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(5);
+        w.Write(KindJoin);
+        w.Write(groupId);
+        w.Write(index);
+        w.Write(success);
+        w.Write(value);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] EncodeMemberError(string memberId, string task, TaskError error)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(4);
+        w.Write(memberId);
+        w.Write(task);
+        w.Write(error.Type);
+        w.Write(error.Message);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static (string MemberId, string Task, string Type, string Message) DecodeMemberError(ReadOnlyMemory<byte> bytes)
+    {
+        var r = new MessagePackReader(bytes);
+        _ = r.ReadArrayHeader();
+        return (r.ReadString() ?? "?", r.ReadString() ?? "?", r.ReadString() ?? "?", r.ReadString() ?? string.Empty);
+    }
+
+    /// <summary>A decoded follow-up: exactly one of the three shapes is set.</summary>
+    internal sealed record Decoded(EnqueueItem? Enqueue, (string Queue, string Id, string Task, TaskError Error, string? ReplyTo)? Fail, (string Group, int Index, bool Success, ReadOnlyMemory<byte> Value)? Join);
+
+    public static Decoded DecodeFollowUp(ReadOnlyMemory<byte> bytes)
+    {
+        var r = new MessagePackReader(bytes);
+        _ = r.ReadArrayHeader();
+        string kind = r.ReadString() ?? string.Empty;
+        switch (kind)
+        {
+            case KindEnqueue:
+            {
+                string queue = r.ReadString()!;
+                string id = r.ReadString()!;
+                long due = r.ReadInt64();
+                int priority = r.ReadInt32();
+                ReadOnlyMemory<byte> envelope = ReadBinOrNil(ref r);
+                return new Decoded(new EnqueueItem(id, queue, envelope, due, priority), null, null);
+            }
+
+            case KindFail:
+            {
+                string queue = r.ReadString()!;
+                string id = r.ReadString()!;
+                string task = r.ReadString()!;
+                var error = new TaskError(r.ReadString() ?? "?", r.ReadString() ?? string.Empty, r.ReadString());
+                return new Decoded(null, (queue, id, task, error, r.ReadString()), null);
+            }
+
+            case KindJoin:
+            {
+                string group = r.ReadString()!;
+                int index = r.ReadInt32();
+                bool success = r.ReadBoolean();
+                return new Decoded(null, null, (group, index, success, ReadBinOrNil(ref r)));
+            }
+
+            default:
+                throw new InvalidDataException($"Unknown follow-up kind '{kind}'.");
+        }
+    }
+
+    private static void WriteStep(ref MessagePackWriter w, FlowStep step)
+    {
+        w.WriteArrayHeader(8);
+        w.Write(step.Id);
+        w.Write(step.Task);
+        w.Write(step.Queue);
+        w.Write(step.Priority);
+        WriteNullable(ref w, step.CountdownMs);
+        WriteNullable(ref w, step.ExpiresInMs);
+        w.Write(step.ArgCount);
+        w.Write(step.RestArgs.Span);
+    }
+
+    private static FlowStep ReadStep(ref MessagePackReader r)
+    {
+        _ = r.ReadArrayHeader();
+        string id = r.ReadString()!;
+        string task = r.ReadString()!;
+        string queue = r.ReadString()!;
+        int priority = r.ReadInt32();
+        long? countdown = r.TryReadNil() ? null : r.ReadInt64();
+        long? expires = r.TryReadNil() ? null : r.ReadInt64();
+        int argCount = r.ReadInt32();
+        ReadOnlyMemory<byte> rest = ReadBinOrNil(ref r);
+        return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest);
+    }
+
+    private static void WriteNullable(ref MessagePackWriter w, long? value)
+    {
+        if (value is { } v)
+        {
+            w.Write(v);
+        }
+        else
+        {
+            w.WriteNil();
+        }
+    }
+
+    private static void WriteBinOrNil(ref MessagePackWriter w, ReadOnlyMemory<byte> value)
+    {
+        if (value.IsEmpty)
+        {
+            w.WriteNil();
+        }
+        else
+        {
+            w.Write(value.Span);
+        }
+    }
+
+    private static ReadOnlyMemory<byte> ReadBinOrNil(ref MessagePackReader r)
+    {
+        if (r.TryReadNil())
+        {
+            return default;
+        }
+
+        ReadOnlySequence<byte> bytes = r.ReadBytes()!.Value;
+        return bytes.ToArray();
+    }
+}

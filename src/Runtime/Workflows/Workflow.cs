@@ -1,0 +1,429 @@
+using Celeriac.Brokers;
+using Celeriac.Workflows;
+using MessagePack;
+using MessagePack.Formatters;
+
+namespace Celeriac;
+
+/// <summary>
+/// Builds workflows from generated signatures (docs/workflows.md): a chain runs steps one after the other, each step's
+/// result the next one's first argument; a group runs signatures in parallel; a chord is a group whose callback gets
+/// every result. Typed end to end: a step that does not fit the one before it does not compile.
+/// </summary>
+public static class Workflow
+{
+    /// <summary>A chain of one step, to be extended with <see cref="TaskChain{TResult}.Then{TNext}"/>.</summary>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChain<T1> Chain<T1>(TaskSignature<T1> first)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        return new TaskChain<T1>(new ChainSpec(first.Header, first.Args, []), first.ResultFormatter, first.SerializerOptions);
+    }
+
+    /// <summary>A chain of two steps: <paramref name="second"/> gets <paramref name="first"/>'s result as its first argument.</summary>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <typeparam name="T2">The second step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <param name="second">The second step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChain<T2> Chain<T1, T2>(TaskSignature<T1> first, TaskStep<T1, T2> second)
+        => Chain(first).Then(second);
+
+    /// <summary>A chain of three steps, each one's result the next one's first argument.</summary>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <typeparam name="T2">The second step's result.</typeparam>
+    /// <typeparam name="T3">The third step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <param name="second">The second step.</param>
+    /// <param name="third">The third step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChain<T3> Chain<T1, T2, T3>(TaskSignature<T1> first, TaskStep<T1, T2> second, TaskStep<T2, T3> third)
+        => Chain(first).Then(second).Then(third);
+
+    /// <summary>A chain of four steps, each one's result the next one's first argument.</summary>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <typeparam name="T2">The second step's result.</typeparam>
+    /// <typeparam name="T3">The third step's result.</typeparam>
+    /// <typeparam name="T4">The fourth step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <param name="second">The second step.</param>
+    /// <param name="third">The third step.</param>
+    /// <param name="fourth">The fourth step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChain<T4> Chain<T1, T2, T3, T4>(TaskSignature<T1> first, TaskStep<T1, T2> second, TaskStep<T2, T3> third, TaskStep<T3, T4> fourth)
+        => Chain(first).Then(second).Then(third).Then(fourth);
+
+    /// <summary>A group: the signatures run in parallel; the handle gives their results in call order.</summary>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <param name="members">The members.</param>
+    /// <returns>The group.</returns>
+    public static TaskGroup<T> Group<T>(IEnumerable<TaskSignature<T>> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        return new TaskGroup<T>([.. members.Select(m => Chain(m))]);
+    }
+
+    /// <summary>A group of chains: the chains run in parallel (each one's steps in order); the handle gives their last steps' results in call order.</summary>
+    /// <typeparam name="T">The chains' result.</typeparam>
+    /// <param name="members">The chains.</param>
+    /// <returns>The group.</returns>
+    public static TaskGroup<T> Group<T>(IEnumerable<TaskChain<T>> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        return new TaskGroup<T>([.. members]);
+    }
+
+    /// <summary>
+    /// A chord: the members run in parallel, and once every one has succeeded <paramref name="callback"/> runs, exactly
+    /// once, with their results in call order as its first argument. A member that fails for good fails the chord.
+    /// </summary>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <typeparam name="TResult">The callback's result.</typeparam>
+    /// <param name="members">The members.</param>
+    /// <param name="callback">The callback; its first parameter is a <typeparamref name="T"/>[].</param>
+    /// <returns>The chord.</returns>
+    public static TaskChord<TResult> Chord<T, TResult>(IEnumerable<TaskSignature<T>> members, TaskStep<T[], TResult> callback)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        return Chord(members.Select(m => Chain(m)), callback);
+    }
+
+    /// <summary>
+    /// A chord of chains: the chains run in parallel (each one's steps in order), and once every chain's last step has
+    /// succeeded <paramref name="callback"/> runs, exactly once, with their results in call order. A step that fails for
+    /// good fails its chain and so the chord.
+    /// </summary>
+    /// <typeparam name="T">The chains' result.</typeparam>
+    /// <typeparam name="TResult">The callback's result.</typeparam>
+    /// <param name="members">The chains.</param>
+    /// <param name="callback">The callback; its first parameter is a <typeparamref name="T"/>[].</param>
+    /// <returns>The chord.</returns>
+    public static TaskChord<TResult> Chord<T, TResult>(IEnumerable<TaskChain<T>> members, TaskStep<T[], TResult> callback)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        ArgumentNullException.ThrowIfNull(callback);
+        return new TaskChord<TResult>(
+            [.. members.Select(m => m.Spec)],
+            new StepSpec(callback.Header, callback.ArgCount, callback.RestArgs),
+            [],
+            null,
+            callback.ResultFormatter,
+            callback.SerializerOptions);
+    }
+
+    /// <summary>The client a workflow is sent through: workflows need the runtime's client (the message factory and the broker's workflow role).</summary>
+    internal static CeleriacClient ClientOf(ITaskClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return client as CeleriacClient ?? throw new ArgumentException("Workflows are sent through a CeleriacClient (the ITaskClient of AddCeleriac, or CeleriacClient.ConnectAsync).", nameof(client));
+    }
+
+    /// <summary>The broker's workflow role.</summary>
+    internal static IWorkflowStore StoreOf(ITaskBroker broker)
+        => broker as IWorkflowStore ?? throw new NotSupportedException($"The {broker.Name} broker does not support workflows.");
+
+    /// <summary>The later steps of a workflow with the ids chosen for them now.</summary>
+    internal static FlowStep[] Assign(ITaskBroker broker, IReadOnlyList<StepSpec> steps)
+    {
+        var assigned = new FlowStep[steps.Count];
+        for (int i = 0; i < assigned.Length; i++)
+        {
+            assigned[i] = steps[i].Assign(broker.NewTaskId());
+        }
+
+        return assigned;
+    }
+}
+
+/// <summary>A later step without its id yet: task, options, and the arguments after the first.</summary>
+internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<byte> RestArgs)
+{
+    public FlowStep Assign(string id) => new(
+        id,
+        Header.TaskName,
+        Header.Queue,
+        Header.Priority,
+        Header.Countdown is { } countdown ? (long)countdown.TotalMilliseconds : null,
+        Header.ExpiresIn is { } expires ? (long)expires.TotalMilliseconds : null,
+        ArgCount,
+        RestArgs);
+}
+
+/// <summary>A chain without ids yet: its first signature (task, options, arguments) and its later steps; a signature alone is a chain of one.</summary>
+internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArgs, IReadOnlyList<StepSpec> Steps)
+{
+    /// <summary>Refuses a queue of the chain that a per-call override would refuse.</summary>
+    public void Check(CeleriacClient client)
+    {
+        client.CheckQueue(First.Queue);
+        foreach (StepSpec step in Steps)
+        {
+            client.CheckQueue(step.Header.Queue);
+        }
+    }
+
+    /// <summary>
+    /// The message of the chain's first step, with ids chosen for every step; alone, its last step is where a failure
+    /// is recorded; as member <paramref name="index"/> of chord <paramref name="groupId"/>, its last step's outcome is
+    /// counted by the chord's join.
+    /// </summary>
+    public (EnqueueItem First, string LastId, string LastQueue) Build(CeleriacClient client, ITaskBroker broker, string? groupId, int index, string? rootId, bool reply)
+    {
+        string firstId = broker.NewTaskId();
+        FlowStep[] later = Workflow.Assign(broker, Steps);
+        ReadOnlyMemory<byte> flow = default;
+        (string lastId, string lastQueue) = later.Length > 0 ? (later[^1].Id, later[^1].Queue) : (firstId, First.Queue);
+        if (groupId is not null)
+        {
+            flow = FlowCodec.EncodeFlow(new Flow(later, groupId, index, null, null, null));
+        }
+        else if (later.Length > 0)
+        {
+            _ = Workflow.StoreOf(broker);
+            flow = FlowCodec.EncodeFlow(new Flow(later, null, -1, later[^1].Id, later[^1].Queue, later[^1].Task));
+        }
+
+        return (client.BuildSignatureItem(broker, First, FirstArgs, firstId, flow, rootId, reply), lastId, lastQueue);
+    }
+}
+
+/// <summary>A chain of steps, each one's result the next one's first argument (Celery's <c>chain</c>). Immutable: <see cref="Then{TNext}"/> returns a longer chain.</summary>
+/// <typeparam name="TResult">The last step's result.</typeparam>
+public sealed class TaskChain<TResult>
+{
+    private readonly IMessagePackFormatter<TResult> _formatter;
+    private readonly MessagePackSerializerOptions _options;
+
+    internal TaskChain(ChainSpec spec, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
+    {
+        Spec = spec;
+        _formatter = formatter;
+        _options = options;
+    }
+
+    internal ChainSpec Spec { get; }
+
+    internal IMessagePackFormatter<TResult> Formatter => _formatter;
+
+    internal MessagePackSerializerOptions Options => _options;
+
+    /// <summary>The chain with one more step, which gets this chain's result as its first argument.</summary>
+    /// <typeparam name="TNext">The new last step's result.</typeparam>
+    /// <param name="step">The step.</param>
+    /// <returns>The longer chain.</returns>
+    public TaskChain<TNext> Then<TNext>(TaskStep<TResult, TNext> step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        return new TaskChain<TNext>(Spec with { Steps = [.. Spec.Steps, new StepSpec(step.Header, step.ArgCount, step.RestArgs)] }, step.ResultFormatter, step.SerializerOptions);
+    }
+
+    /// <summary>
+    /// Sends the chain's first step; each later step is sent by the worker that records its previous step's success, in
+    /// the same atomic step. A step that fails for good ends the chain: the handle then throws with that step's error.
+    /// </summary>
+    /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <returns>A handle on the last step (re-create it from its id with the last task's <c>Handle</c>).</returns>
+    public async ValueTask<TaskHandle<TResult>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
+    {
+        CeleriacClient celeriac = Workflow.ClientOf(client);
+        Spec.Check(celeriac);
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        (EnqueueItem first, string lastId, string lastQueue) = Spec.Build(celeriac, broker, null, -1, null, reply: true);
+        await broker.EnqueueAsync([first], cancellationToken).ConfigureAwait(false);
+        return new TaskHandle<TResult>(client, lastId, lastQueue, _formatter, _options);
+    }
+}
+
+/// <summary>A group of signatures (or chains) run in parallel (Celery's <c>group</c>).</summary>
+/// <typeparam name="T">The members' result.</typeparam>
+public sealed class TaskGroup<T>
+{
+    private readonly IReadOnlyList<TaskChain<T>> _members;
+
+    internal TaskGroup(IReadOnlyList<TaskChain<T>> members) => _members = members;
+
+    /// <summary>How many members the group has.</summary>
+    public int Count => _members.Count;
+
+    /// <summary>Sends every member (a chain's first step), in as few broker round trips as the broker allows.</summary>
+    /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <returns>A handle on the members (a chain's last step), in call order.</returns>
+    public async ValueTask<GroupHandle<T>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
+    {
+        CeleriacClient celeriac = Workflow.ClientOf(client);
+        foreach (TaskChain<T> member in _members)
+        {
+            member.Spec.Check(celeriac);
+        }
+
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        string groupId = broker.NewTaskId();
+        var items = new EnqueueItem[_members.Count];
+        var handles = new TaskHandle<T>[_members.Count];
+        for (int i = 0; i < items.Length; i++)
+        {
+            TaskChain<T> member = _members[i];
+            (items[i], string lastId, string lastQueue) = member.Spec.Build(celeriac, broker, null, -1, groupId, reply: true);
+            handles[i] = new TaskHandle<T>(client, lastId, lastQueue, member.Formatter, member.Options);
+        }
+
+        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        return new GroupHandle<T>(groupId, handles);
+    }
+}
+
+/// <summary>A handle on a sent group: its members' handles, in call order.</summary>
+/// <typeparam name="T">The members' result.</typeparam>
+public sealed class GroupHandle<T>
+{
+    /// <summary>Creates a handle over member handles (in call order).</summary>
+    /// <param name="id">The group's id (the root id of its members).</param>
+    /// <param name="members">The members' handles.</param>
+    public GroupHandle(string id, IReadOnlyList<TaskHandle<T>> members)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        ArgumentNullException.ThrowIfNull(members);
+        Id = id;
+        Members = members;
+    }
+
+    /// <summary>The group's id, which is its members' root id.</summary>
+    public string Id { get; }
+
+    /// <summary>The members' handles, in call order.</summary>
+    public IReadOnlyList<TaskHandle<T>> Members { get; }
+
+    /// <summary>Waits for every member and returns their results in call order.</summary>
+    /// <param name="timeout">How long to wait for all of them.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="TimeoutException">Not every member was ready in time.</exception>
+    /// <exception cref="TaskFailedException">A member failed (the first in call order that did).</exception>
+    /// <exception cref="TaskRevokedException">A member was revoked.</exception>
+    /// <returns>The results.</returns>
+    public async Task<T[]> GetAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        long started = TimeProvider.System.GetTimestamp();
+        var results = new T[Members.Count];
+        for (int i = 0; i < results.Length; i++)
+        {
+            TimeSpan left = timeout - TimeProvider.System.GetElapsedTime(started);
+            results[i] = await Members[i].GetAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
+
+        return results;
+    }
+}
+
+/// <summary>
+/// A chord (Celery's <c>chord</c>): members run in parallel, then a callback with every result, exactly once. A member
+/// that fails for good fails the chord: the callback does not run, the handle throws naming the member and its error,
+/// and the error callback (<see cref="OnError{TAny}"/>) runs once.
+/// </summary>
+/// <typeparam name="TResult">The result of the chord's last step (its callback, or the last step chained after it).</typeparam>
+public sealed class TaskChord<TResult>
+{
+    private readonly IReadOnlyList<ChainSpec> _members;
+    private readonly StepSpec _callback;
+    private readonly IReadOnlyList<StepSpec> _then;
+    private readonly StepSpec? _onError;
+    private readonly IMessagePackFormatter<TResult> _formatter;
+    private readonly MessagePackSerializerOptions _options;
+
+    internal TaskChord(IReadOnlyList<ChainSpec> members, StepSpec callback, IReadOnlyList<StepSpec> then, StepSpec? onError, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
+    {
+        _members = members;
+        _callback = callback;
+        _then = then;
+        _onError = onError;
+        _formatter = formatter;
+        _options = options;
+    }
+
+    /// <summary>How many members the chord has.</summary>
+    public int Count => _members.Count;
+
+    /// <summary>
+    /// The chord with an error callback: when a member fails for good, <paramref name="errorCallback"/> runs once, its
+    /// first argument a description naming the member and its error.
+    /// </summary>
+    /// <typeparam name="TAny">The error callback's result (not read).</typeparam>
+    /// <param name="errorCallback">The error callback; its first parameter is a <see cref="string"/>.</param>
+    /// <returns>The chord with the error callback.</returns>
+    public TaskChord<TResult> OnError<TAny>(TaskStep<string, TAny> errorCallback)
+    {
+        ArgumentNullException.ThrowIfNull(errorCallback);
+        return new TaskChord<TResult>(_members, _callback, _then, new StepSpec(errorCallback.Header, errorCallback.ArgCount, errorCallback.RestArgs), _formatter, _options);
+    }
+
+    /// <summary>The chord followed by a step that gets its result (a chain after the chord).</summary>
+    /// <typeparam name="TNext">The step's result.</typeparam>
+    /// <param name="step">The step.</param>
+    /// <returns>The longer workflow.</returns>
+    public TaskChord<TNext> Then<TNext>(TaskStep<TResult, TNext> step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        return new TaskChord<TNext>(_members, _callback, [.. _then, new StepSpec(step.Header, step.ArgCount, step.RestArgs)], _onError, step.ResultFormatter, step.SerializerOptions);
+    }
+
+    /// <summary>
+    /// Writes the chord's join state, then sends every member in bulk. The worker that records the last member's success
+    /// sends the callback in the same atomic step as it counts it; a repeat of any member's outcome is counted once.
+    /// </summary>
+    /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <returns>A handle on the callback (or on the last step chained after it).</returns>
+    public async ValueTask<TaskHandle<TResult>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
+    {
+        CeleriacClient celeriac = Workflow.ClientOf(client);
+        foreach (ChainSpec member in _members)
+        {
+            member.Check(celeriac);
+        }
+
+        celeriac.CheckQueue(_callback.Header.Queue);
+        foreach (StepSpec step in _then)
+        {
+            celeriac.CheckQueue(step.Header.Queue);
+        }
+
+        if (_onError is not null)
+        {
+            celeriac.CheckQueue(_onError.Header.Queue);
+        }
+
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        IWorkflowStore store = Workflow.StoreOf(broker);
+        string groupId = broker.NewTaskId();
+        string rootId = CeleriacClient.CurrentRootId() ?? groupId;
+        FlowStep callback = _callback.Assign(broker.NewTaskId());
+        FlowStep[] then = Workflow.Assign(broker, _then);
+        FlowStep last = then.Length > 0 ? then[^1] : callback;
+        ReadOnlyMemory<byte> callbackFlow = then.Length > 0 ? FlowCodec.EncodeFlow(new Flow(then, null, -1, last.Id, last.Queue, last.Task)) : default;
+        var handle = new TaskHandle<TResult>(client, last.Id, last.Queue, _formatter, _options);
+        if (_members.Count == 0)
+        {
+            // Nothing to wait for: the callback is sent now, with no results.
+            EnqueueItem now = FlowCodec.BuildStep(callback, FlowCodec.EncodeArray([]), callbackFlow, rootId, groupId, broker.ReplyChannel, TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+            await broker.EnqueueAsync([now], cancellationToken).ConfigureAwait(false);
+            return handle;
+        }
+
+        FlowStep? onError = _onError?.Assign(broker.NewTaskId());
+        var spec = new GroupSpec(_members.Count, callback, callbackFlow, onError, rootId, broker.ReplyChannel, last.Id, last.Queue, last.Task);
+        await store.CreateGroupAsync(groupId, _members.Count, FlowCodec.EncodeSpec(spec), celeriac.ResultTtl, cancellationToken).ConfigureAwait(false);
+
+        var items = new EnqueueItem[_members.Count];
+        for (int i = 0; i < items.Length; i++)
+        {
+            // No reply channel: nobody waits on a member by itself, so its result is not published to this client.
+            (items[i], _, _) = _members[i].Build(celeriac, broker, groupId, i, rootId, reply: false);
+        }
+
+        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        return handle;
+    }
+}

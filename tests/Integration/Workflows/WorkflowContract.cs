@@ -1,0 +1,281 @@
+using System.Globalization;
+using Celeriac.Brokers;
+using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.TestTasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Celeriac.IntegrationTests.Workflows;
+
+/// <summary>
+/// Chains, groups and chords through the generated signatures, with a worker in the same host. One suite, run on Redis
+/// (<see cref="WorkflowTests"/>), the in-process broker (<see cref="InProcessWorkflowUnitTests"/>) and a Redis Cluster
+/// (<c>ClusterWorkflowTests</c>), so the brokers keep one semantics.
+/// </summary>
+public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetime
+{
+    protected static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    protected readonly ITestOutputHelper Output = output;
+    protected readonly MemoryLedger Ledger = new();
+    protected readonly string Prefix = RedisFixture.NewPrefix();
+    protected readonly List<IHost> Hosts = [];
+    private IHost? _host;
+
+    /// <summary>The Redis configuration string, or null for the in-process broker.</summary>
+    protected abstract string? Redis { get; }
+
+    protected ITaskClient Client => (_host ?? throw new InvalidOperationException("The host was not started.")).Services.GetRequiredService<ITaskClient>();
+
+    public virtual async Task InitializeAsync()
+    {
+        IHost host = await TestHost.StartAsync(Output, "worker-1", Redis, Prefix, Ledger);
+        Hosts.Add(host);
+        _host = host;
+    }
+
+    public Task DisposeAsync() => TestHost.StopAllAsync(Hosts);
+
+    private static string NewRun() => "flow-" + Guid.NewGuid().ToString("N")[..8];
+
+    [Fact]
+    public async Task A_chain_passes_each_result_to_the_next_step_and_runs_each_step_once_in_order()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(
+                Flows.StepTask.Sig(1, run, "a", 0),
+                Flows.StepTask.Then(run, "b", 0),
+                Flows.StepTask.Then(run, "c", 0))
+            .DelayAsync(Client);
+
+        long value = await last.GetAsync(Timeout);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Output.WriteLine($"chain result {value}; ledger [{string.Join(", ", ledger)}]");
+        Assert.Equal(1111, value);
+        Assert.Equal(["start:a", "done:a", "start:b", "done:b", "start:c", "done:c"], ledger);
+        Assert.Equal(TaskState.Success, (await Flows.StepTask.Handle(Client, last.Id).GetResultAsync()).State);
+    }
+
+    [Fact]
+    public async Task A_later_step_is_the_child_of_the_step_before_it_and_shares_the_chains_root()
+    {
+        string run = NewRun();
+        TaskHandle<string> last = await Workflow.Chain(Flows.StepTask.Sig(4, run, "a", 0), Flows.LineageTask.Then()).DelayAsync(Client);
+        string[] parts = (await last.GetAsync(Timeout)).Split('|');
+        Output.WriteLine($"lineage: value {parts[0]}, id {parts[1]}, parent {parts[2]}, root {parts[3]}");
+        Assert.Equal("41", parts[0]);
+        Assert.Equal(last.Id, parts[1]);
+        Assert.NotEqual(parts[1], parts[2]);
+        Assert.Equal(parts[2], parts[3]); // the first step has no parent: it is the root, and the second step's parent
+    }
+
+    [Fact]
+    public async Task A_chain_sent_from_inside_a_running_task_is_that_tasks_child_and_shares_its_root()
+    {
+        string run = NewRun();
+        TaskHandle<string> spawner = await Lineage.SpawnChainTask.DelayAsync(Client, run);
+        string lastId = await spawner.GetAsync(Timeout);
+        string[] parts = (await Flows.LineageTask.Handle(Client, lastId).GetAsync(Timeout)).Split('|');
+        Output.WriteLine($"spawner {spawner.Id}; last step: value {parts[0]}, id {parts[1]}, parent {parts[2]}, root {parts[3]}");
+        Assert.Equal("11", parts[0]);
+        Assert.Equal(lastId, parts[1]);
+        Assert.Equal(spawner.Id, parts[3]); // the workflow belongs to the spawner's tree
+        Assert.NotEqual(spawner.Id, parts[2]); // its parent is the chain's first step, itself the spawner's child
+    }
+
+    [Fact]
+    public async Task A_step_that_fails_ends_the_chain_and_its_handle_throws_naming_that_step()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(
+                Flows.StepTask.Sig(2, run, "a", 0),
+                Flows.FailStepTask.Then(run),
+                Flows.StepTask.Then(run, "c", 0))
+            .DelayAsync(Client);
+
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => last.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Equal(typeof(ArgumentException).FullName, failure.RemoteType);
+        Assert.Contains(Flows.FailStepTask.Name, failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("step got 21 and refuses it", failure.RemoteMessage, StringComparison.Ordinal);
+        await Task.Delay(500); // a step sent by mistake would run now
+        Assert.DoesNotContain("start:c", await Ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public async Task Revoking_a_chains_handle_before_its_last_step_is_sent_revokes_that_step()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(3, run, "a", 300), Flows.StepTask.Then(run, "b", 0)).DelayAsync(Client);
+        await last.RevokeAsync();
+
+        await Assert.ThrowsAsync<TaskRevokedException>(() => last.GetAsync(Timeout));
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(["start:a", "done:a"], ledger); // the first step ran; the revoked one never started
+    }
+
+    [Fact]
+    public async Task A_group_returns_its_results_in_call_order()
+    {
+        string run = NewRun();
+        GroupHandle<long> group = await Workflow.Group(Enumerable.Range(0, 20).Select(n => Flows.SquareTask.Sig(run, n, 20 - n))).DelayAsync(Client);
+        long[] values = await group.GetAsync(Timeout);
+        Assert.Equal(20, group.Members.Count);
+        Assert.Equal(Enumerable.Range(0, 20).Select(n => (long)n * n), values);
+    }
+
+    [Fact]
+    public async Task A_chord_runs_its_callback_once_with_every_result_in_call_order()
+    {
+        string run = NewRun();
+        TaskHandle<string> list = await Workflow.Chord(Enumerable.Range(0, 30).Select(n => Flows.SquareTask.Sig(run, n, (n * 7) % 11)), Flows.ListTask.Then(run)).DelayAsync(Client);
+        string value = await list.GetAsync(Timeout);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        string expected = string.Join(",", Enumerable.Range(0, 30).Select(n => ((long)n * n).ToString(CultureInfo.InvariantCulture)));
+        Assert.Equal(expected, value);
+        Assert.Single(ledger, e => e.StartsWith("list:", StringComparison.Ordinal));
+        // Never before the last member's outcome: the callback's entry comes after every member's.
+        Assert.Equal(ledger.Count - 1, ledger.ToList().FindIndex(e => e.StartsWith("list:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_chord_whose_members_retry_calls_back_only_after_the_last_one_succeeded()
+    {
+        string run = NewRun();
+        TaskHandle<long> total = await Workflow.Chord(Enumerable.Range(1, 12).Select(n => Flows.FlakySquareTask.Sig(run, n, n % 3)), Flows.SumTask.Then(run)).DelayAsync(Client);
+        long sum = await total.GetAsync(Timeout);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Output.WriteLine($"sum {sum}; ledger [{string.Join(", ", ledger)}]");
+        Assert.Equal(Enumerable.Range(1, 12).Sum(n => (long)n * n), sum);
+        Assert.Equal(["sum:12:" + sum.ToString(CultureInfo.InvariantCulture)], ledger.Where(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+        Assert.Equal(ledger.Count - 1, ledger.ToList().FindIndex(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+        Assert.Equal(Enumerable.Range(1, 12).Sum(n => (n % 3) + 1), ledger.Count(e => e.StartsWith("try:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_member_that_fails_for_good_fails_the_chord_runs_its_error_callback_once_and_never_the_callback()
+    {
+        string run = NewRun();
+        IEnumerable<TaskSignature<long>> members = Enumerable.Range(0, 10).Select(n => n == 7 ? Flows.BrokenTask.Sig(run, n) : Flows.SquareTask.Sig(run, n, 0));
+        TaskHandle<long> total = await Workflow.Chord(members, Flows.SumTask.Then(run)).OnError(Flows.AlertTask.Then(run)).DelayAsync(Client);
+
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Equal(typeof(InvalidOperationException).FullName, failure.RemoteType);
+        Assert.Contains("chord member 7", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains(Flows.BrokenTask.Name, failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("member 7 is broken", failure.RemoteMessage, StringComparison.Ordinal);
+
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("alert:", StringComparison.Ordinal)), Timeout, "the error callback to run");
+        await Task.Delay(1000); // a second error callback, or the callback, would run now
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        string alert = Assert.Single(ledger, e => e.StartsWith("alert:", StringComparison.Ordinal));
+        Assert.Contains("chord member 7", alert, StringComparison.Ordinal);
+        Assert.DoesNotContain(ledger, e => e.StartsWith("sum:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_member_set_aside_as_a_dead_letter_fails_the_chord_too()
+    {
+        string run = NewRun();
+        IEnumerable<TaskSignature<long>> members = Enumerable.Range(0, 5).Select(n => n == 3 ? Flows.BrokenDeadTask.Sig(run, n) : Flows.SquareTask.Sig(run, n, 0));
+        TaskHandle<long> total = await Workflow.Chord(members, Flows.SumTask.Then(run)).OnError(Flows.AlertTask.Then(run)).DelayAsync(Client);
+
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Contains("chord member 3", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("member 3 is set aside", failure.RemoteMessage, StringComparison.Ordinal);
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("alert:", StringComparison.Ordinal)), Timeout, "the error callback to run");
+        DeadLetter letter = Assert.Single(await ((CeleriacClient)Client).GetDeadLettersAsync("slow"));
+        Assert.Equal(Flows.BrokenDeadTask.Name, letter.TaskName);
+        Assert.DoesNotContain(await Ledger.ReadAsync(run), e => e.StartsWith("sum:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_chord_followed_by_a_step_hands_the_callbacks_result_on()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chord(Enumerable.Range(1, 3).Select(n => Flows.SquareTask.Sig(run, n, 0)), Flows.SumTask.Then(run))
+            .Then(Flows.StepTask.Then(run, "after", 0))
+            .DelayAsync(Client);
+        Assert.Equal(141, await last.GetAsync(Timeout)); // (1 + 4 + 9) * 10 + 1
+    }
+
+    [Fact]
+    public async Task A_chord_of_chains_calls_back_with_each_chains_last_result()
+    {
+        string run = NewRun();
+        IEnumerable<TaskChain<long>> chains = Enumerable.Range(1, 4).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 0), Flows.StepTask.Then(run, $"{n}b", 0)));
+        TaskHandle<string> list = await Workflow.Chord(chains, Flows.ListTask.Then(run)).DelayAsync(Client);
+        Assert.Equal("111,211,311,411", await list.GetAsync(Timeout)); // (n * 10 + 1) * 10 + 1, in call order
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(ledger.Count - 1, ledger.ToList().FindIndex(e => e.StartsWith("list:", StringComparison.Ordinal)));
+        Assert.Equal(16, ledger.Count(e => !e.StartsWith("list:", StringComparison.Ordinal))); // every step once
+    }
+
+    [Fact]
+    public async Task A_chord_of_chains_fails_when_a_middle_step_fails_and_the_chain_goes_no_further()
+    {
+        string run = NewRun();
+        TaskChain<long>[] chains =
+        [
+            Workflow.Chain(Flows.StepTask.Sig(1, run, "1a", 0), Flows.StepTask.Then(run, "1b", 0)),
+            Workflow.Chain(Flows.StepTask.Sig(2, run, "2a", 0), Flows.FailStepTask.Then(run), Flows.StepTask.Then(run, "2c", 0)),
+        ];
+        TaskHandle<long> total = await Workflow.Chord(chains, Flows.SumTask.Then(run)).DelayAsync(Client);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(Timeout));
+        Assert.Contains("chord member 1", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("step got 21 and refuses it", failure.RemoteMessage, StringComparison.Ordinal);
+        await Task.Delay(500);
+        Assert.DoesNotContain("start:2c", await Ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public async Task A_group_of_chains_returns_each_chains_last_result_in_call_order()
+    {
+        string run = NewRun();
+        GroupHandle<long> group = await Workflow.Group(Enumerable.Range(1, 3).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 30 - (10 * n)), Flows.StepTask.Then(run, $"{n}b", 0)))).DelayAsync(Client);
+        long[] values = await group.GetAsync(Timeout);
+        Assert.Equal(new long[] { 111, 211, 311 }, values);
+    }
+
+    [Fact]
+    public async Task A_chord_without_members_calls_back_at_once_with_no_results()
+    {
+        string run = NewRun();
+        TaskHandle<long> total = await Workflow.Chord(Array.Empty<TaskSignature<long>>(), Flows.SumTask.Then(run)).DelayAsync(Client);
+        Assert.Equal(0, await total.GetAsync(Timeout));
+        Assert.Equal(["sum:0:0"], await Ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public async Task Per_signature_options_route_and_delay_each_step()
+    {
+        string run = NewRun();
+        // Step is routed to "slow"; its second step goes to "default" instead, after a countdown.
+        TaskHandle<long> last = await Workflow.Chain(
+                Flows.StepTask.Sig(5, run, "a", 0).WithPriority(7),
+                Flows.StepTask.Then(run, "b", 0).WithQueue("default").WithCountdown(TimeSpan.FromMilliseconds(300)))
+            .DelayAsync(Client);
+        Assert.Equal("default", last.Queue);
+        Assert.Equal(511, await last.GetAsync(Timeout));
+        Assert.Equal(TaskState.Success, (await Client.GetResultAsync(last.Id, "default", default)).State);
+    }
+}
+
+/// <summary>The workflow contract on Redis.</summary>
+public sealed class WorkflowTests(ITestOutputHelper output) : WorkflowContract(output)
+{
+    protected override string? Redis => RedisFixture.Configuration;
+
+    public override async Task InitializeAsync()
+    {
+        _ = await RedisFixture.GetAsync();
+        await base.InitializeAsync();
+    }
+}
+
+/// <summary>The workflow contract with the in-process broker (no Redis).</summary>
+public sealed class InProcessWorkflowUnitTests(ITestOutputHelper output) : WorkflowContract(output)
+{
+    protected override string? Redis => null;
+}
