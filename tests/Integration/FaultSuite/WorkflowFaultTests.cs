@@ -1,3 +1,4 @@
+using Celeriac.IntegrationTests.Deployments;
 using System.Diagnostics;
 using System.Globalization;
 using Celeriac.Brokers;
@@ -18,6 +19,7 @@ namespace Celeriac.IntegrationTests.FaultSuite;
 /// again and again, a chain whose worker dies mid-step, and a worker that dies between recording a step's outcome and
 /// sending the next step.
 /// </summary>
+[Collection(DeploymentFaultsCollection.Name)] // kills or starts processes: never beside other such tests
 public sealed class WorkflowFaultTests(ITestOutputHelper output) : ProcessTestBase
 {
     [Fact]
