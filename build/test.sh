@@ -121,12 +121,27 @@ else
   aot_failed=1; echo "AOT publish FAILED:"; grep -E "error|warn" "$work/aot-publish.log" | head -30
 fi
 
+# The README's first command, exactly as a newcomer types it (no setup: the in-process broker), and every line it
+# promises. One test in the tally.
+quick_passed=0; quick_failed=0
+echo "== Quickstart (the README's first command)"
+if (unset CELERIAC_REDIS; timeout 300 dotnet run --project samples/Quickstart) >"$work/quickstart.log" 2>&1 \
+  && grep -q '^Add(4, 5) = 9 ' "$work/quickstart.log" && grep -q '^Greet = ' "$work/quickstart.log" \
+  && grep -q '^MailTasks.Send wrote [0-9]* characters' "$work/quickstart.log" \
+  && grep -q '^Divide(1, 0) failed remotely: System.DivideByZeroException' "$work/quickstart.log" \
+  && grep -q '^Add(20, 22) with a 1 s countdown = 42 after' "$work/quickstart.log" \
+  && grep -q 'state Success, value 9$' "$work/quickstart.log" && grep -q '^Done.$' "$work/quickstart.log"; then
+  quick_passed=1; sed 's/^/  /' "$work/quickstart.log"
+else
+  quick_failed=1; echo "Quickstart FAILED; its output:"; tail -30 "$work/quickstart.log"
+fi
+
 # The newcomer's path from the packages: docs/getting-started.md's projects against a local feed, JIT and Native AOT.
 echo "== Packages, templates and docs/getting-started.md"
 build/package-test.sh 2>&1 | tee "$work/package-test.log"
 read -r pkg_passed pkg_failed < <(tail -1 "$work/package-test.log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p'; echo "0 1")
 
-passed=$((aot_passed + pkg_passed + fuzz_passed)); failed=$((aot_failed + pkg_failed + fuzz_failed))
+passed=$((aot_passed + pkg_passed + fuzz_passed + quick_passed)); failed=$((aot_failed + pkg_failed + fuzz_failed + quick_failed))
 for trx in "$work"/results/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
