@@ -31,8 +31,9 @@ public sealed class DiagnosticUnitTests
     public void CEL0002_GenericMethodOrType()
         => Expect("""
             using Celeriac;
-            public static partial class G { [Task] public static void Run<T>() { } }
-            public partial class H<T> { [Task] public static void Run() { } }
+            public static partial class G { [Task] public static void Run<T>() { } }    // CEL0002
+            public partial class H<T> { [Task] public static void Run() { } }           // CEL0002
+            public static partial class I { [Task] public static void Run() { } }
             """, "CEL0002", "CEL0002");
 
     [Fact]
@@ -41,11 +42,12 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class P
             {
-                [Task] public static void A(ref int x) { }
-                [Task] public static void B(out int x) { x = 0; }
-                [Task] public static void C(in int x) { }
-                [Task] public static void D(params int[] x) { }
-                [Task] public static void E(Span<int> x) { }
+                [Task] public static void A(ref int x) { }              // CEL0003
+                [Task] public static void B(out int x) { x = 0; }       // CEL0003
+                [Task] public static void C(in int x) { }               // CEL0003
+                [Task] public static void D(params int[] x) { }         // CEL0003
+                [Task] public static void E(Span<int> x) { }            // CEL0003
+                [Task] public static void F(int x) { }
             }
             """, "CEL0003", "CEL0003", "CEL0003", "CEL0003", "CEL0003");
 
@@ -55,9 +57,10 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class R
             {
-                [Task] public static async void A() { await Task.Yield(); }
-                [Task] public static IAsyncEnumerable<int> B() => throw null!;
-                [Task] public static Task<Task> C() => throw null!;
+                [Task] public static async void A() { await Task.Yield(); }     // CEL0004
+                [Task] public static IAsyncEnumerable<int> B() => throw null!;  // CEL0004
+                [Task] public static Task<Task> C() => throw null!;             // CEL0004
+                [Task] public static Task<int> D() => throw null!;
             }
             """, "CEL0004", "CEL0004", "CEL0004");
 
@@ -390,7 +393,7 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class R
             {
-                [Task(Execution = (TaskExecution)7)] public static int A(int x) => x;
+                [Task(Execution = (TaskExecution)7)] public static int A(int x) => x; // CEL0213
                 [Task(Execution = TaskExecution.Cpu)] public static int B(int x) => x;
                 [Task(Execution = TaskExecution.Pool)] public static int C(int x) => x;
             }
@@ -579,6 +582,11 @@ public sealed class DiagnosticUnitTests
 
     private static string Message(GeneratorRun run, string id) => run.GeneratorDiagnostics.Single(d => d.Id == id).GetMessage();
 
+    /// <summary>
+    /// Runs the generator and compares its diagnostics with <paramref name="expectedIds"/>. When the source marks lines
+    /// with a trailing <c>// CELnnnn</c> comment (several IDs allowed), each diagnostic must also be reported on a line
+    /// that carries its ID, once per mark: a diagnostic that moves to the wrong member fails the test.
+    /// </summary>
     private static GeneratorRun Expect(string source, params string[] expectedIds)
     {
         GeneratorRun run = GeneratorHarness.Run(source);
@@ -587,6 +595,23 @@ public sealed class DiagnosticUnitTests
         Assert.True(
             actual.SequenceEqual(expected),
             "Expected [" + string.Join(", ", expected) + "] but the generator reported:\n" + string.Join("\n", run.GeneratorDiagnostics.Select(d => "  " + d)));
+
+        string[] lines = source.ReplaceLineEndings("\n").Split('\n');
+        List<string> marked = [.. lines.SelectMany((line, i) => MarkedIds(line).Select(id => $"{id}@{i + 1}")).Order(StringComparer.Ordinal)];
+        if (marked.Count > 0)
+        {
+            List<string> located = [.. run.GeneratorDiagnostics.Select(d => $"{d.Id}@{d.Location.GetLineSpan().StartLinePosition.Line + 1}").Order(StringComparer.Ordinal)];
+            Assert.True(
+                located.SequenceEqual(marked),
+                "Expected the diagnostics on the marked lines [" + string.Join(", ", marked) + "] but they were reported at [" + string.Join(", ", located) + "]");
+        }
+
         return run;
+    }
+
+    private static IEnumerable<string> MarkedIds(string line)
+    {
+        int comment = line.LastIndexOf("// CEL", StringComparison.Ordinal);
+        return comment < 0 ? [] : line[(comment + 3)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(t => t.StartsWith("CEL", StringComparison.Ordinal));
     }
 }
