@@ -129,9 +129,10 @@ public sealed class DiagnosticUnitTests
             public sealed record Envelope(string Id, object Payload);
             public static partial class S
             {
-                [Task] public static void A(System.IO.Stream stream) { }
-                [Task] public static void B(Envelope envelope) { }
-                [Task] public static void C(int[,] grid) { }
+                [Task] public static void A(System.IO.Stream stream) { }   // CEL0101
+                [Task] public static void B(Envelope envelope) { }         // CEL0101
+                [Task] public static void C(int[,] grid) { }               // CEL0101
+                [Task] public static void D(int[] list) { }
             }
             """, "CEL0101", "CEL0101", "CEL0101");
         string nested = run.GeneratorDiagnostics.Select(d => d.GetMessage()).Single(m => m.Contains("envelope", StringComparison.Ordinal));
@@ -147,8 +148,8 @@ public sealed class DiagnosticUnitTests
             public sealed class ReadOnly { public int Value { get; } = 1; }
             public static partial class S
             {
-                [Task] public static void A(Sealed value) { }
-                [Task] public static void B(ReadOnly value) { }
+                [Task] public static void A(Sealed value) { }     // CEL0101
+                [Task] public static void B(ReadOnly value) { }   // CEL0101
             }
             """, "CEL0101", "CEL0101");
         Assert.Contains(run.GeneratorDiagnostics, d => d.GetMessage().Contains("no public constructor", StringComparison.Ordinal));
@@ -161,8 +162,9 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class S
             {
-                [Task] public static Task<System.IO.Stream> A() => throw null!;
-                [Task] public static object B() => throw null!;
+                [Task] public static Task<System.IO.Stream> A() => throw null!;   // CEL0102
+                [Task] public static object B() => throw null!;                   // CEL0102
+                [Task] public static Task<string> C() => throw null!;
             }
             """, "CEL0102", "CEL0102");
 
@@ -173,12 +175,12 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class D
             {
-                [Task(RetryBackoff = "10")] public static void A() { }
-                [Task(RetryBackoffMax = "5 m")] public static void B() { }
-                [Task(TimeLimit = "1.s")] public static void C() { }
-                [Task(SoftTimeLimit = "0ms")] public static void E() { }
-                [Task(TimeLimit = "2d")] public static void F() { }
-                [Task(RetryBackoff = "99999999999999999h")] public static void G() { }
+                [Task(RetryBackoff = "10")] public static void A() { }                  // CEL0201
+                [Task(RetryBackoffMax = "5 m")] public static void B() { }              // CEL0201
+                [Task(TimeLimit = "1.s")] public static void C() { }                    // CEL0201
+                [Task(SoftTimeLimit = "0ms")] public static void E() { }                // CEL0201
+                [Task(TimeLimit = "2d")] public static void F() { }                     // CEL0201
+                [Task(RetryBackoff = "99999999999999999h")] public static void G() { }  // CEL0201
                 [Task(RetryBackoff = "250ms", RetryBackoffMax = "1.25h", TimeLimit = "10s", SoftTimeLimit = "9.5s")] public static void Ok() { }
             }
             """, "CEL0201", "CEL0201", "CEL0201", "CEL0201", "CEL0201", "CEL0201");
@@ -194,11 +196,11 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class L
             {
-                [Task(RateLimit = "10")] public static void A() { }
-                [Task(RateLimit = "10/d")] public static void B() { }
-                [Task(RateLimit = "0/s")] public static void C() { }
-                [Task(RateLimit = "1.5/s")] public static void D() { }
-                [Task(RateLimit = "/s")] public static void E() { }
+                [Task(RateLimit = "10")] public static void A() { }      // CEL0202
+                [Task(RateLimit = "10/d")] public static void B() { }    // CEL0202
+                [Task(RateLimit = "0/s")] public static void C() { }     // CEL0202
+                [Task(RateLimit = "1.5/s")] public static void D() { }   // CEL0202
+                [Task(RateLimit = "/s")] public static void E() { }      // CEL0202
                 [Task(RateLimit = "100/s")] public static void Ok1() { }
                 [Task(RateLimit = "10/m")] public static void Ok2() { }
                 [Task(RateLimit = "1000/h")] public static void Ok3() { }
