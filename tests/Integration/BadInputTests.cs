@@ -11,10 +11,15 @@ namespace Celeriac.IntegrationTests;
 
 /// <summary>
 /// Messages a worker cannot run, pushed straight into the broker next to valid tasks: the worker keeps running, the
-/// valid tasks complete, and every bad message is dead-lettered with the right reason.
+/// valid tasks complete, and every bad message is dead-lettered with the right reason. Run on Redis
+/// (<see cref="BadInputTests"/>) and on the in-process broker (<see cref="BadInputUnitTests"/>): both decode, refuse
+/// and record the same way.
 /// </summary>
-public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
+public abstract class BadInputContract(ITestOutputHelper output) : IAsyncLifetime
 {
+    /// <summary>The Redis to use, or <see langword="null"/> for the in-process broker.</summary>
+    private protected abstract string? Redis { get; }
+
     private const int MaxMessageBytes = 2048;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly List<IHost> _hosts = [];
@@ -26,9 +31,8 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Bad_messages_are_dead_lettered_with_their_reason_and_the_worker_keeps_running()
     {
-        _ = await RedisFixture.GetAsync();
         string prefix = RedisFixture.NewPrefix();
-        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, prefix, new MemoryLedger(), o => o.MaxMessageBytes = MaxMessageBytes);
+        IHost host = await TestHost.StartAsync(output, "worker", Redis, prefix, new MemoryLedger(), o => o.MaxMessageBytes = MaxMessageBytes);
         _hosts.Add(host);
         ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
         ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
@@ -105,8 +109,7 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task Arguments_that_do_not_match_the_task_are_dead_lettered_as_undecodable_args()
     {
-        _ = await RedisFixture.GetAsync();
-        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, RedisFixture.NewPrefix(), new MemoryLedger());
+        IHost host = await TestHost.StartAsync(output, "worker", Redis, RedisFixture.NewPrefix(), new MemoryLedger());
         _hosts.Add(host);
         ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
         ITaskBroker broker = await host.Services.GetRequiredService<BrokerProvider>().GetAsync(default);
@@ -122,6 +125,40 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.StartsWith("undecodable-args: ", letter.Reason, StringComparison.Ordinal);
         Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
     }
+
+    internal static byte[] Envelope(string id, string task, byte[] args) => EnvelopeCodec.Encode(new Envelope
+    {
+        Id = id,
+        Task = task,
+        Args = args,
+        Queue = "default",
+        RootId = id,
+        CreatedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
+    });
+
+}
+
+/// <summary>The bad-input contract on Redis.</summary>
+public sealed class BadInputTests(ITestOutputHelper output) : BadInputContract(output)
+{
+    private protected override string? Redis => RedisFixture.Configuration;
+}
+
+/// <summary>The bad-input contract on the in-process broker.</summary>
+public sealed class BadInputUnitTests(ITestOutputHelper output) : BadInputContract(output)
+{
+    private protected override string? Redis => null;
+}
+
+/// <summary>Bad input that only Redis can hold: ids that are not UTF-8 and corrupt bookkeeping fields in the message hash.</summary>
+public sealed class RedisBadInputTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly List<IHost> _hosts = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => TestHost.StopAllAsync(_hosts);
 
     [Fact]
     public async Task Messages_stored_under_ids_that_are_not_utf8_are_run_or_dead_lettered_by_their_exact_bytes()
@@ -206,14 +243,5 @@ public sealed class BadInputTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(3, await (await Calc.AddTask.DelayAsync(client, 1, 2)).GetAsync(Timeout));
     }
 
-    private static byte[] Envelope(string id, string task, byte[] args) => EnvelopeCodec.Encode(new Envelope
-    {
-        Id = id,
-        Task = task,
-        Args = args,
-        Queue = "default",
-        RootId = id,
-        CreatedMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
-    });
-
+    private static byte[] Envelope(string id, string task, byte[] args) => BadInputContract.Envelope(id, task, args);
 }
