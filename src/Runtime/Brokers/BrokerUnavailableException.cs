@@ -1,9 +1,11 @@
 namespace Celeriac;
 
 /// <summary>
-/// The broker could not confirm that it stored the tasks being sent (Redis unreachable, restarting or stalled). The
-/// tasks may or may not have been stored: a write can reach Redis and its reply be lost. Resend with the same task ids
+/// The broker is unreachable, restarting or stalled. Thrown by a send the broker could not confirm: the tasks may or may
+/// not have been stored (a write can reach Redis and its reply be lost); resend with the same task ids
 /// (<see cref="TaskOptions.TaskId"/>): the broker refuses an id it already holds, so a resend never makes a duplicate.
+/// Thrown also by a result read, or a wait whose timeout ran out while the broker stayed unreachable: the task and its
+/// result are unaffected; ask again.
 /// </summary>
 public sealed class BrokerUnavailableException : Exception
 {
@@ -15,6 +17,19 @@ public sealed class BrokerUnavailableException : Exception
             $"The broker did not confirm storing {(taskIds.Count == 1 ? "task " + taskIds[0] : taskIds.Count + " tasks")}: {Summarize(inner.Message)} " +
             "They may or may not have been stored; resend with the same task ids (a duplicate id is refused, so a resend never runs a task twice).",
             inner)
+    {
+        TaskIds = taskIds;
+    }
+
+    /// <summary>A result read or wait for <paramref name="taskId"/> that the broker could not answer.</summary>
+    /// <param name="taskId">The task whose result was asked for.</param>
+    /// <param name="inner">The broker client's error.</param>
+    /// <returns>The exception.</returns>
+    internal static BrokerUnavailableException Unreadable(string taskId, Exception inner)
+        => new($"The broker could not be read for the result of task {taskId}: {Summarize(inner.Message)} The task and its result are unaffected; ask again once the broker is back.", [taskId], inner);
+
+    private BrokerUnavailableException(string message, IReadOnlyList<string> taskIds, Exception inner)
+        : base(message, inner)
     {
         TaskIds = taskIds;
     }
@@ -37,6 +52,6 @@ public sealed class BrokerUnavailableException : Exception
         return summary + (end > Longest ? "…" : ".");
     }
 
-    /// <summary>The ids of the tasks whose storage is unconfirmed.</summary>
+    /// <summary>The ids of the tasks whose storage is unconfirmed, or the task whose result could not be read.</summary>
     public IReadOnlyList<string> TaskIds { get; }
 }

@@ -30,6 +30,19 @@ internal sealed partial class RedisBroker
     /// <inheritdoc />
     public async Task<TaskResult> GetResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
     {
+        try
+        {
+            return await ReadResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+        {
+            throw BrokerUnavailableException.Unreadable(taskId, ex);
+        }
+    }
+
+    /// <summary>Reads a result record (<see cref="GetResultAsync"/>), letting the client library's errors through.</summary>
+    private async Task<TaskResult> ReadResultAsync(string taskId, string? queue, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
 
         // The queue's key first, and the key of protocol version 1 beside it (records written before an upgrade stay
@@ -82,7 +95,33 @@ internal sealed partial class RedisBroker
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A wait rides out an outage: while the broker cannot be read it keeps trying (woken when the connection is
+    /// restored, and at least every 250 ms) until its timeout, and only then throws <see cref="BrokerUnavailableException"/>.
+    /// </remarks>
     public async Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await WaitOnceAsync(taskId, queue, timeout - _time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (RedisErrors.IsUnavailable(ex) || ex is BrokerUnavailableException)
+            {
+                TimeSpan remaining = timeout - _time.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    throw ex as BrokerUnavailableException ?? BrokerUnavailableException.Unreadable(taskId, ex);
+                }
+
+                await Task.Delay(remaining < TimeSpan.FromMilliseconds(250) ? remaining : TimeSpan.FromMilliseconds(250), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<TaskResult> WaitOnceAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (timeout <= TimeSpan.Zero)

@@ -38,9 +38,10 @@ public sealed class CpuExecutionTests(ITestOutputHelper output) : IAsyncLifetime
     public async Task Cpu_tasks_run_on_the_dedicated_threads_at_most_CpuThreads_at_once_while_io_tasks_go_by()
     {
         var clock = Stopwatch.StartNew();
-        TaskHandle<string>[] spins = await Cpu.SpinTask.DelayManyAsync(_client, [.. Enumerable.Range(0, 30).Select(_ => 50)]);
+        TaskHandle<string>[] spins = await Cpu.SpinTask.DelayManyAsync(_client, [.. Enumerable.Range(0, 60).Select(_ => 50)]);
 
-        // I/O tasks sent after 30 spins of 50 ms (0.75 s of work for two threads) finish while spins are still queued.
+        // I/O tasks sent after 60 spins of 50 ms (1.5 s of wall time for two threads, however loaded the machine: a spin
+        // runs until 50 ms of wall time have passed) finish while spins are still queued.
         await Task.Delay(100);
         var ioLatencies = new List<long>();
         for (int i = 0; i < 10; i++)
@@ -53,7 +54,7 @@ public sealed class CpuExecutionTests(ITestOutputHelper output) : IAsyncLifetime
         long ioDoneAt = clock.ElapsedMilliseconds;
         string[] threads = await Task.WhenAll(spins.Select(h => h.GetAsync(TimeSpan.FromSeconds(60))));
         long spinsDoneAt = clock.ElapsedMilliseconds;
-        output.WriteLine($"I/O round trips (ms): {string.Join(", ", ioLatencies)}; done at {ioDoneAt} ms; 30 spins done at {spinsDoneAt} ms; "
+        output.WriteLine($"I/O round trips (ms): {string.Join(", ", ioLatencies)}; done at {ioDoneAt} ms; 60 spins done at {spinsDoneAt} ms; "
             + $"peak concurrent spins {Cpu.Peak}; threads: {string.Join(", ", threads.Distinct().Order(StringComparer.Ordinal))}");
 
         Assert.All(threads, t => Assert.StartsWith("celeriac-cpu-", t, StringComparison.Ordinal));
