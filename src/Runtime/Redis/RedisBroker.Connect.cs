@@ -145,6 +145,69 @@ internal sealed partial class RedisBroker
     }
 
     /// <summary>
+    /// After a first connection that failed or timed out without a reason, over plain TCP with a password configured: one
+    /// <c>AUTH</c> of our own with the first endpoint says whether the credentials are the cause. StackExchange.Redis
+    /// usually reports a refused <c>AUTH</c> at once, but in some runs its first attempt was still pending when the
+    /// connect timeout ran out, and the refusal then read "no server answered".
+    /// </summary>
+    /// <param name="config">The settings.</param>
+    /// <param name="endpoints">The endpoints as shown.</param>
+    /// <param name="cancellationToken">Stops the probe.</param>
+    /// <returns>A task that completes when the credentials are not shown to be the cause.</returns>
+    internal static async Task ThrowIfAuthRefusedAsync(ConfigurationOptions config, string endpoints, CancellationToken cancellationToken)
+    {
+        if (config.Ssl || config.Password is not { Length: > 0 } password || config.EndPoints.Count == 0 || config.ServiceName is { Length: > 0 })
+        {
+            return;
+        }
+
+        (string host, int port) = config.EndPoints[0] switch
+        {
+            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
+            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            _ => ("", 0),
+        };
+        if (port == 0)
+        {
+            return;
+        }
+
+        string reply;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(config.ConnectTimeout, 1000, 5000)));
+        try
+        {
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+            System.Net.Sockets.NetworkStream stream = tcp.GetStream();
+            string[] parts = config.User is { Length: > 0 } user ? ["AUTH", user, password] : ["AUTH", password];
+            var command = new System.Text.StringBuilder().Append('*').Append(parts.Length).Append("\r\n");
+            foreach (string part in parts)
+            {
+                command.Append('$').Append(System.Text.Encoding.UTF8.GetByteCount(part)).Append("\r\n").Append(part).Append("\r\n");
+            }
+
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(command.ToString()), timeout.Token).ConfigureAwait(false);
+            byte[] buffer = new byte[512];
+            int read = await stream.ReadAsync(buffer, timeout.Token).ConfigureAwait(false);
+            reply = System.Text.Encoding.UTF8.GetString(buffer, 0, read).TrimEnd('\r', '\n');
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or System.Net.Sockets.SocketException or IOException)
+        {
+            return; // not shown to be the credentials: the caller describes the connection failure
+        }
+
+        if (reply.StartsWith("-WRONGPASS", StringComparison.Ordinal) || reply.StartsWith("-ERR invalid password", StringComparison.Ordinal)
+            || reply.StartsWith("-ERR AUTH", StringComparison.Ordinal) || reply.StartsWith("-NOPERM", StringComparison.Ordinal))
+        {
+            string who = config.User is { Length: > 0 } name ? $"user '{name}'" : "the default user";
+            throw new InvalidOperationException(
+                $"Redis at {endpoints} refused the credentials: {who} with a password (not shown). The server said: {reply[1..]}. "
+                + "Check user= and password= in Celeriac:Redis (for Sentinel, sentinels may need their own: SentinelUser, SentinelPassword).");
+        }
+    }
+
+    /// <summary>
     /// Credentials or a TLS handshake refused. The message carries the server's reply and no inner exception: this is a
     /// configuration to fix, not a stack to read. The password is never part of it.
     /// </summary>

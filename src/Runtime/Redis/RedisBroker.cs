@@ -138,6 +138,7 @@ internal sealed partial class RedisBroker : ITaskBroker
             }
 
             await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
+            await ThrowIfAuthRefusedAsync(config, endpoints, cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
                 $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, ex is TimeoutException).ConfigureAwait(false)} "
                 + "No connection was made, so nothing was sent. " + WhatToCheck,
@@ -148,6 +149,7 @@ internal sealed partial class RedisBroker : ITaskBroker
         {
             await multiplexer.DisposeAsync().ConfigureAwait(false);
             await ThrowIfTlsRefusedAsync(config, endpoints, customTrust: options.ConfigureRedis is not null, cancellationToken).ConfigureAwait(false);
+            await ThrowIfAuthRefusedAsync(config, endpoints, cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
                 $"Could not connect to Redis at {endpoints} (Celeriac:Redis): {await DescribeFailureAsync(config, timedOut: false).ConfigureAwait(false)} "
                 + "No connection was made, so nothing was sent. " + WhatToCheck);

@@ -108,6 +108,22 @@ public sealed class RedisAuthTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_the_client_library_gives_no_reason_our_own_AUTH_names_the_refused_credentials()
+    {
+        // The probe that runs when StackExchange.Redis gives up before its AUTH is answered (seen in full test runs: the
+        // refusal then read "no server answered within the connect timeout").
+        const string Wrong = "not-the-password-8";
+        InvalidOperationException refused = await Assert.ThrowsAsync<InvalidOperationException>(
+            () => Celeriac.Redis.RedisBroker.ThrowIfAuthRefusedAsync(StackExchange.Redis.ConfigurationOptions.Parse($"127.0.0.1:{_port},user=app,password={Wrong}"), $"127.0.0.1:{_port}", CancellationToken.None));
+        output.WriteLine($"OBSERVED: {refused.Message}");
+        Assert.StartsWith($"Redis at 127.0.0.1:{_port} refused the credentials: user 'app' with a password (not shown). The server said: WRONGPASS", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Wrong, refused.Message, StringComparison.Ordinal);
+
+        // The right credentials: the probe finds nothing to report.
+        await Celeriac.Redis.RedisBroker.ThrowIfAuthRefusedAsync(StackExchange.Redis.ConfigurationOptions.Parse($"127.0.0.1:{_port},user=app,password={AppPassword}"), $"127.0.0.1:{_port}", CancellationToken.None);
+    }
+
+    [Fact]
     public async Task A_worker_given_a_host_that_does_not_resolve_fails_to_start_with_a_message_naming_it()
     {
         (int exit, string[] lines, long ms) = await RunWorkerToExitAsync("no-such-redis.invalid:6379");
