@@ -73,20 +73,14 @@ internal sealed partial class RedisBroker
             return;
         }
 
-        (string host, int port) = config.EndPoints[0] switch
-        {
-            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
-            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
-            _ => ("", 0),
-        };
-        if (port == 0)
+        if (ProbeTarget(config) is not (string host, int port) || port == 0)
         {
             return;
         }
 
         string? reason = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(config.ConnectTimeout, 1000, 5000)));
+        timeout.CancelAfter(TimeSpan.FromMilliseconds(ProbeTimeoutMs(config)));
         try
         {
             using var tcp = new System.Net.Sockets.TcpClient();
@@ -129,7 +123,7 @@ internal sealed partial class RedisBroker
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            reason = $"the TLS handshake did not finish within {Math.Clamp(config.ConnectTimeout, 1000, 5000)} ms (is the port a TLS port?)";
+            reason = $"the TLS handshake did not finish within {ProbeTimeoutMs(config)} ms (is the port a TLS port?)";
         }
         catch (System.Net.Sockets.SocketException)
         {
@@ -161,20 +155,14 @@ internal sealed partial class RedisBroker
             return;
         }
 
-        (string host, int port) = config.EndPoints[0] switch
-        {
-            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
-            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
-            _ => ("", 0),
-        };
-        if (port == 0)
+        if (ProbeTarget(config) is not (string host, int port) || port == 0)
         {
             return;
         }
 
         string reply;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMilliseconds(Math.Clamp(config.ConnectTimeout, 1000, 5000)));
+        timeout.CancelAfter(TimeSpan.FromMilliseconds(ProbeTimeoutMs(config)));
         try
         {
             using var tcp = new System.Net.Sockets.TcpClient();
@@ -206,6 +194,17 @@ internal sealed partial class RedisBroker
                 + "Check user= and password= in Celeriac:Redis (for Sentinel, sentinels may need their own: SentinelUser, SentinelPassword).");
         }
     }
+
+    /// <summary>The host and port a diagnosing probe connects to: the first endpoint, or <see langword="null"/> when it has neither.</summary>
+    private static (string Host, int Port)? ProbeTarget(ConfigurationOptions config) => config.EndPoints[0] switch
+    {
+        System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
+        System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+        _ => null,
+    };
+
+    /// <summary>How long a diagnosing probe may take: the connect timeout, kept between 1 and 5 seconds.</summary>
+    private static int ProbeTimeoutMs(ConfigurationOptions config) => Math.Clamp(config.ConnectTimeout, 1000, 5000);
 
     /// <summary>
     /// Credentials or a TLS handshake refused. The message carries the server's reply and no inner exception: this is a
