@@ -12,6 +12,9 @@ public sealed partial class CeleriacClient
     /// <summary>The result TTL, which a chord's join state shares.</summary>
     internal TimeSpan ResultTtl => _options.ResultTtl;
 
+    /// <summary>How long a revocation is kept by default.</summary>
+    internal TimeSpan RevokeTtl => _options.RevokeTtl;
+
     /// <summary>Refuses a signature's queue as a per-call queue override would be refused (not valid, or not declared).</summary>
     internal void CheckQueue(string queue) => _envelopes.CheckOptions(new TaskOptions { Queue = queue });
 

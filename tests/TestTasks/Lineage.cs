@@ -20,6 +20,11 @@ public sealed partial class Lineage(ITaskClient client)
     public async Task<string> SpawnChain(string run, CancellationToken cancellationToken)
         => (await Workflow.Chain(Flows.StepTask.Sig(1, run, "spawned", 0), Flows.LineageTask.Then()).DelayAsync(client, cancellationToken).ConfigureAwait(false)).Id;
 
+    /// <summary>Sends a 3-step chain from inside this run, its first step slow (<paramref name="milliseconds"/>); returns the chain's last task id.</summary>
+    [Task]
+    public async Task<string> SpawnSlowChain(string run, int milliseconds, CancellationToken cancellationToken)
+        => (await Workflow.Chain(Flows.StepTask.Sig(1, run, "s1", milliseconds), Flows.StepTask.Then(run, "s2", 0), Flows.StepTask.Then(run, "s3", 0)).DelayAsync(client, cancellationToken).ConfigureAwait(false)).Id;
+
     /// <summary>Its own id, its parent's and its root's, as "id|parent|root".</summary>
     [Task]
     public static string Ids(TaskContext context) => $"{context.TaskId}|{context.ParentId}|{context.RootId}";

@@ -211,4 +211,90 @@ internal sealed partial class RedisBroker : IWorkflowStore
 
         return followUps;
     }
+
+    /// <inheritdoc />
+    public async Task RecordAsync(IReadOnlyList<string> names, IReadOnlyList<string> ids, string? groupId, ReadOnlyMemory<byte> members, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        ArgumentNullException.ThrowIfNull(ids);
+        cancellationToken.ThrowIfCancellationRequested();
+        var values = new RedisValue[ids.Count];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = ids[i];
+        }
+
+        // Single-key commands, all sent before any is awaited: one round trip whatever the slots.
+        var calls = new List<Task>((names.Count * 2) + 1);
+        foreach (string name in names)
+        {
+            RedisKey tree = Keys.Tree(name);
+            calls.Add(_db.SetAddAsync(tree, values));
+            calls.Add(_db.KeyExpireAsync(tree, ttl));
+        }
+
+        if (groupId is not null)
+        {
+            calls.Add(_db.StringSetAsync(Keys.GroupMembers(groupId), members, ttl));
+        }
+
+        try
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+        {
+            throw new BrokerUnavailableException([groupId ?? names[0]], ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<ReadOnlyMemory<byte>?> ReadGroupAsync(string groupId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue value = await _db.StringGetAsync(Keys.GroupMembers(groupId)).ConfigureAwait(false);
+        return value.IsNull ? (ReadOnlyMemory<byte>?)null : (byte[])value!;
+    }
+
+    /// <inheritdoc />
+    public async Task<int> RevokeTreeAsync(string name, TimeSpan keepFor, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue[] members = await _db.SetMembersAsync(Keys.Tree(name)).ConfigureAwait(false);
+        var ids = new HashSet<string>(StringComparer.Ordinal) { name };
+        foreach (RedisValue member in members)
+        {
+            ids.Add((string)member!);
+        }
+
+        long now = NowMs;
+        var args = new RedisValue[2 + ids.Count];
+        args[0] = now + Ms(keepFor);
+        args[1] = now;
+        int a = 2;
+        foreach (string id in ids)
+        {
+            args[a++] = id;
+        }
+
+        // As RevokeAsync: P:revoked first, then every registered queue's set, then the announcements.
+        await _db.ScriptEvaluateAsync(RedisScripts.RevokeMany, [Keys.AllRevoked()], args).ConfigureAwait(false);
+        RedisValue[] queues = await _db.SetMembersAsync(Keys.Queues()).ConfigureAwait(false);
+        var calls = new List<Task>(queues.Length + ids.Count);
+        foreach (RedisValue queue in queues)
+        {
+            calls.Add(_db.ScriptEvaluateAsync(RedisScripts.RevokeMany, [Keys.Revoked((string)queue!)], args));
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        calls.Clear();
+        foreach (string id in ids)
+        {
+            calls.Add(_db.PublishAsync(Keys.RevokeChannel(), id));
+        }
+
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        return ids.Count;
+    }
 }

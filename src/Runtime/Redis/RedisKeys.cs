@@ -95,6 +95,16 @@ internal sealed class RedisKeys
     /// <summary><c>P:{g:&lt;group&gt;}:gr</c>: HASH, member index → its outcome (a success's value), counted once per index.</summary>
     public RedisKey GroupResults(string groupId) => GroupPart(groupId) + "gr";
 
+    /// <summary><c>P:{g:&lt;group&gt;}:m</c>: STRING, a group's members (each one's last task id and queue, in call order), for handles re-created from its id.</summary>
+    public RedisKey GroupMembers(string groupId) => GroupPart(groupId) + "m";
+
+    /// <summary>
+    /// <c>P:{g:&lt;name&gt;}:w</c>: SET of the task ids of the workflows sent under <paramref name="name"/> (a root id or a
+    /// workflow's handle id), revoked together by <c>Workflow.RevokeAsync</c>. A name that cannot be a hash tag is
+    /// used untagged (<c>P:w:&lt;name&gt;</c>): only single-key commands touch it.
+    /// </summary>
+    public RedisKey Tree(string name) => IsTaggable(name) ? GroupPart(name) + "w" : (RedisKey)(Prefix + ":w:" + name);
+
     private string GroupPart(string groupId)
     {
         if (!IsTaggable(groupId))

@@ -179,6 +179,51 @@ internal static class FlowCodec
         return new GroupSpec(total, callback, callbackFlow, error, root, replyTo, finalId, finalQueue, finalTask);
     }
 
+    /// <summary>A group's members as recorded for re-created handles: each one's last task id and queue, in call order.</summary>
+    public static byte[] EncodeMembers(IReadOnlyList<(string Id, string Queue)> members)
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 + (members.Count * 48));
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(2);
+        w.Write(Version);
+        w.WriteArrayHeader(members.Count * 2);
+        foreach ((string id, string queue) in members)
+        {
+            w.Write(id);
+            w.Write(queue);
+        }
+
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <exception cref="InvalidDataException">The bytes are not a member list of a known version.</exception>
+    public static IReadOnlyList<(string Id, string Queue)> DecodeMembers(ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            var r = new MessagePackReader(bytes);
+            _ = r.ReadArrayHeader();
+            int version = r.ReadInt32();
+            if (version != Version)
+            {
+                throw new InvalidDataException($"The group's member list has version {version}; this client reads version {Version}.");
+            }
+
+            var members = new (string, string)[r.ReadArrayHeader() / 2];
+            for (int i = 0; i < members.Length; i++)
+            {
+                members[i] = (r.ReadString()!, r.ReadString()!);
+            }
+
+            return members;
+        }
+        catch (Exception ex) when (ex is not InvalidDataException)
+        {
+            throw new InvalidDataException("The group's member list is malformed: " + ex.Message, ex);
+        }
+    }
+
     /// <summary>The follow-ups of a success: the chain's next step, or the chord member's count.</summary>
     public static List<FollowUp> OnSuccess(Envelope envelope, Flow flow, ReadOnlySpan<byte> value, long nowMs)
     {

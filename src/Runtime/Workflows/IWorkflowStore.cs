@@ -95,4 +95,17 @@ internal interface IWorkflowStore
     /// taken) before <paramref name="olderThan"/>, marking them taken now: those whose worker died before carrying them out.
     /// </summary>
     Task<IReadOnlyList<FollowUp>> ClaimStaleFollowUpsAsync(string queue, DateTimeOffset olderThan, int max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a workflow sent now, with the result TTL: <paramref name="ids"/> (every task id it may send) added to the
+    /// tree of each of <paramref name="names"/> (its root id, its handle's id), and for a group its members' encoded
+    /// (id, queue) list under <paramref name="groupId"/>.
+    /// </summary>
+    Task RecordAsync(IReadOnlyList<string> names, IReadOnlyList<string> ids, string? groupId, ReadOnlyMemory<byte> members, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>A group's encoded members (<see cref="FlowCodec.EncodeMembers"/>), or null when it has no record.</summary>
+    Task<ReadOnlyMemory<byte>?> ReadGroupAsync(string groupId, CancellationToken cancellationToken);
+
+    /// <summary>Revokes <paramref name="name"/> and every id of its tree (as a single revocation does for one id), in bulk; returns how many ids.</summary>
+    Task<int> RevokeTreeAsync(string name, TimeSpan keepFor, CancellationToken cancellationToken);
 }

@@ -113,6 +113,72 @@ public static class Workflow
             callback.SerializerOptions);
     }
 
+    /// <summary>
+    /// Re-creates a group's handle from its id (<see cref="GroupHandle{T}.Id"/>) in any process, not only the one that sent
+    /// it: the members' ids and queues are kept in the broker with the group, for the result TTL.
+    /// </summary>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <param name="client">The client to read the members' results with.</param>
+    /// <param name="groupId">The group's id.</param>
+    /// <param name="handleOf">Makes a member's handle from its id and queue: a generated <c>{Task}.Handle</c> of a task that returns <typeparamref name="T"/>, e.g. <c>Calc.SquareTask.Handle</c>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="KeyNotFoundException">No group has that id (never sent, or its record expired with its results).</exception>
+    /// <returns>The group's handle, its members in call order.</returns>
+    public static async Task<GroupHandle<T>> OpenGroupAsync<T>(ITaskClient client, string groupId, Func<ITaskClient, string, string?, TaskHandle<T>> handleOf, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(groupId);
+        ArgumentNullException.ThrowIfNull(handleOf);
+        CeleriacClient celeriac = ClientOf(client);
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        ReadOnlyMemory<byte>? members = await StoreOf(broker).ReadGroupAsync(groupId, cancellationToken).ConfigureAwait(false);
+        if (members is not { } bytes)
+        {
+            throw new KeyNotFoundException($"No group has the id '{groupId}': it was never sent, or its record expired with its results (CeleriacOptions.ResultTtl).");
+        }
+
+        IReadOnlyList<(string Id, string Queue)> lasts = FlowCodec.DecodeMembers(bytes);
+        var handles = new TaskHandle<T>[lasts.Count];
+        for (int i = 0; i < handles.Length; i++)
+        {
+            handles[i] = handleOf(client, lasts[i].Id, lasts[i].Queue);
+        }
+
+        return new GroupHandle<T>(groupId, handles);
+    }
+
+    /// <summary>
+    /// Revokes a whole workflow: every task of every workflow sent under <paramref name="id"/> — a root id (a running
+    /// task's <see cref="TaskContext.RootId"/>, a group's id) or a workflow's handle id (a chain's or chord's last task) —
+    /// that has not run yet ends <see cref="TaskState.Revoked"/> when it arrives (members, later chain steps, a chord's
+    /// callback and error callback); one that is running has its cancellation token cancelled, as
+    /// <see cref="CeleriacClient.RevokeAsync"/> does. A revoked step ends its chain and fails its chord.
+    /// </summary>
+    /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
+    /// <param name="id">The root id, or a workflow's handle id.</param>
+    /// <param name="keepFor">How long the broker remembers the revocations; <see langword="null"/> for <see cref="CeleriacOptions.RevokeTtl"/>.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>How many task ids were revoked (the workflow's tasks, and <paramref name="id"/> itself).</returns>
+    public static async Task<int> RevokeAsync(ITaskClient client, string id, TimeSpan? keepFor = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(id);
+        CeleriacClient celeriac = ClientOf(client);
+        TimeSpan keep = keepFor ?? celeriac.RevokeTtl;
+        if (keep <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(keepFor), keep, "A revocation must be kept for a positive time.");
+        }
+
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        return await StoreOf(broker).RevokeTreeAsync(id, keep, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Records a workflow sent now: its task ids under its root and its handle's id (so revoking either reaches them), and a group's members.</summary>
+    internal static Task RecordAsync(CeleriacClient client, ITaskBroker broker, string rootId, string handleId, IReadOnlyList<string> ids, string? groupId, ReadOnlyMemory<byte> members, CancellationToken cancellationToken)
+    {
+        string[] names = string.Equals(rootId, handleId, StringComparison.Ordinal) ? [rootId] : [rootId, handleId];
+        return StoreOf(broker).RecordAsync(names, ids, groupId, members, client.ResultTtl, cancellationToken);
+    }
+
     /// <summary>The client a workflow is sent through: workflows need the runtime's client (the message factory and the broker's workflow role).</summary>
     internal static CeleriacClient ClientOf(ITaskClient client)
     {
@@ -169,10 +235,16 @@ internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArg
     /// is recorded; as member <paramref name="index"/> of chord <paramref name="groupId"/>, its last step's outcome is
     /// counted by the chord's join.
     /// </summary>
-    public (EnqueueItem First, string LastId, string LastQueue) Build(CeleriacClient client, ITaskBroker broker, string? groupId, int index, string? rootId, bool reply)
+    public (EnqueueItem First, string LastId, string LastQueue) Build(CeleriacClient client, ITaskBroker broker, string? groupId, int index, string? rootId, bool reply, List<string> ids)
     {
         string firstId = broker.NewTaskId();
         FlowStep[] later = Workflow.Assign(broker, Steps);
+        ids.Add(firstId);
+        foreach (FlowStep step in later)
+        {
+            ids.Add(step.Id);
+        }
+
         ReadOnlyMemory<byte> flow = default;
         (string lastId, string lastQueue) = later.Length > 0 ? (later[^1].Id, later[^1].Queue) : (firstId, First.Queue);
         if (groupId is not null)
@@ -231,7 +303,14 @@ public sealed class TaskChain<TResult>
         CeleriacClient celeriac = Workflow.ClientOf(client);
         Spec.Check(celeriac);
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
-        (EnqueueItem first, string lastId, string lastQueue) = Spec.Build(celeriac, broker, null, -1, null, reply: true);
+        var ids = new List<string>(Spec.Steps.Count + 1);
+        (EnqueueItem first, string lastId, string lastQueue) = Spec.Build(celeriac, broker, null, -1, null, reply: true, ids);
+        if (ids.Count > 1)
+        {
+            // A chain of one is a plain task: nothing to record, nothing more to pay.
+            await Workflow.RecordAsync(celeriac, broker, CeleriacClient.CurrentRootId() ?? first.Id, lastId, ids, null, default, cancellationToken).ConfigureAwait(false);
+        }
+
         await broker.EnqueueAsync([first], cancellationToken).ConfigureAwait(false);
         return new TaskHandle<TResult>(client, lastId, lastQueue, _formatter, _options);
     }
@@ -264,13 +343,18 @@ public sealed class TaskGroup<T>
         string groupId = broker.NewTaskId();
         var items = new EnqueueItem[_members.Count];
         var handles = new TaskHandle<T>[_members.Count];
+        var ids = new List<string>(_members.Count);
+        var lasts = new (string Id, string Queue)[_members.Count];
         for (int i = 0; i < items.Length; i++)
         {
             TaskChain<T> member = _members[i];
-            (items[i], string lastId, string lastQueue) = member.Spec.Build(celeriac, broker, null, -1, groupId, reply: true);
+            (items[i], string lastId, string lastQueue) = member.Spec.Build(celeriac, broker, null, -1, groupId, reply: true, ids);
             handles[i] = new TaskHandle<T>(client, lastId, lastQueue, member.Formatter, member.Options);
+            lasts[i] = (lastId, lastQueue);
         }
 
+        // Recorded before the members are sent: once this returns, any process can re-create the handle from the group's id.
+        await Workflow.RecordAsync(celeriac, broker, CeleriacClient.CurrentRootId() ?? groupId, groupId, ids, groupId, FlowCodec.EncodeMembers(lasts), cancellationToken).ConfigureAwait(false);
         await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         return new GroupHandle<T>(groupId, handles);
     }
@@ -414,15 +498,23 @@ public sealed class TaskChord<TResult>
 
         FlowStep? onError = _onError?.Assign(broker.NewTaskId());
         var spec = new GroupSpec(_members.Count, callback, callbackFlow, onError, rootId, broker.ReplyChannel, last.Id, last.Queue, last.Task);
-        await store.CreateGroupAsync(groupId, _members.Count, FlowCodec.EncodeSpec(spec), celeriac.ResultTtl, cancellationToken).ConfigureAwait(false);
+        var ids = new List<string>(_members.Count + then.Length + 2) { callback.Id };
+        ids.AddRange(then.Select(step => step.Id));
+        if (onError is not null)
+        {
+            ids.Add(onError.Id);
+        }
 
         var items = new EnqueueItem[_members.Count];
         for (int i = 0; i < items.Length; i++)
         {
             // No reply channel: nobody waits on a member by itself, so its result is not published to this client.
-            (items[i], _, _) = _members[i].Build(celeriac, broker, groupId, i, rootId, reply: false);
+            (items[i], _, _) = _members[i].Build(celeriac, broker, groupId, i, rootId, reply: false, ids);
         }
 
+        await Task.WhenAll(
+            store.CreateGroupAsync(groupId, _members.Count, FlowCodec.EncodeSpec(spec), celeriac.ResultTtl, cancellationToken),
+            Workflow.RecordAsync(celeriac, broker, rootId, last.Id, ids, null, default, cancellationToken)).ConfigureAwait(false);
         await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         return handle;
     }

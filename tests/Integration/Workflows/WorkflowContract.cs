@@ -33,7 +33,25 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         _host = host;
     }
 
-    public Task DisposeAsync() => TestHost.StopAllAsync(Hosts);
+    public async Task DisposeAsync()
+    {
+        foreach (CeleriacClient second in _seconds)
+        {
+            await second.DisposeAsync();
+        }
+
+        await TestHost.StopAllAsync(Hosts);
+    }
+
+    /// <summary>A client of another process's kind: its own connection, sharing nothing with the sender but the broker.</summary>
+    protected virtual async Task<ITaskClient> SecondClientAsync()
+    {
+        CeleriacClient second = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = Redis, KeyPrefix = Prefix });
+        _seconds.Add(second);
+        return second;
+    }
+
+    private readonly List<CeleriacClient> _seconds = [];
 
     private static string NewRun() => "flow-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -260,6 +278,92 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(511, await last.GetAsync(Timeout));
         Assert.Equal(TaskState.Success, (await Client.GetResultAsync(last.Id, "default", default)).State);
     }
+
+    [Fact]
+    public async Task A_groups_handle_is_re_created_from_its_id_by_a_client_that_did_not_send_it()
+    {
+        string run = NewRun();
+        GroupHandle<long> sent = await Workflow.Group(Enumerable.Range(0, 8).Select(n => Flows.SquareTask.Sig(run, n, 8 - n))).DelayAsync(Client);
+
+        ITaskClient second = await SecondClientAsync();
+        GroupHandle<long> opened = await Workflow.OpenGroupAsync(second, sent.Id, Flows.SquareTask.Handle);
+        Assert.Equal(sent.Id, opened.Id);
+        Assert.Equal(sent.Members.Select(m => m.Id), opened.Members.Select(m => m.Id));
+        Assert.Equal(sent.Members.Select(m => m.Queue), opened.Members.Select(m => m.Queue));
+        Assert.Equal(Enumerable.Range(0, 8).Select(n => (long)n * n), await opened.GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task A_group_of_chains_is_re_created_with_each_chains_last_step()
+    {
+        string run = NewRun();
+        GroupHandle<long> sent = await Workflow.Group(Enumerable.Range(1, 3).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 0), Flows.StepTask.Then(run, $"{n}b", 0)))).DelayAsync(Client);
+        GroupHandle<long> opened = await Workflow.OpenGroupAsync(await SecondClientAsync(), sent.Id, Flows.StepTask.Handle);
+        Assert.Equal(new long[] { 111, 211, 311 }, await opened.GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Opening_a_group_id_that_was_never_sent_throws()
+    {
+        KeyNotFoundException missing = await Assert.ThrowsAsync<KeyNotFoundException>(() => Workflow.OpenGroupAsync(Client, "no-such-group-" + Guid.NewGuid().ToString("N"), Flows.SquareTask.Handle));
+        Assert.Contains("never sent", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Chain_and_chord_handles_are_re_created_from_their_ids_by_a_client_that_did_not_send_them()
+    {
+        string run = NewRun();
+        TaskHandle<long> chain = await Workflow.Chain(Flows.StepTask.Sig(7, run, "a", 0), Flows.StepTask.Then(run, "b", 0)).DelayAsync(Client);
+        TaskHandle<string> chord = await Workflow.Chord(Enumerable.Range(1, 4).Select(n => Flows.SquareTask.Sig(run, n, 0)), Flows.ListTask.Then(run)).DelayAsync(Client);
+
+        ITaskClient second = await SecondClientAsync();
+        Assert.Equal(711, await Flows.StepTask.Handle(second, chain.Id).GetAsync(Timeout));
+        Assert.Equal("1,4,9,16", await Flows.ListTask.Handle(second, chord.Id).GetAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Revoking_a_workflows_root_revokes_its_steps_that_have_not_run()
+    {
+        string run = NewRun();
+        // The spawner is the root: the chain it sends belongs to its tree. Its first step is slow, so the revocation
+        // comes while it runs (cancelled) and before the later steps are sent (revoked when they arrive, if ever).
+        TaskHandle<string> spawner = await Lineage.SpawnSlowChainTask.DelayAsync(Client, run, 20_000);
+        string lastId = await spawner.GetAsync(Timeout);
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Contains("start:s1"), Timeout, "the chain's first step to start");
+
+        int revoked = await Workflow.RevokeAsync(await SecondClientAsync(), spawner.Id);
+        Assert.Equal(4, revoked); // the root and the chain's three steps
+
+        Exception ended = await Assert.ThrowsAnyAsync<Exception>(() => Flows.StepTask.Handle(Client, lastId).GetAsync(Timeout));
+        Output.WriteLine($"{ended.GetType().Name}: {ended.Message}");
+        Assert.True(ended is TaskFailedException or TaskRevokedException, ended.ToString());
+        await Task.Delay(500); // a step sent by mistake would run now
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.DoesNotContain("done:s1", ledger);
+        Assert.DoesNotContain("start:s2", ledger);
+        Assert.DoesNotContain("start:s3", ledger);
+    }
+
+    [Fact]
+    public async Task Revoking_a_chord_by_its_handle_revokes_its_members_not_yet_run_and_its_callback()
+    {
+        string run = NewRun();
+        TaskHandle<long> total = await Workflow.Chord(Enumerable.Range(0, 8).Select(n => Flows.SquareTask.Sig(run, n, 20_000)), Flows.SumTask.Then(run))
+            .OnError(Flows.AlertTask.Then(run))
+            .DelayAsync(Client);
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("start:", StringComparison.Ordinal)), Timeout, "a member to start");
+
+        int revoked = await Workflow.RevokeAsync(Client, total.Id);
+        Assert.Equal(10, revoked); // 8 members, the callback, the error callback
+
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => total.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Contains("chord member", failure.RemoteMessage, StringComparison.Ordinal);
+        await Task.Delay(500);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.DoesNotContain(ledger, e => e.StartsWith("done:", StringComparison.Ordinal) || e.StartsWith("sum:", StringComparison.Ordinal) || e.StartsWith("alert:", StringComparison.Ordinal));
+        Assert.True(ledger.Count(e => e.StartsWith("start:", StringComparison.Ordinal)) < 8, "members not yet started were revoked before they ran");
+    }
 }
 
 /// <summary>The workflow contract on Redis.</summary>
@@ -278,4 +382,7 @@ public sealed class WorkflowTests(ITestOutputHelper output) : WorkflowContract(o
 public sealed class InProcessWorkflowUnitTests(ITestOutputHelper output) : WorkflowContract(output)
 {
     protected override string? Redis => null;
+
+    /// <summary>The in-process broker lives in one process: another client of it is the host's own.</summary>
+    protected override Task<ITaskClient> SecondClientAsync() => Task.FromResult(Client);
 }

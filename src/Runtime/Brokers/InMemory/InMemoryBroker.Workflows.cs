@@ -7,6 +7,65 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
 {
     private readonly Dictionary<string, Dictionary<string, (byte[] Payload, long ScoreMs)>> _outboxes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (HashSet<string> Ids, long ExpiresAtMs)> _trees = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (byte[] Members, long ExpiresAtMs)> _groupMembers = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public Task RecordAsync(IReadOnlyList<string> names, IReadOnlyList<string> ids, string? groupId, ReadOnlyMemory<byte> members, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        ArgumentNullException.ThrowIfNull(ids);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            long expires = NowMs + (long)ttl.TotalMilliseconds;
+            foreach (string name in names)
+            {
+                HashSet<string> tree = _trees.TryGetValue(name, out var existing) && existing.ExpiresAtMs > NowMs ? existing.Ids : new HashSet<string>(StringComparer.Ordinal);
+                tree.UnionWith(ids);
+                _trees[name] = (tree, expires);
+            }
+
+            if (groupId is not null)
+            {
+                _groupMembers[groupId] = (members.ToArray(), expires);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<ReadOnlyMemory<byte>?> ReadGroupAsync(string groupId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            ReadOnlyMemory<byte>? members = _groupMembers.TryGetValue(groupId, out var record) && record.ExpiresAtMs > NowMs ? (ReadOnlyMemory<byte>?)record.Members : null;
+            return Task.FromResult(members);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<int> RevokeTreeAsync(string name, TimeSpan keepFor, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var ids = new HashSet<string>(StringComparer.Ordinal) { name };
+        lock (_gate)
+        {
+            if (_trees.TryGetValue(name, out var tree) && tree.ExpiresAtMs > NowMs)
+            {
+                ids.UnionWith(tree.Ids);
+            }
+        }
+
+        foreach (string id in ids)
+        {
+            await RevokeAsync(id, keepFor, cancellationToken).ConfigureAwait(false);
+        }
+
+        return ids.Count;
+    }
 
     /// <inheritdoc />
     public Task CompleteWithFollowUpsAsync(IReadOnlyList<FlowCompletion> items, TimeSpan ttl, int[] completed, CancellationToken cancellationToken)

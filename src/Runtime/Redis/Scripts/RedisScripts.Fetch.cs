@@ -329,6 +329,18 @@ internal static partial class RedisScripts
         return 1
         """;
 
+    /// <summary>Records many revocations in one revoked set (trimming forgotten ones): a workflow revoked by its root.</summary>
+    // KEYS[1] -> P:{q}:revoked, or P:revoked
+    // ARGV[1] -> when the revocations may be forgotten (unix ms)   ARGV[2] -> now (unix ms)   ARGV[3..] -> task ids
+    // Returns: 1
+    public const string RevokeMany = """
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+        for i = 3, #ARGV do
+          redis.call('ZADD', KEYS[1], 'GT', ARGV[1], ARGV[i])
+        end
+        return 1
+        """;
+
     /// <summary>Hands one leased message back to the front of its queue (fenced by its lease token).</summary>
     // KEYS[1] -> P:{q}:t:<id>   KEYS[2] -> P:{q}:active   KEYS[3] -> P:{q}:pending (priority p > 0: pending:p)   KEYS[4] -> P:{q}:notify
     // KEYS[5] -> P:{q}:dead   KEYS[6] -> P:{q}:r:<id>
