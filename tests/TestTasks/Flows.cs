@@ -122,4 +122,29 @@ public sealed partial class Flows(ILedger ledger)
     /// <summary>A chain step that reports its lineage: "value|id|parent|root".</summary>
     [Task]
     public static string Lineage(long value, TaskContext context) => $"{value}|{context.TaskId}|{context.ParentId}|{context.RootId}";
+
+    /// <summary>A group member inside a chain: <c>value + add</c>.</summary>
+    [Task]
+    public async Task<long> Plus(long value, string run, long add)
+    {
+        await ledger.RecordAsync(run, "plus:" + add.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        return value + add;
+    }
+
+    /// <summary>A chord callback over members that are groups: the sum of every value.</summary>
+    [Task]
+    public async Task<long> SumNested(long[][] values, string run)
+    {
+        long sum = 0;
+        foreach (long[] inner in values)
+        {
+            foreach (long value in inner)
+            {
+                sum += value;
+            }
+        }
+
+        await ledger.RecordAsync(run, "nested:" + values.Length.ToString(CultureInfo.InvariantCulture) + ":" + sum.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        return sum;
+    }
 }

@@ -117,24 +117,24 @@ internal sealed partial class RedisBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
-    public async Task<bool> FailOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task<bool> RecordOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
         cancellationToken.ThrowIfCancellationRequested();
         RedisResult reply = await _db.ScriptEvaluateAsync(
-            RedisScripts.FailOnce,
+            RedisScripts.RecordOnce,
             [Keys.Result(queue, taskId)],
-            [Ms(ttl), RedisResultCodec.Encode(taskId, result, _time.GetUtcNow()), Keys.DoneChannelName(taskId), replyTo ?? string.Empty]).ConfigureAwait(false);
+            [Ms(ttl), RedisResultCodec.Encode(taskId, result, _time.GetUtcNow()), Keys.DoneChannelName(taskId), replyTo ?? string.Empty, RedisResultCodec.StateName(result.State)]).ConfigureAwait(false);
         return (int)reply == 1;
     }
 
     /// <inheritdoc />
-    public async Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken)
+    public async Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, bool onlyIfAbsent, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            await _db.ScriptEvaluateAsync(RedisScripts.CreateGroup, [Keys.Group(groupId)], [total, spec, Ms(ttl)]).ConfigureAwait(false);
+            await _db.ScriptEvaluateAsync(RedisScripts.CreateGroup, [Keys.Group(groupId)], [total, spec, Ms(ttl), onlyIfAbsent ? "1" : "0"]).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
         {

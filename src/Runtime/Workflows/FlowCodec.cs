@@ -14,7 +14,28 @@ namespace Celeriac.Workflows;
 /// <param name="ExpiresInMs">How long after it is sent it may still run, or null.</param>
 /// <param name="ArgCount">How many arguments the task takes, the first (filled when sent) included.</param>
 /// <param name="RestArgs">The encoded arguments after the first (values one after the other, no array header).</param>
-internal sealed record FlowStep(string Id, string Task, string Queue, int Priority, long? CountdownMs, long? ExpiresInMs, int ArgCount, ReadOnlyMemory<byte> RestArgs);
+/// <param name="GroupId">For a group step (a group inside a chain: every member gets the previous step's result), the group's id; else null.</param>
+/// <param name="Members">For a group step, its members (each a task with every argument but the first); else null.</param>
+internal sealed record FlowStep(string Id, string Task, string Queue, int Priority, long? CountdownMs, long? ExpiresInMs, int ArgCount, ReadOnlyMemory<byte> RestArgs, string? GroupId = null, IReadOnlyList<FlowStep>? Members = null)
+{
+    /// <summary>The task name a group step's result record carries.</summary>
+    public const string GroupTask = "celeriac.group";
+
+    /// <summary>Whether this is a group step.</summary>
+    public bool IsGroup => Members is not null;
+}
+
+/// <summary>Where a workflow part came from, for the steps it sends: its id (their parent), its task, its root, the reply channel.</summary>
+internal readonly record struct Origin(string Id, string Task, string? RootId, string? ReplyTo)
+{
+    public static Origin Of(Envelope envelope) => new(envelope.Id, envelope.Task, envelope.RootId, envelope.ReplyTo);
+}
+
+/// <summary>
+/// The join state's spec of a group step (a group inside a chain): where its results are recorded as one array (its
+/// own id), and what follows it (the rest of its chain, the chord it is a member of, where a failure is recorded).
+/// </summary>
+internal sealed record GroupStepSpec(string ResultId, string ResultQueue, ReadOnlyMemory<byte> Continuation, string? RootId, string? ReplyTo);
 
 /// <summary>What a task's envelope says to do once its outcome is final (field 16, docs/workflows.md).</summary>
 /// <param name="Next">The chain's remaining steps, the next one first (empty: none).</param>
@@ -41,6 +62,8 @@ internal static class FlowCodec
     private const string KindEnqueue = "E";
     private const string KindFail = "F";
     private const string KindJoin = "J";
+    private const string KindFanOut = "G";
+    private const string KindStepSpec = "step";
 
     public static byte[] EncodeFlow(Flow flow)
     {
@@ -224,18 +247,33 @@ internal static class FlowCodec
         }
     }
 
-    /// <summary>The follow-ups of a success: the chain's next step, or the chord member's count.</summary>
+    /// <summary>The follow-ups of a success: the chain's next step (a task, or a group step's fan-out), or the chord member's count.</summary>
     public static List<FollowUp> OnSuccess(Envelope envelope, Flow flow, ReadOnlySpan<byte> value, long nowMs)
+        => OnSuccess(Origin.Of(envelope), flow, value, nowMs);
+
+    /// <summary>The follow-ups of a success of <paramref name="origin"/> (a task, or a group step whose results are <paramref name="value"/>).</summary>
+    public static List<FollowUp> OnSuccess(Origin origin, Flow flow, ReadOnlySpan<byte> value, long nowMs)
     {
         var followUps = new List<FollowUp>(1);
         if (flow.Next.Count > 0)
         {
             FlowStep step = flow.Next[0];
-            byte[] nextFlow = flow.Next.Count > 1 || flow.GroupId is not null
-                ? EncodeFlow(new Flow(flow.Next.Skip(1).ToArray(), flow.GroupId, flow.Index, flow.FinalId, flow.FinalQueue, flow.FinalTask))
-                : [];
-            EnqueueItem item = BuildStep(step, value, nextFlow, envelope.RootId ?? envelope.Id, envelope.Id, envelope.ReplyTo, nowMs);
-            followUps.Add(new FollowUp("e:" + step.Id, EncodeEnqueue(item)));
+            bool more = flow.Next.Count > 1 || flow.GroupId is not null;
+            if (step.IsGroup)
+            {
+                // The rest of the chain follows the group step: it is the group's continuation, always encoded (its
+                // final id at least says where a member's failure is recorded).
+                byte[] continuation = EncodeFlow(new Flow(flow.Next.Skip(1).ToArray(), flow.GroupId, flow.Index, flow.FinalId, flow.FinalQueue, flow.FinalTask));
+                followUps.Add(new FollowUp("g:" + step.GroupId, EncodeFanOut(step, value, continuation, origin.RootId ?? origin.Id, origin.Id, origin.ReplyTo)));
+            }
+            else
+            {
+                byte[] nextFlow = more
+                    ? EncodeFlow(new Flow(flow.Next.Skip(1).ToArray(), flow.GroupId, flow.Index, flow.FinalId, flow.FinalQueue, flow.FinalTask))
+                    : [];
+                EnqueueItem item = BuildStep(step, value, nextFlow, origin.RootId ?? origin.Id, origin.Id, origin.ReplyTo, nowMs);
+                followUps.Add(new FollowUp("e:" + step.Id, EncodeEnqueue(item)));
+            }
         }
         else if (flow.GroupId is not null)
         {
@@ -247,16 +285,20 @@ internal static class FlowCodec
 
     /// <summary>The follow-ups of a final failure (or revocation): the chord fails, or the chain's last step is recorded as failed.</summary>
     public static List<FollowUp> OnFailure(Envelope envelope, Flow flow, TaskError error)
+        => OnFailure(Origin.Of(envelope), flow, error);
+
+    /// <summary>The follow-ups of a final failure of <paramref name="origin"/>.</summary>
+    public static List<FollowUp> OnFailure(Origin origin, Flow flow, TaskError error)
     {
         var followUps = new List<FollowUp>(1);
         if (flow.GroupId is not null)
         {
-            followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: false, EncodeMemberError(envelope.Id, envelope.Task, error))));
+            followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: false, EncodeMemberError(origin.Id, origin.Task, error))));
         }
         else if (flow.FinalId is not null)
         {
-            var failure = new TaskError(error.Type, $"step '{envelope.Task}' (task {envelope.Id}) of the chain failed: {error.Message}", error.StackTrace);
-            followUps.Add(new FollowUp("f:" + flow.FinalId, EncodeFail(flow.FinalQueue!, flow.FinalId, flow.FinalTask!, failure, envelope.ReplyTo)));
+            var failure = new TaskError(error.Type, $"step '{origin.Task}' (task {origin.Id}) of the chain failed: {error.Message}", error.StackTrace);
+            followUps.Add(new FollowUp("f:" + flow.FinalId, EncodeFail(flow.FinalQueue!, flow.FinalId, flow.FinalTask!, failure, origin.ReplyTo)));
         }
 
         return followUps;
@@ -347,6 +389,52 @@ internal static class FlowCodec
         return buffer.WrittenSpan.ToArray();
     }
 
+    //             | ["G", group step, value (the previous step's result), continuation flow, root id, parent id, reply_to]
+    public static byte[] EncodeFanOut(FlowStep step, ReadOnlySpan<byte> value, ReadOnlySpan<byte> continuation, string? rootId, string parentId, string? replyTo)
+    {
+        var buffer = new ArrayBufferWriter<byte>(value.Length + continuation.Length + 256);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(7);
+        w.Write(KindFanOut);
+        WriteStep(ref w, step);
+        w.Write(value);
+        w.Write(continuation);
+        w.Write(rootId);
+        w.Write(parentId);
+        w.Write(replyTo);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] EncodeStepSpec(GroupStepSpec spec)
+    {
+        var buffer = new ArrayBufferWriter<byte>(spec.Continuation.Length + 128);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(6);
+        w.Write(KindStepSpec);
+        w.Write(spec.ResultId);
+        w.Write(spec.ResultQueue);
+        w.Write(spec.Continuation.Span);
+        w.Write(spec.RootId);
+        w.Write(spec.ReplyTo);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>A group step's spec, or null when <paramref name="bytes"/> is a chord's (<see cref="DecodeSpec"/>).</summary>
+    public static GroupStepSpec? TryDecodeStepSpec(ReadOnlyMemory<byte> bytes)
+    {
+        var r = new MessagePackReader(bytes);
+        _ = r.ReadArrayHeader();
+        if (r.NextMessagePackType != MessagePackType.String)
+        {
+            return null;
+        }
+
+        _ = r.ReadString();
+        return new GroupStepSpec(r.ReadString()!, r.ReadString()!, ReadBinOrNil(ref r), r.ReadString(), r.ReadString());
+    }
+
     public static byte[] EncodeMemberError(string memberId, string task, TaskError error)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
@@ -368,7 +456,10 @@ internal static class FlowCodec
     }
 
     /// <summary>A decoded follow-up: exactly one of the three shapes is set.</summary>
-    internal sealed record Decoded(EnqueueItem? Enqueue, (string Queue, string Id, string Task, TaskError Error, string? ReplyTo)? Fail, (string Group, int Index, bool Success, ReadOnlyMemory<byte> Value)? Join);
+    internal sealed record Decoded(EnqueueItem? Enqueue, (string Queue, string Id, string Task, TaskError Error, string? ReplyTo)? Fail, (string Group, int Index, bool Success, ReadOnlyMemory<byte> Value)? Join, FanOut? Fan = null);
+
+    /// <summary>A decoded fan-out: a group step to start with the previous step's result.</summary>
+    internal sealed record FanOut(FlowStep Step, ReadOnlyMemory<byte> Value, ReadOnlyMemory<byte> Continuation, string? RootId, string ParentId, string? ReplyTo);
 
     public static Decoded DecodeFollowUp(ReadOnlyMemory<byte> bytes)
     {
@@ -404,6 +495,14 @@ internal static class FlowCodec
                 return new Decoded(null, null, (group, index, success, ReadBinOrNil(ref r)));
             }
 
+            case KindFanOut:
+            {
+                FlowStep step = ReadStep(ref r);
+                ReadOnlyMemory<byte> value = ReadBinOrNil(ref r);
+                ReadOnlyMemory<byte> continuation = ReadBinOrNil(ref r);
+                return new Decoded(null, null, null, new FanOut(step, value, continuation, r.ReadString(), r.ReadString()!, r.ReadString()));
+            }
+
             default:
                 throw new InvalidDataException($"Unknown follow-up kind '{kind}'.");
         }
@@ -411,7 +510,7 @@ internal static class FlowCodec
 
     private static void WriteStep(ref MessagePackWriter w, FlowStep step)
     {
-        w.WriteArrayHeader(8);
+        w.WriteArrayHeader(step.IsGroup ? 10 : 8);
         w.Write(step.Id);
         w.Write(step.Task);
         w.Write(step.Queue);
@@ -420,11 +519,20 @@ internal static class FlowCodec
         WriteNullable(ref w, step.ExpiresInMs);
         w.Write(step.ArgCount);
         w.Write(step.RestArgs.Span);
+        if (step.Members is { } members)
+        {
+            w.Write(step.GroupId);
+            w.WriteArrayHeader(members.Count);
+            foreach (FlowStep member in members)
+            {
+                WriteStep(ref w, member);
+            }
+        }
     }
 
     private static FlowStep ReadStep(ref MessagePackReader r)
     {
-        _ = r.ReadArrayHeader();
+        int fields = r.ReadArrayHeader();
         string id = r.ReadString()!;
         string task = r.ReadString()!;
         string queue = r.ReadString()!;
@@ -433,7 +541,19 @@ internal static class FlowCodec
         long? expires = r.TryReadNil() ? null : r.ReadInt64();
         int argCount = r.ReadInt32();
         ReadOnlyMemory<byte> rest = ReadBinOrNil(ref r);
-        return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest);
+        if (fields < 10)
+        {
+            return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest);
+        }
+
+        string group = r.ReadString()!;
+        var members = new FlowStep[r.ReadArrayHeader()];
+        for (int i = 0; i < members.Length; i++)
+        {
+            members[i] = ReadStep(ref r);
+        }
+
+        return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest, group, members);
     }
 
     private static void WriteNullable(ref MessagePackWriter w, long? value)

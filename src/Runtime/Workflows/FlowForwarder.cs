@@ -90,9 +90,22 @@ internal sealed partial class FlowForwarder
             return;
         }
 
+        await ExecuteAsync(followUps.Select(f => f.FollowUp), cancellationToken).ConfigureAwait(false);
+        var removals = new List<Task>();
+        foreach (IGrouping<string, (string Queue, FollowUp FollowUp)> queue in followUps.GroupBy(f => f.Queue, StringComparer.Ordinal))
+        {
+            removals.Add(_store.RemoveFollowUpsAsync(queue.Key, [.. queue.Select(f => f.FollowUp.Key)], cancellationToken));
+        }
+
+        await Task.WhenAll(removals).ConfigureAwait(false);
+    }
+
+    /// <summary>Carries out follow-ups, each idempotent: the sends and fails one by one (all at once), the joins of one group in one call, fan-outs of group steps.</summary>
+    private async Task ExecuteAsync(IEnumerable<FollowUp> followUps, CancellationToken cancellationToken)
+    {
         var calls = new List<Task>();
         var joins = new Dictionary<string, List<JoinItem>>(StringComparer.Ordinal);
-        foreach ((_, FollowUp followUp) in followUps)
+        foreach (FollowUp followUp in followUps)
         {
             FlowCodec.Decoded decoded;
             try
@@ -111,7 +124,11 @@ internal sealed partial class FlowForwarder
             }
             else if (decoded.Fail is { } fail)
             {
-                calls.Add(_store.FailOnceAsync(fail.Queue, fail.Id, Failure(fail.Task, fail.Error), fail.ReplyTo, _ttl, cancellationToken));
+                calls.Add(_store.RecordOnceAsync(fail.Queue, fail.Id, Failure(fail.Task, fail.Error), fail.ReplyTo, _ttl, cancellationToken));
+            }
+            else if (decoded.Fan is { } fan)
+            {
+                calls.Add(FanOutAsync(fan, cancellationToken));
             }
             else
             {
@@ -131,13 +148,29 @@ internal sealed partial class FlowForwarder
         }
 
         await Task.WhenAll(calls).ConfigureAwait(false);
-        var removals = new List<Task>();
-        foreach (IGrouping<string, (string Queue, FollowUp FollowUp)> queue in followUps.GroupBy(f => f.Queue, StringComparer.Ordinal))
+    }
+
+    /// <summary>
+    /// Starts a group step: its join state (left alone when a repeat finds it), then every member with the previous
+    /// step's result as its first argument (send-once: a repeat sends none twice).
+    /// </summary>
+    private async Task FanOutAsync(FlowCodec.FanOut fan, CancellationToken cancellationToken)
+    {
+        FlowStep step = fan.Step;
+        IReadOnlyList<FlowStep> members = step.Members!;
+        var spec = new GroupStepSpec(step.Id, step.Queue, fan.Continuation, fan.RootId, fan.ReplyTo);
+        await _store.CreateGroupAsync(step.GroupId!, members.Count, FlowCodec.EncodeStepSpec(spec), _ttl, onlyIfAbsent: true, cancellationToken).ConfigureAwait(false);
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var sends = new Task[members.Count];
+        for (int i = 0; i < sends.Length; i++)
         {
-            removals.Add(_store.RemoveFollowUpsAsync(queue.Key, [.. queue.Select(f => f.FollowUp.Key)], cancellationToken));
+            // A member is one task (a group step's members are steps, never groups): its flow is its count in the group.
+            byte[] flow = FlowCodec.EncodeFlow(new Flow([], step.GroupId, i, null, null, null));
+            EnqueueItem item = FlowCodec.BuildStep(members[i], fan.Value.Span, flow, fan.RootId, fan.ParentId, null, now);
+            sends[i] = _store.EnqueueOnceAsync(item, cancellationToken);
         }
 
-        await Task.WhenAll(removals).ConfigureAwait(false);
+        await Task.WhenAll(sends).ConfigureAwait(false);
     }
 
     /// <summary>Every <see cref="SweepInterval"/>, carries out what dead workers left in the outboxes of <paramref name="queues"/>.</summary>
@@ -195,6 +228,12 @@ internal sealed partial class FlowForwarder
     {
         JoinReply reply = await _store.JoinAsync(group, members, _ttl, cancellationToken).ConfigureAwait(false);
         long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (reply.State is JoinState.Done or JoinState.Failed && FlowCodec.TryDecodeStepSpec(reply.Spec) is { } step)
+        {
+            await StepDecidedAsync(reply, step, now, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         switch (reply.State)
         {
             case JoinState.Done:
@@ -210,9 +249,9 @@ internal sealed partial class FlowForwarder
             case JoinState.Failed:
             {
                 GroupSpec spec = FlowCodec.DecodeSpec(reply.Spec);
-                (string memberId, string task, string type, string message) = FlowCodec.DecodeMemberError(reply.FailedError);
-                string description = $"chord member {reply.FailedIndex} ('{task}', task {memberId}) failed: {type}: {message}";
-                await _store.FailOnceAsync(spec.FinalQueue, spec.FinalId, Failure(spec.FinalTask, new TaskError(type, description, null)), spec.ReplyTo, _ttl, cancellationToken).ConfigureAwait(false);
+                string description = Describe(reply);
+                (_, _, string type, _) = FlowCodec.DecodeMemberError(reply.FailedError);
+                await _store.RecordOnceAsync(spec.FinalQueue, spec.FinalId, Failure(spec.FinalTask, new TaskError(type, description, null)), spec.ReplyTo, _ttl, cancellationToken).ConfigureAwait(false);
                 if (spec.ErrorCallback is { } onError)
                 {
                     EnqueueItem errback = FlowCodec.BuildStep(onError, FlowCodec.EncodeString(description), default, spec.RootId, group, spec.ReplyTo, now);
@@ -226,6 +265,40 @@ internal sealed partial class FlowForwarder
                 LogGroupGone(_logger, group, members[0].Index);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A group step is decided: its results are recorded as one array under its own id (or its failure, naming the
+    /// member), then what follows it goes on as after any step — the chain's next step, the outer chord's count, or
+    /// the chain's failure — each follow-up idempotent, so a repeat of the decisive join repeats nothing.
+    /// </summary>
+    private async Task StepDecidedAsync(JoinReply reply, GroupStepSpec step, long now, CancellationToken cancellationToken)
+    {
+        Flow continuation = FlowCodec.DecodeFlow(step.Continuation);
+        var origin = new Origin(step.ResultId, FlowStep.GroupTask, step.RootId, step.ReplyTo);
+        List<FollowUp> next;
+        if (reply.State == JoinState.Done)
+        {
+            byte[] values = FlowCodec.EncodeArray(reply.Values);
+            var success = new TaskResult { State = TaskState.Success, Value = values, TaskName = FlowStep.GroupTask, Timestamp = _time.GetUtcNow(), Worker = _worker };
+            await _store.RecordOnceAsync(step.ResultQueue, step.ResultId, success, step.ReplyTo, _ttl, cancellationToken).ConfigureAwait(false);
+            next = FlowCodec.OnSuccess(origin, continuation, values, now);
+        }
+        else
+        {
+            (_, _, string type, _) = FlowCodec.DecodeMemberError(reply.FailedError);
+            var error = new TaskError(type, Describe(reply).Replace("chord member", "group member", StringComparison.Ordinal), null);
+            await _store.RecordOnceAsync(step.ResultQueue, step.ResultId, Failure(FlowStep.GroupTask, error), step.ReplyTo, _ttl, cancellationToken).ConfigureAwait(false);
+            next = FlowCodec.OnFailure(origin, continuation, error);
+        }
+
+        await ExecuteAsync(next, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string Describe(JoinReply reply)
+    {
+        (string memberId, string task, string type, string message) = FlowCodec.DecodeMemberError(reply.FailedError);
+        return $"chord member {reply.FailedIndex} ('{task}', task {memberId}) failed: {type}: {message}";
     }
 
     private TaskResult Failure(string task, TaskError error)

@@ -75,11 +75,14 @@ internal interface IWorkflowStore
     /// <summary>Stores a message unless its id already has a message or a result in its queue (sent before); returns whether it was stored.</summary>
     Task<bool> EnqueueOnceAsync(EnqueueItem item, CancellationToken cancellationToken);
 
-    /// <summary>Records <paramref name="result"/> (a FAILURE) as task <paramref name="taskId"/>'s result unless it already has a final one; notifies waiters.</summary>
-    Task<bool> FailOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken);
+    /// <summary>Records <paramref name="result"/> (a FAILURE, or a group step's SUCCESS) as task <paramref name="taskId"/>'s result unless it already has a final one; notifies waiters.</summary>
+    Task<bool> RecordOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken);
 
-    /// <summary>Writes a chord's join state: <paramref name="total"/> members, none counted, and its spec (callback, error callback, ids).</summary>
-    Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes a chord's join state: <paramref name="total"/> members, none counted, and its spec (callback, error callback,
+    /// ids); with <paramref name="onlyIfAbsent"/>, leaves an existing state alone (a repeated fan-out).
+    /// </summary>
+    Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, bool onlyIfAbsent, CancellationToken cancellationToken);
 
     /// <summary>
     /// Counts chord members' final outcomes, each member index once (a repeat changes nothing), and returns where the

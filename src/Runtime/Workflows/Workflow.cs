@@ -12,7 +12,7 @@ namespace Celeriac;
 /// </summary>
 public static class Workflow
 {
-    /// <summary>A chain of one step, to be extended with <see cref="TaskChain{TResult}.Then{TNext}"/>.</summary>
+    /// <summary>A chain of one step, to be extended with <see cref="TaskChain{TResult}.Then{TNext}(TaskStep{TResult, TNext})"/>.</summary>
     /// <typeparam name="T1">The first step's result.</typeparam>
     /// <param name="first">The first step.</param>
     /// <returns>The chain.</returns>
@@ -73,6 +73,44 @@ public static class Workflow
     {
         ArgumentNullException.ThrowIfNull(members);
         return new TaskGroup<T>([.. members]);
+    }
+
+    /// <summary>
+    /// A group inside a chain: each member is a step whose first argument is the previous step's result (Celery's
+    /// <c>chain(a, group(b, c))</c>). Put it in a chain with <see cref="TaskChain{TResult}.Then{T}(TaskGroupStep{TResult, T})"/>.
+    /// </summary>
+    /// <typeparam name="TInput">What the previous step returns: every member's first parameter.</typeparam>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <param name="members">The members (at least one).</param>
+    /// <returns>The group step.</returns>
+    public static TaskGroupStep<TInput, T> Group<TInput, T>(IEnumerable<TaskStep<TInput, T>> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        TaskStep<TInput, T>[] steps = [.. members];
+        if (steps.Length == 0)
+        {
+            throw new ArgumentException("A group inside a chain needs at least one member.", nameof(members));
+        }
+
+        return new TaskGroupStep<TInput, T>([.. steps.Select(m => new StepSpec(m.Header, m.ArgCount, m.RestArgs))], steps[0].ResultFormatter, steps[0].SerializerOptions);
+    }
+
+    /// <summary>
+    /// A chord inside a chain: each member gets the previous step's result as its first argument, and once every one
+    /// has succeeded <paramref name="callback"/> runs, exactly once, with their results. Put it in a chain with
+    /// <see cref="TaskChain{TResult}.Then{TNext}(TaskChordStep{TResult, TNext})"/>.
+    /// </summary>
+    /// <typeparam name="TInput">What the previous step returns: every member's first parameter.</typeparam>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <typeparam name="TResult">The callback's result.</typeparam>
+    /// <param name="members">The members (at least one).</param>
+    /// <param name="callback">The callback; its first parameter is a <typeparamref name="T"/>[].</param>
+    /// <returns>The chord step.</returns>
+    public static TaskChordStep<TInput, TResult> Chord<TInput, T, TResult>(IEnumerable<TaskStep<TInput, T>> members, TaskStep<T[], TResult> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        TaskGroupStep<TInput, T> group = Group(members);
+        return new TaskChordStep<TInput, TResult>(group.Members, new StepSpec(callback.Header, callback.ArgCount, callback.RestArgs), callback.ResultFormatter, callback.SerializerOptions);
     }
 
     /// <summary>
@@ -196,15 +234,18 @@ public static class Workflow
         var assigned = new FlowStep[steps.Count];
         for (int i = 0; i < assigned.Length; i++)
         {
-            assigned[i] = steps[i].Assign(broker.NewTaskId());
+            assigned[i] = steps[i].Assign(broker);
         }
 
         return assigned;
     }
 }
 
-/// <summary>A later step without its id yet: task, options, and the arguments after the first.</summary>
-internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<byte> RestArgs)
+/// <summary>
+/// A later step without its id yet: task, options, and the arguments after the first; or a group step (a group inside a
+/// chain), whose <paramref name="Members"/> each get the previous step's result.
+/// </summary>
+internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<byte> RestArgs, IReadOnlyList<StepSpec>? Members = null)
 {
     public FlowStep Assign(string id) => new(
         id,
@@ -215,6 +256,24 @@ internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<
         Header.ExpiresIn is { } expires ? (long)expires.TotalMilliseconds : null,
         ArgCount,
         RestArgs);
+
+    /// <summary>The step with ids chosen now: its own (for a group step, where its results are recorded), a group step's group and members'.</summary>
+    public FlowStep Assign(ITaskBroker broker)
+    {
+        FlowStep step = Assign(broker.NewTaskId());
+        return Members is null ? step : step with { GroupId = broker.NewTaskId(), Members = [.. Members.Select(m => m.Assign(broker.NewTaskId()))] };
+    }
+
+    /// <summary>A group step over <paramref name="members"/>: its result is recorded in the first member's queue.</summary>
+    public static StepSpec Group(IReadOnlyList<StepSpec> members)
+    {
+        if (members.Count == 0)
+        {
+            throw new ArgumentException("A group inside a chain needs at least one member.", nameof(members));
+        }
+
+        return new StepSpec(new StepHeader(FlowStep.GroupTask, members[0].Header.Queue, 0, null, null), 1, default, members);
+    }
 }
 
 /// <summary>A chain without ids yet: its first signature (task, options, arguments) and its later steps; a signature alone is a chain of one.</summary>
@@ -227,6 +286,10 @@ internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArg
         foreach (StepSpec step in Steps)
         {
             client.CheckQueue(step.Header.Queue);
+            foreach (StepSpec member in step.Members ?? [])
+            {
+                client.CheckQueue(member.Header.Queue);
+            }
         }
     }
 
@@ -243,6 +306,7 @@ internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArg
         foreach (FlowStep step in later)
         {
             ids.Add(step.Id);
+            ids.AddRange((step.Members ?? []).Select(m => m.Id));
         }
 
         ReadOnlyMemory<byte> flow = default;
@@ -261,7 +325,7 @@ internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArg
     }
 }
 
-/// <summary>A chain of steps, each one's result the next one's first argument (Celery's <c>chain</c>). Immutable: <see cref="Then{TNext}"/> returns a longer chain.</summary>
+/// <summary>A chain of steps, each one's result the next one's first argument (Celery's <c>chain</c>). Immutable: <see cref="Then{TNext}(TaskStep{TResult, TNext})"/> returns a longer chain.</summary>
 /// <typeparam name="TResult">The last step's result.</typeparam>
 public sealed class TaskChain<TResult>
 {
@@ -289,6 +353,33 @@ public sealed class TaskChain<TResult>
     {
         ArgumentNullException.ThrowIfNull(step);
         return new TaskChain<TNext>(Spec with { Steps = [.. Spec.Steps, new StepSpec(step.Header, step.ArgCount, step.RestArgs)] }, step.ResultFormatter, step.SerializerOptions);
+    }
+
+    /// <summary>
+    /// The chain followed by a group (Celery's chain into a group): every member gets this chain's result as its first
+    /// argument and runs in parallel; the chain's result is then the members' results in call order. A member that fails
+    /// for good fails the chain.
+    /// </summary>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <param name="group">The group (<see cref="Workflow.Group{TInput, T}(IEnumerable{TaskStep{TInput, T}})"/>).</param>
+    /// <returns>The longer chain, whose result is the members' results.</returns>
+    public TaskChain<T[]> Then<T>(TaskGroupStep<TResult, T> group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        return new TaskChain<T[]>(Spec with { Steps = [.. Spec.Steps, StepSpec.Group(group.Members)] }, new ResultArrayFormatter<T>(group.Formatter), group.Options);
+    }
+
+    /// <summary>
+    /// The chain followed by a chord: every member gets this chain's result as its first argument, and once every one
+    /// has succeeded the callback runs, exactly once, with their results; the chain's result is the callback's.
+    /// </summary>
+    /// <typeparam name="TNext">The callback's result.</typeparam>
+    /// <param name="chord">The chord (<see cref="Workflow.Chord{TInput, T, TResult}(IEnumerable{TaskStep{TInput, T}}, TaskStep{T[], TResult})"/>).</param>
+    /// <returns>The longer chain.</returns>
+    public TaskChain<TNext> Then<TNext>(TaskChordStep<TResult, TNext> chord)
+    {
+        ArgumentNullException.ThrowIfNull(chord);
+        return new TaskChain<TNext>(Spec with { Steps = [.. Spec.Steps, StepSpec.Group(chord.Members), chord.Callback] }, chord.Formatter, chord.Options);
     }
 
     /// <summary>
@@ -326,6 +417,12 @@ public sealed class TaskGroup<T>
 
     /// <summary>How many members the group has.</summary>
     public int Count => _members.Count;
+
+    /// <summary>The group followed by a step that gets every member's result (Celery upgrades such a chain to a chord): <see cref="Workflow.Chord{T, TResult}(IEnumerable{TaskChain{T}}, TaskStep{T[], TResult})"/>.</summary>
+    /// <typeparam name="TResult">The callback's result.</typeparam>
+    /// <param name="callback">The callback; its first parameter is a <typeparamref name="T"/>[].</param>
+    /// <returns>The chord.</returns>
+    public TaskChord<TResult> Then<TResult>(TaskStep<T[], TResult> callback) => Workflow.Chord(_members, callback);
 
     /// <summary>Sends every member (a chain's first step), in as few broker round trips as the broker allows.</summary>
     /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
@@ -513,9 +610,86 @@ public sealed class TaskChord<TResult>
         }
 
         await Task.WhenAll(
-            store.CreateGroupAsync(groupId, _members.Count, FlowCodec.EncodeSpec(spec), celeriac.ResultTtl, cancellationToken),
+            store.CreateGroupAsync(groupId, _members.Count, FlowCodec.EncodeSpec(spec), celeriac.ResultTtl, onlyIfAbsent: false, cancellationToken),
             Workflow.RecordAsync(celeriac, broker, rootId, last.Id, ids, null, default, cancellationToken)).ConfigureAwait(false);
         await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         return handle;
+    }
+}
+
+/// <summary>
+/// A group inside a chain (<see cref="Workflow.Group{TInput, T}(IEnumerable{TaskStep{TInput, T}})"/>): each member is a
+/// step that gets the previous step's result; the chain goes on with the members' results in call order.
+/// </summary>
+/// <typeparam name="TInput">What the previous step must return.</typeparam>
+/// <typeparam name="T">The members' result.</typeparam>
+public sealed class TaskGroupStep<TInput, T>
+{
+    internal TaskGroupStep(IReadOnlyList<StepSpec> members, IMessagePackFormatter<T> formatter, MessagePackSerializerOptions options)
+    {
+        Members = members;
+        Formatter = formatter;
+        Options = options;
+    }
+
+    /// <summary>How many members the group has.</summary>
+    public int Count => Members.Count;
+
+    internal IReadOnlyList<StepSpec> Members { get; }
+
+    internal IMessagePackFormatter<T> Formatter { get; }
+
+    internal MessagePackSerializerOptions Options { get; }
+}
+
+/// <summary>
+/// A chord inside a chain (<see cref="Workflow.Chord{TInput, T, TResult}(IEnumerable{TaskStep{TInput, T}}, TaskStep{T[], TResult})"/>):
+/// each member gets the previous step's result, then the callback gets every member's result, exactly once.
+/// </summary>
+/// <typeparam name="TInput">What the previous step must return.</typeparam>
+/// <typeparam name="TResult">The callback's result.</typeparam>
+public sealed class TaskChordStep<TInput, TResult>
+{
+    internal TaskChordStep(IReadOnlyList<StepSpec> members, StepSpec callback, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
+    {
+        Members = members;
+        Callback = callback;
+        Formatter = formatter;
+        Options = options;
+    }
+
+    /// <summary>How many members the chord has.</summary>
+    public int Count => Members.Count;
+
+    internal IReadOnlyList<StepSpec> Members { get; }
+
+    internal StepSpec Callback { get; }
+
+    internal IMessagePackFormatter<TResult> Formatter { get; }
+
+    internal MessagePackSerializerOptions Options { get; }
+}
+
+/// <summary>Reads (and writes) a group step's result: a MessagePack array of its members' results, each read with the members' own formatter.</summary>
+internal sealed class ResultArrayFormatter<T>(IMessagePackFormatter<T> element) : IMessagePackFormatter<T[]>
+{
+    public void Serialize(ref MessagePackWriter writer, T[] value, MessagePackSerializerOptions options)
+    {
+        writer.WriteArrayHeader(value.Length);
+        foreach (T item in value)
+        {
+            element.Serialize(ref writer, item, options);
+        }
+    }
+
+    public T[] Deserialize(ref MessagePackReader reader, MessagePackSerializerOptions options)
+    {
+        var values = new T[reader.ReadArrayHeader()];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = element.Deserialize(ref reader, options);
+        }
+
+        return values;
     }
 }

@@ -364,6 +364,98 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.DoesNotContain(ledger, e => e.StartsWith("done:", StringComparison.Ordinal) || e.StartsWith("sum:", StringComparison.Ordinal) || e.StartsWith("alert:", StringComparison.Ordinal));
         Assert.True(ledger.Count(e => e.StartsWith("start:", StringComparison.Ordinal)) < 8, "members not yet started were revoked before they ran");
     }
+
+    private static TaskStep<long, long>[] Pluses(string run, params long[] adds) => [.. adds.Select(add => Flows.PlusTask.Then(run, add))];
+
+    [Fact]
+    public async Task A_chain_into_a_group_gives_every_member_the_previous_result_and_returns_their_results_in_order()
+    {
+        string run = NewRun();
+        TaskHandle<long[]> values = await Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 0))
+            .Then(Workflow.Group(Pluses(run, 1, 2, 3)))
+            .DelayAsync(Client);
+        Assert.Equal(new long[] { 22, 23, 24 }, await values.GetAsync(Timeout)); // 2 * 10 + 1 = 21, plus each
+        ITaskClient second = await SecondClientAsync();
+        Assert.Equal(TaskState.Success, (await second.GetResultAsync(values.Id, values.Queue, default)).State);
+    }
+
+    [Fact]
+    public async Task A_chain_goes_on_after_a_group_with_every_members_result()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 0))
+            .Then(Workflow.Group(Pluses(run, 1, 2, 3)))
+            .Then(Flows.SumTask.Then(run))
+            .Then(Flows.StepTask.Then(run, "z", 0))
+            .DelayAsync(Client);
+        Assert.Equal(691, await last.GetAsync(Timeout)); // (22 + 23 + 24) * 10 + 1
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(["sum:3:69"], ledger.Where(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+        Assert.Equal(3, ledger.Count(e => e.StartsWith("plus:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_chord_inside_a_chain_runs_its_callback_once_and_the_chain_goes_on()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(3, run, "a", 0))
+            .Then(Workflow.Chord(Pluses(run, 10, 20, 30, 40), Flows.SumTask.Then(run)))
+            .Then(Flows.StepTask.Then(run, "z", 0))
+            .DelayAsync(Client);
+        Assert.Equal(2241, await last.GetAsync(Timeout)); // 3 * 10 + 1 = 31; 41 + 51 + 61 + 71 = 224; 224 * 10 + 1
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(["sum:4:224"], ledger.Where(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+        int sum = ledger.ToList().FindIndex(e => e.StartsWith("sum:", StringComparison.Ordinal));
+        Assert.True(sum > ledger.ToList().FindLastIndex(e => e.StartsWith("plus:", StringComparison.Ordinal)), "the callback runs after every member");
+        Assert.True(sum < ledger.ToList().IndexOf("start:z"), "the chain goes on after the callback");
+    }
+
+    [Fact]
+    public async Task A_group_followed_by_a_step_is_a_chord()
+    {
+        string run = NewRun();
+        TaskHandle<long> total = await Workflow.Group(Enumerable.Range(1, 5).Select(n => Flows.SquareTask.Sig(run, n, 0))).Then(Flows.SumTask.Then(run)).DelayAsync(Client);
+        Assert.Equal(55, await total.GetAsync(Timeout));
+        Assert.Equal(["sum:5:55"], (await Ledger.ReadAsync(run)).Where(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_chord_of_chains_that_end_in_groups_calls_back_with_each_groups_results()
+    {
+        string run = NewRun();
+        IEnumerable<TaskChain<long[]>> chains = Enumerable.Range(1, 3).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 0)).Then(Workflow.Group(Pluses(run, 1, 2))));
+        TaskHandle<long> total = await Workflow.Chord(chains, Flows.SumNestedTask.Then(run)).DelayAsync(Client);
+        Assert.Equal(135, await total.GetAsync(Timeout)); // sum over n of (10n + 2) + (10n + 3)
+        Assert.Equal(["nested:3:135"], (await Ledger.ReadAsync(run)).Where(e => e.StartsWith("nested:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_group_of_chains_with_groups_inside_returns_each_chains_results()
+    {
+        string run = NewRun();
+        GroupHandle<long[]> group = await Workflow.Group(Enumerable.Range(1, 2).Select(n => Workflow.Chain(Flows.StepTask.Sig(n, run, $"{n}a", 0)).Then(Workflow.Group(Pluses(run, 5, 6))))).DelayAsync(Client);
+        long[][] values = await group.GetAsync(Timeout);
+        Assert.Equal(new long[] { 16, 17 }, values[0]);
+        Assert.Equal(new long[] { 26, 27 }, values[1]);
+    }
+
+    [Fact]
+    public async Task A_member_of_a_group_inside_a_chain_that_fails_ends_the_chain_naming_that_member()
+    {
+        string run = NewRun();
+        TaskStep<long, long>[] members = [Flows.PlusTask.Then(run, 1), Flows.FailStepTask.Then(run), Flows.PlusTask.Then(run, 3)];
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 0))
+            .Then(Workflow.Group(members))
+            .Then(Flows.SumTask.Then(run))
+            .DelayAsync(Client);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => last.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Equal(typeof(ArgumentException).FullName, failure.RemoteType);
+        Assert.Contains("group member 1", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains(Flows.FailStepTask.Name, failure.RemoteMessage, StringComparison.Ordinal);
+        await Task.Delay(500); // a callback sent by mistake would run now
+        Assert.DoesNotContain(await Ledger.ReadAsync(run), e => e.StartsWith("sum:", StringComparison.Ordinal));
+    }
 }
 
 /// <summary>The workflow contract on Redis.</summary>

@@ -31,7 +31,7 @@ public abstract class WorkflowStoreContract : IAsyncLifetime
     {
         string group = Broker.NewTaskId();
         var spec = new GroupSpec(total, Callback(Broker.NewTaskId()), default, null, group, null, "final", "default", "cb");
-        await Store.CreateGroupAsync(group, total, FlowCodec.EncodeSpec(spec), Ttl, CancellationToken.None);
+        await Store.CreateGroupAsync(group, total, FlowCodec.EncodeSpec(spec), Ttl, onlyIfAbsent: false, CancellationToken.None);
         return group;
     }
 
@@ -109,8 +109,8 @@ public abstract class WorkflowStoreContract : IAsyncLifetime
     {
         string id = Broker.NewTaskId();
         var first = new TaskResult { State = TaskState.Failure, Error = new TaskError("E", "first", null), TaskName = "t" };
-        Assert.True(await Store.FailOnceAsync("default", id, first, null, Ttl, CancellationToken.None));
-        Assert.False(await Store.FailOnceAsync("default", id, new TaskResult { State = TaskState.Failure, Error = new TaskError("E", "second", null), TaskName = "t" }, null, Ttl, CancellationToken.None));
+        Assert.True(await Store.RecordOnceAsync("default", id, first, null, Ttl, CancellationToken.None));
+        Assert.False(await Store.RecordOnceAsync("default", id, new TaskResult { State = TaskState.Failure, Error = new TaskError("E", "second", null), TaskName = "t" }, null, Ttl, CancellationToken.None));
         Assert.Equal("first", (await Broker.GetResultAsync(id, "default", CancellationToken.None)).Error?.Message);
     }
 

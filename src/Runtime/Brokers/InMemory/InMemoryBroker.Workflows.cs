@@ -145,7 +145,7 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
-    public Task<bool> FailOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task<bool> RecordOnceAsync(string queue, string taskId, TaskResult result, string? replyTo, TimeSpan ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
         cancellationToken.ThrowIfCancellationRequested();
@@ -165,11 +165,16 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
-    public Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken)
+    public Task CreateGroupAsync(string groupId, int total, ReadOnlyMemory<byte> spec, TimeSpan ttl, bool onlyIfAbsent, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         lock (_gate)
         {
+            if (onlyIfAbsent && _groups.TryGetValue(groupId, out GroupState? existing) && existing.ExpiresAtMs > NowMs)
+            {
+                return Task.CompletedTask;
+            }
+
             _groups[groupId] = new GroupState(total, spec.ToArray()) { ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds };
         }
 

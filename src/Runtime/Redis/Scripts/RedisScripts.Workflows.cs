@@ -109,19 +109,23 @@ internal static partial class RedisScripts
         return 1
         """;
 
-    /// <summary>Records a FAILURE unless the task already has a final result: a workflow's last step failed by an earlier one.</summary>
+    /// <summary>
+    /// Records a final result unless the task already has one: a workflow's last step failed by an earlier one, or a
+    /// group step's results recorded as one array (its SUCCESS).
+    /// </summary>
     // KEYS[1] -> P:{q}:r:<id>
-    // ARGV[1] -> result TTL (ms)   ARGV[2] -> FAILURE record   ARGV[3] -> done channel P:done:<id>   ARGV[4] -> reply channel or ""
+    // ARGV[1] -> result TTL (ms)   ARGV[2] -> the record   ARGV[3] -> done channel P:done:<id>   ARGV[4] -> reply channel or ""
+    // ARGV[5] -> its state ('FAILURE' or 'SUCCESS')
     // Returns: 1 when recorded, 0 when the result was already final
-    public const string FailOnce = """
+    public const string RecordOnce = """
         local current = redis.pcall('HGET', KEYS[1], 'state')
         if current == 'SUCCESS' or current == 'FAILURE' or current == 'REVOKED' then
           return 0
         end
         redis.call('DEL', KEYS[1])
-        redis.call('HSET', KEYS[1], 'state', 'FAILURE', 'rec', ARGV[2])
+        redis.call('HSET', KEYS[1], 'state', ARGV[5], 'rec', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
-        redis.call('PUBLISH', ARGV[3], 'FAILURE')
+        redis.call('PUBLISH', ARGV[3], ARGV[5])
         if ARGV[4] ~= '' then
           redis.call('PUBLISH', ARGV[4], ARGV[2])
         end
@@ -131,8 +135,12 @@ internal static partial class RedisScripts
     /// <summary>Writes a chord's join state: its member count, nothing counted, open, and its spec.</summary>
     // KEYS[1] -> P:{g:<group>}:g
     // ARGV[1] -> member count   ARGV[2] -> spec (callback, error callback, ids)   ARGV[3] -> TTL (ms)
-    // Returns: 1
+    // ARGV[4] -> "1" to leave an existing state alone (a group step's fan-out, repeated after a crash), else "0"
+    // Returns: 1 when written, 0 when left alone
     public const string CreateGroup = """
+        if ARGV[4] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+          return 0
+        end
         redis.call('DEL', KEYS[1])
         redis.call('HSET', KEYS[1], 'total', ARGV[1], 'done', 0, 'state', 'open', 'spec', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ARGV[3])
