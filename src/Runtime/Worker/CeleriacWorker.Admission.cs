@@ -66,7 +66,13 @@ internal sealed partial class CeleriacWorker
 
         if (!_catalog.TryGet(envelope.Task, out registration))
         {
-            return Admission.UnknownTask;
+            // Not one of the catalog's: the built-in map (a chunk of calls) is the only other task a worker runs.
+            if (!string.Equals(envelope.Task, Workflows.MapTask.Name, StringComparison.Ordinal))
+            {
+                return Admission.UnknownTask;
+            }
+
+            registration = _map;
         }
 
         // Counted before any formatter allocates: the decoded arguments stay within the element budget.

@@ -21,6 +21,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly CeleriacOptions _options;
     private readonly WorkerOptions _worker;
     private readonly TaskCatalog _catalog;
+    private readonly TaskRegistration _map;
     private readonly IServiceScopeFactory _scopes;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -61,6 +62,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _options = options.Value;
         _worker = worker.Value;
         _catalog = catalog;
+        _map = Workflows.MapTask.For(catalog);
         _scopes = scopes;
         _logger = logger;
         _time = time;

@@ -152,6 +152,74 @@ public static class Workflow
     }
 
     /// <summary>
+    /// A map (Celery's <c>map</c> and <c>starmap</c>): every call runs in one message, one after the other, in the
+    /// worker that takes it; the result is their results in call order. A signature like any other: send it, chain it,
+    /// make it a group's or a chord's member. The calls go to one queue (the first call's), whose workers run them all.
+    /// </summary>
+    /// <typeparam name="T">The calls' result.</typeparam>
+    /// <param name="calls">The calls (signatures of tasks that return <typeparamref name="T"/>), at least one, all routed to one queue.</param>
+    /// <returns>The map's signature.</returns>
+    /// <exception cref="ArgumentException">No call, or calls routed to different queues.</exception>
+    public static TaskSignature<T[]> Map<T>(IEnumerable<TaskSignature<T>> calls)
+    {
+        ArgumentNullException.ThrowIfNull(calls);
+        return MapOf([.. calls], nameof(calls));
+    }
+
+    /// <summary>
+    /// Chunks (Celery's <c>chunks</c>): the calls split into groups of <paramref name="size"/>, each run as one map
+    /// (<see cref="Map{T}"/>), the maps in parallel. The group's handle gives each chunk's results; <see cref="JoinAsync{T}"/>
+    /// joins them into one array in call order. With a callback (<see cref="TaskGroup{T}.Then{TResult}"/>) it is a chord over the chunks.
+    /// </summary>
+    /// <typeparam name="T">The calls' result.</typeparam>
+    /// <param name="calls">The calls, all routed to one queue.</param>
+    /// <param name="size">How many calls one chunk runs (the last one may run fewer).</param>
+    /// <returns>A group of ceil(calls / size) maps.</returns>
+    public static TaskGroup<T[]> Chunks<T>(IEnumerable<TaskSignature<T>> calls, int size)
+    {
+        ArgumentNullException.ThrowIfNull(calls);
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 1);
+        TaskSignature<T>[] all = [.. calls];
+        return Group(all.Chunk(size).Select(chunk => MapOf(chunk, nameof(calls))));
+    }
+
+    /// <summary>Waits for every chunk (<see cref="Chunks{T}"/>) and joins their results into one array, in call order.</summary>
+    /// <typeparam name="T">The calls' result.</typeparam>
+    /// <param name="chunks">The handle of the chunks' group.</param>
+    /// <param name="timeout">How long to wait for all of them.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Every call's result, in call order.</returns>
+    public static async Task<T[]> JoinAsync<T>(this GroupHandle<T[]> chunks, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
+        T[][] parts = await chunks.GetAsync(timeout, cancellationToken).ConfigureAwait(false);
+        return [.. parts.SelectMany(part => part)];
+    }
+
+    private static TaskSignature<T[]> MapOf<T>(IReadOnlyList<TaskSignature<T>> calls, string paramName)
+    {
+        if (calls.Count == 0)
+        {
+            throw new ArgumentException("A map needs at least one call.", paramName);
+        }
+
+        TaskSignature<T> first = calls[0];
+        var items = new (string Name, ReadOnlyMemory<byte> Args)[calls.Count];
+        for (int i = 0; i < items.Length; i++)
+        {
+            TaskSignature<T> call = calls[i] ?? throw new ArgumentNullException(paramName, $"Call {i} is null.");
+            if (!string.Equals(call.Queue, first.Queue, StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"Call {i} ('{call.TaskName}') goes to queue '{call.Queue}', call 0 ('{first.TaskName}') to '{first.Queue}': a map runs in one worker, so its calls share one queue.", paramName);
+            }
+
+            items[i] = (call.TaskName, call.Args);
+        }
+
+        return TaskSignature<T[]>.Create(MapTask.Definition(first.Queue, first.Priority, first.SerializerOptions), new MapTask.Calls(items), new ResultArrayFormatter<T>(first.ResultFormatter), first.SerializerOptions);
+    }
+
+    /// <summary>
     /// Re-creates a group's handle from its id (<see cref="GroupHandle{T}.Id"/>) in any process, not only the one that sent
     /// it: the members' ids and queues are kept in the broker with the group, for the result TTL.
     /// </summary>

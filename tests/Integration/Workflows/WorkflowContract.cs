@@ -456,6 +456,63 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         await Task.Delay(500); // a callback sent by mistake would run now
         Assert.DoesNotContain(await Ledger.ReadAsync(run), e => e.StartsWith("sum:", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_map_runs_every_call_in_one_message_and_returns_their_results_in_call_order()
+    {
+        string run = NewRun();
+        TaskSignature<long[]> map = Workflow.Map(Enumerable.Range(0, 10).Select(n => Flows.SquareTask.Sig(run, n, 0)));
+        Assert.Equal("celeriac.map", map.TaskName);
+        Assert.Equal("slow", map.Queue);
+
+        TaskHandle<long> total = await Workflow.Chain(map, Flows.SumTask.Then(run)).DelayAsync(Client);
+        Assert.Equal(285, await total.GetAsync(Timeout));
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        // One message ran the calls one after the other, in call order.
+        Assert.Equal(Enumerable.Range(0, 10).SelectMany(n => new[] { $"start:{n}", $"done:{n}" }).Append("sum:10:285"), ledger);
+    }
+
+    [Fact]
+    public async Task Chunks_split_the_calls_into_maps_of_the_given_size_and_join_their_results_in_order()
+    {
+        string run = NewRun();
+        TaskGroup<long[]> chunks = Workflow.Chunks(Enumerable.Range(0, 25).Select(n => Flows.SquareTask.Sig(run, n, (n * 7) % 5)), 10);
+        Assert.Equal(3, chunks.Count);
+
+        GroupHandle<long[]> handle = await chunks.DelayAsync(Client);
+        long[][] parts = await handle.GetAsync(Timeout);
+        Assert.Equal([10, 10, 5], parts.Select(p => p.Length));
+        Assert.Equal(Enumerable.Range(0, 25).Select(n => (long)n * n), await handle.JoinAsync(Timeout));
+        Assert.Equal(25, (await Ledger.ReadAsync(run)).Count(e => e.StartsWith("done:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Chunks_with_a_callback_are_a_chord_over_the_chunks()
+    {
+        string run = NewRun();
+        TaskHandle<long> total = await Workflow.Chunks(Enumerable.Range(1, 7).Select(n => Flows.SquareTask.Sig(run, n, 0)), 3).Then(Flows.SumNestedTask.Then(run)).DelayAsync(Client);
+        Assert.Equal(140, await total.GetAsync(Timeout));
+        Assert.Equal(["nested:3:140"], (await Ledger.ReadAsync(run)).Where(e => e.StartsWith("nested:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_map_whose_call_fails_fails_with_that_calls_error()
+    {
+        string run = NewRun();
+        TaskHandle<long[]> map = await Workflow.Chain(Workflow.Map([Flows.SquareTask.Sig(run, 1, 0), Flows.BrokenTask.Sig(run, 2), Flows.SquareTask.Sig(run, 3, 0)])).DelayAsync(Client);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => map.GetAsync(Timeout));
+        Assert.Contains("member 2 is broken", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.DoesNotContain("start:3", await Ledger.ReadAsync(run));
+    }
+
+    [Fact]
+    public void A_map_refuses_calls_routed_to_different_queues()
+    {
+        ArgumentException refused = Assert.Throws<ArgumentException>(() => Workflow.Map([Flows.SquareTask.Sig("r", 1, 0), Flows.SquareTask.Sig("r", 2, 0).WithQueue("default")]));
+        Assert.Contains("share one queue", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => Workflow.Map(Array.Empty<TaskSignature<long>>()));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Workflow.Chunks([Flows.SquareTask.Sig("r", 1, 0)], 0));
+    }
 }
 
 /// <summary>The workflow contract on Redis.</summary>
