@@ -297,4 +297,73 @@ internal sealed partial class RedisBroker : IWorkflowStore
         await Task.WhenAll(calls).ConfigureAwait(false);
         return ids.Count;
     }
+
+    /// <inheritdoc />
+    public async Task CreateBatchAsync(string batchId, IReadOnlyList<string> ids, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new RedisValue[2 + ids.Count];
+        args[0] = Ms(ttl);
+        args[1] = spec;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            args[2 + i] = ids[i];
+        }
+
+        try
+        {
+            await _db.ScriptEvaluateAsync(RedisScripts.CreateBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+        {
+            throw new BrokerUnavailableException([batchId], ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> AddToBatchAsync(string batchId, IReadOnlyList<string> ids, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new RedisValue[1 + ids.Count];
+        args[0] = Ms(ttl);
+        for (int i = 0; i < ids.Count; i++)
+        {
+            args[1 + i] = ids[i];
+        }
+
+        return (int)await _db.ScriptEvaluateAsync(RedisScripts.AddToBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false) == 1;
+    }
+
+    /// <inheritdoc />
+    public async Task<(BatchStatus? Status, ReadOnlyMemory<byte> Spec)> JoinBatchAsync(string batchId, IReadOnlyList<(string Id, bool Success)> members, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        cancellationToken.ThrowIfCancellationRequested();
+        var args = new RedisValue[1 + (members.Count * 2)];
+        args[0] = Ms(ttl);
+        for (int i = 0; i < members.Count; i++)
+        {
+            args[1 + (2 * i)] = members[i].Id;
+            args[2 + (2 * i)] = members[i].Success ? "S" : "F";
+        }
+
+        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.JoinBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false))!;
+        if ((string?)reply[0] == "gone")
+        {
+            return (null, default);
+        }
+
+        var status = new BatchStatus(batchId, (int)reply[1], (int)reply[2], (int)reply[3], (int)reply[4], (string?)reply[0] == "done");
+        return (status, (byte[])reply[5]!);
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchStatus?> ReadBatchAsync(string batchId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        RedisValue[] f = await _db.HashGetAsync(Keys.Batch(batchId), ["state", "total", "pending", "ok", "fail"]).ConfigureAwait(false);
+        return f[0].IsNull ? null : new BatchStatus(batchId, (int)f[1], (int)f[2], (int)f[3], (int)f[4], f[0] == "done");
+    }
 }

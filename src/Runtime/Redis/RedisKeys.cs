@@ -105,6 +105,12 @@ internal sealed class RedisKeys
     /// </summary>
     public RedisKey Tree(string name) => IsTaggable(name) ? GroupPart(name) + "w" : (RedisKey)(Prefix + ":w:" + name);
 
+    /// <summary><c>P:{g:&lt;batch&gt;}:b</c>: HASH, a batch's state (<c>total</c>, <c>pending</c>, <c>ok</c>, <c>fail</c>, <c>state</c>, <c>spec</c>), in the batch's own slot.</summary>
+    public RedisKey Batch(string batchId) => GroupPart(batchId) + "b";
+
+    /// <summary><c>P:{g:&lt;batch&gt;}:bm</c>: HASH, member id → <c>P</c> (pending), <c>S</c> or <c>F</c>: each member counted once.</summary>
+    public RedisKey BatchMembers(string batchId) => GroupPart(batchId) + "bm";
+
     private string GroupPart(string groupId)
     {
         if (!IsTaggable(groupId))

@@ -51,6 +51,19 @@ internal sealed class RunningTask
         return false;
     }
 
+    /// <summary>The running task's workflow part (its envelope's <c>flow</c>), when the calling code runs inside a task of a consumer.</summary>
+    public static bool TryGetFlow(out ReadOnlyMemory<byte> flow)
+    {
+        if (Current.Value is { _id: null } running && Volatile.Read(ref running._envelope) is { } envelope)
+        {
+            flow = envelope.Flow;
+            return true;
+        }
+
+        flow = default;
+        return false;
+    }
+
     /// <summary>A run of <paramref name="envelope"/> begins on this consumer.</summary>
     public void Begin(Envelope envelope) => Volatile.Write(ref _envelope, envelope);
 

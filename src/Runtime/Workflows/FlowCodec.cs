@@ -44,7 +44,11 @@ internal sealed record GroupStepSpec(string ResultId, string ResultQueue, ReadOn
 /// <param name="FinalId">The workflow's last task (where a failure of this step is recorded), or null.</param>
 /// <param name="FinalQueue">The queue of <paramref name="FinalId"/>.</param>
 /// <param name="FinalTask">The task name of <paramref name="FinalId"/>.</param>
-internal sealed record Flow(IReadOnlyList<FlowStep> Next, string? GroupId, int Index, string? FinalId, string? FinalQueue, string? FinalTask);
+/// <param name="BatchId">The batch this task is a member of, or null.</param>
+internal sealed record Flow(IReadOnlyList<FlowStep> Next, string? GroupId, int Index, string? FinalId, string? FinalQueue, string? FinalTask, string? BatchId = null);
+
+/// <summary>A batch's spec, written once with its state: its callbacks (each one's first argument: the batch id) and where they are sent from.</summary>
+internal sealed record BatchSpec(FlowStep? OnSuccess, FlowStep? OnComplete, string? RootId);
 
 /// <summary>
 /// A chord's spec, written once with its join state: the callback (its first argument: the members' results), the
@@ -64,12 +68,13 @@ internal static class FlowCodec
     private const string KindJoin = "J";
     private const string KindFanOut = "G";
     private const string KindStepSpec = "step";
+    private const string KindBatch = "B";
 
     public static byte[] EncodeFlow(Flow flow)
     {
         var buffer = new ArrayBufferWriter<byte>(128);
         var w = new MessagePackWriter(buffer);
-        w.WriteArrayHeader(4);
+        w.WriteArrayHeader(flow.BatchId is null ? 4 : 5);
         w.Write(Version);
         if (flow.Next.Count == 0)
         {
@@ -105,6 +110,11 @@ internal static class FlowCodec
             w.Write(flow.FinalId);
             w.Write(flow.FinalQueue);
             w.Write(flow.FinalTask);
+        }
+
+        if (flow.BatchId is not null)
+        {
+            w.Write(flow.BatchId);
         }
 
         w.Flush();
@@ -152,7 +162,8 @@ internal static class FlowCodec
                 finalTask = r.ReadString();
             }
 
-            return new Flow(next, group, index, finalId, finalQueue, finalTask);
+            string? batch = count >= 5 ? r.ReadString() : null;
+            return new Flow(next, group, index, finalId, finalQueue, finalTask, batch);
         }
         catch (Exception ex) when (ex is not InvalidDataException)
         {
@@ -280,6 +291,11 @@ internal static class FlowCodec
             followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: true, value)));
         }
 
+        if (flow.BatchId is not null)
+        {
+            followUps.Add(new FollowUp("b:" + flow.BatchId + ":" + origin.Id, EncodeBatchJoin(flow.BatchId, origin.Id, success: true)));
+        }
+
         return followUps;
     }
 
@@ -299,6 +315,11 @@ internal static class FlowCodec
         {
             var failure = new TaskError(error.Type, $"step '{origin.Task}' (task {origin.Id}) of the chain failed: {error.Message}", error.StackTrace);
             followUps.Add(new FollowUp("f:" + flow.FinalId, EncodeFail(flow.FinalQueue!, flow.FinalId, flow.FinalTask!, failure, origin.ReplyTo)));
+        }
+
+        if (flow.BatchId is not null)
+        {
+            followUps.Add(new FollowUp("b:" + flow.BatchId + ":" + origin.Id, EncodeBatchJoin(flow.BatchId, origin.Id, success: false)));
         }
 
         return followUps;
@@ -406,6 +427,53 @@ internal static class FlowCodec
         return buffer.WrittenSpan.ToArray();
     }
 
+    //             | ["B", batch, member id, success]
+    public static byte[] EncodeBatchJoin(string batchId, string memberId, bool success)
+    {
+        var buffer = new ArrayBufferWriter<byte>(96);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(4);
+        w.Write(KindBatch);
+        w.Write(batchId);
+        w.Write(memberId);
+        w.Write(success);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static byte[] EncodeBatchSpec(BatchSpec spec)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(3);
+        WriteStepOrNil(ref w, spec.OnSuccess);
+        WriteStepOrNil(ref w, spec.OnComplete);
+        w.Write(spec.RootId);
+        w.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static BatchSpec DecodeBatchSpec(ReadOnlyMemory<byte> bytes)
+    {
+        var r = new MessagePackReader(bytes);
+        _ = r.ReadArrayHeader();
+        FlowStep? onSuccess = r.TryReadNil() ? null : ReadStep(ref r);
+        FlowStep? onComplete = r.TryReadNil() ? null : ReadStep(ref r);
+        return new BatchSpec(onSuccess, onComplete, r.ReadString());
+    }
+
+    private static void WriteStepOrNil(ref MessagePackWriter w, FlowStep? step)
+    {
+        if (step is null)
+        {
+            w.WriteNil();
+        }
+        else
+        {
+            WriteStep(ref w, step);
+        }
+    }
+
     public static byte[] EncodeStepSpec(GroupStepSpec spec)
     {
         var buffer = new ArrayBufferWriter<byte>(spec.Continuation.Length + 128);
@@ -456,7 +524,7 @@ internal static class FlowCodec
     }
 
     /// <summary>A decoded follow-up: exactly one of the three shapes is set.</summary>
-    internal sealed record Decoded(EnqueueItem? Enqueue, (string Queue, string Id, string Task, TaskError Error, string? ReplyTo)? Fail, (string Group, int Index, bool Success, ReadOnlyMemory<byte> Value)? Join, FanOut? Fan = null);
+    internal sealed record Decoded(EnqueueItem? Enqueue, (string Queue, string Id, string Task, TaskError Error, string? ReplyTo)? Fail, (string Group, int Index, bool Success, ReadOnlyMemory<byte> Value)? Join, FanOut? Fan = null, (string Batch, string Member, bool Success)? Batch = null);
 
     /// <summary>A decoded fan-out: a group step to start with the previous step's result.</summary>
     internal sealed record FanOut(FlowStep Step, ReadOnlyMemory<byte> Value, ReadOnlyMemory<byte> Continuation, string? RootId, string ParentId, string? ReplyTo);
@@ -493,6 +561,13 @@ internal static class FlowCodec
                 int index = r.ReadInt32();
                 bool success = r.ReadBoolean();
                 return new Decoded(null, null, (group, index, success, ReadBinOrNil(ref r)));
+            }
+
+            case KindBatch:
+            {
+                string batch = r.ReadString()!;
+                string member = r.ReadString()!;
+                return new Decoded(null, null, null, null, (batch, member, r.ReadBoolean()));
             }
 
             case KindFanOut:

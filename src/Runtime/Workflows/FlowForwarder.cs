@@ -105,6 +105,7 @@ internal sealed partial class FlowForwarder
     {
         var calls = new List<Task>();
         var joins = new Dictionary<string, List<JoinItem>>(StringComparer.Ordinal);
+        Dictionary<string, List<(string, bool)>>? batches = null;
         foreach (FollowUp followUp in followUps)
         {
             FlowCodec.Decoded decoded;
@@ -130,6 +131,16 @@ internal sealed partial class FlowForwarder
             {
                 calls.Add(FanOutAsync(fan, cancellationToken));
             }
+            else if (decoded.Batch is { } batch)
+            {
+                batches ??= new Dictionary<string, List<(string, bool)>>(StringComparer.Ordinal);
+                if (!batches.TryGetValue(batch.Batch, out List<(string, bool)>? outcomes))
+                {
+                    batches[batch.Batch] = outcomes = [];
+                }
+
+                outcomes.Add((batch.Member, batch.Success));
+            }
             else
             {
                 (string group, int index, bool success, ReadOnlyMemory<byte> value) = decoded.Join!.Value;
@@ -145,6 +156,11 @@ internal sealed partial class FlowForwarder
         foreach ((string group, List<JoinItem> members) in joins)
         {
             calls.Add(JoinAsync(group, members, cancellationToken));
+        }
+
+        foreach ((string batch, List<(string, bool)> outcomes) in batches ?? [])
+        {
+            calls.Add(JoinBatchAsync(batch, outcomes, cancellationToken));
         }
 
         await Task.WhenAll(calls).ConfigureAwait(false);
@@ -268,6 +284,42 @@ internal sealed partial class FlowForwarder
     }
 
     /// <summary>
+    /// Counts batch members' outcomes; once nothing is pending, sends the batch's callbacks — <c>OnComplete</c> always,
+    /// <c>OnSuccess</c> when no member failed — each with send-once (their ids were chosen with the batch), so the join
+    /// that completes the batch and any repeat of it send each callback once.
+    /// </summary>
+    private async Task JoinBatchAsync(string batch, List<(string Id, bool Success)> outcomes, CancellationToken cancellationToken)
+    {
+        (BatchStatus? status, ReadOnlyMemory<byte> specBytes) = await _store.JoinBatchAsync(batch, outcomes, _ttl, cancellationToken).ConfigureAwait(false);
+        if (status is null)
+        {
+            LogBatchGone(_logger, batch, outcomes[0].Id);
+            return;
+        }
+
+        if (!status.IsComplete)
+        {
+            return;
+        }
+
+        BatchSpec spec = FlowCodec.DecodeBatchSpec(specBytes);
+        long now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        byte[] id = FlowCodec.EncodeString(batch);
+        var sends = new List<Task>(2);
+        if (spec.OnComplete is { } onComplete)
+        {
+            sends.Add(_store.EnqueueOnceAsync(FlowCodec.BuildStep(onComplete, id, default, spec.RootId, batch, null, now), cancellationToken));
+        }
+
+        if (spec.OnSuccess is { } onSuccess && status.Failed == 0)
+        {
+            sends.Add(_store.EnqueueOnceAsync(FlowCodec.BuildStep(onSuccess, id, default, spec.RootId, batch, null, now), cancellationToken));
+        }
+
+        await Task.WhenAll(sends).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// A group step is decided: its results are recorded as one array under its own id (or its failure, naming the
     /// member), then what follows it goes on as after any step — the chain's next step, the outer chord's count, or
     /// the chain's failure — each follow-up idempotent, so a repeat of the decisive join repeats nothing.
@@ -315,6 +367,9 @@ internal sealed partial class FlowForwarder
 
     [LoggerMessage(4004, LogLevel.Warning, "Carrying out {Count} workflow follow-ups failed; they stay in the outbox and the sweep carries them out")]
     private static partial void LogPumpFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(4005, LogLevel.Warning, "Member {Member} of batch {Batch} finished, but the batch's state is gone (expired after its TTL); its outcome is not counted")]
+    private static partial void LogBatchGone(ILogger logger, string batch, string member);
 
     [LoggerMessage(4003, LogLevel.Warning, "Member {Index} of group {Group} finished, but the group's join state is gone (expired after its TTL); its outcome is not counted")]
     private static partial void LogGroupGone(ILogger logger, string group, int index);

@@ -111,4 +111,22 @@ internal interface IWorkflowStore
 
     /// <summary>Revokes <paramref name="name"/> and every id of its tree (as a single revocation does for one id), in bulk; returns how many ids.</summary>
     Task<int> RevokeTreeAsync(string name, TimeSpan keepFor, CancellationToken cancellationToken);
+
+    /// <summary>Writes a batch's state: its members (<paramref name="ids"/>, all pending), open, and its spec (callbacks).</summary>
+    Task CreateBatchAsync(string batchId, IReadOnlyList<string> ids, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Adds members to an open batch, each id once (an id already counted, pending or finished, changes nothing).
+    /// Returns whether the batch is still open (false: it completed, or its state is gone; nothing was added).
+    /// </summary>
+    Task<bool> AddToBatchAsync(string batchId, IReadOnlyList<string> ids, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Counts batch members' final outcomes, each id once; an id not added yet (its adder had not recorded it) is added
+    /// and counted at once. The batch completes when nothing is pending. Returns its status and, once complete, its spec.
+    /// </summary>
+    Task<(BatchStatus? Status, ReadOnlyMemory<byte> Spec)> JoinBatchAsync(string batchId, IReadOnlyList<(string Id, bool Success)> members, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>A batch's status, or null when it has no state (never created, or expired).</summary>
+    Task<BatchStatus?> ReadBatchAsync(string batchId, CancellationToken cancellationToken);
 }

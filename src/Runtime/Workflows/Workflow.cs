@@ -219,6 +219,32 @@ public static class Workflow
         return TaskSignature<T[]>.Create(MapTask.Definition(first.Queue, first.Priority, first.SerializerOptions), new MapTask.Calls(items), new ResultArrayFormatter<T>(first.ResultFormatter), first.SerializerOptions);
     }
 
+    /// <summary>An empty batch, to fill with <see cref="TaskBatch.Add{T}"/> (Sidekiq Pro's batches; docs/workflows.md).</summary>
+    /// <returns>The batch.</returns>
+    public static TaskBatch Batch() => new([], null, null);
+
+    /// <summary>Re-creates a batch's handle from its id, in any process.</summary>
+    /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
+    /// <param name="batchId">The batch's id (<see cref="BatchHandle.Id"/>).</param>
+    /// <returns>The handle (nothing is read until it is used).</returns>
+    public static BatchHandle OpenBatch(ITaskClient client, string batchId)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentException.ThrowIfNullOrEmpty(batchId);
+        return new BatchHandle(client, batchId);
+    }
+
+    /// <summary>The batch the running task is a member of (to add tasks to it), or <see langword="null"/> outside a task or when the task is not a batch's member.</summary>
+    /// <param name="client">The client to read and send with.</param>
+    /// <returns>The batch's handle, or <see langword="null"/>.</returns>
+    public static BatchHandle? CurrentBatch(ITaskClient client)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return Worker.RunningTask.TryGetFlow(out ReadOnlyMemory<byte> flow) && !flow.IsEmpty && FlowCodec.DecodeFlow(flow).BatchId is { } batchId
+            ? new BatchHandle(client, batchId)
+            : null;
+    }
+
     /// <summary>
     /// Re-creates a group's handle from its id (<see cref="GroupHandle{T}.Id"/>) in any process, not only the one that sent
     /// it: the members' ids and queues are kept in the broker with the group, for the result TTL.

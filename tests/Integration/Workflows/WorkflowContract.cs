@@ -513,6 +513,89 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.Throws<ArgumentException>(() => Workflow.Map(Array.Empty<TaskSignature<long>>()));
         Assert.Throws<ArgumentOutOfRangeException>(() => Workflow.Chunks([Flows.SquareTask.Sig("r", 1, 0)], 0));
     }
+
+    [Fact]
+    public async Task A_batch_of_different_tasks_runs_OnSuccess_and_OnComplete_once_each_after_every_member()
+    {
+        string run = NewRun();
+        BatchHandle batch = await Workflow.Batch()
+            .Add(Flows.SquareTask.Sig(run, 3, 30))
+            .Add(Flows.StepTask.Sig(4, run, "s", 0))
+            .Add(Flows.AlertTask.Sig("hello", run))
+            .Add(Flows.SquareTask.Sig(run, 5, 0))
+            .OnSuccess(Batches.CalledTask.Then(run, "success"))
+            .OnComplete(Batches.CalledTask.Then(run, "complete"))
+            .DelayAsync(Client);
+
+        BatchStatus done = await batch.WaitAsync(Timeout);
+        Output.WriteLine(done.ToString());
+        Assert.True(done.IsComplete);
+        Assert.Equal((4, 0, 4, 0), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Count(e => e.StartsWith("success:", StringComparison.Ordinal) || e.StartsWith("complete:", StringComparison.Ordinal)) == 2, Timeout, "both callbacks to run");
+        await Task.Delay(500); // a second callback would run now
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(["success:" + batch.Id], ledger.Where(e => e.StartsWith("success:", StringComparison.Ordinal)));
+        Assert.Equal(["complete:" + batch.Id], ledger.Where(e => e.StartsWith("complete:", StringComparison.Ordinal)));
+        Assert.True(ledger.ToList().FindIndex(e => e.StartsWith("success:", StringComparison.Ordinal)) > ledger.ToList().IndexOf("done:3"), "the callbacks run after the members");
+
+        BatchStatus read = await Workflow.OpenBatch(await SecondClientAsync(), batch.Id).GetStatusAsync();
+        Assert.Equal((4, 0, 4, 0, true), (read.Total, read.Pending, read.Succeeded, read.Failed, read.IsComplete));
+    }
+
+    [Fact]
+    public async Task A_batch_with_a_failed_member_runs_OnComplete_once_and_never_OnSuccess()
+    {
+        string run = NewRun();
+        BatchHandle batch = await Workflow.Batch()
+            .Add(Flows.SquareTask.Sig(run, 1, 0))
+            .Add(Flows.BrokenTask.Sig(run, 2))
+            .Add(Flows.BrokenDeadTask.Sig(run, 3))
+            .OnSuccess(Batches.CalledTask.Then(run, "success"))
+            .OnComplete(Batches.CalledTask.Then(run, "complete"))
+            .DelayAsync(Client);
+
+        BatchStatus done = await batch.WaitAsync(Timeout);
+        Assert.Equal((3, 0, 1, 2), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("complete:", StringComparison.Ordinal)), Timeout, "OnComplete to run");
+        await Task.Delay(500);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Single(ledger, e => e.StartsWith("complete:", StringComparison.Ordinal));
+        Assert.DoesNotContain(ledger, e => e.StartsWith("success:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Members_that_add_tasks_keep_the_batch_open_until_those_tasks_finish()
+    {
+        string run = NewRun();
+        BatchHandle batch = await Workflow.Batch()
+            .Add(Batches.GrowTask.Sig(run, 1, 3))
+            .Add(Batches.GrowTask.Sig(run, 2, 2))
+            .Add(Flows.SquareTask.Sig(run, 7, 0))
+            .OnSuccess(Batches.CalledTask.Then(run, "success"))
+            .DelayAsync(Client);
+
+        BatchStatus done = await batch.WaitAsync(Timeout);
+        Output.WriteLine(done.ToString());
+        Assert.Equal((8, 0, 8, 0), (done.Total, done.Pending, done.Succeeded, done.Failed)); // 3 members and the 5 they added
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("success:", StringComparison.Ordinal)), Timeout, "OnSuccess to run");
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        int success = ledger.ToList().FindIndex(e => e.StartsWith("success:", StringComparison.Ordinal));
+        foreach (string child in new[] { "done:100", "done:101", "done:102", "done:200", "done:201" })
+        {
+            Assert.True(ledger.ToList().IndexOf(child) is >= 0 and var at && at < success, $"{child} before the callback");
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_that_completed_refuses_more_tasks_and_an_unknown_batch_has_no_status()
+    {
+        string run = NewRun();
+        BatchHandle batch = await Workflow.Batch().Add(Flows.SquareTask.Sig(run, 1, 0)).DelayAsync(Client);
+        await batch.WaitAsync(Timeout);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => batch.AddAsync(Flows.SquareTask.Sig(run, 2, 0)));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Workflow.OpenBatch(Client, "no-such-batch").GetStatusAsync());
+        Assert.Null(Workflow.CurrentBatch(Client)); // not inside a task
+    }
 }
 
 /// <summary>The workflow contract on Redis.</summary>

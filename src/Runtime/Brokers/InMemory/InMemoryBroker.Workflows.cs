@@ -10,6 +10,128 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
     private readonly Dictionary<string, (HashSet<string> Ids, long ExpiresAtMs)> _trees = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (byte[] Members, long ExpiresAtMs)> _groupMembers = new(StringComparer.Ordinal);
 
+    private readonly Dictionary<string, BatchState> _batches = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public Task CreateBatchAsync(string batchId, IReadOnlyList<string> ids, ReadOnlyMemory<byte> spec, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            var batch = new BatchState(spec.ToArray()) { ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds };
+            foreach (string id in ids)
+            {
+                if (batch.Members.TryAdd(id, 'P'))
+                {
+                    batch.Total++;
+                    batch.Pending++;
+                }
+            }
+
+            _batches[batchId] = batch;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<bool> AddToBatchAsync(string batchId, IReadOnlyList<string> ids, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (LiveBatchLocked(batchId) is not { Done: false } batch)
+            {
+                return Task.FromResult(false);
+            }
+
+            foreach (string id in ids)
+            {
+                if (batch.Members.TryAdd(id, 'P'))
+                {
+                    batch.Total++;
+                    batch.Pending++;
+                }
+            }
+
+            batch.ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds;
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<(BatchStatus? Status, ReadOnlyMemory<byte> Spec)> JoinBatchAsync(string batchId, IReadOnlyList<(string Id, bool Success)> members, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            if (LiveBatchLocked(batchId) is not { } batch)
+            {
+                return Task.FromResult<(BatchStatus?, ReadOnlyMemory<byte>)>((null, default));
+            }
+
+            foreach ((string id, bool success) in members)
+            {
+                char outcome = success ? 'S' : 'F';
+                if (batch.Members.TryGetValue(id, out char current))
+                {
+                    if (current != 'P')
+                    {
+                        continue;
+                    }
+
+                    batch.Pending--;
+                }
+                else if (batch.Done)
+                {
+                    continue;
+                }
+                else
+                {
+                    batch.Total++;
+                }
+
+                batch.Members[id] = outcome;
+                if (success)
+                {
+                    batch.Succeeded++;
+                }
+                else
+                {
+                    batch.Failed++;
+                }
+            }
+
+            batch.Done |= batch.Pending <= 0;
+            batch.ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds;
+            return Task.FromResult<(BatchStatus?, ReadOnlyMemory<byte>)>((batch.Status(batchId), batch.Spec));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<BatchStatus?> ReadBatchAsync(string batchId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            return Task.FromResult(LiveBatchLocked(batchId)?.Status(batchId));
+        }
+    }
+
+    private BatchState? LiveBatchLocked(string batchId)
+    {
+        if (_batches.TryGetValue(batchId, out BatchState? batch) && batch.ExpiresAtMs > NowMs)
+        {
+            return batch;
+        }
+
+        _batches.Remove(batchId);
+        return null;
+    }
+
     /// <inheritdoc />
     public Task RecordAsync(IReadOnlyList<string> names, IReadOnlyList<string> ids, string? groupId, ReadOnlyMemory<byte> members, TimeSpan ttl, CancellationToken cancellationToken)
     {
@@ -296,5 +418,26 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
         public Dictionary<int, byte[]> Outcomes { get; } = [];
 
         public long ExpiresAtMs { get; set; }
+    }
+
+    private sealed class BatchState(byte[] spec)
+    {
+        public byte[] Spec { get; } = spec;
+
+        public Dictionary<string, char> Members { get; } = new(StringComparer.Ordinal);
+
+        public int Total { get; set; }
+
+        public int Pending { get; set; }
+
+        public int Succeeded { get; set; }
+
+        public int Failed { get; set; }
+
+        public bool Done { get; set; }
+
+        public long ExpiresAtMs { get; set; }
+
+        public BatchStatus Status(string id) => new(id, Total, Pending, Succeeded, Failed, Done);
     }
 }

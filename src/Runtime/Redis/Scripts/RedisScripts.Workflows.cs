@@ -235,4 +235,83 @@ internal static partial class RedisScripts
         redis.call('ZREM', KEYS[2], unpack(ARGV))
         return redis.call('HDEL', KEYS[1], unpack(ARGV))
         """;
+
+    /// <summary>Writes a batch's state: every member pending, open, and its spec.</summary>
+    // KEYS[1] -> P:{g:<batch>}:b   KEYS[2] -> P:{g:<batch>}:bm
+    // ARGV[1] -> TTL (ms)   ARGV[2] -> spec (callbacks)   ARGV[3..] -> member ids
+    // Returns: 1
+    public const string CreateBatch = """
+        redis.call('DEL', KEYS[1], KEYS[2])
+        local n = #ARGV - 2
+        redis.call('HSET', KEYS[1], 'total', n, 'pending', n, 'ok', 0, 'fail', 0, 'state', 'open', 'spec', ARGV[2])
+        for i = 3, #ARGV do
+          redis.call('HSET', KEYS[2], ARGV[i], 'P')
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        if n > 0 then
+          redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        end
+        return 1
+        """;
+
+    /// <summary>Adds members to an open batch, each id once.</summary>
+    // KEYS[1] -> P:{g:<batch>}:b   KEYS[2] -> P:{g:<batch>}:bm
+    // ARGV[1] -> TTL (ms)   ARGV[2..] -> member ids
+    // Side effect: per id not yet in bm: HSET bm id 'P', HINCRBY total 1 and pending 1; both keys' TTL renewed
+    // Returns: 1 when the batch is open (the ids are counted), 0 when it is complete or gone (nothing changed)
+    public const string AddToBatch = """
+        if redis.call('HGET', KEYS[1], 'state') ~= 'open' then
+          return 0
+        end
+        for i = 2, #ARGV do
+          if redis.call('HSETNX', KEYS[2], ARGV[i], 'P') == 1 then
+            redis.call('HINCRBY', KEYS[1], 'total', 1)
+            redis.call('HINCRBY', KEYS[1], 'pending', 1)
+          end
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return 1
+        """;
+
+    /// <summary>
+    /// Counts batch members' final outcomes, once per id however often one is repeated; completes the batch when
+    /// nothing is pending (its callbacks are then due, exactly once: the caller sends them with send-once).
+    /// </summary>
+    // KEYS[1] -> P:{g:<batch>}:b   KEYS[2] -> P:{g:<batch>}:bm
+    // ARGV[1] -> TTL (ms)   ARGV[2..] -> per member: id, 'S' (success) or 'F' (failure)
+    // Side effect: an id pending ('P') becomes 'S'/'F': pending - 1, ok or fail + 1; an id not in bm while the batch is
+    //              open (its adder had not recorded it yet) is set 'S'/'F' with total + 1 and ok or fail + 1; a repeat,
+    //              or an unknown id of a complete batch, changes nothing; pending 0 sets state 'done'; TTLs renewed
+    // Returns: { 'gone' } when the batch has no state, else { state, total, pending, ok, fail, spec }
+    public const string JoinBatch = """
+        local state = redis.call('HGET', KEYS[1], 'state')
+        if not state then
+          return { 'gone' }
+        end
+        for i = 2, #ARGV, 2 do
+          local field = 'fail'
+          if ARGV[i + 1] == 'S' then
+            field = 'ok'
+          end
+          local current = redis.call('HGET', KEYS[2], ARGV[i])
+          if current == 'P' then
+            redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+            redis.call('HINCRBY', KEYS[1], 'pending', -1)
+            redis.call('HINCRBY', KEYS[1], field, 1)
+          elseif not current and state == 'open' then
+            redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+            redis.call('HINCRBY', KEYS[1], 'total', 1)
+            redis.call('HINCRBY', KEYS[1], field, 1)
+          end
+        end
+        local f = redis.call('HMGET', KEYS[1], 'total', 'pending', 'ok', 'fail', 'spec')
+        if state == 'open' and tonumber(f[2]) <= 0 then
+          state = 'done'
+          redis.call('HSET', KEYS[1], 'state', 'done')
+        end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return { state, f[1], f[2], f[3], f[4], f[5] }
+        """;
 }

@@ -1,0 +1,247 @@
+using Celeriac.Brokers;
+using Celeriac.Workflows;
+
+namespace Celeriac;
+
+/// <summary>
+/// A batch (Sidekiq Pro's batches): tasks of any kinds sent together, with callbacks that run once when every one has
+/// finished (<see cref="OnComplete{TAny}"/>) or succeeded (<see cref="OnSuccess{TAny}"/>), a status readable by id, and
+/// members that may add more tasks to the batch while they run (<see cref="BatchHandle.AddAsync{T}"/>). Immutable: every
+/// method returns a copy. Made with <see cref="Workflow.Batch"/>.
+/// </summary>
+public sealed class TaskBatch
+{
+    private readonly IReadOnlyList<(StepHeader Header, ReadOnlyMemory<byte> Args)> _members;
+    private readonly StepSpec? _onSuccess;
+    private readonly StepSpec? _onComplete;
+
+    internal TaskBatch(IReadOnlyList<(StepHeader, ReadOnlyMemory<byte>)> members, StepSpec? onSuccess, StepSpec? onComplete)
+    {
+        _members = members;
+        _onSuccess = onSuccess;
+        _onComplete = onComplete;
+    }
+
+    /// <summary>How many tasks the batch is sent with.</summary>
+    public int Count => _members.Count;
+
+    /// <summary>The batch with one more task (of any kind).</summary>
+    /// <typeparam name="T">The task's result (not read by the batch).</typeparam>
+    /// <param name="task">The task, with its arguments.</param>
+    /// <returns>The larger batch.</returns>
+    public TaskBatch Add<T>(TaskSignature<T> task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        return new TaskBatch([.. _members, (task.Header, task.Args)], _onSuccess, _onComplete);
+    }
+
+    /// <summary>The batch with a callback that runs once when every member has succeeded (never when one failed for good); its first argument is the batch's id.</summary>
+    /// <typeparam name="TAny">The callback's result (not read).</typeparam>
+    /// <param name="callback">The callback; its first parameter is a <see cref="string"/>.</param>
+    /// <returns>The batch with the callback.</returns>
+    public TaskBatch OnSuccess<TAny>(TaskStep<string, TAny> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        return new TaskBatch(_members, new StepSpec(callback.Header, callback.ArgCount, callback.RestArgs), _onComplete);
+    }
+
+    /// <summary>The batch with a callback that runs once when every member has finished, whatever the outcomes; its first argument is the batch's id.</summary>
+    /// <typeparam name="TAny">The callback's result (not read).</typeparam>
+    /// <param name="callback">The callback; its first parameter is a <see cref="string"/>.</param>
+    /// <returns>The batch with the callback.</returns>
+    public TaskBatch OnComplete<TAny>(TaskStep<string, TAny> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        return new TaskBatch(_members, _onSuccess, new StepSpec(callback.Header, callback.ArgCount, callback.RestArgs));
+    }
+
+    /// <summary>
+    /// Writes the batch's state (every member pending), then sends every member in bulk. The worker that records the
+    /// last pending member's outcome sends the callbacks, each exactly once.
+    /// </summary>
+    /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <exception cref="InvalidOperationException">The batch has no task.</exception>
+    /// <returns>The batch's handle.</returns>
+    public async ValueTask<BatchHandle> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
+    {
+        if (_members.Count == 0)
+        {
+            throw new InvalidOperationException("A batch needs at least one task (add more from inside its tasks once it runs).");
+        }
+
+        CeleriacClient celeriac = Workflow.ClientOf(client);
+        foreach ((StepHeader header, _) in _members)
+        {
+            celeriac.CheckQueue(header.Queue);
+        }
+
+        foreach (StepSpec? callback in (StepSpec?[])[_onSuccess, _onComplete])
+        {
+            if (callback is not null)
+            {
+                celeriac.CheckQueue(callback.Header.Queue);
+            }
+        }
+
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        IWorkflowStore store = Workflow.StoreOf(broker);
+        string batchId = broker.NewTaskId();
+        string rootId = CeleriacClient.CurrentRootId() ?? batchId;
+        var spec = new BatchSpec(_onSuccess?.Assign(broker.NewTaskId()), _onComplete?.Assign(broker.NewTaskId()), rootId);
+        byte[] flow = FlowCodec.EncodeFlow(new Flow([], null, -1, null, null, null, batchId));
+        var items = new EnqueueItem[_members.Count];
+        var ids = new string[_members.Count];
+        for (int i = 0; i < items.Length; i++)
+        {
+            ids[i] = broker.NewTaskId();
+            items[i] = celeriac.BuildSignatureItem(broker, _members[i].Header, _members[i].Args, ids[i], flow, rootId, reply: false);
+        }
+
+        List<string> tree = [.. ids];
+        tree.AddRange(new[] { spec.OnSuccess?.Id, spec.OnComplete?.Id }.OfType<string>());
+        await Task.WhenAll(
+            store.CreateBatchAsync(batchId, ids, FlowCodec.EncodeBatchSpec(spec), celeriac.ResultTtl, cancellationToken),
+            Workflow.RecordAsync(celeriac, broker, rootId, batchId, tree, null, default, cancellationToken)).ConfigureAwait(false);
+        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        return new BatchHandle(client, batchId);
+    }
+}
+
+/// <summary>A handle on a sent batch: its status, a wait for its completion, and tasks added to it while it is open.</summary>
+public sealed class BatchHandle
+{
+    private readonly ITaskClient _client;
+
+    internal BatchHandle(ITaskClient client, string id)
+    {
+        _client = client;
+        Id = id;
+    }
+
+    /// <summary>The batch's id (its members' root id when it was sent outside a task).</summary>
+    public string Id { get; }
+
+    /// <summary>Reads the batch's status: how many tasks it has, how many are pending, succeeded, failed.</summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="KeyNotFoundException">No batch has this id (never sent, or its state expired with its results).</exception>
+    /// <returns>The status now.</returns>
+    public async Task<BatchStatus> GetStatusAsync(CancellationToken cancellationToken = default)
+    {
+        CeleriacClient celeriac = Workflow.ClientOf(_client);
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        return await Workflow.StoreOf(broker).ReadBatchAsync(Id, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No batch has the id '{Id}': it was never sent, or its state expired with its results (CeleriacOptions.ResultTtl).");
+    }
+
+    /// <summary>Waits until the batch is complete (nothing pending) and returns its final status (reads the status at growing intervals, 20 ms to 500 ms).</summary>
+    /// <param name="timeout">How long to wait.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="TimeoutException">The batch was not complete in time.</exception>
+    /// <returns>The final status.</returns>
+    public async Task<BatchStatus> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        long started = TimeProvider.System.GetTimestamp();
+        TimeSpan pause = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            BatchStatus status = await GetStatusAsync(cancellationToken).ConfigureAwait(false);
+            if (status.IsComplete)
+            {
+                return status;
+            }
+
+            TimeSpan left = timeout - TimeProvider.System.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"Batch {Id} was not complete after {timeout.TotalMilliseconds:0} ms ({status}).");
+            }
+
+            await Task.Delay(pause < left ? pause : left, cancellationToken).ConfigureAwait(false);
+            pause = TimeSpan.FromMilliseconds(Math.Min(500, pause.TotalMilliseconds * 2));
+        }
+    }
+
+    /// <summary>
+    /// Adds a task to the batch while it is open — typically from inside one of its running tasks (<see cref="Workflow.CurrentBatch"/>),
+    /// which keeps the batch open until the task has added what it adds: the batch completes only once nothing is pending.
+    /// </summary>
+    /// <typeparam name="T">The task's result.</typeparam>
+    /// <param name="task">The task.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <exception cref="InvalidOperationException">The batch is already complete (or its state is gone).</exception>
+    /// <returns>The task's handle.</returns>
+    public async Task<TaskHandle<T>> AddAsync<T>(TaskSignature<T> task, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        CeleriacClient celeriac = Workflow.ClientOf(_client);
+        celeriac.CheckQueue(task.Queue);
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        IWorkflowStore store = Workflow.StoreOf(broker);
+        if (await store.ReadBatchAsync(Id, cancellationToken).ConfigureAwait(false) is not { IsComplete: false })
+        {
+            throw new InvalidOperationException($"Batch {Id} is complete (or its state expired): no task can be added to it.");
+        }
+
+        // Sent first, counted second: a member that finishes before it is counted is counted by its own outcome (the
+        // join adds an id it does not know while the batch is open), and the adder, still running, keeps the batch open.
+        string id = broker.NewTaskId();
+        string rootId = CeleriacClient.CurrentRootId() ?? Id;
+        byte[] flow = FlowCodec.EncodeFlow(new Flow([], null, -1, null, null, null, Id));
+        EnqueueItem item = celeriac.BuildSignatureItem(broker, task.Header, task.Args, id, flow, rootId, reply: true);
+        await Task.WhenAll(
+            broker.EnqueueAsync([item], cancellationToken),
+            Workflow.RecordAsync(celeriac, broker, rootId, Id, [id], null, default, cancellationToken)).ConfigureAwait(false);
+        if (!await store.AddToBatchAsync(Id, [id], celeriac.ResultTtl, cancellationToken).ConfigureAwait(false))
+        {
+            throw new InvalidOperationException($"Batch {Id} completed while task {id} was added: the task was sent but is not counted in the batch.");
+        }
+
+        return new TaskHandle<T>(_client, id, task.Queue, task.ResultFormatter, task.SerializerOptions);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Id;
+}
+
+/// <summary>A batch's status (<see cref="BatchHandle.GetStatusAsync"/>).</summary>
+public sealed class BatchStatus
+{
+    /// <summary>Creates a status.</summary>
+    /// <param name="id">The batch's id.</param>
+    /// <param name="total">How many tasks the batch has (those added while it ran included).</param>
+    /// <param name="pending">How many have no final outcome yet.</param>
+    /// <param name="succeeded">How many succeeded.</param>
+    /// <param name="failed">How many failed for good (a failure, a revocation, a dead letter).</param>
+    /// <param name="isComplete">Whether the batch is complete: nothing is pending, its callbacks are due.</param>
+    public BatchStatus(string id, int total, int pending, int succeeded, int failed, bool isComplete)
+    {
+        Id = id;
+        Total = total;
+        Pending = pending;
+        Succeeded = succeeded;
+        Failed = failed;
+        IsComplete = isComplete;
+    }
+
+    /// <summary>The batch's id.</summary>
+    public string Id { get; }
+
+    /// <summary>How many tasks the batch has (those added while it ran included).</summary>
+    public int Total { get; }
+
+    /// <summary>How many have no final outcome yet.</summary>
+    public int Pending { get; }
+
+    /// <summary>How many succeeded.</summary>
+    public int Succeeded { get; }
+
+    /// <summary>How many failed for good (a failure, a revocation, a dead letter).</summary>
+    public int Failed { get; }
+
+    /// <summary>Whether the batch is complete: nothing is pending, and its callbacks are due.</summary>
+    public bool IsComplete { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"batch {Id}: total {Total}, pending {Pending}, succeeded {Succeeded}, failed {Failed}{(IsComplete ? ", complete" : string.Empty)}";
+}
