@@ -490,13 +490,11 @@ public sealed class TaskChain<TResult>
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
         var ids = new List<string>(Spec.Steps.Count + 1);
         (EnqueueItem first, string lastId, string lastQueue) = Spec.Build(celeriac, broker, null, -1, null, reply: true, ids);
-        if (ids.Count > 1)
-        {
-            // A chain of one is a plain task: nothing to record, nothing more to pay.
-            await Workflow.RecordAsync(celeriac, broker, CeleriacClient.CurrentRootId() ?? first.Id, lastId, ids, null, default, cancellationToken).ConfigureAwait(false);
-        }
-
-        await broker.EnqueueAsync([first], cancellationToken).ConfigureAwait(false);
+        // A chain of one is a plain task: nothing to record, nothing more to pay. Otherwise the record and the send go
+        // out together (no round trip more), both done before the handle is returned.
+        await (ids.Count > 1
+            ? Task.WhenAll(Workflow.RecordAsync(celeriac, broker, CeleriacClient.CurrentRootId() ?? first.Id, lastId, ids, null, default, cancellationToken), broker.EnqueueAsync([first], cancellationToken))
+            : broker.EnqueueAsync([first], cancellationToken)).ConfigureAwait(false);
         return new TaskHandle<TResult>(client, lastId, lastQueue, _formatter, _options);
     }
 }
@@ -544,9 +542,10 @@ public sealed class TaskGroup<T>
             lasts[i] = (lastId, lastQueue);
         }
 
-        // Recorded before the members are sent: once this returns, any process can re-create the handle from the group's id.
-        await Workflow.RecordAsync(celeriac, broker, CeleriacClient.CurrentRootId() ?? groupId, groupId, ids, groupId, FlowCodec.EncodeMembers(lasts), cancellationToken).ConfigureAwait(false);
-        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
+        // Recorded with the send: once this returns, any process can re-create the handle from the group's id.
+        await Task.WhenAll(
+            Workflow.RecordAsync(celeriac, broker, CeleriacClient.CurrentRootId() ?? groupId, groupId, ids, groupId, FlowCodec.EncodeMembers(lasts), cancellationToken),
+            broker.EnqueueAsync(items, cancellationToken)).ConfigureAwait(false);
         return new GroupHandle<T>(groupId, handles);
     }
 }

@@ -230,5 +230,54 @@ public sealed class WorkflowFaultTests(ITestOutputHelper output) : ProcessTestBa
         Assert.Equal(["sum:600:" + expected.ToString(CultureInfo.InvariantCulture)], sums);
     }
 
+    [Fact]
+    public async Task W6_a_1000_member_batch_whose_worker_is_SIGKILLed_repeatedly_runs_OnSuccess_and_OnComplete_exactly_once()
+    {
+        const int Members = 1000, Concurrency = 4, VisibilityMs = 2000;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-batch";
+        await StartWorkerAsync(Workers, output, "stable", RedisFixture.Configuration, prefix, "slow,default", Concurrency, VisibilityMs);
+        WorkerProcess victim = await StartWorkerAsync(Workers, output, "victim-0", RedisFixture.Configuration, prefix, "slow,default", Concurrency, VisibilityMs);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        var clock = Stopwatch.StartNew();
+        TaskBatch batch = Workflow.Batch().OnSuccess(Batches.CalledTask.Then(run, "success")).OnComplete(Batches.CalledTask.Then(run, "complete"));
+        for (int n = 0; n < Members; n++)
+        {
+            batch = n % 2 == 0 ? batch.Add(Flows.SquareTask.Sig(run, n, 40)) : batch.Add(Flows.StepTask.Sig(n, run, n.ToString(CultureInfo.InvariantCulture), 40));
+        }
+
+        BatchHandle handle = await batch.DelayAsync(Client);
+        int kills = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(150))
+        {
+            await Task.Delay(1000);
+            BatchStatus now = await handle.GetStatusAsync();
+            if (now.Pending <= Members * 0.1)
+            {
+                break;
+            }
+
+            await victim.KillAsync();
+            kills++;
+            output.WriteLine($"[{clock.ElapsedMilliseconds} ms] SIGKILL #{kills} (pid {victim.Id}); {now}");
+            victim = await StartWorkerAsync(Workers, output, $"victim-{kills}", RedisFixture.Configuration, prefix, "slow,default", Concurrency, VisibilityMs);
+        }
+
+        BatchStatus done = await handle.WaitAsync(TimeSpan.FromSeconds(120));
+        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Count(e => e.StartsWith("success:", StringComparison.Ordinal) || e.StartsWith("complete:", StringComparison.Ordinal)) >= 2, TimeSpan.FromSeconds(60), "both callbacks to run");
+        await Task.Delay(3000); // a second callback (a repeated join, a sweep) would be sent and run by now
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        output.WriteLine($"OBSERVED: {done} after {clock.ElapsedMilliseconds} ms with {kills} SIGKILLs; callbacks [{string.Join(", ", entries.Where(e => e.Contains(':', StringComparison.Ordinal) && (e.StartsWith("success:", StringComparison.Ordinal) || e.StartsWith("complete:", StringComparison.Ordinal))))}]; {await QueueStateAsync(redis.GetDatabase(), prefix, "slow", "default")}");
+
+        Assert.True(kills >= 3, $"the test meant to kill the victim several times, but killed it {kills} times");
+        Assert.Equal((Members, 0, Members, 0, true), (done.Total, done.Pending, done.Succeeded, done.Failed, done.IsComplete));
+        Assert.Equal(["success:" + handle.Id], entries.Where(e => e.StartsWith("success:", StringComparison.Ordinal)));
+        Assert.Equal(["complete:" + handle.Id], entries.Where(e => e.StartsWith("complete:", StringComparison.Ordinal)));
+        Assert.Equal(Members, entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct().Count());
+        Assert.Equal(0, await redis.GetDatabase().HashLengthAsync($"{prefix}:{{slow}}:flow")); // every follow-up carried out
+    }
+
     private static int DistinctDone(IReadOnlyList<string> entries) => entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct().Count();
 }
