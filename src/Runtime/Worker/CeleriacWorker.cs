@@ -486,7 +486,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         try
         {
-            RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
+            RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId, envelope.Flow.IsEmpty ? default : envelope.Flow.ToArray());
             Task limited = Task.Run(() =>
             {
                 RunningTask.Enter(running);

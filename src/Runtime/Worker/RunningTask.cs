@@ -19,12 +19,13 @@ internal sealed class RunningTask
     private Envelope? _envelope; // the consumer's reused envelope: read only while its run lasts
     private string? _id; // a run of its own: fixed strings, still right after the run was abandoned
     private string? _rootId;
+    private ReadOnlyMemory<byte> _flow; // a run of its own: a copy of its workflow part (empty outside a workflow)
 
     /// <summary>Makes <paramref name="running"/> the running task of the calling flow and of the flows it starts.</summary>
     public static void Enter(RunningTask running) => Current.Value = running;
 
     /// <summary>A running task with fixed ids, for a run that may outlive its consumer's attention (hard time limit).</summary>
-    public static RunningTask Of(string id, string? rootId) => new() { _id = id, _rootId = rootId ?? id };
+    public static RunningTask Of(string id, string? rootId, ReadOnlyMemory<byte> flow) => new() { _id = id, _rootId = rootId ?? id, _flow = flow };
 
     /// <summary>The running task's id and root id, when the calling code runs inside a task.</summary>
     public static bool TryGet(out string? id, out string? rootId)
@@ -54,10 +55,19 @@ internal sealed class RunningTask
     /// <summary>The running task's workflow part (its envelope's <c>flow</c>), when the calling code runs inside a task of a consumer.</summary>
     public static bool TryGetFlow(out ReadOnlyMemory<byte> flow)
     {
-        if (Current.Value is { _id: null } running && Volatile.Read(ref running._envelope) is { } envelope)
+        if (Current.Value is { } running)
         {
-            flow = envelope.Flow;
-            return true;
+            if (running._id is not null)
+            {
+                flow = running._flow;
+                return true;
+            }
+
+            if (Volatile.Read(ref running._envelope) is { } envelope)
+            {
+                flow = envelope.Flow;
+                return true;
+            }
         }
 
         flow = default;

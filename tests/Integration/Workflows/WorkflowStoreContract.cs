@@ -143,6 +143,45 @@ public abstract class WorkflowStoreContract : IAsyncLifetime
         await Store.RemoveFollowUpsAsync("default", ["e:next"], CancellationToken.None);
         Assert.Empty(await Store.ClaimStaleFollowUpsAsync("default", DateTimeOffset.UtcNow.AddMinutes(1), 10, CancellationToken.None));
     }
+
+    [Fact]
+    public async Task A_batch_counts_each_member_once_and_completes_once_with_nothing_pending()
+    {
+        string batch = Broker.NewTaskId();
+        await Store.CreateBatchAsync(batch, ["a", "b"], FlowCodec.EncodeBatchSpec(new BatchSpec(null, Callback("cb"), batch)), Ttl, CancellationToken.None);
+        Assert.True(await Store.AddToBatchAsync(batch, ["c", "a"], Ttl, CancellationToken.None)); // "a" is already a member
+        (BatchStatus? status, _) = await Store.JoinBatchAsync(batch, [("a", true), ("a", true), ("b", false)], Ttl, CancellationToken.None);
+        Assert.Equal((3, 1, 1, 1, false), (status!.Total, status.Pending, status.Succeeded, status.Failed, status.IsComplete));
+
+        // A member that finishes before its adder counted it is counted by its outcome; the adder's count changes nothing.
+        (status, _) = await Store.JoinBatchAsync(batch, [("d", true)], Ttl, CancellationToken.None);
+        Assert.Equal((4, 1, 2, 1, false), (status!.Total, status.Pending, status.Succeeded, status.Failed, status.IsComplete));
+        Assert.True(await Store.AddToBatchAsync(batch, ["d"], Ttl, CancellationToken.None));
+
+        (status, ReadOnlyMemory<byte> spec) = await Store.JoinBatchAsync(batch, [("c", true)], Ttl, CancellationToken.None);
+        Assert.Equal((4, 0, 3, 1, true), (status!.Total, status.Pending, status.Succeeded, status.Failed, status.IsComplete));
+        Assert.Equal("cb", FlowCodec.DecodeBatchSpec(spec).OnComplete!.Id);
+
+        // Complete: a repeat changes nothing, an unknown id is not counted, nothing can be added.
+        (status, _) = await Store.JoinBatchAsync(batch, [("c", true), ("late", true)], Ttl, CancellationToken.None);
+        Assert.Equal((4, 0, 3, 1, true), (status!.Total, status.Pending, status.Succeeded, status.Failed, status.IsComplete));
+        Assert.False(await Store.AddToBatchAsync(batch, ["e"], Ttl, CancellationToken.None));
+        BatchStatus read = (await Store.ReadBatchAsync(batch, CancellationToken.None))!;
+        Assert.Equal((4, 0, 3, 1, true), (read.Total, read.Pending, read.Succeeded, read.Failed, read.IsComplete));
+        Assert.Null(await Store.ReadBatchAsync("no-such-batch", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_group_state_created_only_if_absent_keeps_its_counts()
+    {
+        string group = await NewGroupAsync(2);
+        Assert.Equal(JoinState.Open, (await JoinAsync(group, 0, true, [0x00])).State);
+        var spec = new GroupSpec(2, Callback("other"), default, null, group, null, "final", "default", "cb");
+        await Store.CreateGroupAsync(group, 2, FlowCodec.EncodeSpec(spec), Ttl, onlyIfAbsent: true, CancellationToken.None); // a repeated fan-out
+        JoinReply done = await JoinAsync(group, 1, true, [0x01]);
+        Assert.Equal(JoinState.Done, done.State);
+        Assert.NotEqual("other", FlowCodec.DecodeSpec(done.Spec).Callback.Id);
+    }
 }
 
 /// <summary>The workflow role of the Redis broker.</summary>
