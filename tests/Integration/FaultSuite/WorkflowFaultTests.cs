@@ -279,5 +279,51 @@ public sealed class WorkflowFaultTests(ITestOutputHelper output) : ProcessTestBa
         Assert.Equal(0, await redis.GetDatabase().HashLengthAsync($"{prefix}:{{slow}}:flow")); // every follow-up carried out
     }
 
+    [Fact]
+    public async Task W7_a_chain_into_a_300_member_group_and_a_sum_whose_worker_is_SIGKILLed_repeatedly_sums_once_and_right()
+    {
+        const int Members = 300, Concurrency = 4, VisibilityMs = 2000;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        var ledger = new RedisLedger(redis);
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-step";
+        await StartWorkerAsync(Workers, output, "stable", RedisFixture.Configuration, prefix, "slow,default", Concurrency, VisibilityMs);
+        WorkerProcess victim = await StartWorkerAsync(Workers, output, "victim-0", RedisFixture.Configuration, prefix, "slow,default", Concurrency, VisibilityMs);
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        var clock = Stopwatch.StartNew();
+        // Step(5) = 51; each member sleeps 60 ms (on "slow") and returns 51 * 10 + 1 = 511; the sum runs once.
+        TaskHandle<long> total = await Workflow.Chain(Flows.StepTask.Sig(5, run, "seed", 0))
+            .Then(Workflow.Group(Enumerable.Range(0, Members).Select(n => Flows.StepTask.Then(run, n.ToString(CultureInfo.InvariantCulture), 60))))
+            .Then(Flows.SumTask.Then(run))
+            .DelayAsync(Client);
+
+        int kills = 0;
+        while (clock.Elapsed < TimeSpan.FromSeconds(120))
+        {
+            await Task.Delay(1000);
+            int done = (await ledger.ReadAsync(run)).Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct().Count();
+            if (done >= Members * 0.9)
+            {
+                break;
+            }
+
+            await victim.KillAsync();
+            kills++;
+            output.WriteLine($"[{clock.ElapsedMilliseconds} ms] SIGKILL #{kills} (pid {victim.Id}); distinct steps done so far {done}");
+            victim = await StartWorkerAsync(Workers, output, $"victim-{kills}", RedisFixture.Configuration, prefix, "slow,default", Concurrency, VisibilityMs);
+        }
+
+        long sum = await total.GetAsync(TimeSpan.FromSeconds(120));
+        await Task.Delay(3000); // a second sum (a repeated join or fan-out, a sweep) would be sent and run by now
+        IReadOnlyList<string> entries = await ledger.ReadAsync(run);
+        string[] sums = [.. entries.Where(e => e.StartsWith("sum:", StringComparison.Ordinal))];
+        output.WriteLine($"OBSERVED: chain into {Members} members done in {clock.ElapsedMilliseconds} ms with {kills} SIGKILLs; sum {sum}; sums [{string.Join(", ", sums)}]; {await QueueStateAsync(redis.GetDatabase(), prefix, "slow", "default")}");
+
+        Assert.True(kills >= 2, $"the test meant to kill the victim several times, but killed it {kills} times");
+        Assert.Equal(Members * 511L, sum);
+        Assert.Equal(["sum:" + Members.ToString(CultureInfo.InvariantCulture) + ":" + (Members * 511L).ToString(CultureInfo.InvariantCulture)], sums);
+        Assert.Equal(0, await redis.GetDatabase().HashLengthAsync($"{prefix}:{{slow}}:flow"));
+    }
+
     private static int DistinctDone(IReadOnlyList<string> entries) => entries.Where(e => e.StartsWith("done:", StringComparison.Ordinal)).Distinct().Count();
 }
