@@ -118,6 +118,12 @@ public sealed class TaskHandle<T> : TaskHandle
         _options = options;
     }
 
+    /// <summary>The formatter of the result type (a workflow's handles over arrays of it are built from it).</summary>
+    internal IMessagePackFormatter<T> Formatter => _formatter;
+
+    /// <summary>The options of the generated resolver.</summary>
+    internal MessagePackSerializerOptions Options => _options;
+
     /// <summary>Waits for the task and returns its result.</summary>
     /// <param name="timeout">How long to wait.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>

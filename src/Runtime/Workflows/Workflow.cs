@@ -279,6 +279,25 @@ public static class Workflow
     }
 
     /// <summary>
+    /// Makes handles on results that are arrays of a task's results — a map's, a chunk's, a group step's (a chain that
+    /// ends in a group) — from that task's generated <c>Handle</c>: re-create such a handle from its id with
+    /// <c>Workflow.ResultsOf(Calc.SquareTask.Handle)(client, id, null)</c>, or a chunks' group with
+    /// <c>Workflow.OpenGroupAsync(client, id, Workflow.ResultsOf(Calc.SquareTask.Handle))</c>.
+    /// </summary>
+    /// <typeparam name="T">The task's result.</typeparam>
+    /// <param name="handleOf">A generated <c>{Task}.Handle</c> of a task that returns <typeparamref name="T"/>.</param>
+    /// <returns>A maker of handles whose result is a <typeparamref name="T"/>[].</returns>
+    public static Func<ITaskClient, string, string?, TaskHandle<T[]>> ResultsOf<T>(Func<ITaskClient, string, string?, TaskHandle<T>> handleOf)
+    {
+        ArgumentNullException.ThrowIfNull(handleOf);
+        return (client, id, queue) =>
+        {
+            TaskHandle<T> one = handleOf(client, id, queue);
+            return new TaskHandle<T[]>(client, id, queue, new ResultArrayFormatter<T>(one.Formatter), one.Options);
+        };
+    }
+
+    /// <summary>
     /// Revokes a whole workflow: every task of every workflow sent under <paramref name="id"/> — a root id (a running
     /// task's <see cref="TaskContext.RootId"/>, a group's id) or a workflow's handle id (a chain's or chord's last task) —
     /// that has not run yet ends <see cref="TaskState.Revoked"/> when it arrives (members, later chain steps, a chord's

@@ -377,6 +377,7 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal(new long[] { 22, 23, 24 }, await values.GetAsync(Timeout)); // 2 * 10 + 1 = 21, plus each
         ITaskClient second = await SecondClientAsync();
         Assert.Equal(TaskState.Success, (await second.GetResultAsync(values.Id, values.Queue, default)).State);
+        Assert.Equal(new long[] { 22, 23, 24 }, await Workflow.ResultsOf(Flows.PlusTask.Handle)(second, values.Id, null).GetAsync(Timeout));
     }
 
     [Fact]
@@ -484,6 +485,12 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         Assert.Equal([10, 10, 5], parts.Select(p => p.Length));
         Assert.Equal(Enumerable.Range(0, 25).Select(n => (long)n * n), await handle.JoinAsync(Timeout));
         Assert.Equal(25, (await Ledger.ReadAsync(run)).Count(e => e.StartsWith("done:", StringComparison.Ordinal)));
+
+        // Re-created from its id by another client: the chunks' group, and one chunk's handle.
+        ITaskClient second = await SecondClientAsync();
+        GroupHandle<long[]> opened = await Workflow.OpenGroupAsync(second, handle.Id, Workflow.ResultsOf(Flows.SquareTask.Handle));
+        Assert.Equal(Enumerable.Range(0, 25).Select(n => (long)n * n), await opened.JoinAsync(Timeout));
+        Assert.Equal(Enumerable.Range(20, 5).Select(n => (long)n * n), await Workflow.ResultsOf(Flows.SquareTask.Handle)(second, handle.Members[2].Id, null).GetAsync(Timeout));
     }
 
     [Fact]
