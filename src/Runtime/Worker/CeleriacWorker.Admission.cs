@@ -146,18 +146,24 @@ internal sealed partial class CeleriacWorker
         return envelope;
     }
 
-    private async Task AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
+    /// <summary>
+    /// Waits for one run permit, or for all of them (<paramref name="permits"/> 0: a suspect runs alone); returns how many
+    /// were taken. All of them means every permit in circulation now (a shrink in progress still leaves some), counted
+    /// under the exclusive gate, which a shrink also takes to withhold a permit, so the count cannot fall meanwhile.
+    /// </summary>
+    private async Task<int> AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
     {
         if (permits == 1)
         {
             await _runPermits.WaitAsync().ConfigureAwait(false);
-            return;
+            return 1;
         }
 
         Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
         await _exclusiveGate.WaitAsync().ConfigureAwait(false);
         try
         {
+            permits = CirculatingPermits();
             for (int i = 0; i < permits; i++)
             {
                 await _runPermits.WaitAsync().ConfigureAwait(false);
@@ -167,6 +173,8 @@ internal sealed partial class CeleriacWorker
         {
             _exclusiveGate.Release();
         }
+
+        return permits;
     }
 
     /// <summary>The name (quoted, bounded) and reply channel of a message that is not decoded: headers and arguments are skipped.</summary>
