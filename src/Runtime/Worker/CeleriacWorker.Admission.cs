@@ -146,10 +146,13 @@ internal sealed partial class CeleriacWorker
         return envelope;
     }
 
+    /// <summary>How often a suspect waiting for every permit counts them again (a shrink may lower the count meanwhile).</summary>
+    private static readonly TimeSpan SuspectRecount = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// Waits for one run permit, or for all of them (<paramref name="permits"/> 0: a suspect runs alone); returns how many
-    /// were taken. All of them means every permit in circulation now (a shrink in progress still leaves some), counted
-    /// under the exclusive gate, which a shrink also takes to withhold a permit, so the count cannot fall meanwhile.
+    /// were taken. All of them means every permit in circulation, which a shrink in progress lowers as runs end (it keeps
+    /// the permits they give back), so the count is read again while waiting.
     /// </summary>
     private async Task<int> AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
     {
@@ -163,10 +166,13 @@ internal sealed partial class CeleriacWorker
         await _exclusiveGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            permits = CirculatingPermits();
-            for (int i = 0; i < permits; i++)
+            permits = 0;
+            while (permits < CirculatingPermits())
             {
-                await _runPermits.WaitAsync().ConfigureAwait(false);
+                if (await _runPermits.WaitAsync(SuspectRecount).ConfigureAwait(false))
+                {
+                    permits++;
+                }
             }
         }
         finally

@@ -25,12 +25,14 @@ internal sealed partial class CeleriacWorker : IControlledWorker
     private int _prefetch; // how many the worker holds at most now
     private int _concurrency; // how many run at once now
 
-    // A shrink takes run permits (and as many prefetch slots) out of circulation as running tasks end, never
-    // interrupting one: _owed are still to be taken, _withheld were taken. A grow cancels what is owed first, then
-    // returns what was withheld, then adds new permits and consumers.
-    private int _owed;
-    private int _withheld;
-    private bool _withholding;
+    // A shrink takes run permits and prefetch slots out of circulation without interrupting a running task: what is free
+    // at once, the rest as running tasks end (their consumer pays the debt instead of releasing: PayPermitDebt,
+    // PaySlotDebt), so no new task starts until fewer than the new concurrency run. A grow cancels debts first, then
+    // returns what was withheld, then adds permits, slots and consumers. Guarded by _resizeGate.
+    private int _owedPermits;
+    private int _withheldPermits;
+    private int _owedSlots;
+    private int _withheldSlots;
 
     /// <inheritdoc />
     public IReadOnlyList<string> Queues => Volatile.Read(ref _queues);
@@ -180,15 +182,16 @@ internal sealed partial class CeleriacWorker : IControlledWorker
 
             if (change > 0)
             {
-                int cancelled = Math.Min(change, _owed); // still in circulation: nothing to give back
-                _owed -= cancelled;
-                int returned = Math.Min(change - cancelled, _withheld);
-                _withheld -= returned;
-                int given = change - cancelled;
-                if (given > 0)
+                int permits = Give(change, ref _owedPermits, ref _withheldPermits);
+                if (permits > 0)
                 {
-                    _runPermits.Release(given);
-                    _slots.Release(given);
+                    _runPermits.Release(permits);
+                }
+
+                int slots = Give(change, ref _owedSlots, ref _withheldSlots);
+                if (slots > 0)
+                {
+                    _slots.Release(slots);
                 }
 
                 while (_consumers.Count < target)
@@ -198,11 +201,18 @@ internal sealed partial class CeleriacWorker : IControlledWorker
             }
             else
             {
-                _owed += -change;
-                if (!_withholding)
+                _owedPermits += -change;
+                _owedSlots += -change;
+                while (_owedPermits > 0 && _runPermits.Wait(0))
                 {
-                    _withholding = true;
-                    _ = Task.Run(WithholdAsync, CancellationToken.None);
+                    _owedPermits--;
+                    _withheldPermits++;
+                }
+
+                while (_owedSlots > 0 && _slots.Wait(0))
+                {
+                    _owedSlots--;
+                    _withheldSlots++;
                 }
             }
 
@@ -239,57 +249,49 @@ internal sealed partial class CeleriacWorker : IControlledWorker
         }
     }
 
-    /// <summary>The run permits in circulation now: the concurrency plus what a shrink in progress has yet to withhold.</summary>
+    /// <summary>The run permits in circulation now: the concurrency plus what a shrink has yet to take back.</summary>
     private int CirculatingPermits()
     {
         lock (_resizeGate)
         {
-            return _concurrency + _owed;
+            return _concurrency + _owedPermits;
         }
     }
 
-    /// <summary>
-    /// Takes the permits a shrink owes out of circulation, one as each running task ends: a prefetch slot first (freed
-    /// when a held task is done), then a run permit under the exclusive gate (so a suspect counting every permit is not
-    /// raced). A grow meanwhile cancels what is owed; what was taken by then goes back.
-    /// </summary>
-    private async Task WithholdAsync()
+    /// <summary>A grow of <paramref name="change"/>: cancels what is owed, returns what was withheld; how many to release.</summary>
+    private static int Give(int change, ref int owed, ref int withheld)
     {
-        while (true)
+        int cancelled = Math.Min(change, owed); // never taken: still in circulation
+        owed -= cancelled;
+        withheld -= Math.Min(change - cancelled, withheld);
+        return change - cancelled;
+    }
+
+    /// <summary>A run ended while a shrink is owed permits: keeps what is owed; returns how many of <paramref name="permits"/> to release.</summary>
+    private int PayPermitDebt(int permits)
+    {
+        lock (_resizeGate)
         {
-            lock (_resizeGate)
+            int paid = Math.Min(permits, _owedPermits);
+            _owedPermits -= paid;
+            _withheldPermits += paid;
+            return permits - paid;
+        }
+    }
+
+    /// <summary>A held delivery is done while a shrink is owed slots: keeps the slot (<see langword="true"/>) or lets it be released.</summary>
+    private bool PaySlotDebt()
+    {
+        lock (_resizeGate)
+        {
+            if (_owedSlots == 0)
             {
-                if (_owed == 0 || _stopping)
-                {
-                    _withholding = false;
-                    return;
-                }
+                return false;
             }
 
-            await _slots.WaitAsync().ConfigureAwait(false);
-            await _exclusiveGate.WaitAsync().ConfigureAwait(false);
-            try
-            {
-                await _runPermits.WaitAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _exclusiveGate.Release();
-            }
-
-            lock (_resizeGate)
-            {
-                if (_owed > 0)
-                {
-                    _owed--;
-                    _withheld++;
-                }
-                else
-                {
-                    _runPermits.Release();
-                    _slots.Release();
-                }
-            }
+            _owedSlots--;
+            _withheldSlots++;
+            return true;
         }
     }
 

@@ -395,7 +395,16 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }
                 finally
                 {
-                    _runPermits.Release(permits);
+                    // A shrink in progress keeps the permits it is owed (CeleriacWorker.Control.cs); else released.
+                    if (Volatile.Read(ref _owedPermits) != 0)
+                    {
+                        permits = PayPermitDebt(permits);
+                    }
+
+                    if (permits > 0)
+                    {
+                        _runPermits.Release(permits);
+                    }
                 }
             }
             catch (Exception ex)
@@ -414,7 +423,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
                 _held.Remove(delivery);
                 _deliveries.Return(delivery); // nothing refers to it now: the next fetch reuses it
-                _slots.Release();
+                if (Volatile.Read(ref _owedSlots) == 0 || !PaySlotDebt())
+                {
+                    _slots.Release();
+                }
             }
         }
     }
