@@ -47,6 +47,9 @@ internal interface IControlledWorker
 /// </summary>
 internal sealed class WorkerControl
 {
+    /// <summary>How long a stopping worker tries to remove its entry before it leaves it to expire.</summary>
+    private static readonly TimeSpan RemoveBound = TimeSpan.FromSeconds(2);
+
     private readonly IWorkerControl _broker;
     private readonly IControlledWorker _worker;
     private readonly TimeSpan _interval;
@@ -134,7 +137,8 @@ internal sealed class WorkerControl
     {
         try
         {
-            await _broker.RemoveWorkerAsync(_worker.Name, CancellationToken.None).ConfigureAwait(false);
+            // Bounded: with Redis unreachable the stop should not wait out the client's timeout for this.
+            await _broker.RemoveWorkerAsync(_worker.Name, CancellationToken.None).WaitAsync(RemoveBound, _time).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
