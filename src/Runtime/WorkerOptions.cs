@@ -58,6 +58,15 @@ public sealed class WorkerOptions
     public bool TrackStarted { get; set; }
 
     /// <summary>
+    /// Open a logging scope for every run, so that every line logged during it — the worker's and the task's own,
+    /// through any <c>ILogger</c> of the host — carries <c>TaskId</c> and <c>TaskName</c> as structured values. Default
+    /// <see langword="false"/>: a scope costs every run about 150–350 bytes and two <c>AsyncLocal</c> changes, whether or
+    /// not the run logs, so it is the user's choice (the figures are in docs/observability.md).
+    /// With it on, the logging category <c>Celeriac.Tasks</c> set to <c>None</c> still turns the scopes off.
+    /// </summary>
+    public bool TaskLogScopes { get; set; }
+
+    /// <summary>
     /// The redelivery cap: a message whose runs were started this many times without an outcome (its workers died
     /// running it: a poison message) is dead-lettered with reason <c>redelivery-limit</c> instead of run again. Runs are
     /// counted in the broker; prefetched-but-not-started deliveries and runs interrupted by a graceful shutdown do not

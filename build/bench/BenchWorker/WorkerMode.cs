@@ -25,10 +25,7 @@ internal static class WorkerMode
 
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
-        if (Environment.GetEnvironmentVariable("CELERIAC_BENCH_TASK_SCOPES") == "off")
-        {
-            builder.Logging.AddFilter("Celeriac.Tasks", LogLevel.None); // no run log scope: its cost apart (docs/observability.md)
-        }
+        bool taskScopes = Environment.GetEnvironmentVariable("CELERIAC_BENCH_TASK_SCOPES") == "on"; // run log scopes: their cost (docs/observability.md)
         ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(redis + ",name=bench-task");
         builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
         builder.Services.AddSingleton<BenchRedis>();
@@ -44,6 +41,9 @@ internal static class WorkerMode
                 w.Concurrency = concurrency;
                 w.Prefetch = prefetch;
                 w.TrackStarted = trackStarted;
+#if !CELERIAC_BENCH_DRIVE_ONLY // an older runtime (run.sh's ref option) may not have the option
+                w.TaskLogScopes = taskScopes;
+#endif
             });
 
         using IHost host = builder.Build();

@@ -40,7 +40,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
-    private readonly ILogger _taskLogger;
+    /// <summary>The logger of the run scopes (<see cref="WorkerOptions.TaskLogScopes"/>), or <see langword="null"/> when they are off.</summary>
+    private readonly ILogger? _taskLogger;
     private readonly WorkerStatus _status;
     private volatile bool _stopping;
 
@@ -76,7 +77,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _outcomes = new OutcomeObserver(logger, listeners, time);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
         _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
-        _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
+        _taskLogger = _worker.TaskLogScopes ? loggers.CreateLogger(TaskLogScope.Category) : null;
         _status = status;
     }
 
@@ -246,8 +247,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     continue;
                 }
 
-                // Every log line of the run (the worker's and the task's own) carries the task's id and name.
-                logScope = _taskLogger.IsEnabled(LogLevel.Critical) ? TaskLogScope.Begin(_taskLogger, envelope) : null;
+                // With run scopes on, every log line of the run (the worker's and the task's own) carries the task's id and name.
+                if (_taskLogger is not null && _taskLogger.IsEnabled(LogLevel.Critical))
+                {
+                    logScope = TaskLogScope.Begin(_taskLogger, envelope);
+                }
 
                 // A suspect (started before without an outcome: its worker probably died running it) runs alone, so
                 // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects
