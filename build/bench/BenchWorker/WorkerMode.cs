@@ -19,6 +19,7 @@ internal static class WorkerMode
         string redis = args.Required("redis");
         string prefix = args.Required("prefix");
         string[] queues = args.Required("queues").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        bool defaults = args.Get("defaults", "false") == "true"; // every worker option at its default: what a new user runs
         int concurrency = args.Int("concurrency", 64);
         int prefetch = args.Int("prefetch", concurrency * 2);
         bool trackStarted = args.Get("track-started", "true") != "false";
@@ -38,9 +39,13 @@ internal static class WorkerMode
             .AddWorker(w =>
             {
                 w.Queues = [.. queues];
-                w.Concurrency = concurrency;
-                w.Prefetch = prefetch;
-                w.TrackStarted = trackStarted;
+                if (!defaults)
+                {
+                    w.Concurrency = concurrency;
+                    w.Prefetch = prefetch;
+                    w.TrackStarted = trackStarted;
+                }
+
 #if !CELERIAC_BENCH_DRIVE_ONLY // an older runtime (run.sh's ref option) may not have the option
                 w.TaskLogScopes = taskScopes;
 #endif
