@@ -44,6 +44,20 @@ public sealed class WorkerOptions
     /// </summary>
     public int Prefetch { get; set; }
 
+    /// <summary>The default of <see cref="MaxMemoryInFlight"/>: 64 MiB.</summary>
+    public const long DefaultMaxMemoryInFlight = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// The memory budget of the messages the worker holds, running or waiting to run, in bytes: a fetched message counts
+    /// three times its length (its bytes, and the strings its envelope decodes into), and a run 64 bytes per argument
+    /// element once they are counted, before they are decoded. The worker fetches no more than the budget has room for
+    /// and a run whose elements do not fit waits, so that what a worker holds does not grow with <see cref="Concurrency"/>
+    /// (docs/reliability.md, "The memory bound"). At least one message is always taken, whatever its size: a message
+    /// larger than the budget runs, alone. Small messages never reach it: a thousand held messages of 1 KiB with 100
+    /// elements each take about 9 MiB. Default 64 MiB; 0 means no budget.
+    /// </summary>
+    public long MaxMemoryInFlight { get; set; } = DefaultMaxMemoryInFlight;
+
     /// <summary>How long running tasks may finish after shutdown starts before they are cancelled and handed back. Default 30 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
 
@@ -128,6 +142,11 @@ public sealed class WorkerOptions
         if (CpuThreads < 1)
         {
             return $"Celeriac:Worker:CpuThreads must be at least 1 (it is {CpuThreads}).";
+        }
+
+        if (MaxMemoryInFlight < 0)
+        {
+            return $"Celeriac:Worker:MaxMemoryInFlight must be 0 (no budget) or positive (it is {MaxMemoryInFlight}).";
         }
 
         if (Prefetch != 0 && Prefetch < Concurrency)

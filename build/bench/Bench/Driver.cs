@@ -236,16 +236,20 @@ internal static class Driver
         await db.KeyDeleteAsync(BenchRedis.DoneKey);
         await client.SendManyAsync(W1Tasks.NoopTask.Definition, argsList, null, CancellationToken.None);
         RedisSnapshot before = await RedisSnapshot.TakeAsync(db);
-        await using WorkerProcess worker = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, $"{W1Tasks.QueueName},{W2Tasks.QueueName}", 0, 0, false, db, cfg.WorkerLog);
-        await worker.WaitReadyAsync();
-        double cpuAtReady = worker.ProcCpuMs();
-        await worker.WaitCompletedAsync(cfg.N, TimeSpan.FromSeconds(120));
-        await WaitSettledAsync(db, prefix, W1Tasks.QueueName);
-        double cpuEnd = worker.ProcCpuMs();
-        RedisSnapshot after = await RedisSnapshot.TakeAsync(db);
-        JsonObject defaults = Phase(cfg.N, double.NaN, before, after);
-        defaults["worker_cpu_us_per_task"] = (cpuEnd - cpuAtReady) * 1000 / cfg.N;
-        AddWindow(defaults, worker.Samples, cfg.N);
+        JsonObject defaults;
+        await using (WorkerProcess worker = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W1Tasks.QueueName, 0, 0, false, db, cfg.WorkerLog))
+        {
+            await worker.WaitReadyAsync();
+            double cpuAtReady = worker.ProcCpuMs();
+            await worker.WaitCompletedAsync(cfg.N, TimeSpan.FromSeconds(120));
+            await WaitSettledAsync(db, prefix, W1Tasks.QueueName);
+            double cpuEnd = worker.ProcCpuMs();
+            RedisSnapshot after = await RedisSnapshot.TakeAsync(db);
+            defaults = Phase(cfg.N, double.NaN, before, after);
+            defaults["worker_cpu_us_per_task"] = (cpuEnd - cpuAtReady) * 1000 / cfg.N;
+            AddWindow(defaults, worker.Samples, cfg.N);
+        }
+
         RedisValue[] done = await db.ListRangeAsync(BenchRedis.DoneKey);
         long first = long.MaxValue, last = long.MinValue;
         foreach (RedisValue v in done)
@@ -257,6 +261,9 @@ internal static class Driver
         defaults["completions"] = done.Length;
         defaults["per_second"] = done.Length > 1 ? (done.Length - 1) / ((last - first) / 1e6) : double.NaN;
 
+        // Round trips on a fresh defaults worker of W2's queue alone, as the tuned W2 runs.
+        await using WorkerProcess rt = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W2Tasks.QueueName, 0, 0, false, db, cfg.WorkerLog);
+        await rt.WaitReadyAsync();
         for (int i = 0; i < cfg.Warmup; i++)
         {
             _ = await (await W2Tasks.AddTask.DelayAsync(client, 1, i)).GetAsync(TimeSpan.FromSeconds(10));

@@ -26,7 +26,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly TimeProvider _time;
     private readonly string _name;
     private readonly HeldSet _held;
-    private readonly DeliveryPool _deliveries = new();
+    private readonly DeliveryPool _deliveries;
+
+    /// <summary>The memory budget of the messages held (<see cref="WorkerOptions.MaxMemoryInFlight"/>), or <see langword="null"/> when unlimited.</summary>
+    private readonly MemoryBudget? _budget;
     private readonly Dispatch _dispatch;
     private readonly SemaphoreSlim _slots;
     private readonly QueueSelector _queueSelector;
@@ -68,6 +71,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
         _held = new HeldSet(_worker.EffectivePrefetch);
+        _budget = _worker.MaxMemoryInFlight > 0 ? new MemoryBudget(_worker.MaxMemoryInFlight) : null;
+        _deliveries = new DeliveryPool { Budget = _budget };
         _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
@@ -232,11 +237,24 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }
 
                 Envelope envelope = consumer.Envelope;
-                Admission admission = Admit(delivery, envelope, out TaskRegistration? registration, out EnvelopeException? undecodable);
+                Admission admission = Admit(delivery, envelope, out TaskRegistration? registration, out EnvelopeException? undecodable, out long elements);
                 if (admission != Admission.Run)
                 {
                     await RefuseAsync(delivery, envelope, admission, undecodable).ConfigureAwait(false);
                     continue;
+                }
+
+                // What the arguments decode into is charged before they are decoded: a run waits while it does not fit.
+                if (_budget is not null)
+                {
+                    long elementBytes = elements * MemoryBudget.ElementCost;
+                    if (!_budget.TryChargeElements(elementBytes))
+                    {
+                        await _budget.ChargeElementsAsync(elementBytes, CancellationToken.None).ConfigureAwait(false);
+                    }
+
+                    delivery.Charged += elementBytes;
+                    delivery.ElementsCharged = true;
                 }
 
                 // A rate-limited task waits for its turn before it takes a run permit; a stop ends the wait and hands it back.
