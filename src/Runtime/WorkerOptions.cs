@@ -25,8 +25,17 @@ public sealed class WorkerOptions
     /// <summary>Relative weights of the queues under <see cref="Celeriac.QueueOrder.Weighted"/> (1 to 1000; a queue not listed weighs 1).</summary>
     public Dictionary<string, int> QueueWeights { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>How many tasks run at once. Default: the number of processors. At least 1.</summary>
-    public int Concurrency { get; set; } = Environment.ProcessorCount;
+    /// <summary>The default of <see cref="Concurrency"/>: 256.</summary>
+    public const int DefaultConcurrency = 256;
+
+    /// <summary>
+    /// How many tasks run at once. Default 256 (<see cref="DefaultConcurrency"/>), whatever the processor count: tasks are
+    /// asynchronous and mostly wait on I/O, so many in flight keep a worker busy; those that compute are bounded apart by
+    /// <see cref="CpuThreads"/> (<see cref="TaskExecution.Cpu"/>), and what the held messages take by
+    /// <see cref="MaxMemoryInFlight"/>. Set it lower for tasks that each hold a scarce resource (a database connection
+    /// from a small pool), or 1 to run one task at a time. At least 1.
+    /// </summary>
+    public int Concurrency { get; set; } = DefaultConcurrency;
 
     /// <summary>
     /// How many dedicated threads run the tasks marked <see cref="TaskExecution.Cpu"/>: at most this many of them compute
