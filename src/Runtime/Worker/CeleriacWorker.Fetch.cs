@@ -9,13 +9,30 @@ internal sealed partial class CeleriacWorker
 
     private async Task FetchLoopAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<Delivery>(_worker.EffectivePrefetch);
+        var batch = new List<Delivery>(_prefetch);
         var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name, Pool: _deliveries);
         int backoffMs = 0;
-        bool single = _worker.EffectiveQueues.Count == 1;
+        QueueSelector? selector = null;
+        bool single = false;
         bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
         while (!stoppingToken.IsCancellationRequested)
         {
+            // The memory budget: no fetch while the messages held take it all (they are given back as their runs end).
+            // With nothing held there is always room: a charge that was never given back cannot stop the worker.
+            if (_budget is not null && _budget.FetchAllowance() == 0 && _held.Count > 0)
+            {
+                try
+                {
+                    await _budget.WaitForRoomAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
             try
             {
                 await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
@@ -25,8 +42,9 @@ internal sealed partial class CeleriacWorker
                 break;
             }
 
+            int prefetch = Volatile.Read(ref _prefetch);
             int free = 1;
-            while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+            while (free < prefetch && _slots.Wait(0))
             {
                 free++;
             }
@@ -34,7 +52,7 @@ internal sealed partial class CeleriacWorker
             // Low-water refill: while consumers still have fetched work waiting, gather freed slots up to half the
             // prefetch so that one fetch call leases many tasks (outcomes are group-committed, so slots free in bursts
             // that the consumers release one by one). An idle worker (nothing waiting) fetches at once.
-            int lowWater = Math.Max(1, _worker.EffectivePrefetch / 2);
+            int lowWater = Math.Max(1, prefetch / 2);
             try
             {
                 while (free < lowWater && _dispatch.ReadyCount > 0 && !stoppingToken.IsCancellationRequested)
@@ -42,7 +60,7 @@ internal sealed partial class CeleriacWorker
                     if (await _slots.WaitAsync(RefillPoll, stoppingToken).ConfigureAwait(false))
                     {
                         free++;
-                        while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+                        while (free < prefetch && _slots.Wait(0))
                         {
                             free++;
                         }
@@ -58,10 +76,19 @@ internal sealed partial class CeleriacWorker
             // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
             // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
             int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
+            long maxBytes = _budget is null ? 0 : Math.Max(_budget.FetchAllowance(), 1); // 1: at least one message, whatever its size
             batch.Clear();
+            if (!ReferenceEquals(selector, _queueSelector))
+            {
+                // The queues changed (a control command): the last fetch's emptiness says nothing about the new set.
+                selector = _queueSelector;
+                single = selector.Count == 1;
+                drained = false;
+            }
+
             try
             {
-                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
+                await _broker!.FetchAsync(request with { Queues = selector.Next(), MaxCount = free, StartCount = startNow, Drained = drained, MaxBytes = maxBytes }, batch, stoppingToken).ConfigureAwait(false);
                 drained = single && batch.Count < free;
                 backoffMs = 0;
                 _status.BrokerReached(); // the first one makes the worker ready
@@ -96,6 +123,7 @@ internal sealed partial class CeleriacWorker
                 // failed is held below and handed back by the graceful stop.
             }
 
+            _fetched += batch.Count; // one writer (this loop); read by the registry heartbeat
             if (free > batch.Count)
             {
                 _slots.Release(free - batch.Count);
@@ -103,6 +131,12 @@ internal sealed partial class CeleriacWorker
 
             foreach (Delivery delivery in batch)
             {
+                if (_budget is not null)
+                {
+                    delivery.Charged = MemoryBudget.FetchCharge(delivery.Envelope.Length);
+                    _budget.Charge(delivery.Charged);
+                }
+
                 _held.Add(delivery);
                 _dispatch.Post(delivery);
             }
