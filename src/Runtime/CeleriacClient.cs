@@ -19,15 +19,17 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     private readonly bool _ownsBroker;
     private readonly TaskCatalog _catalog;
     private readonly Client.EnvelopeFactory _envelopes;
+    private readonly Middleware.MiddlewarePipeline _middleware;
 
-    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null)
+    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null)
     {
+        _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
         _brokers = brokers;
         _options = options;
         _time = time;
         _ownsBroker = ownsBroker;
         _catalog = catalog ?? TaskCatalog.Global;
-        _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
+        _envelopes = new Client.EnvelopeFactory(options, _catalog, time, _middleware);
         Schedules = new ScheduleClient(brokers.GetAsync, _envelopes, time);
     }
 
@@ -64,19 +66,30 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         string queue = options?.Queue ?? task.Queue;
         using Activity? activity = Telemetry.StartSend(queue, task.Name, 1); // null unless a listener samples it
         bool attempted = false;
+        SendingTask? sending = null;
         try
         {
             (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
-            EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel, traceParent, traceState);
+            EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel, traceParent, traceState, out sending);
             Telemetry.TagMessage(activity, item.Id, item.Envelope.Length);
             attempted = true;
             await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
             Telemetry.SendSucceeded(queue, task.Name, 1);
+            if (sending is not null)
+            {
+                _middleware.Sent(sending, null);
+            }
+
             return item.Id;
         }
         catch (Exception ex)
         {
             Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, 1);
+            if (sending is not null && attempted)
+            {
+                _middleware.Sent(sending, ex);
+            }
+
             throw;
         }
     }
@@ -103,6 +116,7 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         string queue = options?.Queue ?? task.Queue;
         using Activity? activity = Telemetry.StartSend(queue, task.Name, argsList.Count); // one span for the batch
         bool attempted = false;
+        SendingTask?[]? sent = _middleware.Any ? new SendingTask?[argsList.Count] : null;
         try
         {
             (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
@@ -110,19 +124,45 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
             var ids = new string[items.Length];
             for (int i = 0; i < items.Length; i++)
             {
-                items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel, traceParent, traceState);
+                items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel, traceParent, traceState, out SendingTask? sending);
                 ids[i] = items[i].Id;
+                if (sent is not null)
+                {
+                    sent[i] = sending;
+                }
             }
 
             attempted = true;
             await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
             Telemetry.SendSucceeded(queue, task.Name, items.Length);
+            SentAll(sent, null);
             return ids;
         }
         catch (Exception ex)
         {
             Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, argsList.Count);
+            if (attempted)
+            {
+                SentAll(sent, ex);
+            }
+
             throw;
+        }
+    }
+
+    private void SentAll(SendingTask?[]? sent, Exception? error)
+    {
+        if (sent is null)
+        {
+            return;
+        }
+
+        foreach (SendingTask? sending in sent)
+        {
+            if (sending is not null)
+            {
+                _middleware.Sent(sending, error);
+            }
         }
     }
 

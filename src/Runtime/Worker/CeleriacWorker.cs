@@ -37,6 +37,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly GroupCommit<CompleteItem> _completes;
     private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
     private readonly OutcomeObserver _outcomes;
+    private readonly Middleware.MiddlewarePipeline _middleware;
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
@@ -55,7 +56,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, Middleware.MiddlewarePipeline? middleware = null)
     {
         _brokers = brokers;
         _options = options.Value;
@@ -73,9 +74,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
-        _outcomes = new OutcomeObserver(logger, listeners, time);
+        _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
-        _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
+        _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name);
         _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
         _status = status;
     }
@@ -176,8 +177,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
             consumers[i] = Task.Run(() => ConsumeLoopAsync(consumer), CancellationToken.None);
         }
 
+        if (_middleware.Any)
+        {
+            _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
+
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
         _status.Stopping();
+        if (_middleware.Any)
+        {
+            _middleware.WorkerStopping(_name);
+        }
+
         await StopGracefullyAsync(consumers).ConfigureAwait(false);
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
@@ -298,7 +309,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     TaskContext context;
                     try
                     {
-                        context = (registration.Needs & TaskNeeds.Context) != 0
+                        context = (registration.Needs & TaskNeeds.Context) != 0 || _middleware.Any // a hook sees the run's id and headers
                             ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
                             : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
                     }
@@ -315,6 +326,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
                         await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
                         continue;
+                    }
+
+                    if (_middleware.Any)
+                    {
+                        _middleware.Running(context);
                     }
 
                     try
@@ -345,6 +361,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
                         }
+                    }
+
+                    if (_middleware.Any)
+                    {
+                        _middleware.Ran(context, failure);
                     }
 
                     if (failure is not null)
@@ -392,6 +413,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
             }
         }
     }
+
+    /// <summary>The worker became ready (connected, consuming): the lifecycle hooks hear it.</summary>
+    private void OnReady() => _middleware.WorkerReady(_name);
 
     /// <summary>Waits for a rate-limited task's turn in this worker (<see cref="RateGate"/>); <see langword="false"/> when a stop began meanwhile.</summary>
     private async ValueTask<bool> WaitForRateAsync(string task, TimeSpan interval)
@@ -482,6 +506,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
             return;
         }
 
+        if (_middleware.Any)
+        {
+            _middleware.Running(context);
+        }
+
         try
         {
             RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
@@ -500,12 +529,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 try
                 {
                     await limited.ConfigureAwait(false);
+                    if (_middleware.Any)
+                    {
+                        _middleware.Ran(context, null);
+                    }
+
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
                     _outcomes.Succeeded(delivery, envelope, started);
                 }
                 catch (Exception ex)
                 {
                     failure = ex;
+                    if (_middleware.Any)
+                    {
+                        _middleware.Ran(context, ex);
+                    }
                 }
             }
             else
