@@ -20,10 +20,15 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     private readonly TaskCatalog _catalog;
     private readonly Client.EnvelopeFactory _envelopes;
     private readonly Middleware.MiddlewarePipeline _middleware;
+    private readonly Control.EventPublisher _events;
+    private readonly bool _ownsEvents;
 
-    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null)
+    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
     {
         _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
+        _ownsEvents = events is null;
+        _events = events ?? new Control.EventPublisher(brokers, options, time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Events = new TaskEventClient(brokers.GetAsync, _events, time);
         _brokers = brokers;
         _options = options;
         _time = time;
@@ -32,6 +37,9 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         _envelopes = new Client.EnvelopeFactory(options, _catalog, time, _middleware);
         Schedules = new ScheduleClient(brokers.GetAsync, _envelopes, time);
     }
+
+    /// <summary>The task event stream: follow it, read its newest events, switch events on or off at run time (docs/observability.md).</summary>
+    public TaskEventClient Events { get; }
 
     /// <summary>The schedules stored in the broker (added at run time) and every schedule's state: list, pause, resume, trigger now (docs/scheduling.md).</summary>
     public ScheduleClient Schedules { get; }
@@ -75,6 +83,12 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
             attempted = true;
             await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
             Telemetry.SendSucceeded(queue, task.Name, 1);
+            _events.EnsureStarted();
+            if (_events.Enabled)
+            {
+                _events.Sent(item, task.Name);
+            }
+
             if (sending is not null)
             {
                 _middleware.Sent(sending, null);
@@ -135,6 +149,15 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
             attempted = true;
             await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
             Telemetry.SendSucceeded(queue, task.Name, items.Length);
+            _events.EnsureStarted();
+            if (_events.Enabled)
+            {
+                foreach (EnqueueItem item in items)
+                {
+                    _events.Sent(item, task.Name);
+                }
+            }
+
             SentAll(sent, null);
             return ids;
         }
@@ -288,5 +311,16 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsEvents)
+        {
+            await _events.DisposeAsync().ConfigureAwait(false); // what waits is written before the broker goes
+        }
+
+        if (_ownsBroker)
+        {
+            await _brokers.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //   [--schedule name,every-ms,queue,task[,MissedTicks] (adds a periodic schedule to the catalog; the scheduler is on by default)] [--scheduler off]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
+//   [--events true (WorkerOptions.Events)] [--event-heartbeat-ms N (WorkerOptions.EventHeartbeat)]
 using System.Diagnostics;
 using Celeriac;
 using Celeriac.Diagnostics;
@@ -45,6 +46,8 @@ if (options.TryGetValue("schedule", out string? schedule))
 }
 
 bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");
+bool events = options.TryGetValue("events", out string? ev) && ev == "true";
+TimeSpan eventHeartbeat = options.TryGetValue("event-heartbeat-ms", out string? eh) ? TimeSpan.FromMilliseconds(int.Parse(eh, System.Globalization.CultureInfo.InvariantCulture)) : WorkerOptions.DefaultEventHeartbeat;
 if (options.TryGetValue("trace", out string? trace) && trace == "true")
 {
     ActivitySource.AddActivityListener(new ActivityListener
@@ -82,6 +85,8 @@ builder.Services
         w.Prefetch = prefetch;
         w.TrackStarted = true; // the kill tests observe STARTED before they kill
         w.Scheduler = scheduler;
+        w.Events = events;
+        w.EventHeartbeat = eventHeartbeat;
     });
 
 using IHost host = builder.Build();

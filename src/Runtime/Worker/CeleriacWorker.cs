@@ -38,6 +38,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
     private readonly OutcomeObserver _outcomes;
     private readonly Middleware.MiddlewarePipeline _middleware;
+    private readonly Control.EventPublisher _events;
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
@@ -56,7 +57,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, Middleware.MiddlewarePipeline? middleware = null)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
     {
         _brokers = brokers;
         _options = options.Value;
@@ -75,8 +76,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
+        _events = events ?? new Control.EventPublisher(brokers, _options, time, logger);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
-        _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name);
+        _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name, _events);
         _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
         _status = status;
     }
@@ -116,6 +118,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
+        // Events: the run-time switch is read before the first fetch, so a worker started while events are on writes from its first task.
+        await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => _worker.Concurrency - _runPermits.CurrentCount).ConfigureAwait(false);
         Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.Concurrency, _worker.EffectivePrefetch, _catalog.Count);
 
         try
@@ -177,10 +181,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             consumers[i] = Task.Run(() => ConsumeLoopAsync(consumer), CancellationToken.None);
         }
 
-        if (_middleware.Any)
-        {
-            _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-        }
+        _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
         _status.Stopping();
@@ -208,6 +209,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             consumer.Run.Dispose();
         }
+
+        await _events.WorkerOfflineAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -249,6 +252,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     continue;
                 }
 
+                if (_events.Enabled)
+                {
+                    _events.Run(TaskEventKind.TaskReceived, delivery, envelope);
+                }
+
                 // A rate-limited task waits for its turn before it takes a run permit; a stop ends the wait and hands it back.
                 if (registration!.Policy.RateLimitInterval is { } interval && !await WaitForRateAsync(registration.Name, interval).ConfigureAwait(false))
                 {
@@ -288,6 +296,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     }
 
                     Telemetry.RunStarting(delivery, envelope, _time, _name);
+                    if (_events.Enabled)
+                    {
+                        _events.Run(TaskEventKind.TaskStarted, delivery, envelope);
+                    }
+
                     TaskPolicy policy = registration!.Policy;
                     if (policy.TimeLimit is not null)
                     {
@@ -415,7 +428,14 @@ internal sealed partial class CeleriacWorker : BackgroundService
     }
 
     /// <summary>The worker became ready (connected, consuming): the lifecycle hooks hear it.</summary>
-    private void OnReady() => _middleware.WorkerReady(_name);
+    private void OnReady()
+    {
+        _events.WorkerOnline();
+        if (_middleware.Any)
+        {
+            _middleware.WorkerReady(_name);
+        }
+    }
 
     /// <summary>Waits for a rate-limited task's turn in this worker (<see cref="RateGate"/>); <see langword="false"/> when a stop began meanwhile.</summary>
     private async ValueTask<bool> WaitForRateAsync(string task, TimeSpan interval)

@@ -91,6 +91,7 @@ internal sealed class OutcomeObserver
     private readonly TaskCatalog? _catalog;
     private readonly Middleware.MiddlewarePipeline _middleware;
     private readonly string _worker;
+    private readonly Control.EventPublisher? _events;
 
     /// <param name="logger">Where the outcome lines go.</param>
     /// <param name="listeners">Who else hears every outcome.</param>
@@ -98,8 +99,10 @@ internal sealed class OutcomeObserver
     /// <param name="catalog">The worker's tasks: the names metrics may carry (<see langword="null"/>: any).</param>
     /// <param name="middleware">The outcome hooks (<see langword="null"/>: none).</param>
     /// <param name="worker">The worker's name, as the outcome hooks see it.</param>
-    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null, string worker = "")
+    /// <param name="events">The task events' publisher, fed while events are on (<see langword="null"/>: none).</param>
+    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null, string worker = "", Control.EventPublisher? events = null)
     {
+        _events = events;
         _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
         _worker = worker;
         _logger = logger;
@@ -112,7 +115,7 @@ internal sealed class OutcomeObserver
     public void Succeeded(Delivery delivery, Envelope envelope, long started)
     {
         bool log = _logger.IsEnabled(LogLevel.Debug);
-        if (!log && _listeners.Length == 0 && !_middleware.Any && !Telemetry.Observes(delivery))
+        if (!log && _listeners.Length == 0 && !_middleware.Any && _events is not { Enabled: true } && !Telemetry.Observes(delivery))
         {
             return;
         }
@@ -192,6 +195,11 @@ internal sealed class OutcomeObserver
         foreach (IOutcomeListener listener in _listeners)
         {
             listener.OnOutcome(in outcome);
+        }
+
+        if (_events is { Enabled: true } events)
+        {
+            events.OnOutcome(in outcome);
         }
 
         if (_middleware.Any)
