@@ -137,6 +137,8 @@ internal sealed class RedisKeys
 
     /// <summary>The channel <c>P:control:&lt;worker&gt;</c> on which a worker is told that a command was queued for it (a hint).</summary>
     public RedisChannel ControlChannel(string workerId) => RedisChannel.Literal(Prefix + ":control:" + workerId);
+
+    /// <summary>
     /// <c>P:events</c>: STREAM of task and worker events, capped (XADD MAXLEN ~); one key, read and written by single-key
     /// commands only, so it lives in whichever Redis Cluster slot its name hashes to (docs/observability.md).
     /// </summary>
