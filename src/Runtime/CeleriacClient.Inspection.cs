@@ -32,6 +32,19 @@ public sealed partial class CeleriacClient
         return await broker.GetQueueCountsAsync(queue, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Reads one dead letter of <paramref name="queue"/> by task id.</summary>
+    /// <param name="queue">The queue.</param>
+    /// <param name="taskId">The task's id.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The dead letter, or <see langword="null"/> when that id is not a dead letter of the queue.</returns>
+    public async Task<DeadLetter?> GetDeadLetterAsync(string queue, string taskId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(queue);
+        ArgumentException.ThrowIfNullOrEmpty(taskId);
+        ITaskBroker broker = await _brokers.GetAsync(cancellationToken).ConfigureAwait(false);
+        return await broker.GetDeadLetterAsync(queue, taskId, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Finds where the message of task <paramref name="taskId"/> is held: which queue, and whether it is pending,
     /// scheduled, active or dead. A task that has finished (or was never sent, or was purged) has no message:

@@ -12,6 +12,9 @@ internal interface IQueueInspector
     /// <summary>Lists a queue's dead letters, oldest first.</summary>
     Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken);
 
+    /// <summary>Reads one dead letter of a queue by task id; <see langword="null"/> when the id is not a dead letter there.</summary>
+    Task<DeadLetter?> GetDeadLetterAsync(string queue, string taskId, CancellationToken cancellationToken);
+
     /// <summary>The queues in use (the registry workers and clients add theirs to), sorted ordinally.</summary>
     Task<IReadOnlyList<string>> GetQueuesAsync(CancellationToken cancellationToken);
 

@@ -15,6 +15,37 @@ internal sealed partial class RedisBroker
     }
 
     /// <inheritdoc />
+    public async Task<DeadLetter?> GetDeadLetterAsync(string queue, string taskId, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(taskId);
+        cancellationToken.ThrowIfCancellationRequested();
+        Task<double?> scoreRead = _db.SortedSetScoreAsync(Keys.Dead(queue), taskId);
+        Task<RedisValue[]> hash = _db.HashGetAsync(Keys.Task(queue, taskId), ["msg", "reason"]);
+        double? score = await scoreRead.ConfigureAwait(false);
+        RedisValue[] values;
+        try
+        {
+            values = await hash.ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (score is not null && ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+        {
+            return new DeadLetter(taskId, queue, DeadLetterReasons.Corrupt + ": the message key is not a hash", At(score.Value), ReadOnlyMemory<byte>.Empty);
+        }
+
+        if (score is not { } ms)
+        {
+            return null;
+        }
+
+        DateTimeOffset at = At(ms);
+        return values[0].IsNull && values[1].IsNull
+            ? null // the message hash is gone: nothing left to show or requeue (as the listing skips it)
+            : DeadLetter.Read(taskId, queue, values[1].IsNull ? "unknown" : (string)values[1]!, at, values[0].IsNull ? ReadOnlyMemory<byte>.Empty : (byte[])values[0]!);
+    }
+
+    private static DateTimeOffset At(double unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(Math.Clamp((long)unixMs, 0, MaxUnixMs));
+
+    /// <inheritdoc />
     public async Task<QueueCounts> GetQueueCountsAsync(string queue, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

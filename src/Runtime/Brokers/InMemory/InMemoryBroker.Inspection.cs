@@ -12,6 +12,19 @@ internal sealed partial class InMemoryBroker
         }
     }
 
+    public Task<DeadLetter?> GetDeadLetterAsync(string queue, string taskId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (!GetQueue(queue).Dead.Contains(taskId) || !_messages.TryGetValue(taskId, out StoredMessage? message))
+            {
+                return Task.FromResult<DeadLetter?>(null);
+            }
+
+            return Task.FromResult<DeadLetter?>(DeadLetter.Read(taskId, queue, message.DeadReason ?? "unknown", DateTimeOffset.FromUnixTimeMilliseconds(message.DeadAtMs), message.Envelope));
+        }
+    }
+
     public Task<QueueCounts> GetQueueCountsAsync(string queue, CancellationToken cancellationToken)
     {
         lock (_gate)
