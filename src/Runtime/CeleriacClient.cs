@@ -29,7 +29,20 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         _catalog = catalog ?? TaskCatalog.Global;
         _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
         Schedules = new ScheduleClient(brokers.GetAsync, _envelopes, time);
+        var control = new global::Celeriac.Control.ControlRequests(brokers.GetAsync, time);
+        Workers = new global::Celeriac.Control.WorkerRegistry(control);
+        Inspect = new global::Celeriac.Control.WorkerInspector(control);
+        Control = new global::Celeriac.Control.WorkerController(control, RevokeAsync);
     }
+
+    /// <summary>The worker registry: the live workers with their queues, concurrency and counts (docs/observability.md).</summary>
+    public global::Celeriac.Control.WorkerRegistry Workers { get; }
+
+    /// <summary>Asks running workers what they do: ping, active, reserved, registered, stats (docs/observability.md).</summary>
+    public global::Celeriac.Control.WorkerInspector Inspect { get; }
+
+    /// <summary>Changes running workers: queues consumed, concurrency, warm shutdown; revoke (docs/observability.md).</summary>
+    public global::Celeriac.Control.WorkerController Control { get; }
 
     /// <summary>The schedules stored in the broker (added at run time) and every schedule's state: list, pause, resume, trigger now (docs/scheduling.md).</summary>
     public ScheduleClient Schedules { get; }

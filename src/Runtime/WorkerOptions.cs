@@ -100,6 +100,16 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan SchedulerMisfireThreshold { get; set; } = DefaultSchedulerMisfireThreshold;
 
+    /// <summary>The default of <see cref="RegistryInterval"/>: 5 seconds.</summary>
+    public static readonly TimeSpan DefaultRegistryInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How often the worker refreshes its entry in the worker registry (<c>CeleriacClient.Workers</c>) and, besides the
+    /// instant notification, looks for control commands queued for it. The entry expires three intervals after its last
+    /// refresh: a worker that died is no longer listed by then. Default 5 s; between 100 ms and 5 minutes.
+    /// </summary>
+    public TimeSpan RegistryInterval { get; set; } = DefaultRegistryInterval;
+
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }
 
@@ -144,6 +154,11 @@ public sealed class WorkerOptions
         if (SchedulerRefresh < TimeSpan.FromMilliseconds(10) || SchedulerRefresh > TimeSpan.FromMinutes(10))
         {
             return $"Celeriac:Worker:SchedulerRefresh must be between 10 ms and 10 minutes (it is {SchedulerRefresh}).";
+        }
+
+        if (RegistryInterval < TimeSpan.FromMilliseconds(100) || RegistryInterval > TimeSpan.FromMinutes(5))
+        {
+            return $"Celeriac:Worker:RegistryInterval must be between 100 ms and 5 minutes (it is {RegistryInterval}).";
         }
 
         if (SchedulerMisfireThreshold < TimeSpan.Zero)

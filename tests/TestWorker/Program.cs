@@ -4,6 +4,7 @@
 //   [--ledger host:port (where the ledger lives; default the --redis server)]
 //   [--schedule name,every-ms,queue,task[,MissedTicks] (adds a periodic schedule to the catalog; the scheduler is on by default)] [--scheduler off]
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
+//   [--registry-ms N (the worker registry's heartbeat interval)]
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
 using System.Diagnostics;
 using Celeriac;
@@ -26,6 +27,7 @@ int shutdownMs = options.TryGetValue("shutdown-ms", out string? sd) ? int.Parse(
 int maxMessageBytes = options.TryGetValue("max-message-bytes", out string? mb) ? int.Parse(mb, System.Globalization.CultureInfo.InvariantCulture) : 16 * 1024 * 1024;
 int maxMessageElements = options.TryGetValue("max-message-elements", out string? me) ? int.Parse(me, System.Globalization.CultureInfo.InvariantCulture) : CeleriacOptions.DefaultMaxMessageElements;
 int prefetch = options.TryGetValue("prefetch", out string? pf) ? int.Parse(pf, System.Globalization.CultureInfo.InvariantCulture) : 0;
+int registryMs = options.TryGetValue("registry-ms", out string? rg) ? int.Parse(rg, System.Globalization.CultureInfo.InvariantCulture) : (int)WorkerOptions.DefaultRegistryInterval.TotalMilliseconds;
 if (options.TryGetValue("max-threads", out string? mt))
 {
     int max = int.Parse(mt, System.Globalization.CultureInfo.InvariantCulture);
@@ -82,6 +84,7 @@ builder.Services
         w.Prefetch = prefetch;
         w.TrackStarted = true; // the kill tests observe STARTED before they kill
         w.Scheduler = scheduler;
+        w.RegistryInterval = TimeSpan.FromMilliseconds(registryMs);
     });
 
 using IHost host = builder.Build();

@@ -118,6 +118,26 @@ internal sealed class RedisKeys
     /// <summary><c>P:schedules:v</c>: a counter raised by every change of a stored schedule (schedulers poll it).</summary>
     public RedisKey SchedulesVersion() => Prefix + ":schedules:v";
 
+    /// <summary>
+    /// <c>P:{workers}:reg</c>: ZSET of live worker ids scored by when their entry expires (unix ms). Every key of the worker
+    /// registry and of the control commands carries the <c>{workers}</c> hash tag: one slot on Redis Cluster, so that one
+    /// script reads the whole registry. (A queue named <c>workers</c> shares the slot, never a key: no queue key ends in
+    /// <c>reg</c>, <c>info</c>, <c>cmd:</c> or <c>reply:</c>.)
+    /// </summary>
+    public RedisKey WorkerRegistry() => Prefix + ":{workers}:reg";
+
+    /// <summary><c>P:{workers}:info</c>: HASH of worker id → its record (JSON, docs/observability.md), for the ids in <see cref="WorkerRegistry"/>.</summary>
+    public RedisKey WorkerInfo() => Prefix + ":{workers}:info";
+
+    /// <summary><c>P:{workers}:cmd:&lt;worker&gt;</c>: LIST of the control commands queued for one worker (JSON), expiring with the newest command.</summary>
+    public RedisKey WorkerCommands(string workerId) => Prefix + ":{workers}:cmd:" + workerId;
+
+    /// <summary><c>P:{workers}:reply:&lt;request&gt;</c>: LIST of the workers' replies to one control request (JSON), expiring with the request.</summary>
+    public RedisKey ControlReplies(string requestId) => Prefix + ":{workers}:reply:" + requestId;
+
+    /// <summary>The channel <c>P:control:&lt;worker&gt;</c> on which a worker is told that a command was queued for it (a hint).</summary>
+    public RedisChannel ControlChannel(string workerId) => RedisChannel.Literal(Prefix + ":control:" + workerId);
+
     /// <summary>Whether <paramref name="queue"/> can be a hash tag: a name holding <c>{</c> or <c>}</c> would move its keys to another slot.</summary>
     public static bool IsTaggable(string queue) => queue.AsSpan().IndexOfAny('{', '}') < 0;
 

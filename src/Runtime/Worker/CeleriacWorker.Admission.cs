@@ -146,27 +146,41 @@ internal sealed partial class CeleriacWorker
         return envelope;
     }
 
-    private async Task AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
+    /// <summary>How often a suspect waiting for every permit counts them again (a shrink may lower the count meanwhile).</summary>
+    private static readonly TimeSpan SuspectRecount = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Waits for one run permit, or for all of them (<paramref name="permits"/> 0: a suspect runs alone); returns how many
+    /// were taken. All of them means every permit in circulation, which a shrink in progress lowers as runs end (it keeps
+    /// the permits they give back), so the count is read again while waiting.
+    /// </summary>
+    private async Task<int> AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
     {
         if (permits == 1)
         {
             await _runPermits.WaitAsync().ConfigureAwait(false);
-            return;
+            return 1;
         }
 
         Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
         await _exclusiveGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            for (int i = 0; i < permits; i++)
+            permits = 0;
+            while (permits < CirculatingPermits())
             {
-                await _runPermits.WaitAsync().ConfigureAwait(false);
+                if (await _runPermits.WaitAsync(SuspectRecount).ConfigureAwait(false))
+                {
+                    permits++;
+                }
             }
         }
         finally
         {
             _exclusiveGate.Release();
         }
+
+        return permits;
     }
 
     /// <summary>The name (quoted, bounded) and reply channel of a message that is not decoded: headers and arguments are skipped.</summary>

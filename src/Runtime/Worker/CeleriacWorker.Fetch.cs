@@ -9,10 +9,11 @@ internal sealed partial class CeleriacWorker
 
     private async Task FetchLoopAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<Delivery>(_worker.EffectivePrefetch);
+        var batch = new List<Delivery>(_prefetch);
         var request = new FetchRequest(_worker.EffectiveQueues, 0, _options.VisibilityTimeout, _worker.FetchWait, _name, Pool: _deliveries);
         int backoffMs = 0;
-        bool single = _worker.EffectiveQueues.Count == 1;
+        QueueSelector? selector = null;
+        bool single = false;
         bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -25,8 +26,9 @@ internal sealed partial class CeleriacWorker
                 break;
             }
 
+            int prefetch = Volatile.Read(ref _prefetch);
             int free = 1;
-            while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+            while (free < prefetch && _slots.Wait(0))
             {
                 free++;
             }
@@ -34,7 +36,7 @@ internal sealed partial class CeleriacWorker
             // Low-water refill: while consumers still have fetched work waiting, gather freed slots up to half the
             // prefetch so that one fetch call leases many tasks (outcomes are group-committed, so slots free in bursts
             // that the consumers release one by one). An idle worker (nothing waiting) fetches at once.
-            int lowWater = Math.Max(1, _worker.EffectivePrefetch / 2);
+            int lowWater = Math.Max(1, prefetch / 2);
             try
             {
                 while (free < lowWater && _dispatch.ReadyCount > 0 && !stoppingToken.IsCancellationRequested)
@@ -42,7 +44,7 @@ internal sealed partial class CeleriacWorker
                     if (await _slots.WaitAsync(RefillPoll, stoppingToken).ConfigureAwait(false))
                     {
                         free++;
-                        while (free < _worker.EffectivePrefetch && _slots.Wait(0))
+                        while (free < prefetch && _slots.Wait(0))
                         {
                             free++;
                         }
@@ -59,9 +61,17 @@ internal sealed partial class CeleriacWorker
             // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
             int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
             batch.Clear();
+            if (!ReferenceEquals(selector, _queueSelector))
+            {
+                // The queues changed (a control command): the last fetch's emptiness says nothing about the new set.
+                selector = _queueSelector;
+                single = selector.Count == 1;
+                drained = false;
+            }
+
             try
             {
-                await _broker!.FetchAsync(request with { Queues = _queueSelector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
+                await _broker!.FetchAsync(request with { Queues = selector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
                 drained = single && batch.Count < free;
                 backoffMs = 0;
                 _status.BrokerReached(); // the first one makes the worker ready
@@ -96,6 +106,7 @@ internal sealed partial class CeleriacWorker
                 // failed is held below and handed back by the graceful stop.
             }
 
+            _fetched += batch.Count; // one writer (this loop); read by the registry heartbeat
             if (free > batch.Count)
             {
                 _slots.Release(free - batch.Count);

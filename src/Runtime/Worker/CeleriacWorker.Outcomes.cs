@@ -28,6 +28,7 @@ internal sealed partial class CeleriacWorker
             return;
         }
 
+        Interlocked.Increment(ref _failedRuns); // a failed run, retried or not (the uncommon path only)
         TaskError error;
         bool retryable;
         TimeSpan? countdown = null;

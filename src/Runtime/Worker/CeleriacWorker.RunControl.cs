@@ -20,6 +20,7 @@ internal sealed class RunControl : IDisposable
     private CancellationTokenSource? _cancelling; // a source being cancelled outside the lock: never reset
     private CancellationTokenSource? _disposeAfterCancel; // replaced while being cancelled: its canceller disposes it
     private int _generation;
+    private long _beganAt;
     private volatile bool _revoked;
     private volatile bool _softLimitHit;
     private ITimer? _softTimer;
@@ -39,6 +40,9 @@ internal sealed class RunControl : IDisposable
     /// <summary>Identifies the current run (changes at <see cref="Begin"/> and <see cref="End"/>).</summary>
     public int Generation => Volatile.Read(ref _generation);
 
+    /// <summary>When the current run began (<see cref="TimeProvider.GetTimestamp"/>), for inspection; 0 before the first.</summary>
+    public long BeganAt => Volatile.Read(ref _beganAt);
+
     /// <summary>The last run was revoked while it ran (readable until the next <see cref="Begin"/>).</summary>
     public bool Revoked => _revoked;
 
@@ -51,6 +55,7 @@ internal sealed class RunControl : IDisposable
         lock (_gate)
         {
             _generation++;
+            Volatile.Write(ref _beganAt, _time.GetTimestamp());
             _revoked = false;
             _softLimitHit = false;
             // A source that was cancelled, or that a canceller is about to cancel, is replaced, never reset: the new

@@ -29,7 +29,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly DeliveryPool _deliveries = new();
     private readonly Dispatch _dispatch;
     private readonly SemaphoreSlim _slots;
-    private readonly QueueSelector _queueSelector;
+    private volatile QueueSelector _queueSelector; // replaced (never changed) when a control command changes the queues
     private readonly CancellationTokenSource _hardStop = new();
     private readonly SemaphoreSlim _runPermits;
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
@@ -55,8 +55,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime)
     {
+        _lifetime = lifetime;
         _brokers = brokers;
         _options = options.Value;
         _worker = worker.Value;
@@ -65,11 +66,15 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _logger = logger;
         _time = time;
         _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
-        _slots = new SemaphoreSlim(_worker.EffectivePrefetch, _worker.EffectivePrefetch);
+        // No maximum count: a control command may grow the concurrency, and the prefetch with it (CeleriacWorker.Control.cs).
+        _slots = new SemaphoreSlim(_worker.EffectivePrefetch);
+        _prefetch = _worker.EffectivePrefetch;
+        _concurrency = _worker.Concurrency;
+        _queues = [.. _worker.EffectiveQueues];
         _held = new HeldSet(_worker.EffectivePrefetch);
         _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
-        _runPermits = new SemaphoreSlim(_worker.Concurrency, _worker.Concurrency);
+        _runPermits = new SemaphoreSlim(_worker.Concurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
@@ -88,6 +93,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _startedAt = _time.GetUtcNow();
         _status.Starting(_name);
         try
         {
@@ -137,6 +143,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Log.BrokerError(_logger, ex, "queue registration", 0);
         }
 
+        // The worker registry and the control commands: a loop of their own, on the registry's interval and a subscription.
+        using var controlStop = new CancellationTokenSource();
+        Control.WorkerControl? control = _broker is IWorkerControl registry
+            ? new Control.WorkerControl(registry, this, _worker.RegistryInterval, _time, _logger)
+            : null;
+        Task controlLoop = Task.CompletedTask;
+        if (control is not null)
+        {
+            await control.StartAsync(stoppingToken).ConfigureAwait(false);
+            controlLoop = Task.Run(() => control.RunAsync(controlStop.Token), CancellationToken.None);
+        }
+
         // Workflow follow-ups a dead worker left in these queues' outboxes are carried out by the sweep (docs/workflows.md).
         using var sweepStop = new CancellationTokenSource();
         Task sweep = Task.CompletedTask;
@@ -168,17 +186,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
         };
         heartbeatThread.Start();
         Task heartbeat = heartbeatDone.Task;
-        var consumers = new Task[_worker.Concurrency];
-        var owners = new Consumer[_worker.Concurrency];
-        for (int i = 0; i < consumers.Length; i++)
+        lock (_resizeGate)
         {
-            Consumer consumer = owners[i] = new Consumer(_hardStop.Token, _time);
-            consumers[i] = Task.Run(() => ConsumeLoopAsync(consumer), CancellationToken.None);
+            for (int i = 0; i < _worker.Concurrency; i++)
+            {
+                StartConsumerLocked();
+            }
         }
 
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
         _status.Stopping();
-        await StopGracefullyAsync(consumers).ConfigureAwait(false);
+        await StopGracefullyAsync(ConsumerTasks()).ConfigureAwait(false);
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
         await heartbeat.ConfigureAwait(false);
@@ -193,7 +211,15 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             // Still in the outbox: another worker's sweep carries them out.
         }
-        foreach (Consumer consumer in owners)
+        // Listed and answering until the stop is done; then gone from the registry at once (not after its entry expires).
+        await controlStop.CancelAsync().ConfigureAwait(false);
+        await controlLoop.ConfigureAwait(false);
+        if (control is not null)
+        {
+            await control.RemoveAsync().ConfigureAwait(false);
+        }
+
+        foreach (Consumer consumer in ConsumerOwners())
         {
             consumer.Run.Dispose();
         }
@@ -252,10 +278,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 // A suspect (started before without an outcome: its worker probably died running it) runs alone, so
                 // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects
                 // are not blamed again for a poison message they happened to run next to.
-                int permits = delivery.Runs > 0 ? _worker.Concurrency : 1;
-                if (permits > 1 || !_runPermits.Wait(0))
+                int permits = delivery.Runs > 0 ? 0 : 1; // 0: all of them (AcquireRunPermitsAsync)
+                if (permits != 1 || !_runPermits.Wait(0))
                 {
-                    await AcquireRunPermitsAsync(delivery, envelope, permits).ConfigureAwait(false);
+                    permits = await AcquireRunPermitsAsync(delivery, envelope, permits).ConfigureAwait(false);
                 }
 
                 try
@@ -369,7 +395,16 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }
                 finally
                 {
-                    _runPermits.Release(permits);
+                    // A shrink in progress keeps the permits it is owed (CeleriacWorker.Control.cs); else released.
+                    if (Volatile.Read(ref _owedPermits) != 0)
+                    {
+                        permits = PayPermitDebt(permits);
+                    }
+
+                    if (permits > 0)
+                    {
+                        _runPermits.Release(permits);
+                    }
                 }
             }
             catch (Exception ex)
@@ -388,7 +423,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
                 _held.Remove(delivery);
                 _deliveries.Return(delivery); // nothing refers to it now: the next fetch reuses it
-                _slots.Release();
+                if (Volatile.Read(ref _owedSlots) == 0 || !PaySlotDebt())
+                {
+                    _slots.Release();
+                }
             }
         }
     }
@@ -511,6 +549,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             else
             {
                 abandoned = true;
+                Interlocked.Increment(ref _failedRuns);
                 run.Cancel();
                 AbandonInBackground(limited, scope, envelope.Id, envelope.Task);
                 var error = new TaskError(ErrorTypes.TimeLimitExceeded, $"the task exceeded its hard time limit of {hard.TotalMilliseconds:0} ms and was abandoned", null);

@@ -234,6 +234,24 @@ internal sealed class HeldSet
     }
 
     /// <summary>
+    /// Calls <paramref name="visit"/> with each held delivery, under the set's lock (so none is reused meanwhile): for
+    /// inspection, which reads what it needs and keeps no delivery.
+    /// </summary>
+    public void Visit(Action<Delivery> visit)
+    {
+        lock (_gate)
+        {
+            foreach (Delivery? delivery in _items)
+            {
+                if (delivery is not null)
+                {
+                    visit(delivery);
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Marks the held delivery of task <paramref name="taskId"/> revoked and returns its running run, if any, with the
     /// run's generation (a scan: revocations are rare). Under the set's lock, so the delivery cannot be reused meanwhile.
     /// </summary>

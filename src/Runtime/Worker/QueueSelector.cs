@@ -24,6 +24,12 @@ internal sealed class QueueSelector
         _keys = new double[_queues.Length];
     }
 
+    /// <summary>The queues, in the configured order.</summary>
+    public IReadOnlyList<string> Queues => _queues;
+
+    /// <summary>How many queues.</summary>
+    public int Count => _queues.Length;
+
     /// <summary>The queues for the next fetch. The returned list is reused by the next call (the fetch loop is single-threaded).</summary>
     public IReadOnlyList<string> Next()
     {
