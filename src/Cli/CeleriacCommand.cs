@@ -57,7 +57,7 @@ internal static class CeleriacCommand
     {
         // A command named celeriac (a RootCommand takes the executable's name: Celeriac.Cli under `dotnet tool`), with
         // the help and version options a RootCommand would add.
-        var root = new Command("celeriac", "See and operate a Celeriac system over Redis: queues, dead letters, revocations and results.");
+        var root = new Command("celeriac", "See and operate a Celeriac system over Redis: queues, workers, dead letters, revocations, results, inspect and control.");
         root.Options.Add(new HelpOption());
         root.Options.Add(new VersionOption());
         root.Options.Add(Redis);
@@ -69,6 +69,8 @@ internal static class CeleriacCommand
         root.Subcommands.Add(DeadLetterCommands.Build());
         root.Subcommands.Add(TaskCommands.Revoke());
         root.Subcommands.Add(TaskCommands.Result());
+        root.Subcommands.Add(WorkerCommands.Inspect());
+        root.Subcommands.Add(WorkerCommands.Control());
         return root;
     }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Celeriac.Control;
 using Celeriac.Inspection;
 using Spectre.Console;
 
@@ -10,10 +11,12 @@ internal static class QueueCommands
 {
     public static Command Status()
     {
-        var command = new Command("status", "The system at a glance: where Redis is, and every queue with its pending, scheduled, active and dead counts (and totals).");
+        var command = new Command("status", "The system at a glance: every queue with its pending, scheduled, active and dead counts (and totals), and the live workers.");
         CeleriacCommand.SetAction(command, async (context, cancellationToken) =>
         {
+            Task<IReadOnlyList<WorkerInfo>> listing = context.Client.Workers.ListAsync(cancellationToken);
             IReadOnlyList<QueueCounts> queues = await ReadAllAsync(context.Client, cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<WorkerInfo> workers = await listing.ConfigureAwait(false);
             var total = new QueueCounts("(total)", queues.Sum(q => q.Pending), queues.Sum(q => q.Scheduled), queues.Sum(q => q.Active), queues.Sum(q => q.Dead));
             Terminal terminal = context.Terminal;
             if (terminal.Json)
@@ -27,6 +30,26 @@ internal static class QueueCommands
                     WriteQueues(w, queues);
                     w.WritePropertyName("totals");
                     WriteCounts(w, total, withName: false);
+                    w.WriteStartArray("workers");
+                    foreach (WorkerInfo worker in workers)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("id", worker.Id);
+                        w.WriteString("host", worker.Host);
+                        w.WriteNumber("pid", worker.ProcessId);
+                        w.WriteString("version", worker.Version);
+                        WorkerCommands.WriteStrings(w, "queues", worker.Queues);
+                        w.WriteNumber("concurrency", worker.Concurrency);
+                        w.WriteNumber("prefetch", worker.Prefetch);
+                        w.WriteString("startedAt", worker.StartedAt.UtcDateTime);
+                        w.WriteString("lastHeartbeat", worker.LastHeartbeat.UtcDateTime);
+                        w.WriteNumber("processed", worker.Processed);
+                        w.WriteNumber("failed", worker.Failed);
+                        w.WriteNumber("active", worker.Active);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
                     w.WriteEndObject();
                 });
                 return ExitCodes.Ok;
@@ -36,6 +59,23 @@ internal static class QueueCommands
             if (queues.Count > 0)
             {
                 terminal.Out.Write(QueueTable(terminal, queues, total));
+            }
+
+            terminal.Line($"{workers.Count} live worker{(workers.Count == 1 ? "" : "s")}");
+            if (workers.Count > 0)
+            {
+                DateTimeOffset now = DateTimeOffset.UtcNow;
+                Table table = terminal.NewTable("WORKER", "HOST", "PID", "QUEUES", "CONCURRENCY", "ACTIVE", "PROCESSED", "FAILED", "UP", "HEARTBEAT");
+                foreach (WorkerInfo worker in workers)
+                {
+                    table.AddRow(
+                        Terminal.Cell(worker.Id, "bold"), Terminal.Cell(worker.Host), Terminal.Cell(Count(worker.ProcessId)), Terminal.Cell(string.Join(",", worker.Queues)),
+                        Terminal.Cell(Count(worker.Concurrency)), Terminal.Cell(Count(worker.Active), worker.Active > 0 ? "green" : "grey"), Terminal.Cell(Count(worker.Processed)),
+                        Terminal.Cell(Count(worker.Failed), worker.Failed > 0 ? "red" : "grey"), Terminal.Cell(WorkerCommands.Duration(now - worker.StartedAt)),
+                        Terminal.Cell(WorkerCommands.Duration(now - worker.LastHeartbeat) + " ago"));
+                }
+
+                terminal.Out.Write(table);
             }
 
             return ExitCodes.Ok;

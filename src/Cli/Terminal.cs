@@ -47,7 +47,7 @@ internal sealed class Terminal
         foreach (string column in columns)
         {
             var c = new TableColumn(new Text(column, new Style(decoration: Decoration.Bold)));
-            if (column is "PENDING" or "SCHEDULED" or "ACTIVE" or "DEAD" or "RETRIES" or "DELIVERIES")
+            if (column is "PENDING" or "SCHEDULED" or "ACTIVE" or "DEAD" or "RETRIES" or "DELIVERIES" or "PID" or "CONCURRENCY" or "PROCESSED" or "FAILED" or "RESERVED" or "UP" or "HEARTBEAT" or "RUNTIME")
             {
                 c.RightAligned();
             }

@@ -210,6 +210,71 @@ public sealed class CliTests(ITestOutputHelper output) : ProcessTestBase
         Assert.Contains("celeriac [command] [options]", help.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Inspect_and_control_reach_a_live_worker_and_status_lists_it()
+    {
+        await RedisFixture.GetAsync();
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = _prefix });
+        WorkerProcess process = await WorkerProcess.StartAsync(output, "worker", RedisFixture.Configuration, _prefix, "default", 2, 30_000, "--registry-ms", "300");
+        Workers.Add(process);
+        await Wait.UntilAsync(async () => (await Client.Workers.ListAsync()).Count == 1, Bound, "the worker to register");
+
+        // status lists the worker with its pid and queues.
+        JsonElement worker = Assert.Single((await Cli.RunAsync("--json", "status")).Json.GetProperty("workers").EnumerateArray());
+        string id = worker.GetProperty("id").GetString()!;
+        Assert.Equal(process.Id, worker.GetProperty("pid").GetInt32());
+        Assert.Equal(["default"], Strings(worker.GetProperty("queues")));
+        Assert.Equal(2, worker.GetProperty("concurrency").GetInt32());
+
+        // inspect: ping, a long task seen as active on that worker, its registered tasks and stats.
+        CliRun ping = await Cli.RunAsync("inspect", "ping");
+        Assert.Equal(0, ping.ExitCode);
+        Assert.Equal($"{id}: pong", ping.Stdout.Trim());
+        TaskHandle<int> held = await Calc.HoldTask.DelayAsync(Client, 20_000);
+        JsonElement active = default;
+        await Wait.UntilAsync(async () =>
+        {
+            active = (await Cli.RunAsync("--json", "inspect", "active")).Json.GetProperty("replies");
+            return active.GetArrayLength() == 1 && active[0].GetProperty("value").GetArrayLength() == 1;
+        }, Bound, "the held task to be active");
+        Assert.Equal(id, active[0].GetProperty("worker").GetString());
+        JsonElement running = active[0].GetProperty("value")[0];
+        Assert.Equal(held.Id, running.GetProperty("id").GetString());
+        Assert.Equal("Celeriac.TestTasks.Calc.Hold", running.GetProperty("task").GetString());
+        JsonElement registered = Assert.Single((await Cli.RunAsync("--json", "inspect", "registered")).Json.GetProperty("replies").EnumerateArray());
+        Assert.Contains(registered.GetProperty("value").EnumerateArray(), t => t.GetProperty("name").GetString() == "Celeriac.TestTasks.Calc.Add" && t.GetProperty("queue").GetString() == "default");
+        JsonElement stats = Assert.Single((await Cli.RunAsync("--json", "inspect", "stats", "--worker", id)).Json.GetProperty("replies").EnumerateArray()).GetProperty("value");
+        Assert.Equal(process.Id, stats.GetProperty("pid").GetInt32());
+        Assert.Equal(1, stats.GetProperty("active").GetInt32());
+        Assert.Equal(0, (await Cli.RunAsync("--json", "inspect", "reserved")).ExitCode);
+        CliRun nobody = await Cli.RunAsync("inspect", "ping", "--worker", "no-such-worker", "--timeout", "0.5");
+        Assert.Equal(1, nobody.ExitCode);
+        Assert.Contains("worker 'no-such-worker' did not answer", nobody.Stderr, StringComparison.Ordinal);
+
+        // control: concurrency up and down, a queue added and one dropped, each reply checked in the worker's stats.
+        Assert.Equal(4, Assert.Single((await Cli.RunAsync("--json", "control", "grow", "2")).Json.GetProperty("replies").EnumerateArray()).GetProperty("value").GetInt32());
+        Assert.Equal(3, Assert.Single((await Cli.RunAsync("--json", "control", "shrink")).Json.GetProperty("replies").EnumerateArray()).GetProperty("value").GetInt32());
+        Assert.Equal(0, (await Cli.RunAsync("control", "add-consumer", "slow", "--worker", id)).ExitCode);
+        Assert.Equal(0, (await Cli.RunAsync("control", "cancel-consumer", "default")).ExitCode);
+        CliRun refusal = await Cli.RunAsync("--json", "control", "cancel-consumer", "slow");
+        Assert.Equal(4, refusal.ExitCode); // a worker refuses to drop its only queue
+        Assert.False(string.IsNullOrEmpty(Assert.Single(refusal.Json.GetProperty("replies").EnumerateArray()).GetProperty("error").GetString()));
+        JsonElement after = Assert.Single((await Cli.RunAsync("--json", "inspect", "stats")).Json.GetProperty("replies").EnumerateArray()).GetProperty("value");
+        Assert.Equal(3, after.GetProperty("concurrency").GetInt32());
+        Assert.Equal(["slow"], Strings(after.GetProperty("queues")));
+
+        // control shutdown: the worker stops warmly (its held task is handed back or finishes) and is gone from status.
+        await Client.RevokeAsync(held.Id);
+        JsonElement stopping = Assert.Single((await Cli.RunAsync("--json", "control", "shutdown", id, "--timeout", "5")).Json.GetProperty("replies").EnumerateArray());
+        Assert.Equal("stopping", stopping.GetProperty("value").GetString());
+        await process.WaitForExitAsync(Bound);
+        Assert.Equal(0, process.ExitCode);
+        Assert.Equal(0, (await Cli.RunAsync("--json", "status")).Json.GetProperty("workers").GetArrayLength());
+        Assert.Equal(1, (await Cli.RunAsync("inspect", "ping", "--timeout", "0.5")).ExitCode);
+    }
+
+    private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
+
     private static (int Pending, int Scheduled, int Active, int Dead) Counts(JsonElement q)
         => (q.GetProperty("pending").GetInt32(), q.GetProperty("scheduled").GetInt32(), q.GetProperty("active").GetInt32(), q.GetProperty("dead").GetInt32());
 
