@@ -19,15 +19,22 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     private readonly bool _ownsBroker;
     private readonly TaskCatalog _catalog;
     private readonly Client.EnvelopeFactory _envelopes;
+    private readonly Middleware.MiddlewarePipeline _middleware;
+    private readonly Control.EventPublisher _events;
+    private readonly bool _ownsEvents;
 
-    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null)
+    internal CeleriacClient(BrokerProvider brokers, CeleriacOptions options, TimeProvider time, bool ownsBroker, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
     {
+        _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
+        _ownsEvents = events is null;
+        _events = events ?? new Control.EventPublisher(brokers, options, time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Events = new TaskEventClient(brokers.GetAsync, _events, time);
         _brokers = brokers;
         _options = options;
         _time = time;
         _ownsBroker = ownsBroker;
         _catalog = catalog ?? TaskCatalog.Global;
-        _envelopes = new Client.EnvelopeFactory(options, _catalog, time);
+        _envelopes = new Client.EnvelopeFactory(options, _catalog, time, _middleware);
         Schedules = new ScheduleClient(brokers.GetAsync, _envelopes, time);
         var control = new global::Celeriac.Control.ControlRequests(brokers.GetAsync, time);
         Workers = new global::Celeriac.Control.WorkerRegistry(control);
@@ -43,6 +50,9 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
 
     /// <summary>Changes running workers: queues consumed, concurrency, warm shutdown; revoke (docs/observability.md).</summary>
     public global::Celeriac.Control.WorkerController Control { get; }
+
+    /// <summary>The task event stream: follow it, read its newest events, switch events on or off at run time (docs/observability.md).</summary>
+    public TaskEventClient Events { get; }
 
     /// <summary>The schedules stored in the broker (added at run time) and every schedule's state: list, pause, resume, trigger now (docs/scheduling.md).</summary>
     public ScheduleClient Schedules { get; }
@@ -77,19 +87,36 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         string queue = options?.Queue ?? task.Queue;
         using Activity? activity = Telemetry.StartSend(queue, task.Name, 1); // null unless a listener samples it
         bool attempted = false;
+        SendingTask? sending = null;
         try
         {
             (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
-            EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel, traceParent, traceState);
+            EnqueueItem item = _envelopes.Create(task, args, options, broker, broker.ReplyChannel, traceParent, traceState, out sending);
             Telemetry.TagMessage(activity, item.Id, item.Envelope.Length);
             attempted = true;
             await broker.EnqueueAsync([item], cancellationToken).ConfigureAwait(false); // unconfirmed: BrokerUnavailableException
             Telemetry.SendSucceeded(queue, task.Name, 1);
+            _events.EnsureStarted();
+            if (_events.Enabled)
+            {
+                _events.Sent(item, task.Name);
+            }
+
+            if (sending is not null)
+            {
+                _middleware.Sent(sending, null);
+            }
+
             return item.Id;
         }
         catch (Exception ex)
         {
             Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, 1);
+            if (sending is not null && attempted)
+            {
+                _middleware.Sent(sending, ex);
+            }
+
             throw;
         }
     }
@@ -116,6 +143,7 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
         string queue = options?.Queue ?? task.Queue;
         using Activity? activity = Telemetry.StartSend(queue, task.Name, argsList.Count); // one span for the batch
         bool attempted = false;
+        SendingTask?[]? sent = _middleware.Any ? new SendingTask?[argsList.Count] : null;
         try
         {
             (byte[]? traceParent, byte[]? traceState) = activity is null ? default : Telemetry.TraceContextOf(activity);
@@ -123,19 +151,54 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
             var ids = new string[items.Length];
             for (int i = 0; i < items.Length; i++)
             {
-                items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel, traceParent, traceState);
+                items[i] = _envelopes.Create(task, argsList[i], options, broker, broker.ReplyChannel, traceParent, traceState, out SendingTask? sending);
                 ids[i] = items[i].Id;
+                if (sent is not null)
+                {
+                    sent[i] = sending;
+                }
             }
 
             attempted = true;
             await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
             Telemetry.SendSucceeded(queue, task.Name, items.Length);
+            _events.EnsureStarted();
+            if (_events.Enabled)
+            {
+                foreach (EnqueueItem item in items)
+                {
+                    _events.Sent(item, task.Name);
+                }
+            }
+
+            SentAll(sent, null);
             return ids;
         }
         catch (Exception ex)
         {
             Telemetry.SendFailed(activity, ex, attempted, queue, task.Name, argsList.Count);
+            if (attempted)
+            {
+                SentAll(sent, ex);
+            }
+
             throw;
+        }
+    }
+
+    private void SentAll(SendingTask?[]? sent, Exception? error)
+    {
+        if (sent is null)
+        {
+            return;
+        }
+
+        foreach (SendingTask? sending in sent)
+        {
+            if (sending is not null)
+            {
+                _middleware.Sent(sending, error);
+            }
         }
     }
 
@@ -261,5 +324,16 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public ValueTask DisposeAsync() => _ownsBroker ? _brokers.DisposeAsync() : ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsEvents)
+        {
+            await _events.DisposeAsync().ConfigureAwait(false); // what waits is written before the broker goes
+        }
+
+        if (_ownsBroker)
+        {
+            await _brokers.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

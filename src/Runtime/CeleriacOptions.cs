@@ -82,6 +82,15 @@ public sealed class CeleriacOptions
     [Range(0, int.MaxValue)]
     public int MaxMessageElements { get; set; } = DefaultMaxMessageElements;
 
+    /// <summary>The default of <see cref="EventStreamLength"/>.</summary>
+    public const int DefaultEventStreamLength = 10_000;
+
+    /// <summary>
+    /// About how many task events the event stream keeps (the newest; Redis trims with <c>MAXLEN ~</c>, so a few more may
+    /// stay): how far back a monitor that reconnects can catch up. Default 10,000; between 100 and 10,000,000.
+    /// </summary>
+    public int EventStreamLength { get; set; } = DefaultEventStreamLength;
+
     /// <summary>Whether the Redis broker is selected: <see cref="Redis"/> or <see cref="ConfigureRedis"/> is set.</summary>
     internal bool UsesRedis => Redis is { Length: > 0 } || ConfigureRedis is not null;
 
@@ -112,6 +121,11 @@ public sealed class CeleriacOptions
         if (MaxMessageBytes < 0)
         {
             return $"Celeriac:MaxMessageBytes must be 0 (no limit) or positive (it is {MaxMessageBytes}).";
+        }
+
+        if (EventStreamLength is < 100 or > 10_000_000)
+        {
+            return $"Celeriac:EventStreamLength must be between 100 and 10,000,000 (it is {EventStreamLength}).";
         }
 
         if (MaxMessageElements < 0)

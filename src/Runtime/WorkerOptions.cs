@@ -110,6 +110,22 @@ public sealed class WorkerOptions
     /// </summary>
     public TimeSpan RegistryInterval { get; set; } = DefaultRegistryInterval;
 
+    /// <summary>The default of <see cref="EventHeartbeat"/>.</summary>
+    public static readonly TimeSpan DefaultEventHeartbeat = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Whether the worker writes task events (docs/observability.md, "Task events"; Celery's <c>-E</c>) when no run-time
+    /// switch is set: <c>client.Events.SetEnabledAsync(true|false)</c> overrides it on every worker at once, and
+    /// <c>SetEnabledAsync(null)</c> hands it back to this option. Default <see langword="false"/>.
+    /// </summary>
+    public bool Events { get; set; }
+
+    /// <summary>
+    /// How often the worker re-reads the run-time events switch and, while events are on, writes a
+    /// <c>worker-heartbeat</c> event. Default 5 s; between 100 ms and 10 minutes.
+    /// </summary>
+    public TimeSpan EventHeartbeat { get; set; } = DefaultEventHeartbeat;
+
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }
 
@@ -164,6 +180,11 @@ public sealed class WorkerOptions
         if (SchedulerMisfireThreshold < TimeSpan.Zero)
         {
             return $"Celeriac:Worker:SchedulerMisfireThreshold must not be negative (it is {SchedulerMisfireThreshold}).";
+        }
+
+        if (EventHeartbeat < TimeSpan.FromMilliseconds(100) || EventHeartbeat > TimeSpan.FromMinutes(10))
+        {
+            return $"Celeriac:Worker:EventHeartbeat must be between 100 ms and 10 minutes (it is {EventHeartbeat}).";
         }
 
         foreach ((string queue, int weight) in QueueWeights)

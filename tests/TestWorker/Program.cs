@@ -6,6 +6,7 @@
 //   [--max-deliveries N] [--max-threads N (caps the thread pool, to starve it)] [--shutdown-ms N] [--prefetch N] [--max-message-bytes N] [--max-message-elements N]
 //   [--registry-ms N (the worker registry's heartbeat interval)]
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
+//   [--events true (WorkerOptions.Events)] [--event-heartbeat-ms N (WorkerOptions.EventHeartbeat)]
 using System.Diagnostics;
 using Celeriac;
 using Celeriac.Diagnostics;
@@ -47,6 +48,8 @@ if (options.TryGetValue("schedule", out string? schedule))
 }
 
 bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");
+bool events = options.TryGetValue("events", out string? ev) && ev == "true";
+TimeSpan eventHeartbeat = options.TryGetValue("event-heartbeat-ms", out string? eh) ? TimeSpan.FromMilliseconds(int.Parse(eh, System.Globalization.CultureInfo.InvariantCulture)) : WorkerOptions.DefaultEventHeartbeat;
 if (options.TryGetValue("trace", out string? trace) && trace == "true")
 {
     ActivitySource.AddActivityListener(new ActivityListener
@@ -85,6 +88,8 @@ builder.Services
         w.TrackStarted = true; // the kill tests observe STARTED before they kill
         w.Scheduler = scheduler;
         w.RegistryInterval = TimeSpan.FromMilliseconds(registryMs);
+        w.Events = events;
+        w.EventHeartbeat = eventHeartbeat;
     });
 
 using IHost host = builder.Build();

@@ -13,7 +13,8 @@ namespace Celeriac.Client;
 /// <param name="limits">The limits (<see cref="CeleriacOptions.MaxMessageBytes"/>, <see cref="CeleriacOptions.MaxMessageElements"/>).</param>
 /// <param name="catalog">The loaded task assemblies (which queues are declared).</param>
 /// <param name="time">The clock that stamps creation times and resolves countdowns.</param>
-internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalog, TimeProvider time)
+/// <param name="middleware">The send hooks of <see cref="Create"/> (<see langword="null"/>: none).</param>
+internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalog, TimeProvider time, Middleware.MiddlewarePipeline? middleware = null)
 {
     /// <summary>The wire format messages are written in.</summary>
     public IEnvelopeCodec Codec { get; } = EnvelopeFormats.Native;
@@ -72,8 +73,9 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
     /// <param name="replyTo">The sender's reply channel, or <see langword="null"/>.</param>
     /// <param name="traceParent">The W3C traceparent of the send's span, or <see langword="null"/> when nobody samples it.</param>
     /// <param name="traceState">The W3C tracestate of the send's span, or <see langword="null"/>.</param>
+    /// <param name="sending">What the send hooks saw (<see cref="CeleriacMiddleware.OnSending"/>), for their <see cref="CeleriacMiddleware.OnSent"/>; <see langword="null"/> when no middleware is registered.</param>
     /// <returns>The message to enqueue.</returns>
-    public EnqueueItem Create<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, ITaskTransport ids, string? replyTo, byte[]? traceParent = null, byte[]? traceState = null)
+    public EnqueueItem Create<TArgs>(TaskDefinition<TArgs> task, TArgs args, TaskOptions? options, ITaskTransport ids, string? replyTo, byte[]? traceParent, byte[]? traceState, out SendingTask? sending)
     {
         var argsBuffer = new ArrayBufferWriter<byte>(64);
         var writer = new MessagePack.MessagePackWriter(argsBuffer);
@@ -109,6 +111,13 @@ internal sealed class EnvelopeFactory(CeleriacOptions limits, TaskCatalog catalo
             TraceParent = traceParent,
             TraceState = traceState,
         };
+        sending = null;
+        if (middleware is { Any: true } hooks)
+        {
+            sending = hooks.Sending(id, task.Name, queue, options?.Headers); // may add headers; a throw refuses the send
+            envelope.Headers = sending.HeadersOrNull;
+        }
+
         if (envelope.Headers is { Count: > EnvelopeCodec.MaxHeaders })
         {
             throw new ArgumentException($"Task '{task.Name}' is sent with {envelope.Headers.Count} headers; a worker reads at most {EnvelopeCodec.MaxHeaders}.", nameof(options));

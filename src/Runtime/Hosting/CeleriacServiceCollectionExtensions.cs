@@ -53,12 +53,22 @@ public static class CeleriacServiceCollectionExtensions
             sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance));
+        services.TryAddSingleton(sp => new Celeriac.Middleware.MiddlewarePipeline(
+            sp.GetServices<Celeriac.CeleriacMiddleware>(),
+            (sp.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Celeriac.Middleware")));
+        services.TryAddSingleton(sp => new Celeriac.Control.EventPublisher(
+            sp.GetRequiredService<BrokerProvider>(),
+            sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            (sp.GetService<ILoggerFactory>() ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance).CreateLogger("Celeriac.Events")));
         services.TryAddSingleton(sp => new Celeriac.CeleriacClient(
             sp.GetRequiredService<BrokerProvider>(),
             sp.GetRequiredService<IOptions<Celeriac.CeleriacOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             ownsBroker: false,
-            sp.GetRequiredService<Celeriac.TaskCatalog>()));
+            sp.GetRequiredService<Celeriac.TaskCatalog>(),
+            sp.GetRequiredService<Celeriac.Middleware.MiddlewarePipeline>(),
+            sp.GetRequiredService<Celeriac.Control.EventPublisher>()));
         services.TryAddSingleton<Celeriac.ITaskClient>(sp => sp.GetRequiredService<Celeriac.CeleriacClient>());
         return new CeleriacBuilder(services);
     }

@@ -138,6 +138,18 @@ internal sealed class RedisKeys
     /// <summary>The channel <c>P:control:&lt;worker&gt;</c> on which a worker is told that a command was queued for it (a hint).</summary>
     public RedisChannel ControlChannel(string workerId) => RedisChannel.Literal(Prefix + ":control:" + workerId);
 
+    /// <summary>
+    /// <c>P:events</c>: STREAM of task and worker events, capped (XADD MAXLEN ~); one key, read and written by single-key
+    /// commands only, so it lives in whichever Redis Cluster slot its name hashes to (docs/observability.md).
+    /// </summary>
+    public RedisKey Events() => Prefix + ":events";
+
+    /// <summary><c>P:events:on</c>: STRING, the run-time events switch: <c>1</c> on, <c>0</c> off, absent: each worker's own option.</summary>
+    public RedisKey EventsSwitch() => Prefix + ":events:on";
+
+    /// <summary>The channel <c>P:events:switch</c> on which a change of the events switch is announced (a hint).</summary>
+    public RedisChannel EventsSwitchChannel() => RedisChannel.Literal(Prefix + ":events:switch");
+
     /// <summary>Whether <paramref name="queue"/> can be a hash tag: a name holding <c>{</c> or <c>}</c> would move its keys to another slot.</summary>
     public static bool IsTaggable(string queue) => queue.AsSpan().IndexOfAny('{', '}') < 0;
 

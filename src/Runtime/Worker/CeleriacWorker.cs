@@ -37,6 +37,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly GroupCommit<CompleteItem> _completes;
     private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
     private readonly OutcomeObserver _outcomes;
+    private readonly Middleware.MiddlewarePipeline _middleware;
+    private readonly Control.EventPublisher _events;
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
@@ -55,7 +57,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
     {
         _lifetime = lifetime;
         _brokers = brokers;
@@ -78,9 +80,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
-        _outcomes = new OutcomeObserver(logger, listeners, time);
+        _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
+        _events = events ?? new Control.EventPublisher(brokers, _options, time, logger);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
-        _outcomes = new OutcomeObserver(logger, listeners, time, catalog);
+        _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name, _events);
         _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
         _status = status;
     }
@@ -121,6 +124,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         }
 
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
+        // Events: the run-time switch is read before the first fetch, so a worker started while events are on writes from its first task.
+        await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => _worker.Concurrency - _runPermits.CurrentCount).ConfigureAwait(false);
         Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.Concurrency, _worker.EffectivePrefetch, _catalog.Count);
 
         try
@@ -194,8 +199,15 @@ internal sealed partial class CeleriacWorker : BackgroundService
             }
         }
 
+        _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
         _status.Stopping();
+        if (_middleware.Any)
+        {
+            _middleware.WorkerStopping(_name);
+        }
+
         await StopGracefullyAsync(ConsumerTasks()).ConfigureAwait(false);
 
         await heartbeatStop.CancelAsync().ConfigureAwait(false);
@@ -223,6 +235,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             consumer.Run.Dispose();
         }
+
+        await _events.WorkerOfflineAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -264,6 +278,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     continue;
                 }
 
+                if (_events.Enabled)
+                {
+                    _events.Run(TaskEventKind.TaskReceived, delivery, envelope);
+                }
+
                 // A rate-limited task waits for its turn before it takes a run permit; a stop ends the wait and hands it back.
                 if (registration!.Policy.RateLimitInterval is { } interval && !await WaitForRateAsync(registration.Name, interval).ConfigureAwait(false))
                 {
@@ -303,6 +322,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     }
 
                     Telemetry.RunStarting(delivery, envelope, _time, _name);
+                    if (_events.Enabled)
+                    {
+                        _events.Run(TaskEventKind.TaskStarted, delivery, envelope);
+                    }
+
                     TaskPolicy policy = registration!.Policy;
                     if (policy.TimeLimit is not null)
                     {
@@ -324,7 +348,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     TaskContext context;
                     try
                     {
-                        context = (registration.Needs & TaskNeeds.Context) != 0
+                        context = (registration.Needs & TaskNeeds.Context) != 0 || _middleware.Any // a hook sees the run's id and headers
                             ? NewContext(delivery, envelope, scoped ? scope.ServiceProvider : null, run)
                             : consumer.Reuse(run.Token, scoped ? scope.ServiceProvider : null);
                     }
@@ -341,6 +365,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
                         await UnrunnableAsync(delivery, envelope, ex).ConfigureAwait(false);
                         continue;
+                    }
+
+                    if (_middleware.Any)
+                    {
+                        _middleware.Running(context);
                     }
 
                     try
@@ -371,6 +400,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
                         }
+                    }
+
+                    if (_middleware.Any)
+                    {
+                        _middleware.Ran(context, failure);
                     }
 
                     if (failure is not null)
@@ -428,6 +462,16 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     _slots.Release();
                 }
             }
+        }
+    }
+
+    /// <summary>The worker became ready (connected, consuming): the lifecycle hooks hear it.</summary>
+    private void OnReady()
+    {
+        _events.WorkerOnline();
+        if (_middleware.Any)
+        {
+            _middleware.WorkerReady(_name);
         }
     }
 
@@ -520,6 +564,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
             return;
         }
 
+        if (_middleware.Any)
+        {
+            _middleware.Running(context);
+        }
+
         try
         {
             RunningTask running = RunningTask.Of(envelope.Id, envelope.RootId);
@@ -538,12 +587,21 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 try
                 {
                     await limited.ConfigureAwait(false);
+                    if (_middleware.Any)
+                    {
+                        _middleware.Ran(context, null);
+                    }
+
                     result = new TaskResult { State = TaskState.Success, Value = sink.WrittenMemory, TaskName = envelope.Task, Retries = envelope.Retries, Timestamp = _time.GetUtcNow(), Worker = _name };
                     _outcomes.Succeeded(delivery, envelope, started);
                 }
                 catch (Exception ex)
                 {
                     failure = ex;
+                    if (_middleware.Any)
+                    {
+                        _middleware.Ran(context, ex);
+                    }
                 }
             }
             else

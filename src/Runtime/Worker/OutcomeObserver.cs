@@ -89,13 +89,22 @@ internal sealed class OutcomeObserver
     private readonly IOutcomeListener[] _listeners;
     private readonly TimeProvider _time;
     private readonly TaskCatalog? _catalog;
+    private readonly Middleware.MiddlewarePipeline _middleware;
+    private readonly string _worker;
+    private readonly Control.EventPublisher? _events;
 
     /// <param name="logger">Where the outcome lines go.</param>
     /// <param name="listeners">Who else hears every outcome.</param>
     /// <param name="time">The clock.</param>
     /// <param name="catalog">The worker's tasks: the names metrics may carry (<see langword="null"/>: any).</param>
-    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time, TaskCatalog? catalog = null)
+    /// <param name="middleware">The outcome hooks (<see langword="null"/>: none).</param>
+    /// <param name="worker">The worker's name, as the outcome hooks see it.</param>
+    /// <param name="events">The task events' publisher, fed while events are on (<see langword="null"/>: none).</param>
+    public OutcomeObserver(ILogger logger, IEnumerable<IOutcomeListener> listeners, TimeProvider time, TaskCatalog? catalog = null, Middleware.MiddlewarePipeline? middleware = null, string worker = "", Control.EventPublisher? events = null)
     {
+        _events = events;
+        _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
+        _worker = worker;
         _logger = logger;
         _listeners = [.. listeners];
         _time = time;
@@ -106,7 +115,7 @@ internal sealed class OutcomeObserver
     public void Succeeded(Delivery delivery, Envelope envelope, long started)
     {
         bool log = _logger.IsEnabled(LogLevel.Debug);
-        if (!log && _listeners.Length == 0 && !Telemetry.Observes(delivery))
+        if (!log && _listeners.Length == 0 && !_middleware.Any && _events is not { Enabled: true } && !Telemetry.Observes(delivery))
         {
             return;
         }
@@ -186,6 +195,16 @@ internal sealed class OutcomeObserver
         foreach (IOutcomeListener listener in _listeners)
         {
             listener.OnOutcome(in outcome);
+        }
+
+        if (_events is { Enabled: true } events)
+        {
+            events.OnOutcome(in outcome);
+        }
+
+        if (_middleware.Any)
+        {
+            _middleware.OnOutcome(in outcome, _worker);
         }
     }
 }
