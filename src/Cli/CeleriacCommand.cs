@@ -70,7 +70,10 @@ internal static class CeleriacCommand
         root.Subcommands.Add(TaskCommands.Revoke());
         root.Subcommands.Add(TaskCommands.Result());
         root.Subcommands.Add(WorkerCommands.Inspect());
-        root.Subcommands.Add(WorkerCommands.Control());
+        Command control = WorkerCommands.Control();
+        control.Subcommands.Add(EventCommands.Switch());
+        root.Subcommands.Add(control);
+        root.Subcommands.Add(EventCommands.Events());
         return root;
     }
 

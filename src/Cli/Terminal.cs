@@ -94,6 +94,19 @@ internal sealed class Terminal
         _out.Flush();
     }
 
+    /// <summary>Writes one JSON object on one line of stdout (JSON Lines, for streams), flushed at once.</summary>
+    public void WriteJsonLine(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        _out.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        _out.Flush();
+    }
+
     /// <summary>Asks a yes/no question on stderr and reads the answer from stdin (default no).</summary>
     public bool Confirm(string question)
     {

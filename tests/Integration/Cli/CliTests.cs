@@ -273,6 +273,49 @@ public sealed class CliTests(ITestOutputHelper output) : ProcessTestBase
         Assert.Equal(1, (await Cli.RunAsync("inspect", "ping", "--timeout", "0.5")).ExitCode);
     }
 
+    [Fact]
+    public async Task Events_are_followed_live_as_JSON_lines_and_caught_up_after_an_id()
+    {
+        await RedisFixture.GetAsync();
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = _prefix });
+        Workers.Add(await WorkerProcess.StartAsync(output, "worker", RedisFixture.Configuration, _prefix, "default", 2, 30_000, "--events", "true"));
+
+        // A follower started before the task is sent (from the start of the stream, so it cannot miss what comes first),
+        // stopped by --seconds: the task's events arrive in order, one JSON object per line.
+        Task<CliRun> following = Cli.RunAsync("--json", "events", "--follow", "--after", "0-0", "--seconds", "6");
+        TaskHandle<int> sent = await Calc.AddTask.DelayAsync(Client, 20, 22);
+        Assert.Equal(42, await sent.GetAsync(Bound));
+        CliRun followed = await following;
+        Assert.Equal(0, followed.ExitCode);
+        JsonElement[] lines = [.. followed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        string[] mine = [.. lines.Where(e => e.TryGetProperty("taskId", out JsonElement id) && id.GetString() == sent.Id).Select(e => e.GetProperty("type").GetString()!)];
+        Assert.Equal(["task-received", "task-started", "task-succeeded"], mine.Where(t => t != "task-sent"));
+        Assert.Contains(lines, e => e.GetProperty("type").GetString() == "worker-online");
+        JsonElement succeeded = lines.Single(e => e.GetProperty("type").GetString() == "task-succeeded" && e.GetProperty("taskId").GetString() == sent.Id);
+        Assert.Equal("Celeriac.TestTasks.Calc.Add", succeeded.GetProperty("task").GetString());
+        Assert.True(succeeded.GetProperty("runtimeMs").GetDouble() >= 0);
+
+        // Catching up after an id: only what came after it.
+        string receivedId = lines.Single(e => e.GetProperty("type").GetString() == "task-received" && e.GetProperty("taskId").GetString() == sent.Id).GetProperty("id").GetString()!;
+        CliRun after = await Cli.RunAsync("--json", "events", "--follow", "--after", receivedId, "--seconds", "1");
+        string[] rest = [.. after.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
+            .Where(e => e.TryGetProperty("taskId", out JsonElement id) && id.GetString() == sent.Id).Select(e => e.GetProperty("type").GetString()!)];
+        Assert.Equal(["task-started", "task-succeeded"], rest);
+
+        // A snapshot in text: one line per event, the kind in its own column.
+        CliRun snapshot = await Cli.RunAsync("events", "--limit", "50");
+        Assert.Equal(0, snapshot.ExitCode);
+        Assert.Matches($@"(?m)^\d\d:\d\d:\d\d\.\d{{3}}  task-succeeded\s+{sent.Id} Celeriac\.TestTasks\.Calc\.Add \[default\]", snapshot.Stdout);
+
+        // The run-time switch.
+        Assert.False((await Cli.RunAsync("--json", "control", "events", "off")).Json.GetProperty("events").GetBoolean());
+        Assert.False(await Client.Events.GetEnabledAsync());
+        Assert.Equal(JsonValueKind.Null, (await Cli.RunAsync("--json", "control", "events", "default")).Json.GetProperty("events").ValueKind);
+        Assert.Null(await Client.Events.GetEnabledAsync());
+        Assert.Equal(2, (await Cli.RunAsync("control", "events", "maybe")).ExitCode);
+        Assert.Equal(2, (await Cli.RunAsync("events", "--seconds", "1")).ExitCode); // --seconds goes with --follow
+    }
+
     private static string[] Strings(JsonElement array) => [.. array.EnumerateArray().Select(e => e.GetString()!)];
 
     private static (int Pending, int Scheduled, int Active, int Dead) Counts(JsonElement q)
