@@ -78,7 +78,7 @@ internal static class DeadLetterCommands
                 return ExitCodes.Ok;
             }
 
-            Table table = terminal.NewTable("ID", "QUEUE", "TASK", "RETRIES", "DEAD SINCE (UTC)", "REASON");
+            Table table = terminal.NewTable("ID", "QUEUE", "TASK", "RETRIES", "SINCE (UTC)", "REASON");
             foreach (DeadLetter letter in letters)
             {
                 table.AddRow(

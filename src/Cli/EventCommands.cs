@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Spectre.Console;
 
 namespace Celeriac.Cli;
 
@@ -256,17 +255,15 @@ internal static class EventCommands
             line.Append(" by ").Append(e.Source);
         }
 
-        string style = e.Kind switch
+        string sgr = e.Kind switch
         {
-            TaskEventKind.TaskSucceeded => "green",
-            TaskEventKind.TaskFailed or TaskEventKind.TaskDeadLettered => "red",
-            TaskEventKind.TaskRetried or TaskEventKind.TaskRevoked => "yellow",
-            TaskEventKind.WorkerOnline or TaskEventKind.WorkerOffline or TaskEventKind.WorkerHeartbeat => "blue",
-            _ => "cyan",
+            TaskEventKind.TaskSucceeded => "32",
+            TaskEventKind.TaskFailed or TaskEventKind.TaskDeadLettered => "31",
+            TaskEventKind.TaskRetried or TaskEventKind.TaskRevoked => "33",
+            TaskEventKind.WorkerOnline or TaskEventKind.WorkerOffline or TaskEventKind.WorkerHeartbeat => "34",
+            _ => "36",
         };
-        terminal.Out.Write(new Text(e.Timestamp.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) + "  "));
-        terminal.Out.Write(new Text(kind.PadRight(20), Style.Parse(style)));
-        terminal.Out.Write(new Text(line + Environment.NewLine));
+        terminal.RawLine(e.Timestamp.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture) + "  ", kind.PadRight(20), sgr, line.ToString());
     }
 
     private static void Optional(Utf8JsonWriter w, string name, string? value)

@@ -10,6 +10,9 @@ namespace Celeriac.Cli;
 /// </summary>
 internal sealed class Terminal
 {
+    /// <summary>JSON text as people and jq read it: only what JSON requires is escaped (stdout is not HTML).</summary>
+    private static readonly System.Text.Encodings.Web.JavaScriptEncoder JsonEncoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
     private readonly TextWriter _out = Console.Out;
 
     public Terminal(bool json)
@@ -52,6 +55,11 @@ internal sealed class Terminal
                 c.RightAligned();
             }
 
+            if (column is "ID" or "WORKER" or "SINCE (UTC)" || c.Alignment == Justify.Right)
+            {
+                c.NoWrap(); // ids stay whole (they are copied into the next command), numbers and times too; names and reasons wrap
+            }
+
             table.AddColumn(c);
         }
 
@@ -61,6 +69,16 @@ internal sealed class Terminal
     /// <summary>Plain text (never parsed as markup) in an optional style.</summary>
     public static IRenderable Cell(string? text, string? style = null)
         => new Text(text ?? "-", style is null ? Style.Plain : Style.Parse(style));
+
+    /// <summary>Whether stdout gets colours: a terminal, and NO_COLOR not set.</summary>
+    public bool OutColoured => OutIsTerminal && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"));
+
+    /// <summary>Writes one line on stdout as it is (never wrapped: a log line), with one span coloured (an ANSI SGR code) when colours are on.</summary>
+    public void RawLine(string before, string coloured, string sgr, string after)
+    {
+        _out.WriteLine(OutColoured ? $"{before}\e[{sgr}m{coloured}\e[0m{after}" : before + coloured + after);
+        _out.Flush();
+    }
 
     /// <summary>Writes a line of plain text on stdout.</summary>
     public void Line(string text) => Out.WriteLine(text);
@@ -84,7 +102,7 @@ internal sealed class Terminal
     public void WriteJson(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JsonEncoder }))
         {
             write(writer);
         }
@@ -98,7 +116,7 @@ internal sealed class Terminal
     public void WriteJsonLine(Action<Utf8JsonWriter> write)
     {
         using var buffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(buffer))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JsonEncoder }))
         {
             write(writer);
         }
