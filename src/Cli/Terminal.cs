@@ -161,7 +161,7 @@ internal sealed class Terminal
     {
         IAnsiConsole console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Ansi = terminal && colour ? AnsiSupport.Detect : AnsiSupport.No,
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No, // NO_COLOR drops colours, not the progress bar's cursor movement
             ColorSystem = terminal && colour ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
             Out = new AnsiConsoleOutput(writer),
