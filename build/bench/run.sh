@@ -34,6 +34,7 @@ if [ "${1:-}" = "micro" ]; then mode=micro; shift; fi
 if [ "${1:-}" = "flow" ]; then mode=flow; shift; fi
 
 tree="$root"
+drive_only=false
 worker_runtime=aot
 driver_runtime=aot
 args=()
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
         rm -rf "$tree/build/bench/$project"; mkdir -p "$tree/build/bench/$project"
         (cd "$root/build/bench/$project" && find . -maxdepth 1 -type f \( -name '*.cs' -o -name '*.csproj' \) -exec cp {} "$tree/build/bench/$project/" \;)
       done
+      drive_only=true
       if [ "$mode" = drive ]; then args+=(--label "$sha"); fi;;
     --jit-worker) worker_runtime=jit; shift;;
     --jit-driver) driver_runtime=jit; shift;;
@@ -74,12 +76,12 @@ fi
 if [ "$driver_runtime" = aot ]; then
   driver_out="$out/driver-aot-$(basename "$tree")"
   echo "bench: publishing $bench_project (Native AOT, linux-x64)" >&2
-  dotnet publish "$bench_project" -c Release -r linux-x64 -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false -o "$driver_out" >&2
+  dotnet publish "$bench_project" -c Release -r linux-x64 -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false -p:CeleriacBenchDriveOnly=$drive_only -o "$driver_out" >&2
   driver=("$driver_out/Celeriac.Bench")
 else
   driver_out="$out/driver-jit-$(basename "$tree")"
   echo "bench: building $bench_project (Release, JIT)" >&2
-  dotnet build "$bench_project" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false -p:CeleriacBenchDriverJit=true \
+  dotnet build "$bench_project" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchMicro=false -p:CeleriacBenchDriveOnly=$drive_only -p:CeleriacBenchDriverJit=true \
     -o "$driver_out" >&2
   driver=("$driver_out/Celeriac.Bench")
 fi
@@ -92,11 +94,11 @@ worker_out="$out/worker-$worker_runtime-$(basename "$tree")"
 started=$SECONDS
 if [ "$worker_runtime" = aot ]; then
   echo "bench: publishing $worker_project (Native AOT, linux-x64)" >&2
-  dotnet publish "$worker_project" -c Release -r linux-x64 -nologo -clp:ErrorsOnly -o "$worker_out" >&2
+  dotnet publish "$worker_project" -c Release -r linux-x64 -nologo -clp:ErrorsOnly -p:CeleriacBenchDriveOnly=$drive_only -o "$worker_out" >&2
   worker_bin="$worker_out/Celeriac.BenchWorker"
 else
   echo "bench: building $worker_project (Release, JIT)" >&2
-  dotnet build "$worker_project" -c Release -nologo -clp:ErrorsOnly -o "$worker_out" >&2
+  dotnet build "$worker_project" -c Release -nologo -clp:ErrorsOnly -p:CeleriacBenchDriveOnly=$drive_only -o "$worker_out" >&2
   worker_bin="$worker_out/Celeriac.BenchWorker.dll"
 fi
 echo "bench: worker ($worker_runtime) $worker_bin ready in $((SECONDS - started)) s" >&2

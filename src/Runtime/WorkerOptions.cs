@@ -25,8 +25,17 @@ public sealed class WorkerOptions
     /// <summary>Relative weights of the queues under <see cref="Celeriac.QueueOrder.Weighted"/> (1 to 1000; a queue not listed weighs 1).</summary>
     public Dictionary<string, int> QueueWeights { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>How many tasks run at once. Default: the number of processors. At least 1.</summary>
-    public int Concurrency { get; set; } = Environment.ProcessorCount;
+    /// <summary>The default of <see cref="Concurrency"/>: 256.</summary>
+    public const int DefaultConcurrency = 256;
+
+    /// <summary>
+    /// How many tasks run at once. Default 256 (<see cref="DefaultConcurrency"/>), whatever the processor count: tasks are
+    /// asynchronous and mostly wait on I/O, so many in flight keep a worker busy; those that compute are bounded apart by
+    /// <see cref="CpuThreads"/> (<see cref="TaskExecution.Cpu"/>), and what the held messages take by
+    /// <see cref="MaxMemoryInFlight"/>. Set it lower for tasks that each hold a scarce resource (a database connection
+    /// from a small pool), or 1 to run one task at a time. At least 1.
+    /// </summary>
+    public int Concurrency { get; set; } = DefaultConcurrency;
 
     /// <summary>
     /// How many dedicated threads run the tasks marked <see cref="TaskExecution.Cpu"/>: at most this many of them compute
@@ -44,6 +53,20 @@ public sealed class WorkerOptions
     /// </summary>
     public int Prefetch { get; set; }
 
+    /// <summary>The default of <see cref="MaxMemoryInFlight"/>: 64 MiB.</summary>
+    public const long DefaultMaxMemoryInFlight = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// The memory budget of the messages the worker holds, running or waiting to run, in bytes: a fetched message counts
+    /// three times its length (its bytes, and the strings its envelope decodes into), and a run 64 bytes per argument
+    /// element once they are counted, before they are decoded. The worker fetches no more than the budget has room for
+    /// and a run whose elements do not fit waits, so that what a worker holds does not grow with <see cref="Concurrency"/>
+    /// (docs/reliability.md, "The memory bound"). At least one message is always taken, whatever its size: a message
+    /// larger than the budget runs, alone. Small messages never reach it: a thousand held messages of 1 KiB with 100
+    /// elements each take about 9 MiB. Default 64 MiB; 0 means no budget.
+    /// </summary>
+    public long MaxMemoryInFlight { get; set; } = DefaultMaxMemoryInFlight;
+
     /// <summary>How long running tasks may finish after shutdown starts before they are cancelled and handed back. Default 30 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = DefaultShutdownTimeout;
 
@@ -56,6 +79,15 @@ public sealed class WorkerOptions
     /// outcome, and which tasks are running is still visible from the queue's leases (docs/reliability.md).
     /// </summary>
     public bool TrackStarted { get; set; }
+
+    /// <summary>
+    /// Open a logging scope for every run, so that every line logged during it — the worker's and the task's own,
+    /// through any <c>ILogger</c> of the host — carries <c>TaskId</c> and <c>TaskName</c> as structured values. Default
+    /// <see langword="false"/>: a scope costs every run about 150–350 bytes and two <c>AsyncLocal</c> changes, whether or
+    /// not the run logs, so it is the user's choice (the figures are in docs/observability.md).
+    /// With it on, the logging category <c>Celeriac.Tasks</c> set to <c>None</c> still turns the scopes off.
+    /// </summary>
+    public bool TaskLogScopes { get; set; }
 
     /// <summary>
     /// The redelivery cap: a message whose runs were started this many times without an outcome (its workers died
@@ -145,6 +177,11 @@ public sealed class WorkerOptions
         if (CpuThreads < 1)
         {
             return $"Celeriac:Worker:CpuThreads must be at least 1 (it is {CpuThreads}).";
+        }
+
+        if (MaxMemoryInFlight < 0)
+        {
+            return $"Celeriac:Worker:MaxMemoryInFlight must be 0 (no budget) or positive (it is {MaxMemoryInFlight}).";
         }
 
         if (Prefetch != 0 && Prefetch < Concurrency)

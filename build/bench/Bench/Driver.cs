@@ -189,6 +189,13 @@ internal static class Driver
             result["w2"] = w2;
         }
 
+        // ---- Defaults: N tasks drained, then round trips, by a worker with every option at its default (what a new user
+        // runs: concurrency = processor count, prefetch = concurrency, track-started off), beside the tuned figures above.
+        if (cfg.Defaults)
+        {
+            result["defaults"] = await DefaultsAsync(cfg, client, db, prefix);
+        }
+
         // ---- Allocation probe: a fresh worker drains tasks that do nothing, so every byte and µs is the framework's.
         if (cfg.Probe > 0)
         {
@@ -215,6 +222,69 @@ internal static class Driver
         }
 
         return result;
+    }
+
+    /// <summary>The defaults row: a drain of N bulk-sent no-op tasks and sequential round trips on one worker started with no options.</summary>
+    private static async Task<JsonObject> DefaultsAsync(Config cfg, CeleriacClient client, IDatabase db, string prefix)
+    {
+        var argsList = new W1Tasks.NoopTask.Args[cfg.N];
+        for (int i = 0; i < argsList.Length; i++)
+        {
+            argsList[i] = new W1Tasks.NoopTask.Args(i, i);
+        }
+
+        await db.KeyDeleteAsync(BenchRedis.DoneKey);
+        await client.SendManyAsync(W1Tasks.NoopTask.Definition, argsList, null, CancellationToken.None);
+        RedisSnapshot before = await RedisSnapshot.TakeAsync(db);
+        JsonObject defaults;
+        await using (WorkerProcess worker = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W1Tasks.QueueName, 0, 0, false, db, cfg.WorkerLog))
+        {
+            await worker.WaitReadyAsync();
+            double cpuAtReady = worker.ProcCpuMs();
+            await worker.WaitCompletedAsync(cfg.N, TimeSpan.FromSeconds(120));
+            await WaitSettledAsync(db, prefix, W1Tasks.QueueName);
+            double cpuEnd = worker.ProcCpuMs();
+            RedisSnapshot after = await RedisSnapshot.TakeAsync(db);
+            defaults = Phase(cfg.N, double.NaN, before, after);
+            defaults["worker_cpu_us_per_task"] = (cpuEnd - cpuAtReady) * 1000 / cfg.N;
+            AddWindow(defaults, worker.Samples, cfg.N);
+        }
+
+        RedisValue[] done = await db.ListRangeAsync(BenchRedis.DoneKey);
+        long first = long.MaxValue, last = long.MinValue;
+        foreach (RedisValue v in done)
+        {
+            first = Math.Min(first, (long)v);
+            last = Math.Max(last, (long)v);
+        }
+
+        defaults["completions"] = done.Length;
+        defaults["per_second"] = done.Length > 1 ? (done.Length - 1) / ((last - first) / 1e6) : double.NaN;
+
+        // Round trips on a fresh defaults worker of W2's queue alone, as the tuned W2 runs.
+        await using WorkerProcess rt = WorkerProcess.Start(cfg.WorkerBin, cfg.Redis, prefix, W2Tasks.QueueName, 0, 0, false, db, cfg.WorkerLog);
+        await rt.WaitReadyAsync();
+        for (int i = 0; i < cfg.Warmup; i++)
+        {
+            _ = await (await W2Tasks.AddTask.DelayAsync(client, 1, i)).GetAsync(TimeSpan.FromSeconds(10));
+        }
+
+        var latencies = new double[cfg.RoundTrips];
+        for (int i = 0; i < cfg.RoundTrips; i++)
+        {
+            long s = Stopwatch.GetTimestamp();
+            int value = await (await W2Tasks.AddTask.DelayAsync(client, 1, i)).GetAsync(TimeSpan.FromSeconds(10));
+            latencies[i] = Stopwatch.GetElapsedTime(s).TotalMilliseconds;
+            if (value != 1 + i)
+            {
+                throw new InvalidOperationException($"defaults round trip {i}: {value}, expected {1 + i}");
+            }
+        }
+
+        Array.Sort(latencies);
+        defaults["p50_ms"] = Percentile(latencies, 50);
+        defaults["p99_ms"] = Percentile(latencies, 99);
+        return defaults;
     }
 
     /// <summary>Waits until the queue has nothing pending or leased (every outcome recorded).</summary>
@@ -375,6 +445,7 @@ internal static class Driver
         public int Prefetch => args.Int("prefetch", Concurrency); // the product's default (WorkerOptions.Prefetch = 0)
         public int BulkBatch => args.Int("bulk-batch", N);
         public int Probe => args.Int("probe", N);
+        public bool Defaults => args.Get("defaults", "true") != "false";
         public bool TrackStarted => args.Get("track-started", "false") == "true";
         public string Out => args.Get("out", ".tmp/bench/results.json");
         public string WorkerLog => args.Get("worker-log", ".tmp/bench/worker.log");

@@ -15,8 +15,10 @@ string[] rest = args.Length > 0 ? args[1..] : [];
 return mode switch
 {
     "drive" => await Driver.RunAsync(BenchArgs.Parse(rest)),
+#if !CELERIAC_BENCH_DRIVE_ONLY
     "schedule" => await ScheduleBench.RunAsync(BenchArgs.Parse(rest)),
     "flow" => await FlowBench.RunAsync(BenchArgs.Parse(rest)),
+#endif
 #if !CELERIAC_BENCH_NO_MICRO
     "telemetry" => await TelemetryBench.RunAsync(BenchArgs.Parse(rest)),
     "micro" => Micro.Run(rest),

@@ -40,7 +40,8 @@ internal sealed class WorkerProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts the worker binary <paramref name="workerBin"/> (build/bench/BenchWorker): a native executable is run
-    /// directly, a <c>.dll</c> with <c>dotnet</c> (the JIT worker).
+    /// directly, a <c>.dll</c> with <c>dotnet</c> (the JIT worker). A <paramref name="concurrency"/> of 0 starts it with
+    /// every worker option at its default (no concurrency, prefetch or track-started given: what a new user runs).
     /// </summary>
     public static WorkerProcess Start(string workerBin, string redis, string prefix, string queues, int concurrency, int prefetch, bool trackStarted, IDatabase admin, string logPath)
     {
@@ -76,7 +77,10 @@ internal sealed class WorkerProcess : IAsyncDisposable
             info.ArgumentList.Add(a);
         }
 
-        foreach (string a in new[] { "--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--prefetch", prefetch.ToString(CultureInfo.InvariantCulture), "--track-started", trackStarted ? "true" : "false" })
+        string[] options = concurrency == 0
+            ? ["--redis", redis, "--prefix", prefix, "--queues", queues, "--defaults", "true"]
+            : ["--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--prefetch", prefetch.ToString(CultureInfo.InvariantCulture), "--track-started", trackStarted ? "true" : "false"];
+        foreach (string a in options)
         {
             info.ArgumentList.Add(a);
         }

@@ -19,16 +19,14 @@ internal static class WorkerMode
         string redis = args.Required("redis");
         string prefix = args.Required("prefix");
         string[] queues = args.Required("queues").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        bool defaults = args.Get("defaults", "false") == "true"; // every worker option at its default: what a new user runs
         int concurrency = args.Int("concurrency", 64);
         int prefetch = args.Int("prefetch", concurrency * 2);
         bool trackStarted = args.Get("track-started", "true") != "false";
 
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
-        if (Environment.GetEnvironmentVariable("CELERIAC_BENCH_TASK_SCOPES") == "off")
-        {
-            builder.Logging.AddFilter("Celeriac.Tasks", LogLevel.None); // no run log scope: its cost apart (docs/observability.md)
-        }
+        bool taskScopes = Environment.GetEnvironmentVariable("CELERIAC_BENCH_TASK_SCOPES") == "on"; // run log scopes: their cost (docs/observability.md)
         ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(redis + ",name=bench-task");
         builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
         builder.Services.AddSingleton<BenchRedis>();
@@ -41,9 +39,16 @@ internal static class WorkerMode
             .AddWorker(w =>
             {
                 w.Queues = [.. queues];
-                w.Concurrency = concurrency;
-                w.Prefetch = prefetch;
-                w.TrackStarted = trackStarted;
+                if (!defaults)
+                {
+                    w.Concurrency = concurrency;
+                    w.Prefetch = prefetch;
+                    w.TrackStarted = trackStarted;
+                }
+
+#if !CELERIAC_BENCH_DRIVE_ONLY // an older runtime (run.sh's ref option) may not have the option
+                w.TaskLogScopes = taskScopes;
+#endif
             });
 
         using IHost host = builder.Build();

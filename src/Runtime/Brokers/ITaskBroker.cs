@@ -67,6 +67,12 @@ internal sealed class Delivery
     /// </summary>
     public bool RunStarted { get; set; }
 
+    /// <summary>What this delivery is charged in its worker's memory budget (<see cref="Celeriac.Worker.MemoryBudget"/>), given back with it.</summary>
+    internal long Charged { get; set; }
+
+    /// <summary>Whether <see cref="Charged"/> includes a charge for its argument elements.</summary>
+    internal bool ElementsCharged { get; set; }
+
     /// <summary>The pool this delivery returns to once the worker is done with it, or <see langword="null"/>.</summary>
     public DeliveryPool? Pool { get; init; }
 
@@ -118,6 +124,8 @@ internal sealed class Delivery
         Runs = 0;
         ReplyTo = null;
         RunStarted = false;
+        Charged = 0;
+        ElementsCharged = false;
         HeldSlot = -1;
         Control = null;
         RevokeRequested = false;
@@ -162,9 +170,19 @@ internal sealed class DeliveryPool
     /// <summary>A cleared delivery of this pool.</summary>
     public Delivery Rent() => _free.TryDequeue(out Delivery? delivery) ? delivery : new Delivery { Queue = string.Empty, Envelope = default, DeliveryCount = 0, Pool = this };
 
-    /// <summary>Takes <paramref name="delivery"/> back (it must be this pool's, and no longer used).</summary>
+    /// <summary>The worker's memory budget, given back each returned delivery's charges; <see langword="null"/> when it has none.</summary>
+    public Celeriac.Worker.MemoryBudget? Budget { get; init; }
+
+    /// <summary>Takes <paramref name="delivery"/> back (it must be this pool's, and no longer used); its budget charges are given back.</summary>
     public void Return(Delivery delivery)
     {
+        if (delivery.Charged != 0 || delivery.ElementsCharged)
+        {
+            Budget?.Release(delivery.Charged, delivery.ElementsCharged);
+            delivery.Charged = 0;
+            delivery.ElementsCharged = false;
+        }
+
         if (!ReferenceEquals(delivery.Pool, this))
         {
             return;
@@ -278,7 +296,12 @@ internal readonly record struct StartItem(Delivery Delivery, TaskResult? State);
 /// instead of first looking again (one call less per idle cycle), unless a scheduled message has fallen due since.
 /// </param>
 /// <param name="Pool">Where to take the delivery objects from (the caller returns them), or <see langword="null"/> for new ones.</param>
-internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0, bool Drained = false, DeliveryPool? Pool = null);
+/// <param name="MaxBytes">
+/// The most message bytes to lease (0: no limit), the worker's memory budget (<see cref="WorkerOptions.MaxMemoryInFlight"/>):
+/// once the messages leased reach it, no more are leased, and what was taken from a queue but not read goes back to it in
+/// its order. At least one message is leased whatever its size.
+/// </param>
+internal readonly record struct FetchRequest(IReadOnlyList<string> Queues, int MaxCount, TimeSpan Lease, TimeSpan MaxWait, string WorkerId, int StartCount = 0, bool Drained = false, DeliveryPool? Pool = null, long MaxBytes = 0);
 
 /// <summary>A message set aside because it could not be run, with the reason.</summary>
 /// <param name="Id">The task id.</param>

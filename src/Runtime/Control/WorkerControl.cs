@@ -47,13 +47,15 @@ internal interface IControlledWorker
 /// </summary>
 internal sealed class WorkerControl
 {
+    /// <summary>How long a stopping worker tries to remove its entry before it leaves it to expire.</summary>
+    private static readonly TimeSpan RemoveBound = TimeSpan.FromSeconds(2);
+
     private readonly IWorkerControl _broker;
     private readonly IControlledWorker _worker;
     private readonly TimeSpan _interval;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _wakeGate = new();
-    private CancellationTokenSource? _wake;
+    private TaskCompletionSource? _signal;
     private int _hinted;
 
     public WorkerControl(IWorkerControl broker, IControlledWorker worker, TimeSpan interval, TimeProvider time, ILogger logger)
@@ -95,29 +97,15 @@ internal sealed class WorkerControl
             TimeSpan left = _interval - _time.GetElapsedTime(lastBeat);
             if (left > TimeSpan.Zero)
             {
-                using var wake = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                lock (_wakeGate)
+                // The signal first, the flag after (OnHint: the flag first, the signal after): a hint is never missed.
+                var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Interlocked.Exchange(ref _signal, signal);
+                if (Volatile.Read(ref _hinted) == 0)
                 {
-                    _wake = wake;
-                }
-
-                try
-                {
-                    if (Volatile.Read(ref _hinted) == 0)
-                    {
-                        await Task.Delay(left, _time, wake.Token).ConfigureAwait(false);
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    // A hint (take the commands now) or the stop.
-                }
-                finally
-                {
-                    lock (_wakeGate)
-                    {
-                        _wake = null;
-                    }
+                    using var delayStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    Task delay = Task.Delay(left, _time, delayStop.Token);
+                    await Task.WhenAny(delay, signal.Task).ConfigureAwait(false);
+                    await delayStop.CancelAsync().ConfigureAwait(false); // a delay still running ends here
                 }
             }
 
@@ -134,7 +122,8 @@ internal sealed class WorkerControl
     {
         try
         {
-            await _broker.RemoveWorkerAsync(_worker.Name, CancellationToken.None).ConfigureAwait(false);
+            // Bounded: with Redis unreachable the stop should not wait out the client's timeout for this.
+            await _broker.RemoveWorkerAsync(_worker.Name, CancellationToken.None).WaitAsync(RemoveBound, _time).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -142,13 +131,11 @@ internal sealed class WorkerControl
         }
     }
 
+    /// <summary>A command was queued: wake the loop (its continuation runs on the thread pool, never on the notifying thread).</summary>
     private void OnHint()
     {
         Interlocked.Exchange(ref _hinted, 1);
-        lock (_wakeGate)
-        {
-            _wake?.Cancel();
-        }
+        Volatile.Read(ref _signal)?.TrySetResult();
     }
 
     private async Task HeartbeatAsync()

@@ -7,7 +7,7 @@ namespace Celeriac.Diagnostics;
 /// <summary>
 /// The logging scope of a run: <c>TaskId</c> and <c>TaskName</c> as structured values (a list of pairs, as
 /// <c>[LoggerMessage]</c> states are), so that every line logged during the run — the worker's and the task's own,
-/// through any logger of the host's factory — carries them. Opened only when the <see cref="Category"/> logger is
+/// through any logger of the host's factory — carries them. Opened only when <see cref="WorkerOptions.TaskLogScopes"/> is on and the <see cref="Category"/> logger is
 /// enabled (any level): with logging off, or that category set to <c>None</c>, a run opens no scope and allocates nothing.
 /// </summary>
 internal sealed class TaskLogScope : IReadOnlyList<KeyValuePair<string, object?>>

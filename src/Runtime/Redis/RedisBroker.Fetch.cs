@@ -121,7 +121,7 @@ internal sealed partial class RedisBroker
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
             new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
-            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix });
+            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix, Math.Max(0, request.MaxBytes) });
         try
         {
             await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -192,11 +192,12 @@ internal sealed partial class RedisBroker
         }
     }
 
-    /// <summary>Runs the fetch script on each queue in order until <see cref="FetchRequest.MaxCount"/> is filled.</summary>
+    /// <summary>Runs the fetch script on each queue in order until <see cref="FetchRequest.MaxCount"/> or <see cref="FetchRequest.MaxBytes"/> is reached.</summary>
     /// <returns>How many were leased, and the earliest scheduled due time over the queues tried (-1 when none).</returns>
     private async Task<(int Taken, long NextDueMs)> FetchReadyAsync(FetchRequest request, List<Delivery> into)
     {
         int taken = 0;
+        long bytes = 0; // of the messages leased so far, against FetchRequest.MaxBytes
         long nextDue = -1;
         long now = NowMs;
         RedisValue deadline = now + Ms(request.Lease);
@@ -204,16 +205,25 @@ internal sealed partial class RedisBroker
         foreach (string queue in request.Queues)
         {
             int want = request.MaxCount - taken;
-            if (want <= 0)
+            if (want <= 0 || (request.MaxBytes > 0 && bytes >= request.MaxBytes))
             {
                 break;
             }
 
+            long byteCap = request.MaxBytes > 0 ? request.MaxBytes - bytes : 0;
+
+            int before = into.Count;
+
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
                 new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
-                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix }).ConfigureAwait(false);
+                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix, byteCap }).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
+            for (int i = before; i < into.Count; i++)
+            {
+                bytes += into[i].Envelope.Length;
+            }
+
             if (due >= 0 && (nextDue < 0 || due < nextDue))
             {
                 nextDue = due;

@@ -19,11 +19,15 @@ internal sealed partial class CeleriacWorker
         UndecodableArgs,
     }
 
-    /// <summary>The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name, argument elements.</summary>
-    private Admission Admit(Delivery delivery, Envelope envelope, out TaskRegistration? registration, out EnvelopeException? undecodable)
+    /// <summary>
+    /// The checks before a run, none of which allocates: size, redelivery cap, envelope, revocation, expiry, task name,
+    /// argument elements (their count comes out as <c>elements</c> for a run; 0 when <c>MaxMessageElements</c> is 0).
+    /// </summary>
+    private Admission Admit(Delivery delivery, Envelope envelope, out TaskRegistration? registration, out EnvelopeException? undecodable, out long elements)
     {
         registration = null;
         undecodable = null;
+        elements = 0;
         if (delivery.OversizedLength > 0 || (_options.MaxMessageBytes > 0 && delivery.Envelope.Length > _options.MaxMessageBytes))
         {
             return Admission.Oversized;
@@ -70,7 +74,7 @@ internal sealed partial class CeleriacWorker
         }
 
         // Counted before any formatter allocates: the decoded arguments stay within the element budget.
-        return _options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out _) != PayloadScan.Outcome.Ok
+        return _options.MaxMessageElements > 0 && PayloadScan.Scan(envelope.Args.Span, _options.MaxMessageElements, out elements) != PayloadScan.Outcome.Ok
             ? Admission.UndecodableArgs
             : Admission.Run;
     }

@@ -17,6 +17,22 @@ internal sealed partial class CeleriacWorker
         bool drained = false; // the last fetch leased fewer than asked (one queue only: see FetchRequest.Drained)
         while (!stoppingToken.IsCancellationRequested)
         {
+            // The memory budget: no fetch while the messages held take it all (they are given back as their runs end).
+            // With nothing held there is always room: a charge that was never given back cannot stop the worker.
+            if (_budget is not null && _budget.FetchAllowance() == 0 && _held.Count > 0)
+            {
+                try
+                {
+                    await _budget.WaitForRoomAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
             try
             {
                 await _slots.WaitAsync(stoppingToken).ConfigureAwait(false);
@@ -60,6 +76,7 @@ internal sealed partial class CeleriacWorker
             // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
             // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
             int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
+            long maxBytes = _budget is null ? 0 : Math.Max(_budget.FetchAllowance(), 1); // 1: at least one message, whatever its size
             batch.Clear();
             if (!ReferenceEquals(selector, _queueSelector))
             {
@@ -71,7 +88,7 @@ internal sealed partial class CeleriacWorker
 
             try
             {
-                await _broker!.FetchAsync(request with { Queues = selector.Next(), MaxCount = free, StartCount = startNow, Drained = drained }, batch, stoppingToken).ConfigureAwait(false);
+                await _broker!.FetchAsync(request with { Queues = selector.Next(), MaxCount = free, StartCount = startNow, Drained = drained, MaxBytes = maxBytes }, batch, stoppingToken).ConfigureAwait(false);
                 drained = single && batch.Count < free;
                 backoffMs = 0;
                 _status.BrokerReached(); // the first one makes the worker ready
@@ -114,6 +131,12 @@ internal sealed partial class CeleriacWorker
 
             foreach (Delivery delivery in batch)
             {
+                if (_budget is not null)
+                {
+                    delivery.Charged = MemoryBudget.FetchCharge(delivery.Envelope.Length);
+                    _budget.Charge(delivery.Charged);
+                }
+
                 _held.Add(delivery);
                 _dispatch.Post(delivery);
             }

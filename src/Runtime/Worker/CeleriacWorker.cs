@@ -26,7 +26,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly TimeProvider _time;
     private readonly string _name;
     private readonly HeldSet _held;
-    private readonly DeliveryPool _deliveries = new();
+    private readonly DeliveryPool _deliveries;
+
+    /// <summary>The memory budget of the messages held (<see cref="WorkerOptions.MaxMemoryInFlight"/>), or <see langword="null"/> when unlimited.</summary>
+    private readonly MemoryBudget? _budget;
     private readonly Dispatch _dispatch;
     private readonly SemaphoreSlim _slots;
     private volatile QueueSelector _queueSelector; // replaced (never changed) when a control command changes the queues
@@ -42,7 +45,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
-    private readonly ILogger _taskLogger;
+    /// <summary>The logger of the run scopes (<see cref="WorkerOptions.TaskLogScopes"/>), or <see langword="null"/> when they are off.</summary>
+    private readonly ILogger? _taskLogger;
     private readonly WorkerStatus _status;
     private volatile bool _stopping;
 
@@ -74,6 +78,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _concurrency = _worker.Concurrency;
         _queues = [.. _worker.EffectiveQueues];
         _held = new HeldSet(_worker.EffectivePrefetch);
+        _budget = _worker.MaxMemoryInFlight > 0 ? new MemoryBudget(_worker.MaxMemoryInFlight) : null;
+        _deliveries = new DeliveryPool { Budget = _budget };
         _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
         _runPermits = new SemaphoreSlim(_worker.Concurrency);
@@ -84,7 +90,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _events = events ?? new Control.EventPublisher(brokers, _options, time, logger);
         _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
         _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name, _events);
-        _taskLogger = loggers.CreateLogger(TaskLogScope.Category);
+        _taskLogger = _worker.TaskLogScopes ? loggers.CreateLogger(TaskLogScope.Category) : null;
         _status = status;
     }
 
@@ -271,7 +277,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 }
 
                 Envelope envelope = consumer.Envelope;
-                Admission admission = Admit(delivery, envelope, out TaskRegistration? registration, out EnvelopeException? undecodable);
+                Admission admission = Admit(delivery, envelope, out TaskRegistration? registration, out EnvelopeException? undecodable, out long elements);
                 if (admission != Admission.Run)
                 {
                     await RefuseAsync(delivery, envelope, admission, undecodable).ConfigureAwait(false);
@@ -283,6 +289,19 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     _events.Run(TaskEventKind.TaskReceived, delivery, envelope);
                 }
 
+                // What the arguments decode into is charged before they are decoded: a run waits while it does not fit.
+                if (_budget is not null)
+                {
+                    long elementBytes = elements * MemoryBudget.ElementCost;
+                    if (!_budget.TryChargeElements(elementBytes))
+                    {
+                        await _budget.ChargeElementsAsync(elementBytes, CancellationToken.None).ConfigureAwait(false);
+                    }
+
+                    delivery.Charged += elementBytes;
+                    delivery.ElementsCharged = true;
+                }
+
                 // A rate-limited task waits for its turn before it takes a run permit; a stop ends the wait and hands it back.
                 if (registration!.Policy.RateLimitInterval is { } interval && !await WaitForRateAsync(registration.Name, interval).ConfigureAwait(false))
                 {
@@ -291,8 +310,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     continue;
                 }
 
-                // Every log line of the run (the worker's and the task's own) carries the task's id and name.
-                logScope = _taskLogger.IsEnabled(LogLevel.Critical) ? TaskLogScope.Begin(_taskLogger, envelope) : null;
+                // With run scopes on, every log line of the run (the worker's and the task's own) carries the task's id and name.
+                if (_taskLogger is not null && _taskLogger.IsEnabled(LogLevel.Critical))
+                {
+                    logScope = TaskLogScope.Begin(_taskLogger, envelope);
+                }
 
                 // A suspect (started before without an outcome: its worker probably died running it) runs alone, so
                 // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects

@@ -192,6 +192,30 @@ public abstract class BrokerContract : IAsyncLifetime
 
     [Fact]
     [Trait("Role", "ITaskTransport")]
+    public async Task Fetch_stops_at_MaxBytes_and_leaves_the_rest_in_order_on_its_priority()
+    {
+        // The worker's memory budget (WorkerOptions.MaxMemoryInFlight) reaches the broker as MaxBytes.
+        string q = Queue();
+        EnqueueItem Sized(string id, int priority) => new(id, q, Encoding.UTF8.GetBytes(id.PadRight(1000, '.')), 0, priority);
+        await Broker.EnqueueAsync([Sized("p5a", 5), Sized("p5b", 5), Sized("p5c", 5), Sized("p0a", 0), Sized("p0b", 0), Sized("p0c", 0)], default);
+
+        var into = new List<Delivery>();
+        Assert.Equal(2, await Broker.FetchAsync(new FetchRequest([q], 10, TimeSpan.FromSeconds(10), TimeSpan.Zero, "w1", MaxBytes: 1500), into, default));
+        Output.WriteLine($"MaxBytes 1500 -> {string.Join(",", into.Select(d => d.Id))}");
+        Assert.Equal(["p5a", "p5b"], into.Select(d => d.Id)); // the second crosses the cap: the fetch stops there
+
+        into.Clear();
+        Assert.Equal(1, await Broker.FetchAsync(new FetchRequest([q], 10, TimeSpan.FromSeconds(10), TimeSpan.Zero, "w1", MaxBytes: 1), into, default));
+        Assert.Equal("p5c", Assert.Single(into).Id); // at least one message, whatever its size
+
+        Assert.Equal(3, await Broker.GetQueueLengthAsync(q, default)); // nothing popped and lost
+        string rest = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(10))).Select(d => d.Id));
+        Output.WriteLine($"then without a cap -> {rest}");
+        Assert.Equal("p0a,p0b,p0c", rest);
+    }
+
+    [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_leased_message_is_not_fetched_again_while_the_lease_holds()
     {
         string q = Queue();

@@ -17,7 +17,7 @@ public sealed class TaskLogScopeTests(ITestOutputHelper output)
     {
         var sink = new ScopeRecorder();
         string sayId, failId;
-        using (IHost host = await StartAsync(sink, scopesOff: false))
+        using (IHost host = await StartAsync(sink, scopes: true, categoryOff: false))
         {
             ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
             TaskHandle<int> say = await Chatter.SayTask.DelayAsync(client, "hello");
@@ -49,11 +49,13 @@ public sealed class TaskLogScopeTests(ITestOutputHelper output)
         Assert.DoesNotContain(started.Scopes.OfType<IReadOnlyList<KeyValuePair<string, object?>>>(), s => s.Any(kv => kv.Key == "TaskId"));
     }
 
-    [Fact]
-    public async Task The_Celeriac_Tasks_category_set_to_None_opens_no_scope()
+    [Theory]
+    [InlineData(false, false)] // the default: no run scopes (they cost every run, logged or not)
+    [InlineData(true, true)] // on, but the Celeriac.Tasks category set to None
+    public async Task No_scope_is_opened_by_default_or_with_the_Celeriac_Tasks_category_set_to_None(bool scopes, bool categoryOff)
     {
         var sink = new ScopeRecorder();
-        using (IHost host = await StartAsync(sink, scopesOff: true))
+        using (IHost host = await StartAsync(sink, scopes, categoryOff))
         {
             ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
             Assert.Equal(3, await (await Chatter.SayTask.DelayAsync(client, "off")).GetAsync(Timeout));
@@ -64,13 +66,13 @@ public sealed class TaskLogScopeTests(ITestOutputHelper output)
         Assert.Empty(said.Scopes);
     }
 
-    private async Task<IHost> StartAsync(ScopeRecorder sink, bool scopesOff)
+    private async Task<IHost> StartAsync(ScopeRecorder sink, bool scopes, bool categoryOff)
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(sink);
         builder.Logging.SetMinimumLevel(LogLevel.Information);
-        if (scopesOff)
+        if (categoryOff)
         {
             builder.Logging.AddFilter("Celeriac.Tasks", LogLevel.None);
         }
@@ -84,6 +86,7 @@ public sealed class TaskLogScopeTests(ITestOutputHelper output)
         {
             w.Queues = [.. TestHost.Queues];
             w.FetchWait = TimeSpan.FromMilliseconds(200);
+            w.TaskLogScopes = scopes;
         });
         IHost host = builder.Build();
         await host.StartAsync();

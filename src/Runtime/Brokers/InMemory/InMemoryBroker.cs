@@ -99,12 +99,13 @@ internal sealed partial class InMemoryBroker : ITaskBroker
     {
         long now = NowMs;
         int taken = 0;
+        long bytes = 0; // of the messages leased so far, against FetchRequest.MaxBytes (at least one is leased)
         nextDue = 0;
         foreach (string queueName in request.Queues)
         {
             QueueState queue = GetQueue(queueName);
             PromoteAndReclaimLocked(queue, now);
-            while (taken < request.MaxCount && queue.Pending.TryTakeFirst(out string? pendingId))
+            while (taken < request.MaxCount && (request.MaxBytes <= 0 || bytes < request.MaxBytes) && queue.Pending.TryTakeFirst(out string? pendingId))
             {
                 if (!_messages.TryGetValue(pendingId, out StoredMessage? message))
                 {
@@ -118,6 +119,7 @@ internal sealed partial class InMemoryBroker : ITaskBroker
                 bool revoked = _revoked.TryGetValue(message.Id, out long until) && until > now;
                 bool start = taken < request.StartCount;
                 into.Add(new Delivery { Id = message.Id, Queue = queueName, Envelope = message.Envelope, DeliveryCount = message.DeliveryCount, LeaseToken = message.LeaseToken, Revoked = revoked, Runs = message.Runs, RunStarted = start });
+                bytes += message.Envelope.Length;
                 if (start)
                 {
                     message.Runs++;

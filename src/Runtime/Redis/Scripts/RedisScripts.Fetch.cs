@@ -17,6 +17,8 @@ internal static partial class RedisScripts
     //            followed by its first 4096 bytes, with flag 2 set, so that the worker refuses it unread
     // ARGV[9] -> result TTL (ms) of the FAILURE record written for a message set aside as corrupt (0: none written)
     // ARGV[10] -> done channel prefix P:done: (a corrupt message's waiters are told, as a completion tells them)
+    // ARGV[11] -> the most message bytes to return (0 = no limit): once the messages leased so far reach it, the ids
+    //             popped but not read yet go back to the tail they came from, in order (at least one message is leased)
     // Keys built here: P:{q}:t:<id> from ARGV[4], P:{q}:pending:p from KEYS[1], and P:{q}:r:<id> (KEYS[1] without its
     // "pending", then "r:<id>"), in the slot of KEYS[1] (same hash tag)
     // Side effect: leaves one wake-up token in notify when pending is still non-empty (cascade), none when drained.
@@ -141,6 +143,8 @@ internal static partial class RedisScripts
         local leases = {}
         local startLeft = tonumber(ARGV[7])
         local maxBytes = tonumber(ARGV[8]) or 0
+        local byteCap = tonumber(ARGV[11]) or 0
+        local bytes = 0
         local revokedCount = redis.pcall('ZCARD', KEYS[5])
         local anyRevoked = type(revokedCount) == 'number' and revokedCount > 0
         -- One EXISTS over the nine priority lists (after the promotions above, which may fill them): most queues use
@@ -211,8 +215,17 @@ internal static partial class RedisScripts
                 msg = struct.pack('>I4', #msg) .. string.sub(msg, 1, 4096)
               end
               packed[#packed + 1] = struct.pack('>BI4I4I4c0I4c0I4c0', flags, runs, dc, #id, id, #token, token, #msg, msg)
+              bytes = bytes + #msg
             else
               orphans = orphans + 1
+            end
+            if byteCap > 0 and bytes >= byteCap then
+              -- The worker's memory budget is reached: the rest of this pop goes back unread, in its order.
+              for j = #ids, i + 1, -1 do
+                redis.call('RPUSH', pk, ids[j])
+              end
+              want = 0
+              break
             end
           end
         end
