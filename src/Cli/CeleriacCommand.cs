@@ -139,7 +139,7 @@ internal static class CeleriacCommand
         catch (Exception ex) when (ex is InvalidOperationException or RedisException or TimeoutException or ArgumentException or System.Security.Authentication.AuthenticationException)
         {
             // The runtime's message already names the address and what to check (refused, unknown host, credentials, TLS).
-            throw new CliException(ExitCodes.Unreachable, FirstLine(ex.Message));
+            throw new CliException(ExitCodes.Unreachable, FirstLine(ex.Message).Replace("Celeriac:Redis", "--redis", StringComparison.Ordinal));
         }
     }
 
