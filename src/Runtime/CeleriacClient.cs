@@ -50,7 +50,6 @@ public sealed partial class CeleriacClient : ITaskClient, IAsyncDisposable
 
     /// <summary>Changes running workers: queues consumed, concurrency, warm shutdown; revoke (docs/observability.md).</summary>
     public global::Celeriac.Control.WorkerController Control { get; }
-
     /// <summary>The task event stream: follow it, read its newest events, switch events on or off at run time (docs/observability.md).</summary>
     public TaskEventClient Events { get; }
 

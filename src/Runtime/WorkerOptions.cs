@@ -141,7 +141,6 @@ public sealed class WorkerOptions
     /// refresh: a worker that died is no longer listed by then. Default 5 s; between 100 ms and 5 minutes.
     /// </summary>
     public TimeSpan RegistryInterval { get; set; } = DefaultRegistryInterval;
-
     /// <summary>The default of <see cref="EventHeartbeat"/>.</summary>
     public static readonly TimeSpan DefaultEventHeartbeat = TimeSpan.FromSeconds(5);
 

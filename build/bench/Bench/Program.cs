@@ -6,6 +6,7 @@ using Celeriac.Bench;
 //   Celeriac.Bench flow   --redis 127.0.0.1:6379 --worker-bin <path> [--n 10000] [--runs 3] [--round-trips 300]   a chord of N no-op members beside
 //                                                     the plain drain of N, and a 3-step chain's round trip beside a single task's (run.sh flow)
 //   Celeriac.Bench telemetry --redis 127.0.0.1:6379 [--n 20000] [--rounds 3] [--concurrency 16]   telemetry's cost (build/bench/telemetry.sh; left out with the micro-benchmarks)
+//   Celeriac.Bench events --redis 127.0.0.1:6379 [--n 20000] [--rounds 3] [--concurrency 16]   middleware's and task events' cost (build/bench/events.sh; left out with the micro-benchmarks)
 //   Celeriac.Bench micro  [BenchmarkDotNet arguments, e.g. --filter *Envelope*]                            the micro-benchmarks
 //                                                     (left out of the build with -p:CeleriacBenchMicro=false, as run.sh drive does)
 // The worker child processes are build/bench/BenchWorker (--worker-bin: a native binary, or a .dll run with `dotnet`).
@@ -21,6 +22,7 @@ return mode switch
 #endif
 #if !CELERIAC_BENCH_NO_MICRO
     "telemetry" => await TelemetryBench.RunAsync(BenchArgs.Parse(rest)),
+    "events" => await EventsBench.RunAsync(BenchArgs.Parse(rest)),
     "micro" => Micro.Run(rest),
 #endif
     _ => Usage(mode),

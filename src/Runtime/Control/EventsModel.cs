@@ -77,7 +77,7 @@ public sealed record TaskEvent
     /// <summary>Why: the dead-letter reason code, or <c>revoked</c>/<c>expired</c> for a revocation.</summary>
     public string? Reason { get; init; }
 
-    /// <summary>How long the run took (succeeded, failed, retried).</summary>
+    /// <summary>How long the run took (succeeded; a failure past its hard time limit: the limit).</summary>
     public TimeSpan? Runtime { get; init; }
 
     /// <summary>When the task is due: a sent task's ETA or countdown, a retry's due time.</summary>

@@ -306,11 +306,25 @@ internal sealed partial class EventPublisher : IAsyncDisposable
     {
         try
         {
-            ITaskBroker broker = await _brokers.GetAsync(_stop.Token).ConfigureAwait(false);
-            if (broker is not IEventStream stream)
+            IEventStream? stream = null;
+            while (stream is null)
             {
-                _firstRead.TrySetResult();
-                return;
+                try
+                {
+                    if (await _brokers.GetAsync(_stop.Token).ConfigureAwait(false) is not IEventStream found)
+                    {
+                        _firstRead.TrySetResult();
+                        return;
+                    }
+
+                    stream = found;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
+                {
+                    SwitchUnread(_logger, ex); // no broker yet: the option decides until one answers
+                    _firstRead.TrySetResult();
+                    await Task.Delay(_heartbeat, _time, _stop.Token).ConfigureAwait(false);
+                }
             }
 
             try
@@ -414,7 +428,7 @@ internal sealed partial class EventPublisher : IAsyncDisposable
         _refreshGate.Dispose();
     }
 
-    [LoggerMessage(5510, LogLevel.Warning, "Task events cannot be written ({Count} dropped so far in this batch); events are dropped and counted until the broker takes them again")]
+    [LoggerMessage(5510, LogLevel.Warning, "Task events cannot be written (a batch of {Count} dropped); events are dropped and counted until the broker takes them again")]
     private static partial void StreamFailed(ILogger logger, Exception exception, int count);
 
     [LoggerMessage(5511, LogLevel.Information, "Task events are written again ({Dropped} dropped in all by this process)")]

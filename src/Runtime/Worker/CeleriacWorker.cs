@@ -416,17 +416,17 @@ internal sealed partial class CeleriacWorker : BackgroundService
                     }
                     finally
                     {
+                        if (_middleware.Any)
+                        {
+                            _middleware.Ran(context, failure); // while the run's scope (context.Services) still lives
+                        }
+
                         End(delivery, run);
                         consumer.Running.End();
                         if (scoped)
                         {
                             await scope.DisposeAsync().ConfigureAwait(false);
                         }
-                    }
-
-                    if (_middleware.Any)
-                    {
-                        _middleware.Ran(context, failure);
                     }
 
                     if (failure is not null)

@@ -56,6 +56,26 @@ public sealed class MiddlewareTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Brokers))]
+    public async Task A_task_with_a_hard_time_limit_runs_between_the_same_hooks(bool redis)
+    {
+        var calls = new ConcurrentQueue<string>();
+        IHost host = await StartAsync(redis, b => b.AddMiddleware(new Recording("A", calls)));
+        try
+        {
+            ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+            TaskHandle<int> limited = await Calc.LimitedTask.DelayAsync(client, 7);
+            Assert.Equal(7, await limited.GetAsync(Timeout));
+            await Wait.UntilAsync(() => Task.FromResult(calls.Contains("A OnSucceeded " + limited.Id)), Timeout, "the success reaches the middleware");
+            Assert.Equal(["A OnRunning", "A OnRan ok", "A OnSucceeded"], calls.Where(c => c.EndsWith(" " + limited.Id, StringComparison.Ordinal) && !c.Contains("OnSen", StringComparison.Ordinal)).Select(c => c[..^(limited.Id.Length + 1)]));
+        }
+        finally
+        {
+            await TestHost.StopAllAsync([host]);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Brokers))]
     public async Task A_header_added_at_send_reaches_the_tasks_context_and_its_retries(bool redis)
     {
         var calls = new ConcurrentQueue<string>();
