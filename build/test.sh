@@ -121,6 +121,35 @@ else
   aot_failed=1; echo "AOT publish FAILED:"; grep -E "error|warn" "$work/aot-publish.log" | head -30
 fi
 
+# The celeriac CLI as a Native AOT binary (trim/AOT warnings are errors in src/Cli), run against what the AOT stage left
+# in this run's redis-server: its queues, one of its results (a success or an expected failure), and the exit codes of an unknown id and a wrong address.
+# One test in the tally.
+cli_passed=0; cli_failed=0
+echo "== Native AOT celeriac CLI"
+cli="$aot/cli/Celeriac.Cli"
+if dotnet publish src/Cli -r linux-x64 -c Release -p:PublishAot=true -nologo -clp:ErrorsOnly -o "$aot/cli" >"$work/cli-publish.log" 2>&1; then
+  cli_problem=""
+  "$cli" --redis "$CELERIAC_TEST_REDIS" --prefix aot-e2e --json queues >"$work/cli-queues.json" 2>"$work/cli.err" || cli_problem="queues exited $?"
+  grep -q '"queue": "billing"' "$work/cli-queues.json" || cli_problem="$cli_problem; queues did not list billing"
+  some_id=$(redis-cli -p "${CELERIAC_TEST_REDIS##*:}" --scan --pattern 'aot-e2e:{default}:r:*' | head -1 | sed 's/.*:r://')
+  if [ -z "$some_id" ]; then cli_problem="$cli_problem; no result of the AOT run to read"
+  elif ! "$cli" --redis "$CELERIAC_TEST_REDIS" --prefix aot-e2e --json result "$some_id" >"$work/cli-result.json" 2>>"$work/cli.err" \
+    || ! grep -qE '"state": "(SUCCESS|FAILURE)"' "$work/cli-result.json"; then cli_problem="$cli_problem; result $some_id is not a final state"; fi
+  "$cli" --redis "$CELERIAC_TEST_REDIS" --prefix aot-e2e result no-such-task >/dev/null 2>>"$work/cli.err"; rc=$?
+  [ "$rc" -eq 1 ] || cli_problem="$cli_problem; an unknown id exited $rc, not 1"
+  closed=$(celeriac_free_port)
+  "$cli" --redis "127.0.0.1:$closed,connectTimeout=2000" status >/dev/null 2>>"$work/cli.err"; rc=$?
+  [ "$rc" -eq 3 ] || cli_problem="$cli_problem; a wrong address exited $rc, not 3"
+  if [ -z "$cli_problem" ]; then
+    cli_passed=1
+    echo "native CLI binary: $(stat -c %s "$cli") bytes; queues, result $some_id ($(grep -oE '"state": "[A-Z]+"' "$work/cli-result.json" | cut -d'"' -f4)), unknown id (exit 1), wrong address (exit 3) ok"
+  else
+    cli_failed=1; echo "native CLI FAILED:$cli_problem"; tail -5 "$work/cli.err"
+  fi
+else
+  cli_failed=1; echo "CLI AOT publish FAILED:"; grep -E "error|warn" "$work/cli-publish.log" | head -30
+fi
+
 # The README's first command, exactly as a newcomer types it (no setup: the in-process broker), and every line it
 # promises. One test in the tally.
 quick_passed=0; quick_failed=0
@@ -141,7 +170,7 @@ echo "== Packages, templates and docs/getting-started.md"
 build/package-test.sh 2>&1 | tee "$work/package-test.log"
 read -r pkg_passed pkg_failed < <(tail -1 "$work/package-test.log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p'; echo "0 1")
 
-passed=$((aot_passed + pkg_passed + fuzz_passed + quick_passed)); failed=$((aot_failed + pkg_failed + fuzz_failed + quick_failed))
+passed=$((aot_passed + cli_passed + pkg_passed + fuzz_passed + quick_passed)); failed=$((aot_failed + cli_failed + pkg_failed + fuzz_failed + quick_failed))
 for trx in "$work"/results/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)

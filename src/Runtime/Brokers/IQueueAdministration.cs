@@ -12,4 +12,10 @@ internal interface IQueueAdministration
     /// <summary>Puts dead letters back on their queue (by id) as new deliveries; returns how many were requeued.</summary>
     Task<int> RequeueDeadLettersAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes up to <paramref name="max"/> waiting (pending) messages of a queue for good, highest priority first;
+    /// returns how many were deleted (0 once the queue is empty). Scheduled, active and dead messages are not touched.
+    /// </summary>
+    Task<long> PurgeQueueAsync(string queue, int max, CancellationToken cancellationToken);
+
 }

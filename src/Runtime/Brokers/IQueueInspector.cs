@@ -11,4 +11,16 @@ internal interface IQueueInspector
 
     /// <summary>Lists a queue's dead letters, oldest first.</summary>
     Task<IReadOnlyList<DeadLetter>> GetDeadLettersAsync(string queue, int max, CancellationToken cancellationToken);
+
+    /// <summary>Reads one dead letter of a queue by task id; <see langword="null"/> when the id is not a dead letter there.</summary>
+    Task<DeadLetter?> GetDeadLetterAsync(string queue, string taskId, CancellationToken cancellationToken);
+
+    /// <summary>The queues in use (the registry workers and clients add theirs to), sorted ordinally.</summary>
+    Task<IReadOnlyList<string>> GetQueuesAsync(CancellationToken cancellationToken);
+
+    /// <summary>How many messages a queue holds pending, scheduled, active and dead.</summary>
+    Task<Inspection.QueueCounts> GetQueueCountsAsync(string queue, CancellationToken cancellationToken);
+
+    /// <summary>Finds the message of task <paramref name="taskId"/> in any queue of the registry; <see langword="null"/> when no queue holds it.</summary>
+    Task<Inspection.TaskLocation?> FindTaskAsync(string taskId, CancellationToken cancellationToken);
 }

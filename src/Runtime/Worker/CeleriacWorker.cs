@@ -133,7 +133,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
         // Events: the run-time switch is read before the first fetch, so a worker started while events are on writes from its first task.
-        await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => _worker.Concurrency - _runPermits.CurrentCount).ConfigureAwait(false);
+        await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => CountHeld().Active).ConfigureAwait(false); // the running tasks (the concurrency may change at run time: control grow/shrink)
         Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.Concurrency, _worker.EffectivePrefetch, _catalog.Count);
 
         try

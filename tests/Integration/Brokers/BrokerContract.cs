@@ -897,6 +897,45 @@ public abstract class BrokerContract : IAsyncLifetime
         return runs[0];
     }
 
+    [Fact]
+    [Trait("Role", "IQueueInspector")]
+    [Trait("Role", "IQueueAdministration")]
+    public async Task Counts_locations_and_a_purge_see_each_place_of_a_queue()
+    {
+        string q = Queue();
+        await Broker.EnqueueAsync([Item("run", q), Item("dead", q), Item("later", q, Now() + 3_600_000), Item("p0", q), Item("p7", q, priority: 7)], default);
+        List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30)); // p7 first (priority), then run
+        Delivery run = Assert.Single(got, d => d.Id == "run");
+        Assert.True(await Broker.DeadLetterAsync(Assert.Single(got, d => d.Id == "p7"), "unknown-task: x", null, Ttl, default));
+        List<Delivery> more = await FetchAsync([q], 1, TimeSpan.FromSeconds(30));
+        Assert.True(await Broker.DeadLetterAsync(Assert.Single(more, d => d.Id == "dead"), "unknown-task: y", null, Ttl, default));
+
+        Assert.Contains(q, await Broker.GetQueuesAsync(default));
+        Assert.Equal(new Inspection.QueueCounts(q, 1, 1, 1, 2), await Broker.GetQueueCountsAsync(q, default));
+        Assert.Equal((Inspection.TaskPlace.Active, 1), Where(await Broker.FindTaskAsync(run.Id, default)));
+        Assert.Equal((Inspection.TaskPlace.Scheduled, 0), Where(await Broker.FindTaskAsync("later", default)));
+        Assert.Equal((Inspection.TaskPlace.Pending, 0), Where(await Broker.FindTaskAsync("p0", default)));
+        Assert.Equal((Inspection.TaskPlace.Dead, 1), Where(await Broker.FindTaskAsync("dead", default)));
+        Assert.Null(await Broker.FindTaskAsync("never-sent", default));
+        Assert.Equal("unknown-task: y", (await Broker.GetDeadLetterAsync(q, "dead", default))?.Reason);
+        Assert.Null(await Broker.GetDeadLetterAsync(q, "p0", default));
+
+        // Only the waiting messages go, in batches of at most the given size; the others stay where they are.
+        await Broker.EnqueueAsync([Item("p1", q, priority: 1), Item("p9", q, priority: 9), Item("p0b", q)], default);
+        Assert.Equal(2, await Broker.PurgeQueueAsync(q, 2, default));
+        Assert.Equal(2, await Broker.PurgeQueueAsync(q, 100, default));
+        Assert.Equal(0, await Broker.PurgeQueueAsync(q, 100, default));
+        Assert.Equal(new Inspection.QueueCounts(q, 0, 1, 1, 2), await Broker.GetQueueCountsAsync(q, default));
+        Assert.Null(await Broker.FindTaskAsync("p9", default));
+        await Broker.EnqueueAsync([Item("p9", q)], default); // its id is free again: the message is gone, not just unlisted
+    }
+
+    private static (Inspection.TaskPlace Place, int Deliveries) Where(Inspection.TaskLocation? location)
+    {
+        Assert.NotNull(location);
+        return (location.Place, location.Deliveries);
+    }
+
     private protected static EnqueueItem Item(string id, string queue, long dueAtMs = 0, int priority = 0) => new(id, queue, EnvelopeOf(id), dueAtMs, priority);
 
     private protected static byte[] EnvelopeOf(string id) => Encoding.UTF8.GetBytes("envelope-of-" + id);
