@@ -158,10 +158,13 @@ public sealed class EventsTests(ITestOutputHelper output)
             await using (CeleriacClient monitor = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }))
             {
                 using var cts = new CancellationTokenSource(Timeout);
+                // The client writes its sent events and the worker its run events, each in batches of its own: the last
+                // task's sent event can land after its success, so read until both are in.
                 await foreach (TaskEvent e in monitor.Events.ReadAsync(last, cts.Token))
                 {
                     caught.Add(e);
-                    if (e.TaskId == missed[^1] && e.Kind == TaskEventKind.TaskSucceeded)
+                    if (caught.Any(c => c.TaskId == missed[^1] && c.Kind == TaskEventKind.TaskSucceeded)
+                        && caught.Any(c => c.TaskId == missed[^1] && c.Kind == TaskEventKind.TaskSent))
                     {
                         break;
                     }
