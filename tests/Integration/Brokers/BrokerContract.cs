@@ -141,6 +141,39 @@ public abstract class BrokerContract : IAsyncLifetime
 
     [Fact]
     [Trait("Role", "ITaskTransport")]
+    public async Task Priority_is_kept_through_a_reclaimed_lease_a_due_promotion_and_a_requeue()
+    {
+        string q = Queue();
+
+        // A reclaimed lease: the message goes back to its own priority, ahead of lower ones sent after it.
+        await Broker.EnqueueAsync([Item("leased7", q, priority: 7)], default);
+        Assert.Equal("leased7", Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300))).Id);
+        await Broker.EnqueueAsync([Item("low0", q), Item("mid3", q, priority: 3)], default);
+        await Task.Delay(TimeSpan.FromMilliseconds(600)); // past the 300 ms lease: the next fetch reclaims it
+        string order = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(30), worker: "w2")).Select(d => d.Id));
+        Output.WriteLine($"after a reclaim: {order}");
+        Assert.Equal("leased7,mid3,low0", order);
+
+        // A due promotion: a scheduled message falls due onto its priority's list.
+        await Broker.EnqueueAsync([Item("due5", q, dueAtMs: Now() + 300, priority: 5), Item("now0", q)], default);
+        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        order = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(30))).Select(d => d.Id));
+        Output.WriteLine($"after a promotion: {order}");
+        Assert.Equal("due5,now0", order);
+
+        // A requeued dead letter: back on its priority's list.
+        await Broker.EnqueueAsync([Item("dead6", q, priority: 6)], default);
+        Delivery dead = Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(30)));
+        Assert.True(await Broker.DeadLetterAsync(dead, "unknown-task: x", null, Ttl, default));
+        await Broker.EnqueueAsync([Item("plain0", q)], default);
+        Assert.Equal(1, await Broker.RequeueDeadLettersAsync(q, ["dead6"], default));
+        order = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(30))).Select(d => d.Id));
+        Output.WriteLine($"after a requeue: {order}");
+        Assert.Equal("dead6,plain0", order);
+    }
+
+    [Fact]
+    [Trait("Role", "ITaskTransport")]
     public async Task A_bulk_enqueue_of_many_messages_is_stored_whole_and_in_order()
     {
         string q = Queue();
