@@ -15,7 +15,8 @@ internal sealed partial class RedisBroker
         RedisResult reply = await _db.ScriptEvaluateAsync(
             RedisScripts.Retry,
             [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Scheduled(delivery.Queue), ResultKeyOf(delivery), Keys.Notify(delivery.Queue)],
-            args).ConfigureAwait(false);
+            args,
+            CommandFlags.DemandMaster).ConfigureAwait(false); // lease-fenced: a replica would answer "not yours" (RedisBroker.Batch.cs)
         return (int)reply == 1;
     }
 

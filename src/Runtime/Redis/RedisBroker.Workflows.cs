@@ -48,7 +48,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteFlow, [Keys.Active(queue), Keys.Outbox(queue), Keys.OutboxIndex(queue)], [.. args]).ConfigureAwait(false);
+        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteFlow, [Keys.Active(queue), Keys.Outbox(queue), Keys.OutboxIndex(queue)], [.. args], CommandFlags.DemandMaster).ConfigureAwait(false); // lease-fenced, as CompleteMany
         byte[] flags = (byte[]?)reply ?? [];
         if (flags.Length != count)
         {
