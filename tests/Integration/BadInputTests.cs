@@ -60,9 +60,15 @@ public abstract class BadInputContract(ITestOutputHelper output) : IAsyncLifetim
         ], default);
         TaskHandle<int> after = await Calc.AddTask.DelayAsync(client, 3, 4);
 
-        // A client waiting on the unknown task gets a failure, not a timeout.
+        // A client waiting on the unknown task, or on a message whose envelope cannot be read, gets a failure, not a timeout.
         TaskFailedException unknownFailure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(client, "unknown").WaitAsync(Timeout));
         output.WriteLine($"waiting on 'unknown': {unknownFailure.Message}");
+        foreach (string id in (string[])["truncated", "v99"])
+        {
+            TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(client, id).WaitAsync(Timeout));
+            output.WriteLine($"waiting on '{id}': {failure.RemoteType}: {failure.RemoteMessage}");
+        }
+
         Assert.Equal(3, await before.GetAsync(Timeout));
         Assert.Equal(7, await after.GetAsync(Timeout));
 
