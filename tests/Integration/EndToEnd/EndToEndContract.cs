@@ -329,7 +329,8 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
             TaskHandle<int> byAttribute = await Overrun.UrgentTask.DelayAsync(client, run, 2); // [Task(Priority = 7)]
             TaskHandle<int> perCall = await Work.SleepTask.ApplyAsync(client, run, 3, 0, new TaskOptions { Priority = 9 });
             Overrun.Open(run);
-            Assert.Equal([0, 1, 2, 3], await Task.WhenAll(holder.GetAsync(Timeout), plain.GetAsync(Timeout), byAttribute.GetAsync(Timeout), perCall.GetAsync(Timeout)));
+            int[] values = await Task.WhenAll(holder.GetAsync(Timeout), plain.GetAsync(Timeout), byAttribute.GetAsync(Timeout), perCall.GetAsync(Timeout));
+            Assert.Equal([0, 1, 2, 3], values);
             string[] starts = [.. (await Ledger.ReadAsync(run)).Where(e => e.StartsWith("start:", StringComparison.Ordinal))];
             Output.WriteLine($"OBSERVED: started in the order [{string.Join(", ", starts)}]");
             Assert.Equal(["start:0", "start:3", "start:2", "start:1"], starts);
