@@ -483,6 +483,7 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("d1", q), Item("d2", q)], default);
         List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30));
         long before = Now();
+        Assert.Equal(1, await StartAsync(got[0], null, Ttl)); // a run started: the requeue must not carry it over
         Assert.True(await Broker.DeadLetterAsync(got[0], "unknown-task: no task named 'x'", Failure("no task named 'x'"), Ttl, default));
         Assert.True(await Broker.DeadLetterAsync(got[1], "undecodable: garbage", null, Ttl, default));
 
@@ -515,6 +516,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Output.WriteLine($"requeued d1: result after requeue {afterRequeue.State}; fetched {again.Id} dc={again.DeliveryCount}");
         Assert.Equal("d1", again.Id);
         Assert.Equal(1, again.DeliveryCount);
+        Assert.Equal(0, again.Runs); // a fresh start: the redelivery cap counts from zero again
         Assert.Equal(EnvelopeOf("d1"), again.Envelope.ToArray());
         Assert.True(afterRequeue.State == TaskState.Pending, $"a requeued task must not keep its old final result ({afterRequeue.State}): a client waiting on it would see the stale failure");
         Assert.True(await CompleteAsync(again, Success(5), Ttl));
