@@ -8,8 +8,8 @@ using Microsoft.Extensions.Hosting;
 namespace Celeriac.IntegrationTests.FaultSuite;
 
 /// <summary>
-/// Retry policies declared on [Task] (generated TaskPolicy), soft time limits and revoke, end to end in one process,
-/// run against each broker.
+/// Retry policies declared on [Task] (generated TaskPolicy), soft and hard time limits (the abandoned run's slot, late
+/// value and DI scope) and the revoke of a running task, end to end in one process, run against each broker.
 /// </summary>
 public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLifetime
 {
