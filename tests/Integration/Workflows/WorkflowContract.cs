@@ -785,6 +785,24 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_batchs_chain_through_a_group_of_chains_is_counted_once_the_step_after_the_group_is_done()
+    {
+        string run = NewRun();
+        // Step(1) = 11; member chain 0: (11 + 1) * 10 + 1 = 121 (slow); member chain 1: 11 + 2 = 13; the sum 134 ends the chain.
+        TaskChain<long> chain = Workflow.Chain(Flows.StepTask.Sig(1, run, "a", 0))
+            .Then(Workflow.Group([Workflow.Chain(Flows.PlusTask.Then(run, 1), Flows.StepTask.Then(run, "m0", 300)), Workflow.Chain(Flows.PlusTask.Then(run, 2))]))
+            .Then(Flows.SumTask.Then(run));
+        BatchHandle handle = await Workflow.Batch().Add(chain).OnSuccess(Batches.CalledTask.Then(run, "success")).DelayAsync(Client);
+
+        BatchStatus done = await handle.WaitAsync(Timeout);
+        Assert.Equal((1, 0, 1, 0), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("success:", StringComparison.Ordinal)), Timeout, "OnSuccess to run");
+        List<string> ledger = [.. await Ledger.ReadAsync(run)];
+        Output.WriteLine($"ledger [{string.Join(", ", ledger)}]");
+        Assert.True(ledger.IndexOf("sum:2:134") is >= 0 and var sum && sum < ledger.FindIndex(e => e.StartsWith("success:", StringComparison.Ordinal)), "the batch completes after the chain's last step");
+    }
+
+    [Fact]
     public async Task A_chain_added_to_an_open_batch_keeps_it_open_until_its_last_step_is_done()
     {
         string run = NewRun();
