@@ -7,6 +7,7 @@
 //   [--registry-ms N (the worker registry's heartbeat interval)]
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
 //   [--events true (WorkerOptions.Events)] [--event-heartbeat-ms N (WorkerOptions.EventHeartbeat)]
+//   [--autoscale min,max[,interval-ms,idle-ms] (WorkerOptions.Autoscale)] [--track-started false (default true)]
 // Settings of the host's configuration under Celeriac:Worker (environment variables such as
 // Celeriac__Worker__Pools__reports__Concurrency=1) are bound after these options.
 using System.Diagnostics;
@@ -51,6 +52,19 @@ if (options.TryGetValue("schedule", out string? schedule))
 
 bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");
 bool events = options.TryGetValue("events", out string? ev) && ev == "true";
+AutoscaleOptions? autoscale = null;
+if (options.TryGetValue("autoscale", out string? au))
+{
+    int[] parts = [.. au.Split(',').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture))];
+    autoscale = new AutoscaleOptions { Min = parts[0], Max = parts[1] };
+    if (parts.Length > 3)
+    {
+        autoscale.Interval = TimeSpan.FromMilliseconds(parts[2]);
+        autoscale.IdleTime = TimeSpan.FromMilliseconds(parts[3]);
+    }
+}
+
+bool trackStarted = !(options.TryGetValue("track-started", out string? ts) && ts == "false");
 TimeSpan eventHeartbeat = options.TryGetValue("event-heartbeat-ms", out string? eh) ? TimeSpan.FromMilliseconds(int.Parse(eh, System.Globalization.CultureInfo.InvariantCulture)) : WorkerOptions.DefaultEventHeartbeat;
 if (options.TryGetValue("trace", out string? trace) && trace == "true")
 {
@@ -87,7 +101,8 @@ builder.Services
         w.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs);
         w.MaxDeliveries = maxDeliveries;
         w.Prefetch = prefetch;
-        w.TrackStarted = true; // the kill tests observe STARTED before they kill
+        w.TrackStarted = trackStarted; // the kill tests observe STARTED before they kill
+        w.Autoscale = autoscale;
         w.Scheduler = scheduler;
         w.RegistryInterval = TimeSpan.FromMilliseconds(registryMs);
         w.Events = events;
