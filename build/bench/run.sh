@@ -18,6 +18,11 @@
 #        build/bench/run.sh flow [--n 10000] [--runs 3] [--round-trips 300]   the workflow bench: a chord of N no-op
 #                                                  members beside the plain drain of N (same worker, alternating), and a
 #                                                  3-step chain's round trip beside a single task's
+#        build/bench/run.sh cpu [--n 10000] [--concurrency 16]   W3: N tasks of 1 ms CPU each (calibrated here), run as
+#                                                  TaskExecution.Cpu and as Pool: drain time beside the ideal N x 1 ms / cores,
+#                                                  with the worker's, Redis's and the driver's CPU (docs/performance.md, W3)
+#        build/bench/run.sh mixed [--round-trips 300] [--backlog 2000] [--concurrency 64]   sequential I/O round trips alone
+#                                                  and beside a backlog of 1 ms CPU tasks (Cpu, Pool, Cpu in a pool of their own)
 #        build/bench/run.sh micro [BenchmarkDotNet args, e.g. --filter '*Envelope*']   the micro-benchmarks (a few minutes;
 #                                                  always under the JIT: BenchmarkDotNet is not trimmable)
 # CELERIAC_BENCH_PERF=<dir> runs every worker under `perf record` (hot spots only: its CPU figures are then perf's).
@@ -32,6 +37,8 @@ mkdir -p "$out"
 mode=drive
 if [ "${1:-}" = "micro" ]; then mode=micro; shift; fi
 if [ "${1:-}" = "flow" ]; then mode=flow; shift; fi
+if [ "${1:-}" = "cpu" ]; then mode=cpu; shift; fi
+if [ "${1:-}" = "mixed" ]; then mode=mixed; shift; fi
 
 tree="$root"
 drive_only=false
@@ -116,7 +123,9 @@ celeriac_start_redis "$out/redis" "$port"
 echo "bench: redis-server $(redis-server --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 : > "$out/worker.log"
 # Worker children are $worker_bin; they exit when the driver's pipe to them closes.
-if [ "$mode" = flow ]; then
+if [ "$mode" = cpu ] || [ "$mode" = mixed ]; then
+  DOTNET_gcServer=0 "${driver[@]}" "$mode" --redis "127.0.0.1:$port" --worker-log "$out/worker.log" --worker-bin "$worker_bin" "${args[@]}" &
+elif [ "$mode" = flow ]; then
   DOTNET_gcServer=0 "${driver[@]}" flow --redis "127.0.0.1:$port" --worker-log "$out/worker.log" --worker-bin "$worker_bin" "${args[@]}" &
 else
   DOTNET_gcServer=0 "${driver[@]}" drive --redis "127.0.0.1:$port" --out "$out/results.json" --worker-log "$out/worker.log" \

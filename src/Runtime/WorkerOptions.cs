@@ -177,6 +177,15 @@ public sealed class WorkerOptions
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }
 
+    /// <summary>
+    /// Pools of this worker process, by name (Sidekiq's capsules): each consumes its own queues with its own
+    /// concurrency, prefetch and execution, apart from the worker's own <see cref="Queues"/> (the default pool), so that
+    /// a slow or saturated pool never delays another's tasks. Bound from <c>Celeriac:Worker:Pools:{name}</c>; a queue
+    /// may belong to one pool only. Each pool is listed in the worker registry as <c>{worker name}/{pool name}</c>.
+    /// Default: none (docs/workers.md, "Per-queue pools").
+    /// </summary>
+    public Dictionary<string, WorkerPool> Pools { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>The concurrency the worker starts with: 1 when solo, the autoscale minimum when autoscale is on, else <see cref="Concurrency"/>.</summary>
     internal int InitialConcurrency => Solo ? 1 : Autoscale?.Min ?? Concurrency;
 
@@ -276,7 +285,89 @@ public sealed class WorkerOptions
             }
         }
 
+        return Pools.Count == 0 ? null : ValidatePools();
+    }
+
+    /// <summary>The pools' settings, and that no queue is consumed by two pools (the worker's own queues are a pool too).</summary>
+    private string? ValidatePools()
+    {
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string queue in EffectiveQueues)
+        {
+            owners[queue] = "the worker's own Celeriac:Worker:Queues";
+        }
+
+        foreach ((string name, WorkerPool pool) in Pools)
+        {
+            string at = "Celeriac:Worker:Pools:" + name;
+            if (string.IsNullOrWhiteSpace(name) || name.Contains('/', StringComparison.Ordinal) || QueueName.Validate(name) is not null)
+            {
+                return $"Celeriac:Worker:Pools has a pool named '{name}': a pool's name must be a valid queue name without '/' (it names the pool in the worker registry).";
+            }
+
+            if (pool is null)
+            {
+                return $"{at} is empty.";
+            }
+
+            if (pool.Concurrency < 1)
+            {
+                return $"{at}:Concurrency must be at least 1 (it is {pool.Concurrency}).";
+            }
+
+            if (pool.Prefetch != 0 && pool.Prefetch < pool.Concurrency)
+            {
+                return $"{at}:Prefetch must be 0 (the pool's concurrency) or at least its Concurrency ({pool.Concurrency}); it is {pool.Prefetch}.";
+            }
+
+            if (pool.CpuThreads < 0)
+            {
+                return $"{at}:CpuThreads must be 0 (the worker's CpuThreads) or positive (it is {pool.CpuThreads}).";
+            }
+
+            if (pool.Execution is { } execution && !Enum.IsDefined(execution))
+            {
+                return $"{at}:Execution must be Pool or Cpu (it is {(int)execution}).";
+            }
+
+            foreach (string queue in pool.EffectiveQueues(name))
+            {
+                if (QueueName.Validate(queue) is { } problem)
+                {
+                    return $"{at}:Queues contains '{queue}', which is not a valid queue name: {problem}.";
+                }
+
+                if (owners.TryGetValue(queue, out string? owner))
+                {
+                    return $"The queue '{queue}' is in two pools: {at} and {owner}. A queue belongs to one pool of a worker; remove it from one of them.";
+                }
+
+                owners[queue] = at;
+            }
+        }
+
         return null;
+    }
+
+    /// <summary>
+    /// The options of pool <paramref name="name"/>: a copy of these (every setting a pool does not have of its own is the
+    /// worker's) with the pool's queues, concurrency, prefetch and CPU threads.
+    /// </summary>
+    internal WorkerOptions ForPool(string name, WorkerPool pool, string workerName)
+    {
+        var options = (WorkerOptions)MemberwiseClone();
+        options.Queues = [.. pool.EffectiveQueues(name)];
+        options.QueueOrder = QueueOrder.Strict;
+        options.QueueWeights = new(StringComparer.Ordinal);
+        options.Concurrency = pool.Concurrency;
+        options.Prefetch = pool.Prefetch;
+        options.CpuThreads = pool.CpuThreads == 0 ? CpuThreads : pool.CpuThreads;
+        options.Autoscale = null; // a pool runs at its own Concurrency
+        options.ReserveThreadPool = false; // the worker reserves threads for all its pools at once
+        options.Scheduler = false;
+        options.Name = workerName + "/" + name;
+        options.Pools = new(StringComparer.Ordinal);
+        return options;
     }
 }
 

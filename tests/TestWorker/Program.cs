@@ -8,6 +8,8 @@
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
 //   [--events true (WorkerOptions.Events)] [--event-heartbeat-ms N (WorkerOptions.EventHeartbeat)]
 //   [--autoscale min,max[,interval-ms,idle-ms] (WorkerOptions.Autoscale)] [--track-started false (default true)]
+// Settings of the host's configuration under Celeriac:Worker (environment variables such as
+// Celeriac__Worker__Pools__reports__Concurrency=1) are bound after these options.
 using System.Diagnostics;
 using Celeriac;
 using Celeriac.Diagnostics;
@@ -105,7 +107,8 @@ builder.Services
         w.RegistryInterval = TimeSpan.FromMilliseconds(registryMs);
         w.Events = events;
         w.EventHeartbeat = eventHeartbeat;
-    });
+    })
+    .AddWorker(builder.Configuration.GetSection("Celeriac:Worker")); // then the host's configuration (e.g. Celeriac__Worker__Pools__reports__Concurrency)
 
 using IHost host = builder.Build();
 try

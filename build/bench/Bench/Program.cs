@@ -5,6 +5,10 @@ using Celeriac.Bench;
 //   Celeriac.Bench schedule --redis 127.0.0.1:6379 [--schedules 10000] [--instances 1] [--seconds 20]          the periodic scheduler's cost
 //   Celeriac.Bench flow   --redis 127.0.0.1:6379 --worker-bin <path> [--n 10000] [--runs 3] [--round-trips 300]   a chord of N no-op members beside
 //                                                     the plain drain of N, and a 3-step chain's round trip beside a single task's (run.sh flow)
+//   Celeriac.Bench cpu    --redis 127.0.0.1:6379 --worker-bin <path> [--n 10000] [--concurrency 16]   W3: N tasks of 1 ms CPU, as Cpu and as Pool,
+//                                                     drain time beside the ideal (run.sh cpu)
+//   Celeriac.Bench mixed  --redis 127.0.0.1:6379 --worker-bin <path> [--round-trips 300] [--backlog 2000] [--concurrency 64]   I/O round
+//                                                     trips alone and beside CPU tasks (Cpu, Pool, Cpu in a pool of their own) (run.sh mixed)
 //   Celeriac.Bench telemetry --redis 127.0.0.1:6379 [--n 20000] [--rounds 3] [--concurrency 16]   telemetry's cost (build/bench/telemetry.sh; left out with the micro-benchmarks)
 //   Celeriac.Bench events --redis 127.0.0.1:6379 [--n 20000] [--rounds 3] [--concurrency 16]   middleware's and task events' cost (build/bench/events.sh; left out with the micro-benchmarks)
 //   Celeriac.Bench micro  [BenchmarkDotNet arguments, e.g. --filter *Envelope*]                            the micro-benchmarks
@@ -19,6 +23,8 @@ return mode switch
 #if !CELERIAC_BENCH_DRIVE_ONLY
     "schedule" => await ScheduleBench.RunAsync(BenchArgs.Parse(rest)),
     "flow" => await FlowBench.RunAsync(BenchArgs.Parse(rest)),
+    "cpu" => await CpuBench.RunCpuAsync(BenchArgs.Parse(rest)),
+    "mixed" => await CpuBench.RunMixedAsync(BenchArgs.Parse(rest)),
 #endif
 #if !CELERIAC_BENCH_NO_MICRO
     "telemetry" => await TelemetryBench.RunAsync(BenchArgs.Parse(rest)),

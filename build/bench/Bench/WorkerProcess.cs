@@ -43,7 +43,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// directly, a <c>.dll</c> with <c>dotnet</c> (the JIT worker). A <paramref name="concurrency"/> of 0 starts it with
     /// every worker option at its default (no concurrency, prefetch or track-started given: what a new user runs).
     /// </summary>
-    public static WorkerProcess Start(string workerBin, string redis, string prefix, string queues, int concurrency, int prefetch, bool trackStarted, IDatabase admin, string logPath)
+    public static WorkerProcess Start(string workerBin, string redis, string prefix, string queues, int concurrency, int prefetch, bool trackStarted, IDatabase admin, string logPath, params string[] extra)
     {
         bool jit = workerBin.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
         string[] command = jit ? ["dotnet", workerBin] : [workerBin];
@@ -80,7 +80,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
         string[] options = concurrency == 0
             ? ["--redis", redis, "--prefix", prefix, "--queues", queues, "--defaults", "true"]
             : ["--redis", redis, "--prefix", prefix, "--queues", queues, "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture), "--prefetch", prefetch.ToString(CultureInfo.InvariantCulture), "--track-started", trackStarted ? "true" : "false"];
-        foreach (string a in options)
+        foreach (string a in (string[])[.. options, .. extra])
         {
             info.ArgumentList.Add(a);
         }

@@ -90,3 +90,82 @@ public static partial class FlowTasks
     [Task(Name = "bench.flow.inc", Queue = QueueName)]
     public static int Inc(int value) => value + 1;
 }
+
+/// <summary>
+/// W3 and the mixed workload (build/bench/run.sh cpu, mixed): each task computes until its thread has used the given
+/// CPU time (<c>CLOCK_THREAD_CPUTIME_ID</c>), so that "1 ms of CPU" is that whatever the compiler made of the loop and
+/// however often the thread was preempted; run on the worker's CPU threads or on the thread pool.
+/// </summary>
+public static partial class CpuTasks
+{
+    public const string QueueName = "bench-cpu";
+
+    private const int ClockThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID on Linux
+
+    /// <summary>W3's task, on the worker's dedicated CPU threads (<see cref="TaskExecution.Cpu"/>).</summary>
+    [Task(Name = "bench.cpu.spin", Queue = QueueName, Execution = TaskExecution.Cpu)]
+    public static double Spin(int micros)
+    {
+        double x = Work(micros);
+        BenchRedis.CountOne();
+        return x;
+    }
+
+    /// <summary>The same computation on the thread pool (<see cref="TaskExecution.Pool"/>): to compare.</summary>
+    [Task(Name = "bench.cpu.spinpool", Queue = QueueName)]
+    public static double SpinOnPool(int micros)
+    {
+        double x = Work(micros);
+        BenchRedis.CountOne();
+        return x;
+    }
+
+    /// <summary>Computes (dependent floating-point steps: no allocation, no I/O) until this thread has used <paramref name="micros"/> µs of CPU.</summary>
+    public static double Work(int micros)
+    {
+        long end = ThreadCpuNanos() + (micros * 1000L);
+        double x = 1.0;
+        do
+        {
+            for (int i = 0; i < 1000; i++)
+            {
+                x = (x * 1.000000001) + 1e-9;
+            }
+        }
+        while (ThreadCpuNanos() < end);
+
+        return x;
+    }
+
+    /// <summary>The CPU time this thread has used, in nanoseconds.</summary>
+    public static long ThreadCpuNanos()
+    {
+        _ = ClockGetTime(ClockThreadCpuTime, out Timespec time);
+        return (time.Seconds * 1_000_000_000) + time.Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+#pragma warning disable SYSLIB1054 // a blittable DllImport: no marshalling to generate (LibraryImport would need unsafe code)
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out Timespec time);
+#pragma warning restore SYSLIB1054
+}
+
+/// <summary>The mixed workload's I/O task: one Redis round trip from inside the task, as an I/O-bound task makes.</summary>
+public sealed partial class IoTasks(BenchRedis redis)
+{
+    public const string QueueName = "bench-io";
+
+    [Task(Name = "bench.io.ping", Queue = QueueName)]
+    public async Task<int> Ping(int n)
+    {
+        _ = await redis.Db.PingAsync().ConfigureAwait(false);
+        return n;
+    }
+}

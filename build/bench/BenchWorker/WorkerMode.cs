@@ -23,6 +23,9 @@ internal static class WorkerMode
         int concurrency = args.Int("concurrency", 64);
         int prefetch = args.Int("prefetch", concurrency * 2);
         bool trackStarted = args.Get("track-started", "true") != "false";
+        int cpuThreads = args.Int("cpu-threads", 0); // 0: the default (the processor count)
+        string? poolQueue = args.Get("pool-queue"); // the mixed bench: this queue in a pool of its own (WorkerOptions.Pools)
+        int poolConcurrency = args.Int("pool-concurrency", 8);
 
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
@@ -46,8 +49,18 @@ internal static class WorkerMode
                     w.TrackStarted = trackStarted;
                 }
 
+                if (cpuThreads > 0)
+                {
+                    w.CpuThreads = cpuThreads;
+                }
+
 #if !CELERIAC_BENCH_DRIVE_ONLY // an older runtime (run.sh's ref option) may not have the option
                 w.TaskLogScopes = taskScopes;
+                if (poolQueue is not null)
+                {
+                    w.Queues.Remove(poolQueue);
+                    w.Pools[poolQueue] = new WorkerPool { Concurrency = poolConcurrency };
+                }
 
                 // CELERIAC_BENCH_AUTOSCALE=min,max[,interval-ms]: every worker of the run (tuned and defaults rows) with
                 // autoscale (it starts at min) instead of a fixed concurrency.

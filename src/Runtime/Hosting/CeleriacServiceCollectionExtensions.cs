@@ -111,6 +111,31 @@ public sealed class CeleriacBuilder
     }
 
     /// <summary>
+    /// Adds pool <paramref name="name"/> to the worker (adding the worker if it was not): queues consumed apart from the
+    /// worker's own, with a concurrency, prefetch and execution of their own (<see cref="Celeriac.WorkerOptions.Pools"/>;
+    /// the same as <c>o.Pools[name] = new WorkerPool { ... }</c> in <see cref="AddWorker(Action{Celeriac.WorkerOptions})"/>).
+    /// Called again with the same name, it changes the same pool.
+    /// </summary>
+    /// <param name="name">The pool's name: its queue when <paramref name="configure"/> lists none, and its name in the worker registry (<c>{worker}/{name}</c>).</param>
+    /// <param name="configure">Sets the pool's queues, concurrency, prefetch and execution.</param>
+    /// <returns>This builder.</returns>
+    public CeleriacBuilder AddPool(string name, Action<Celeriac.WorkerPool> configure)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.AddOptions<Celeriac.WorkerOptions>().Configure(o =>
+        {
+            if (!o.Pools.TryGetValue(name, out Celeriac.WorkerPool? pool))
+            {
+                o.Pools[name] = pool = new Celeriac.WorkerPool();
+            }
+
+            configure(pool);
+        });
+        return AddWorkerCore();
+    }
+
+    /// <summary>
     /// Uses <paramref name="catalog"/> instead of <see cref="Celeriac.TaskCatalog.Global"/> as the worker's set of tasks,
     /// and registers the services its instance tasks need in place of those of the catalog used before (before or after
     /// <see cref="AddWorker(Action{Celeriac.WorkerOptions})"/>).

@@ -38,7 +38,8 @@ internal sealed class WorkerOptionsValidator(TaskCatalog catalog) : IValidateOpt
 
         if (catalog.HasQueueDeclarations)
         {
-            List<string> undeclared = options.EffectiveQueues.Where(q => !catalog.IsQueueDeclared(q)).Distinct(StringComparer.Ordinal).ToList();
+            List<string> undeclared = options.EffectiveQueues.Concat(options.Pools.SelectMany(p => p.Value.EffectiveQueues(p.Key)))
+                .Where(q => !catalog.IsQueueDeclared(q)).Distinct(StringComparer.Ordinal).ToList();
             if (undeclared.Count > 0)
             {
                 failures.Add(

@@ -82,7 +82,7 @@ internal sealed partial class RedisBroker
                 return await WaitAndFetchAsync(request, wait, into, cancellationToken).ConfigureAwait(false);
             }
 
-            if (!await WaitForWakeUpAsync(request.Queues, wait, cancellationToken).ConfigureAwait(false))
+            if (!await WaitForWakeUpAsync(request.WorkerId, request.Queues, wait, cancellationToken).ConfigureAwait(false))
             {
                 return 0;
             }
@@ -106,7 +106,7 @@ internal sealed partial class RedisBroker
         IDatabase blocking;
         try
         {
-            blocking = await GetBlockingDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            blocking = await GetBlockingDatabaseAsync(request.WorkerId, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisConnectionException or RedisTimeoutException or ObjectDisposedException)
         {
@@ -361,12 +361,12 @@ internal sealed partial class RedisBroker
     /// Returns whether it is worth fetching again: true after a wake-up token or a timeout, false after a connection
     /// failure (it has already paused briefly; the caller loops).
     /// </summary>
-    private async Task<bool> WaitForWakeUpAsync(IReadOnlyList<string> queues, TimeSpan wait, CancellationToken cancellationToken)
+    private async Task<bool> WaitForWakeUpAsync(string lane, IReadOnlyList<string> queues, TimeSpan wait, CancellationToken cancellationToken)
     {
         if (IsCluster())
         {
             // Under Cluster a BLPOP may name only keys of one slot: one wait per slot, run concurrently.
-            return await WaitPerSlotAsync(queues, wait, cancellationToken).ConfigureAwait(false);
+            return await WaitPerSlotAsync(lane, queues, wait, cancellationToken).ConfigureAwait(false);
         }
 
         var args = new List<object>(queues.Count + 1);
@@ -379,7 +379,7 @@ internal sealed partial class RedisBroker
         Task<RedisResult>? pop = null;
         try
         {
-            IDatabase blocking = await GetBlockingDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            IDatabase blocking = await GetBlockingDatabaseAsync(lane, cancellationToken).ConfigureAwait(false);
             pop = blocking.ExecuteAsync("BLPOP", args, CommandFlags.None);
             await pop.WaitAsync(cancellationToken).ConfigureAwait(false);
             return true;
@@ -436,20 +436,19 @@ internal sealed partial class RedisBroker
         }
     }
 
-    private async ValueTask<IDatabase> GetBlockingDatabaseAsync(CancellationToken cancellationToken)
+    /// <summary>The blocking connection of fetching worker <paramref name="lane"/> (made on its first wait).</summary>
+    private async ValueTask<IDatabase> GetBlockingDatabaseAsync(string lane, CancellationToken cancellationToken)
     {
-        ConnectionMultiplexer? blocking = Volatile.Read(ref _blocking);
-        if (blocking is null)
+        if (!_blocking.TryGetValue(lane, out ConnectionMultiplexer? blocking))
         {
             await _blockingGate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                blocking = _blocking;
-                if (blocking is null)
+                if (!_blocking.TryGetValue(lane, out blocking))
                 {
                     ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
                     blocking = await ConnectBlockingAsync().ConfigureAwait(false);
-                    Volatile.Write(ref _blocking, blocking);
+                    _blocking[lane] = blocking;
                 }
             }
             finally

@@ -5,8 +5,11 @@ namespace Celeriac.Redis;
 
 internal sealed partial class RedisBroker
 {
-    /// <summary>The blocking wait of each slot a worker's queues live in (Cluster only), keyed by slot.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, SlotWaiter> _slotWaiters = new();
+    /// <summary>
+    /// The blocking wait of each slot a worker's queues live in (Cluster only), keyed by the fetching worker (each pool
+    /// of a worker process waits on connections of its own) and the slot.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Lane, int Slot), SlotWaiter> _slotWaiters = new();
 
     /// <summary>1 once a connected server said it is a cluster node, 0 once one said it is not; -1 until known.</summary>
     private int _cluster = -1;
@@ -41,7 +44,7 @@ internal sealed partial class RedisBroker
     /// is never lost and no second wait queues behind it. Returns true after a wake-up or the timeout, false after a
     /// failure (having paused briefly).
     /// </summary>
-    private async Task<bool> WaitPerSlotAsync(IReadOnlyList<string> queues, TimeSpan wait, CancellationToken cancellationToken)
+    private async Task<bool> WaitPerSlotAsync(string lane, IReadOnlyList<string> queues, TimeSpan wait, CancellationToken cancellationToken)
     {
         var bySlot = new Dictionary<int, List<object>>();
         foreach (string queue in queues)
@@ -62,7 +65,7 @@ internal sealed partial class RedisBroker
         {
             foreach ((int slot, List<object> args) in bySlot)
             {
-                SlotWaiter waiter = _slotWaiters.GetOrAdd(slot, static _ => new SlotWaiter());
+                SlotWaiter waiter = _slotWaiters.GetOrAdd((lane, slot), static _ => new SlotWaiter());
                 if (waiter.Pending is not { } pop)
                 {
                     waiter.Connection ??= await ConnectBlockingAsync().ConfigureAwait(false);
@@ -136,7 +139,7 @@ internal sealed partial class RedisBroker
         }
     }
 
-    /// <summary>One slot's blocking wait: its connection and the BLPOP still out on it, if any. Used by the fetch loop only.</summary>
+    /// <summary>One slot's blocking wait: its connection and the BLPOP still out on it, if any. Used by one fetch loop only (its lane's).</summary>
     private sealed class SlotWaiter
     {
         public ConnectionMultiplexer? Connection;

@@ -43,7 +43,12 @@ internal sealed partial class RedisBroker : ITaskBroker
     private readonly long _corruptResultTtlMs;
     private readonly SemaphoreSlim _blockingGate = new(1, 1);
     private readonly string _tokenPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-    private ConnectionMultiplexer? _blocking;
+    /// <summary>
+    /// The blocking connections, one per fetching worker (<see cref="FetchRequest.WorkerId"/>): a blocking command holds
+    /// its connection, so the pools of one worker process (<see cref="WorkerOptions.Pools"/>) must not queue their waits
+    /// behind each other's.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ConnectionMultiplexer> _blocking = new(StringComparer.Ordinal);
     private long _tokenSequence;
     private int _disposed;
 
@@ -213,11 +218,21 @@ internal sealed partial class RedisBroker : ITaskBroker
 
         _multiplexer.ConnectionFailed -= OnConnectionFailed;
         _multiplexer.ConnectionRestored -= OnConnectionRestored;
-        ConnectionMultiplexer? blocking = Interlocked.Exchange(ref _blocking, null);
-        if (blocking is not null)
+        await _blockingGate.WaitAsync().ConfigureAwait(false); // no connection is being added meanwhile (GetBlockingDatabaseAsync checks _disposed under it)
+        try
         {
-            await blocking.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
-            await blocking.DisposeAsync().ConfigureAwait(false);
+            foreach (string lane in _blocking.Keys)
+            {
+                if (_blocking.TryRemove(lane, out ConnectionMultiplexer? blocking))
+                {
+                    await blocking.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
+                    await blocking.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            _blockingGate.Release();
         }
 
         await CloseSlotWaitersAsync().ConfigureAwait(false);

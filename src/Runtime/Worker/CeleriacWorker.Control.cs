@@ -127,6 +127,11 @@ internal sealed partial class CeleriacWorker : IControlledWorker
             return null; // already consumed: nothing to change
         }
 
+        if (OwnerOf(queue) is { } owner)
+        {
+            return $"the queue is consumed by {owner} in this process (a queue belongs to one pool of a worker)";
+        }
+
         if (_stopping)
         {
             return "the worker is stopping";

@@ -46,6 +46,9 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     /// <summary>The dedicated CPU threads, made only when a loaded task runs there (<see cref="TaskExecution.Cpu"/>).</summary>
     private readonly CpuPool? _cpu;
+
+    /// <summary>A pool whose <see cref="WorkerPool.Execution"/> is <see cref="TaskExecution.Cpu"/>: every task runs on <see cref="_cpu"/>.</summary>
+    private readonly bool _allCpu;
     /// <summary>The logger of the run scopes (<see cref="WorkerOptions.TaskLogScopes"/>), or <see langword="null"/> when they are off.</summary>
     private readonly ILogger? _taskLogger;
     private readonly WorkerStatus _status;
@@ -63,11 +66,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.IWorkflowStore? _flowStore;
 
     public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
+        : this(brokers, options.Value, worker.Value, null, null, catalog, scopes, logger, time, listeners, loggers, status, lifetime, middleware, events)
+    {
+    }
+
+    /// <summary>The worker (<paramref name="pool"/> null), or its pool <paramref name="poolName"/>, with <paramref name="worker"/> the pool's options.</summary>
+    private CeleriacWorker(BrokerProvider brokers, CeleriacOptions options, WorkerOptions worker, string? poolName, WorkerPool? pool, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware, Control.EventPublisher? events)
     {
         _lifetime = lifetime;
         _brokers = brokers;
-        _options = options.Value;
-        _worker = worker.Value;
+        _options = options;
+        _worker = worker;
+        _isPool = pool is not null;
         _catalog = catalog;
         _map = Workflows.MapTask.For(catalog);
         _scopes = scopes;
@@ -90,12 +100,22 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
         _events = events ?? new Control.EventPublisher(brokers, _options, time, logger);
-        // Solo runs every task inline on its consumer: no CPU threads, so Cpu tasks run there too.
-        _cpu = !_worker.Solo && _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
+        // A pool's Execution decides for all its tasks: Cpu runs every one on its CPU threads, Pool none. Solo runs every
+        // task inline on its consumer: no CPU threads, so Cpu tasks run there too.
+        _allCpu = pool?.Execution == TaskExecution.Cpu;
+        _cpu = !_worker.Solo && pool?.Execution != TaskExecution.Pool && (_allCpu || _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu)) ? new CpuPool(_worker.CpuThreads, poolName) : null;
         _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name, _events);
         _taskLogger = _worker.TaskLogScopes ? loggers.CreateLogger(TaskLogScope.Category) : null;
         _status = status;
         _autoscaler = _worker.Autoscale is { } autoscale ? new Autoscaler(this, autoscale, time, logger) : null;
+        _pools = pool is not null || _worker.Pools.Count == 0
+            ? []
+            : [.. _worker.Pools.OrderBy(static p => p.Key, StringComparer.Ordinal).Select(p => new CeleriacWorker(brokers, options, _worker.ForPool(p.Key, p.Value, _name), p.Key, p.Value, catalog, scopes, logger, time, listeners, loggers, status, lifetime, middleware, _events))];
+        _root = this;
+        foreach (CeleriacWorker child in _pools)
+        {
+            child._root = this;
+        }
     }
 
     /// <summary>The dedicated CPU threads, or <see langword="null"/> when no loaded task runs there (tests).</summary>
@@ -108,13 +128,25 @@ internal sealed partial class CeleriacWorker : BackgroundService
     {
         _startedAt = _time.GetUtcNow();
         _status.Starting(_name);
+        // The pools stop with the worker, and the worker with a pool that failed (CeleriacWorker.Pools.cs).
+        using CancellationTokenSource? poolStop = _pools.Length == 0 ? null : CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         try
         {
-            await RunAsync(stoppingToken).ConfigureAwait(false);
+            if (poolStop is not null)
+            {
+                StartPools(poolStop);
+            }
+
+            await RunAsync(poolStop?.Token ?? stoppingToken).ConfigureAwait(false);
             _status.Stopped(null);
         }
         catch (Exception ex)
         {
+            if (poolStop is not null)
+            {
+                await StopPoolsAfterFailureAsync(poolStop).ConfigureAwait(false);
+            }
+
             _status.Stopped(ex is OperationCanceledException && stoppingToken.IsCancellationRequested ? null : ex);
             throw;
         }
@@ -126,7 +158,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             // Headroom for the I/O completions (lease renewals, outcomes) when every handler blocks its thread.
             ThreadPool.GetMinThreads(out int workers, out int io);
-            int wanted = (_worker.Solo ? 1 : _worker.Autoscale?.Max ?? _worker.Concurrency) + Environment.ProcessorCount;
+            int wanted = (_worker.Solo ? 1 : _worker.Autoscale?.Max ?? _worker.Concurrency) + PoolsConcurrency() + Environment.ProcessorCount;
             if (workers < wanted && ThreadPool.SetMinThreads(wanted, io))
             {
                 Log.ThreadPoolReserved(_logger, workers, wanted);
@@ -135,7 +167,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
         // Events: the run-time switch is read before the first fetch, so a worker started while events are on writes from its first task.
-        await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => CountHeld().Active).ConfigureAwait(false); // the running tasks (the concurrency may change at run time: control grow/shrink)
+        if (!_isPool)
+        {
+            // One source of events for the process: the worker's name; the heartbeat counts the running tasks of every pool.
+            await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => CountHeld().Active + PoolsActive()).ConfigureAwait(false); // the running tasks (the concurrency may change at run time: control grow/shrink)
+        }
+
         Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.InitialConcurrency, _worker.EffectivePrefetch, _catalog.Count);
 
         try
@@ -209,7 +246,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
             }
         }
 
-        _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        if (!_isPool)
+        {
+            _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
 
         using var autoscaleStop = new CancellationTokenSource();
         Task autoscale = _autoscaler is null ? Task.CompletedTask : Task.Run(() => _autoscaler.RunAsync(autoscaleStop.Token), CancellationToken.None);
@@ -217,7 +257,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         await autoscaleStop.CancelAsync().ConfigureAwait(false);
         await autoscale.ConfigureAwait(false);
         _status.Stopping();
-        if (_middleware.Any)
+        if (_middleware.Any && !_isPool)
         {
             _middleware.WorkerStopping(_name);
         }
@@ -250,7 +290,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
             consumer.Run.Dispose();
         }
 
-        await _events.WorkerOfflineAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        if (!_isPool)
+        {
+            await _poolsDone.ConfigureAwait(false); // every pool has handed back what it held (or throws what failed one)
+            await _events.WorkerOfflineAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -407,7 +451,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                         ValueTask invocation;
                         try
                         {
-                            invocation = _cpu is not null && policy.Execution == TaskExecution.Cpu
+                            invocation = _cpu is not null && (policy.Execution == TaskExecution.Cpu || _allCpu)
                                 ? _cpu.Run(registration.Invoker, envelope.Args, context, output)
                                 : registration.Invoker(envelope.Args, context, output); // awaited once, below
                         }
@@ -605,7 +649,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
             Task limited = Task.Run(() =>
             {
                 RunningTask.Enter(running);
-                return _cpu is not null && registration.Policy.Execution == TaskExecution.Cpu
+                return _cpu is not null && (registration.Policy.Execution == TaskExecution.Cpu || _allCpu)
                     ? _cpu.Run(registration.Invoker, args, context, sink).AsTask()
                     : registration.Invoker(args, context, sink).AsTask();
             });
@@ -712,6 +756,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     public override void Dispose()
     {
+        foreach (CeleriacWorker pool in _pools)
+        {
+            pool.Dispose();
+        }
+
         _cpu?.Dispose();
         _stopWaiting.Dispose();
         _runPermits.Dispose();

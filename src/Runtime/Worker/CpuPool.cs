@@ -18,14 +18,16 @@ internal sealed class CpuPool : IDisposable
     private int _busy;
     private int _peak;
 
-    /// <summary>Starts <paramref name="threads"/> background threads named <c>celeriac-cpu-N</c>.</summary>
+    /// <summary>Starts <paramref name="threads"/> background threads named <c>celeriac-cpu-N</c> (<c>celeriac-cpu-{pool}-N</c> for a worker's pool).</summary>
     /// <param name="threads">How many (at least 1).</param>
-    public CpuPool(int threads)
+    /// <param name="pool">The name of the worker's pool (<see cref="WorkerOptions.Pools"/>) they serve, or <see langword="null"/> for the worker itself.</param>
+    public CpuPool(int threads, string? pool = null)
     {
+        string prefix = pool is null ? "celeriac-cpu-" : "celeriac-cpu-" + pool + "-";
         _threads = new Thread[Math.Max(1, threads)];
         for (int i = 0; i < _threads.Length; i++)
         {
-            _threads[i] = new Thread(Loop) { IsBackground = true, Name = "celeriac-cpu-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            _threads[i] = new Thread(Loop) { IsBackground = true, Name = prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture) };
             _threads[i].Start();
         }
     }
