@@ -1,7 +1,7 @@
 namespace Celeriac;
 
 /// <summary>How a worker consumes: which queues, how many tasks at once, how many held ahead, how it stops.</summary>
-public sealed class WorkerOptions
+public sealed partial class WorkerOptions
 {
     /// <summary>The default grace period on shutdown: 30 seconds.</summary>
     public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(30);
@@ -221,6 +221,11 @@ public sealed class WorkerOptions
         if (EventHeartbeat < TimeSpan.FromMilliseconds(100) || EventHeartbeat > TimeSpan.FromMinutes(10))
         {
             return $"Celeriac:Worker:EventHeartbeat must be between 100 ms and 10 minutes (it is {EventHeartbeat}).";
+        }
+
+        if (ValidateProcesses() is { } processes)
+        {
+            return processes;
         }
 
         foreach ((string queue, int weight) in QueueWeights)

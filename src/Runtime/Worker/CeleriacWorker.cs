@@ -62,9 +62,10 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null, Supervision.ProcessRole? role = null)
     {
         _lifetime = lifetime;
+        _role = role ?? Supervision.ProcessRole.Alone;
         _brokers = brokers;
         _options = options.Value;
         _worker = worker.Value;
@@ -73,7 +74,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _scopes = scopes;
         _logger = logger;
         _time = time;
-        _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+        _name = _role.WorkerName(_worker.Name);
         // No maximum count: a control command may grow the concurrency, and the prefetch with it (CeleriacWorker.Control.cs).
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch);
         _prefetch = _worker.EffectivePrefetch;
@@ -104,6 +105,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (_role.IsSupervisor)
+        {
+            return; // the supervisor's children run the workers (WorkerOptions.Processes)
+        }
+
         _startedAt = _time.GetUtcNow();
         _status.Starting(_name);
         try
