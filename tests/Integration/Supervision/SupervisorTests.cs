@@ -222,6 +222,26 @@ public sealed class SupervisorTests(ITestOutputHelper output) : ProcessTestBase,
     }
 
     [Fact]
+    public async Task A_child_told_to_shut_down_is_not_replaced_and_the_supervisor_stops_when_none_is_left()
+    {
+        (WorkerProcess supervisor, _) = await StartSupervisorAsync("shutdown", 2, "slow", concurrency: 1);
+        IReadOnlyList<WorkerInfo> workers = await RegisteredAsync(2);
+        WorkerInfo first = workers[0];
+        Assert.Equal("stopping", Assert.Single((await Client!.Control.ShutdownAsync(first.Id, TimeSpan.FromSeconds(5))).Replies).Value);
+        await Wait.UntilAsync(() => Task.FromResult(SupervisedWorkers.Count(supervisor, "stopped by itself (exit code 0); not replaced") == 1), Bound, "the supervisor to see its child exit 0");
+        IReadOnlyList<WorkerInfo> left = await Client.Workers.ListAsync();
+        output.WriteLine($"OBSERVED: after shutting down {first.Id}: {SupervisedWorkers.Started(supervisor).Count} children started in all; registry [{string.Join(", ", left.Select(w => w.Id))}]; supervisor running: {!supervisor.HasExited}");
+        Assert.Equal(2, SupervisedWorkers.Started(supervisor).Count); // no replacement
+        Assert.Equal([workers[1].Id], left.Select(w => w.Id));
+        Assert.False(supervisor.HasExited);
+
+        Assert.Equal("stopping", Assert.Single((await Client.Control.ShutdownAsync(workers[1].Id, TimeSpan.FromSeconds(5))).Replies).Value);
+        await supervisor.WaitForExitAsync(Bound);
+        Assert.Equal(0, supervisor.ExitCode);
+        Assert.Contains(supervisor.Lines, l => l.Contains("every worker process stopped by itself", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_child_that_crashes_at_start_is_restarted_with_a_growing_back_off_not_in_a_tight_loop()
     {
         _ = await RedisFixture.GetAsync();
