@@ -64,7 +64,7 @@ internal static class Table
         }
 
         Console.WriteLine();
-        Console.WriteLine($"Tuned rows: worker -c {cfg.Concurrency} prefetch {cfg.Prefetch}; defaults rows: a worker given no options (-c = {Environment.ProcessorCount} processors, prefetch = -c, track-started off), same Redis, same run.");
+        Console.WriteLine($"Tuned rows: worker -c {cfg.Concurrency} prefetch {cfg.Prefetch}; defaults rows: a worker given no options (the WorkerOptions defaults of the runtime measured), same Redis, same run.");
         Console.WriteLine($"W1 verified (completions = results = {2 * cfg.N}, nothing pending or leased): {string.Join(", ", runs.Select(r => (bool?)r["w1"]?["verified"] == true ? "yes" : "NO"))}; W2 wrong results: {string.Join(", ", runs.Select(r => (int?)r["w2"]?["wrong"] ?? -1))}");
         if (median["drain"]?["commands_per_task"] is JsonObject mix)
         {

@@ -96,10 +96,7 @@ internal sealed partial class RedisBroker
             args[at++] = records.WrittenMemory[start..];
         }
 
-        // DemandMaster: a replica runs the script too (its first commands only read), finds an older lease there and
-        // answers "not yours" for every item; during a failover that would drop outcomes the master still needs. Without
-        // a master the call fails instead, and the group commit retries it until one is there.
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteMany, qk.ActiveOnly, args, CommandFlags.DemandMaster).ConfigureAwait(false);
+        RedisResult reply = await Eval(RedisScripts.CompleteMany, qk.ActiveOnly, args).ConfigureAwait(false);
         _completeScratch.Return(args, records);
         byte[] flags = (byte[]?)reply ?? [];
         if (flags.Length != count)
@@ -154,7 +151,7 @@ internal sealed partial class RedisBroker
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.StartMany, qk.ActiveOnly, args, CommandFlags.DemandMaster).ConfigureAwait(false); // as CompleteMany
+        RedisResult reply = await Eval(RedisScripts.StartMany, qk.ActiveOnly, args).ConfigureAwait(false);
         var counts = (RedisResult[])reply!;
         int j = 0;
         for (int i = 0; i < items.Count; i++)

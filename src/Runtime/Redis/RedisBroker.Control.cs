@@ -12,11 +12,10 @@ internal sealed partial class RedisBroker
         ArgumentNullException.ThrowIfNull(state);
         cancellationToken.ThrowIfCancellationRequested();
         RedisValue[] args = [TokenOf(delivery), IdOf(delivery), envelope, dueAtMs, Ms(ttl), RedisResultCodec.Encode(delivery.Id, state, _time.GetUtcNow())];
-        RedisResult reply = await _db.ScriptEvaluateAsync(
+        RedisResult reply = await Eval(
             RedisScripts.Retry,
             [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Scheduled(delivery.Queue), ResultKeyOf(delivery), Keys.Notify(delivery.Queue)],
-            args,
-            CommandFlags.DemandMaster).ConfigureAwait(false); // lease-fenced: a replica would answer "not yours" (RedisBroker.Batch.cs)
+            args).ConfigureAwait(false);
         return (int)reply == 1;
     }
 
@@ -30,12 +29,12 @@ internal sealed partial class RedisBroker
 
         // P:revoked first, the registry read after: a queue registered too late to be read here copies P:revoked after
         // its registration (RegisterQueuesAsync), so one of the two always reaches it.
-        await _db.ScriptEvaluateAsync(RedisScripts.Revoke, [Keys.AllRevoked()], args).ConfigureAwait(false);
+        await Eval(RedisScripts.Revoke, [Keys.AllRevoked()], args).ConfigureAwait(false);
         RedisValue[] queues = await _db.SetMembersAsync(Keys.Queues()).ConfigureAwait(false);
         var calls = new Task[queues.Length];
         for (int i = 0; i < queues.Length; i++)
         {
-            calls[i] = _db.ScriptEvaluateAsync(RedisScripts.Revoke, [Keys.Revoked((string)queues[i]!)], args);
+            calls[i] = Eval(RedisScripts.Revoke, [Keys.Revoked((string)queues[i]!)], args);
         }
 
         await Task.WhenAll(calls).ConfigureAwait(false);

@@ -121,7 +121,8 @@ internal sealed partial class RedisBroker
         Task<RespResult> fetch = blocking.ScriptEvaluateRespAsync(
             RedisScripts.Fetch,
             new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
-            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix, Math.Max(0, request.MaxBytes) });
+            new RedisValue[] { now, now + Ms(wait) + Ms(request.Lease), request.MaxCount, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), request.StartCount, _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix, Math.Max(0, request.MaxBytes) },
+            ScriptFlags);
         try
         {
             await fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -217,7 +218,8 @@ internal sealed partial class RedisBroker
             using RespResult reply = await _db.ScriptEvaluateRespAsync(
                 RedisScripts.Fetch,
                 new RedisKey[] { Keys.Pending(queue), Keys.Active(queue), Keys.Scheduled(queue), Keys.Notify(queue), Keys.Revoked(queue), Keys.Dead(queue) },
-                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix, byteCap }).ConfigureAwait(false);
+                new RedisValue[] { now, deadline, want, Keys.TaskPrefix(queue), request.WorkerId, NextTokenSuffix(), Math.Max(0, startLeft), _maxMessageBytes, _corruptResultTtlMs, Keys.DoneChannelPrefix, byteCap },
+                ScriptFlags).ConfigureAwait(false);
             taken += AddDeliveries(reply, queue, into, request.Pool, ref startLeft, out long due);
             for (int i = before; i < into.Count; i++)
             {
@@ -512,7 +514,7 @@ internal sealed partial class RedisBroker
         var calls = new List<Task>(byQueue.Count);
         foreach ((string queue, List<RedisValue> args) in byQueue)
         {
-            calls.Add(_db.ScriptEvaluateAsync(RedisScripts.ExtendLeases, [Keys.Active(queue)], [.. args]));
+            calls.Add(Eval(RedisScripts.ExtendLeases, [Keys.Active(queue)], [.. args]));
         }
 
         return calls;
@@ -534,7 +536,7 @@ internal sealed partial class RedisBroker
         for (int i = deliveries.Count - 1; i >= 0; i--)
         {
             Delivery d = deliveries[i];
-            calls[i] = _db.ScriptEvaluateAsync(
+            calls[i] = Eval(
                 RedisScripts.Release,
                 [TaskKeyOf(d), Keys.Active(d.Queue), Keys.Pending(d.Queue), Keys.Notify(d.Queue), Keys.Dead(d.Queue), ResultKeyOf(d)],
                 [TokenOf(d), IdOf(d), d.RunStarted ? "1" : "0", now, _corruptResultTtlMs, DoneChannelOf(d)]);

@@ -51,7 +51,7 @@ internal sealed partial class RedisBroker
         cancellationToken.ThrowIfCancellationRequested();
 
         // Four reads of one slot, sent together: one round trip.
-        Task<RedisResult> pending = _db.ScriptEvaluateAsync(RedisScripts.QueueLength, [Keys.Pending(queue)]);
+        Task<RedisResult> pending = Eval(RedisScripts.QueueLength, [Keys.Pending(queue)]);
         Task<long> scheduled = _db.SortedSetLengthAsync(Keys.Scheduled(queue));
         Task<long> active = _db.SortedSetLengthAsync(Keys.Active(queue));
         Task<long> dead = _db.SortedSetLengthAsync(Keys.Dead(queue));
@@ -140,6 +140,6 @@ internal sealed partial class RedisBroker
         }
 
         keys[9] = Keys.Pending(queue);
-        return (long)await _db.ScriptEvaluateAsync(RedisScripts.PurgeQueue, keys, [Keys.TaskPrefix(queue), max]).ConfigureAwait(false);
+        return (long)await Eval(RedisScripts.PurgeQueue, keys, [Keys.TaskPrefix(queue), max]).ConfigureAwait(false);
     }
 }

@@ -54,7 +54,7 @@ internal sealed partial class RedisBroker
                     args[a + 3] = Math.Clamp(item.Priority, 0, 9);
                 }
 
-                calls.Add((_db.ScriptEvaluateAsync(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
+                calls.Add((Eval(RedisScripts.Enqueue, [Keys.Pending(queue), Keys.Scheduled(queue), Keys.Notify(queue)], args), startIndex));
                 startIndex = end;
             }
 
@@ -90,7 +90,7 @@ internal sealed partial class RedisBroker
         return CountAsync(queue);
 
         async Task<long> CountAsync(string name)
-            => (long)await _db.ScriptEvaluateAsync(RedisScripts.QueueLength, [Keys.Pending(name)]).ConfigureAwait(false);
+            => (long)await Eval(RedisScripts.QueueLength, [Keys.Pending(name)]).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -156,14 +156,14 @@ internal sealed partial class RedisBroker
             }
 
             RedisValue[] args = [Keys.TaskPrefix(queue), .. ids.Select(id => (RedisValue)id)];
-            return (long)await _db.ScriptEvaluateAsync(RedisScripts.PurgeDead, keys, args).ConfigureAwait(false);
+            return (long)await Eval(RedisScripts.PurgeDead, keys, args).ConfigureAwait(false);
         }
 
         long total = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            long purged = (long)await _db.ScriptEvaluateAsync(RedisScripts.PurgeDead, keys, [Keys.TaskPrefix(queue)]).ConfigureAwait(false);
+            long purged = (long)await Eval(RedisScripts.PurgeDead, keys, [Keys.TaskPrefix(queue)]).ConfigureAwait(false);
             total += purged;
             if (purged == 0)
             {
@@ -195,7 +195,7 @@ internal sealed partial class RedisBroker
                 string id = pending[i];
                 RedisValue stored = await reads[i].ConfigureAwait(false);
                 byte[]? reset = stored.IsNull ? null : Protocol.EnvelopeFormats.For((byte[])stored!).ResetRetries((byte[])stored!);
-                calls[i] = _db.ScriptEvaluateAsync(
+                calls[i] = Eval(
                     RedisScripts.Requeue,
                     [Keys.Dead(queue), Keys.Task(queue, id), Keys.Pending(queue), Keys.Notify(queue), Keys.Result(queue, id)],
                     reset is null ? [id] : [id, reset, stored]);

@@ -11,7 +11,7 @@ internal sealed partial class RedisBroker : IWorkerControl
     {
         ArgumentException.ThrowIfNullOrEmpty(workerId);
         cancellationToken.ThrowIfCancellationRequested();
-        await _db.ScriptEvaluateAsync(RedisScripts.WorkerHeartbeat, [Keys.WorkerRegistry(), Keys.WorkerInfo()], [workerId, expiresAtMs, NowMs, record]).ConfigureAwait(false);
+        await Eval(RedisScripts.WorkerHeartbeat, [Keys.WorkerRegistry(), Keys.WorkerInfo()], [workerId, expiresAtMs, NowMs, record]).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -19,14 +19,14 @@ internal sealed partial class RedisBroker : IWorkerControl
     {
         ArgumentException.ThrowIfNullOrEmpty(workerId);
         cancellationToken.ThrowIfCancellationRequested();
-        await _db.ScriptEvaluateAsync(RedisScripts.RemoveWorker, [Keys.WorkerRegistry(), Keys.WorkerInfo(), Keys.WorkerCommands(workerId)], [workerId]).ConfigureAwait(false);
+        await Eval(RedisScripts.RemoveWorker, [Keys.WorkerRegistry(), Keys.WorkerInfo(), Keys.WorkerCommands(workerId)], [workerId]).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<(ReadOnlyMemory<byte> Record, long ExpiresAtMs)>> ListWorkersAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.ListWorkers, [Keys.WorkerRegistry(), Keys.WorkerInfo()], [NowMs]).ConfigureAwait(false);
+        RedisResult reply = await Eval(RedisScripts.ListWorkers, [Keys.WorkerRegistry(), Keys.WorkerInfo()], [NowMs]).ConfigureAwait(false);
         RedisResult[] flat = (RedisResult[])reply!;
         var workers = new List<(ReadOnlyMemory<byte>, long)>(flat.Length / 2);
         for (int i = 0; i + 1 < flat.Length; i += 2)
@@ -47,7 +47,7 @@ internal sealed partial class RedisBroker : IWorkerControl
         var pushes = new Task[workerIds.Count];
         for (int i = 0; i < pushes.Length; i++)
         {
-            pushes[i] = _db.ScriptEvaluateAsync(RedisScripts.PushExpiring, [Keys.WorkerCommands(workerIds[i])], [command, expiresAtMs]);
+            pushes[i] = Eval(RedisScripts.PushExpiring, [Keys.WorkerCommands(workerIds[i])], [command, expiresAtMs]);
         }
 
         await Task.WhenAll(pushes).ConfigureAwait(false);
@@ -80,7 +80,7 @@ internal sealed partial class RedisBroker : IWorkerControl
     {
         ArgumentException.ThrowIfNullOrEmpty(requestId);
         cancellationToken.ThrowIfCancellationRequested();
-        await _db.ScriptEvaluateAsync(RedisScripts.PushExpiring, [Keys.ControlReplies(requestId)], [reply, expiresAtMs]).ConfigureAwait(false);
+        await Eval(RedisScripts.PushExpiring, [Keys.ControlReplies(requestId)], [reply, expiresAtMs]).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

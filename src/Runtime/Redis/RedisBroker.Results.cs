@@ -20,7 +20,7 @@ internal sealed partial class RedisBroker
             delivery.ReplyTo ?? string.Empty,
             result is null ? RedisValue.EmptyString : RedisResultCodec.Encode(delivery.Id, result, now),
         ];
-        RedisResult reply = await _db.ScriptEvaluateAsync(
+        RedisResult reply = await Eval(
             RedisScripts.DeadLetter,
             [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), ResultKeyOf(delivery)],
             args).ConfigureAwait(false);
@@ -135,14 +135,24 @@ internal sealed partial class RedisBroker
         }
 
         // An id made elsewhere (a handle re-created from an id, a caller-chosen id): woken through P:done:<id>.
+        return await WaitOnChannelAsync(Keys.DoneChannel(taskId), ct => GetResultAsync(taskId, queue, ct), static r => r.IsReady, timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads until <paramref name="ready"/> holds or <paramref name="timeout"/> has passed, reading again whenever
+    /// <paramref name="channel"/> is published to or the connection is restored (pub/sub is only a hint: a message lost
+    /// in an outage is made up for by the read after the restore, and the last read comes at the deadline). Returns the
+    /// last read.
+    /// </summary>
+    private async Task<T> WaitOnChannelAsync<T>(RedisChannel channel, Func<CancellationToken, Task<T>> read, Func<T, bool> ready, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         long started = _time.GetTimestamp();
         var signal = new WakeSignal();
-        RedisChannel channel = Keys.DoneChannel(taskId);
         ISubscriber subscriber = _multiplexer.GetSubscriber();
         Action<RedisChannel, RedisValue> onMessage = (_, _) => signal.Set();
         EventHandler<ConnectionFailedEventArgs> onRestored = (_, _) => signal.Set();
 
-        // Subscribe first, then read: a completion between the two is then either in the read or in a message.
+        // Subscribe first, then read: a change between the two is then either in the read or in a message.
         await subscriber.SubscribeAsync(channel, onMessage).ConfigureAwait(false);
         _multiplexer.ConnectionRestored += onRestored;
         try
@@ -150,11 +160,11 @@ internal sealed partial class RedisBroker
             while (true)
             {
                 Task woken = signal.Arm();
-                TaskResult result = await GetResultAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
+                T value = await read(cancellationToken).ConfigureAwait(false);
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
-                if (result.IsReady || remaining <= TimeSpan.Zero)
+                if (ready(value) || remaining <= TimeSpan.Zero)
                 {
-                    return result;
+                    return value;
                 }
 
                 try
@@ -163,7 +173,7 @@ internal sealed partial class RedisBroker
                 }
                 catch (TimeoutException)
                 {
-                    // Pub/sub is only a hint: the loop reads the hash once more and then returns.
+                    // Pub/sub is only a hint: the loop reads once more and then returns.
                 }
             }
         }

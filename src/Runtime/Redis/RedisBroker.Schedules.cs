@@ -45,7 +45,7 @@ internal sealed partial class RedisBroker : IScheduleStore
                 args[6 + (i * 4)] = Math.Clamp(claim.Item.Priority, 0, 9);
             }
 
-            calls.Add((_db.ScriptEvaluateAsync(RedisScripts.ClaimTicks, keys, args), start));
+            calls.Add((Eval(RedisScripts.ClaimTicks, keys, args), start));
         }
 
         await Task.WhenAll(calls.Select(c => c.Call)).ConfigureAwait(false);

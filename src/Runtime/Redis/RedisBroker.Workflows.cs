@@ -48,7 +48,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
             }
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(RedisScripts.CompleteFlow, [Keys.Active(queue), Keys.Outbox(queue), Keys.OutboxIndex(queue)], [.. args], CommandFlags.DemandMaster).ConfigureAwait(false); // lease-fenced, as CompleteMany
+        RedisResult reply = await Eval(RedisScripts.CompleteFlow, [Keys.Active(queue), Keys.Outbox(queue), Keys.OutboxIndex(queue)], [.. args]).ConfigureAwait(false);
         byte[] flags = (byte[]?)reply ?? [];
         if (flags.Length != count)
         {
@@ -88,7 +88,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
             args[9 + (2 * i)] = followUps[i].Payload;
         }
 
-        RedisResult reply = await _db.ScriptEvaluateAsync(
+        RedisResult reply = await Eval(
             RedisScripts.DeadLetterFlow,
             [TaskKeyOf(delivery), Keys.Active(delivery.Queue), Keys.Dead(delivery.Queue), ResultKeyOf(delivery), Keys.Outbox(delivery.Queue), Keys.OutboxIndex(delivery.Queue)],
             args).ConfigureAwait(false);
@@ -104,7 +104,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
         try
         {
             await RegisterQueueAsync(item.Queue).ConfigureAwait(false);
-            RedisResult reply = await _db.ScriptEvaluateAsync(
+            RedisResult reply = await Eval(
                 RedisScripts.EnqueueOnce,
                 [pending, Keys.Scheduled(item.Queue), Keys.Notify(item.Queue), Keys.Task(item.Queue, item.Id), Keys.Result(item.Queue, item.Id)],
                 [item.Id, item.Envelope, item.DueAtMs, priority, NowMs]).ConfigureAwait(false);
@@ -121,7 +121,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
     {
         ArgumentNullException.ThrowIfNull(result);
         cancellationToken.ThrowIfCancellationRequested();
-        RedisResult reply = await _db.ScriptEvaluateAsync(
+        RedisResult reply = await Eval(
             RedisScripts.RecordOnce,
             [Keys.Result(queue, taskId)],
             [Ms(ttl), RedisResultCodec.Encode(taskId, result, _time.GetUtcNow()), Keys.DoneChannelName(taskId), replyTo ?? string.Empty, RedisResultCodec.StateName(result.State)]).ConfigureAwait(false);
@@ -134,7 +134,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            await _db.ScriptEvaluateAsync(RedisScripts.CreateGroup, [Keys.Group(groupId)], [total, spec, Ms(ttl), onlyIfAbsent ? "1" : "0"]).ConfigureAwait(false);
+            await Eval(RedisScripts.CreateGroup, [Keys.Group(groupId)], [total, spec, Ms(ttl), onlyIfAbsent ? "1" : "0"]).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
         {
@@ -156,7 +156,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
             args[3 + (3 * i)] = members[i].Value;
         }
 
-        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.Join, [Keys.Group(groupId), Keys.GroupResults(groupId)], args).ConfigureAwait(false))!;
+        var reply = (RedisResult[])(await Eval(RedisScripts.Join, [Keys.Group(groupId), Keys.GroupResults(groupId)], args).ConfigureAwait(false))!;
         switch ((string?)reply[0])
         {
             case "open":
@@ -192,14 +192,14 @@ internal sealed partial class RedisBroker : IWorkflowStore
             args[i] = keys[i];
         }
 
-        await _db.ScriptEvaluateAsync(RedisScripts.RemoveFollowUps, [Keys.Outbox(queue), Keys.OutboxIndex(queue)], args).ConfigureAwait(false);
+        await Eval(RedisScripts.RemoveFollowUps, [Keys.Outbox(queue), Keys.OutboxIndex(queue)], args).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<FollowUp>> ClaimStaleFollowUpsAsync(string queue, DateTimeOffset olderThan, int max, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(
+        var reply = (RedisResult[])(await Eval(
             RedisScripts.ClaimFollowUps,
             [Keys.Outbox(queue), Keys.OutboxIndex(queue)],
             [olderThan.ToUnixTimeMilliseconds(), NowMs, max]).ConfigureAwait(false))!;
@@ -279,12 +279,12 @@ internal sealed partial class RedisBroker : IWorkflowStore
         }
 
         // As RevokeAsync: P:revoked first, then every registered queue's set, then the announcements.
-        await _db.ScriptEvaluateAsync(RedisScripts.RevokeMany, [Keys.AllRevoked()], args).ConfigureAwait(false);
+        await Eval(RedisScripts.RevokeMany, [Keys.AllRevoked()], args).ConfigureAwait(false);
         RedisValue[] queues = await _db.SetMembersAsync(Keys.Queues()).ConfigureAwait(false);
         var calls = new List<Task>(queues.Length + ids.Count);
         foreach (RedisValue queue in queues)
         {
-            calls.Add(_db.ScriptEvaluateAsync(RedisScripts.RevokeMany, [Keys.Revoked((string)queue!)], args));
+            calls.Add(Eval(RedisScripts.RevokeMany, [Keys.Revoked((string)queue!)], args));
         }
 
         await Task.WhenAll(calls).ConfigureAwait(false);
@@ -313,7 +313,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
 
         try
         {
-            await _db.ScriptEvaluateAsync(RedisScripts.CreateBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false);
+            await Eval(RedisScripts.CreateBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false);
         }
         catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
         {
@@ -333,7 +333,7 @@ internal sealed partial class RedisBroker : IWorkflowStore
             args[1 + i] = ids[i];
         }
 
-        return (int)await _db.ScriptEvaluateAsync(RedisScripts.AddToBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false) == 1;
+        return (int)await Eval(RedisScripts.AddToBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />
@@ -341,15 +341,16 @@ internal sealed partial class RedisBroker : IWorkflowStore
     {
         ArgumentNullException.ThrowIfNull(members);
         cancellationToken.ThrowIfCancellationRequested();
-        var args = new RedisValue[1 + (members.Count * 2)];
+        var args = new RedisValue[2 + (members.Count * 2)];
         args[0] = Ms(ttl);
+        args[1] = Keys.BatchDoneChannelName(batchId);
         for (int i = 0; i < members.Count; i++)
         {
-            args[1 + (2 * i)] = members[i].Id;
-            args[2 + (2 * i)] = members[i].Success ? "S" : "F";
+            args[2 + (2 * i)] = members[i].Id;
+            args[3 + (2 * i)] = members[i].Success ? "S" : "F";
         }
 
-        var reply = (RedisResult[])(await _db.ScriptEvaluateAsync(RedisScripts.JoinBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false))!;
+        var reply = (RedisResult[])(await Eval(RedisScripts.JoinBatch, [Keys.Batch(batchId), Keys.BatchMembers(batchId)], args).ConfigureAwait(false))!;
         if ((string?)reply[0] == "gone")
         {
             return (null, default);
@@ -365,5 +366,35 @@ internal sealed partial class RedisBroker : IWorkflowStore
         cancellationToken.ThrowIfCancellationRequested();
         RedisValue[] f = await _db.HashGetAsync(Keys.Batch(batchId), ["state", "total", "pending", "ok", "fail"]).ConfigureAwait(false);
         return f[0].IsNull ? null : new BatchStatus(batchId, (int)f[1], (int)f[2], (int)f[3], (int)f[4], f[0] == "done");
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchStatus?> WaitBatchAsync(string batchId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        long started = _time.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await WaitOnChannelAsync(
+                    RedisChannel.Literal(Keys.BatchDoneChannelName(batchId)),
+                    ct => ReadBatchAsync(batchId, ct),
+                    static status => status is null or { IsComplete: true },
+                    timeout - _time.GetElapsedTime(started),
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
+            {
+                // As a result wait: an outage within the timeout is waited out (the read after the restore catches up).
+                TimeSpan remaining = timeout - _time.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    throw;
+                }
+
+                await Task.Delay(remaining < TimeSpan.FromMilliseconds(250) ? remaining : TimeSpan.FromMilliseconds(250), _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 }

@@ -74,6 +74,19 @@ internal sealed partial class RedisBroker : ITaskBroker
         _multiplexer.ConnectionRestored += OnConnectionRestored;
     }
 
+    /// <summary>
+    /// How every script is sent: to the master, never to a replica. Each script reads before it writes, and most are
+    /// fenced by a lease, a claim or a count. StackExchange.Redis's default (<see cref="CommandFlags.PreferMaster"/>)
+    /// sends a command to a replica while no master is known, as during a Sentinel failover; there a fenced script reads
+    /// older state and answers "not yours" or "nothing to do" without reaching the write that would have failed with
+    /// READONLY, so outcomes were dropped and their tasks rerun (SentinelFailoverTests). Without a master the call fails
+    /// instead, and its caller's retry waits for the new one.
+    /// </summary>
+    private const CommandFlags ScriptFlags = CommandFlags.DemandMaster;
+
+    /// <summary>Runs <paramref name="script"/> on the master (<see cref="ScriptFlags"/>).</summary>
+    private Task<RedisResult> Eval(string script, RedisKey[] keys, RedisValue[]? args = null) => _db.ScriptEvaluateAsync(script, keys, args, ScriptFlags);
+
     /// <inheritdoc />
     public string Name => "redis";
 

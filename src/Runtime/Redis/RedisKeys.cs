@@ -71,6 +71,9 @@ internal sealed class RedisKeys
     /// <summary>The channel <c>P:done:&lt;id&gt;</c> as a literal (non-pattern) channel.</summary>
     public RedisChannel DoneChannel(string id) => RedisChannel.Literal(DoneChannelName(id));
 
+    /// <summary>The name of the channel <c>P:batchdone:&lt;batch&gt;</c>, published to once when a batch completes.</summary>
+    public string BatchDoneChannelName(string batchId) => Prefix + ":batchdone:" + batchId;
+
     /// <summary><c>P:{q}:revoked</c>: ZSET of the task ids revoked for queue <paramref name="queue"/>, scored by when the revocation may be forgotten (unix ms).</summary>
     public RedisKey Revoked(string queue) => QueuePart(queue) + "revoked";
 

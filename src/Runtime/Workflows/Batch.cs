@@ -134,32 +134,22 @@ public sealed class BatchHandle
             ?? throw new KeyNotFoundException($"No batch has the id '{Id}': it was never sent, or its state expired with its results (CeleriacOptions.ResultTtl).");
     }
 
-    /// <summary>Waits until the batch is complete (nothing pending) and returns its final status (reads the status at growing intervals, 20 ms to 500 ms).</summary>
+    /// <summary>
+    /// Waits until the batch is complete (nothing pending) and returns its final status. The wait is woken by the
+    /// batch's completion (a pub/sub message on Redis, read again after a reconnect), not by polling.
+    /// </summary>
     /// <param name="timeout">How long to wait.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <exception cref="TimeoutException">The batch was not complete in time.</exception>
+    /// <exception cref="KeyNotFoundException">No batch has this id (never sent, or its state expired with its results).</exception>
     /// <returns>The final status.</returns>
     public async Task<BatchStatus> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        long started = TimeProvider.System.GetTimestamp();
-        TimeSpan pause = TimeSpan.FromMilliseconds(20);
-        while (true)
-        {
-            BatchStatus status = await GetStatusAsync(cancellationToken).ConfigureAwait(false);
-            if (status.IsComplete)
-            {
-                return status;
-            }
-
-            TimeSpan left = timeout - TimeProvider.System.GetElapsedTime(started);
-            if (left <= TimeSpan.Zero)
-            {
-                throw new TimeoutException($"Batch {Id} was not complete after {timeout.TotalMilliseconds:0} ms ({status}).");
-            }
-
-            await Task.Delay(pause < left ? pause : left, cancellationToken).ConfigureAwait(false);
-            pause = TimeSpan.FromMilliseconds(Math.Min(500, pause.TotalMilliseconds * 2));
-        }
+        CeleriacClient celeriac = Workflow.ClientOf(_client);
+        ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
+        BatchStatus status = await Workflow.StoreOf(broker).WaitBatchAsync(Id, timeout, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No batch has the id '{Id}': it was never sent, or its state expired with its results (CeleriacOptions.ResultTtl).");
+        return status.IsComplete ? status : throw new TimeoutException($"Batch {Id} was not complete after {timeout.TotalMilliseconds:0} ms ({status}).");
     }
 
     /// <summary>

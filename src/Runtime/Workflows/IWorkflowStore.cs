@@ -129,4 +129,10 @@ internal interface IWorkflowStore
 
     /// <summary>A batch's status, or null when it has no state (never created, or expired).</summary>
     Task<BatchStatus?> ReadBatchAsync(string batchId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Waits until the batch is complete, woken by its completion (no polling), and returns its status then; at the
+    /// timeout returns the status as it is (not complete); null when it has no state.
+    /// </summary>
+    Task<BatchStatus?> WaitBatchAsync(string batchId, TimeSpan timeout, CancellationToken cancellationToken);
 }

@@ -594,6 +594,21 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_batch_wait_times_out_while_a_member_runs_and_a_wait_from_another_client_is_woken_by_the_completion()
+    {
+        string run = NewRun();
+        BatchHandle batch = await Workflow.Batch().Add(Flows.SquareTask.Sig(run, 6, 1500)).Add(Flows.SquareTask.Sig(run, 2, 0)).DelayAsync(Client);
+        TimeoutException early = await Assert.ThrowsAsync<TimeoutException>(() => batch.WaitAsync(TimeSpan.FromMilliseconds(100)));
+        Assert.Contains(batch.Id, early.Message, StringComparison.Ordinal);
+
+        BatchStatus done = await Workflow.OpenBatch(await SecondClientAsync(), batch.Id).WaitAsync(Timeout);
+        Assert.Equal((2, 0, 2, 0, true), (done.Total, done.Pending, done.Succeeded, done.Failed, done.IsComplete));
+        Assert.Contains("done:6", await Ledger.ReadAsync(run)); // woken by the completion, after the slow member
+        Assert.True((await batch.WaitAsync(TimeSpan.Zero)).IsComplete); // complete: answered at once
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Workflow.OpenBatch(Client, "no-such-batch").WaitAsync(Timeout));
+    }
+
+    [Fact]
     public async Task A_batch_that_completed_refuses_more_tasks_and_an_unknown_batch_has_no_status()
     {
         string run = NewRun();

@@ -105,7 +105,12 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
                 }
             }
 
-            batch.Done |= batch.Pending <= 0;
+            if (!batch.Done && batch.Pending <= 0)
+            {
+                batch.Done = true;
+                batch.Completed.TrySetResult();
+            }
+
             batch.ExpiresAtMs = NowMs + (long)ttl.TotalMilliseconds;
             return Task.FromResult<(BatchStatus?, ReadOnlyMemory<byte>)>((batch.Status(batchId), batch.Spec));
         }
@@ -119,6 +124,34 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
         {
             return Task.FromResult(LiveBatchLocked(batchId)?.Status(batchId));
         }
+    }
+
+    /// <inheritdoc />
+    public async Task<BatchStatus?> WaitBatchAsync(string batchId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Task completed;
+        lock (_gate)
+        {
+            BatchState? batch = LiveBatchLocked(batchId);
+            if (batch is null || batch.Done)
+            {
+                return batch?.Status(batchId);
+            }
+
+            completed = batch.Completed.Task;
+        }
+
+        try
+        {
+            await completed.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Returns the status as it is.
+        }
+
+        return await ReadBatchAsync(batchId, cancellationToken).ConfigureAwait(false);
     }
 
     private BatchState? LiveBatchLocked(string batchId)
@@ -435,6 +468,9 @@ internal sealed partial class InMemoryBroker : IWorkflowStore
         public int Failed { get; set; }
 
         public bool Done { get; set; }
+
+        /// <summary>Completed once, when <see cref="Done"/> is set (waiters of <see cref="WaitBatchAsync"/>).</summary>
+        public TaskCompletionSource Completed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public long ExpiresAtMs { get; set; }
 

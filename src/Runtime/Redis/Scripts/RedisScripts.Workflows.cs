@@ -279,17 +279,18 @@ internal static partial class RedisScripts
     /// nothing is pending (its callbacks are then due, exactly once: the caller sends them with send-once).
     /// </summary>
     // KEYS[1] -> P:{g:<batch>}:b   KEYS[2] -> P:{g:<batch>}:bm
-    // ARGV[1] -> TTL (ms)   ARGV[2..] -> per member: id, 'S' (success) or 'F' (failure)
+    // ARGV[1] -> TTL (ms)   ARGV[2] -> the channel P:batchdone:<batch>   ARGV[3..] -> per member: id, 'S' (success) or 'F' (failure)
     // Side effect: an id pending ('P') becomes 'S'/'F': pending - 1, ok or fail + 1; an id not in bm while the batch is
     //              open (its adder had not recorded it yet) is set 'S'/'F' with total + 1 and ok or fail + 1; a repeat,
-    //              or an unknown id of a complete batch, changes nothing; pending 0 sets state 'done'; TTLs renewed
+    //              or an unknown id of a complete batch, changes nothing; pending 0 sets state 'done' and publishes to
+    //              ARGV[2] (once: only the call that completes it); TTLs renewed
     // Returns: { 'gone' } when the batch has no state, else { state, total, pending, ok, fail, spec }
     public const string JoinBatch = """
         local state = redis.call('HGET', KEYS[1], 'state')
         if not state then
           return { 'gone' }
         end
-        for i = 2, #ARGV, 2 do
+        for i = 3, #ARGV, 2 do
           local field = 'fail'
           if ARGV[i + 1] == 'S' then
             field = 'ok'
@@ -309,6 +310,7 @@ internal static partial class RedisScripts
         if state == 'open' and tonumber(f[2]) <= 0 then
           state = 'done'
           redis.call('HSET', KEYS[1], 'state', 'done')
+          redis.call('PUBLISH', ARGV[2], 'done')
         end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
