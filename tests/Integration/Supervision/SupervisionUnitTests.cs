@@ -1,4 +1,6 @@
+using Celeriac.Hosting;
 using Celeriac.Supervision;
+using Microsoft.Extensions.Options;
 
 namespace Celeriac.IntegrationTests.Supervision;
 
@@ -32,6 +34,17 @@ public sealed class SupervisionUnitTests
     {
         Assert.Null(new WorkerOptions { Processes = 256, MaxTasksPerProcess = 1, MaxMemoryPerProcess = 16L * 1024 * 1024 }.Validate());
         Assert.Null(new WorkerOptions().Validate());
+    }
+
+    [Fact]
+    public void Worker_processes_without_Redis_are_refused_at_start()
+    {
+        var validator = new WorkerOptionsValidator(TaskCatalog.Global, Options.Create(new CeleriacOptions()));
+        ValidateOptionsResult refused = validator.Validate(null, new WorkerOptions { Processes = 2 });
+        Assert.True(refused.Failed);
+        Assert.Contains("Celeriac:Worker:Processes needs a shared broker", refused.FailureMessage, StringComparison.Ordinal);
+        Assert.True(validator.Validate(null, new WorkerOptions()).Succeeded); // one in-process worker is fine
+        Assert.True(new WorkerOptionsValidator(TaskCatalog.Global, Options.Create(new CeleriacOptions { Redis = "localhost:6379" })).Validate(null, new WorkerOptions { Processes = 2 }).Succeeded);
     }
 
     [Fact]
