@@ -1,4 +1,5 @@
 using Celeriac.GeneratorTests.Infrastructure;
+using static Celeriac.GeneratorTests.Infrastructure.DiagnosticExpectations;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 
@@ -12,7 +13,7 @@ public sealed class DiagnosticUnitTests
     {
         GeneratorRun run = Expect("""
             using Celeriac;
-            public static class NotPartial { [Task] public static void Run() { } }
+            public static class NotPartial { [Task] public static void Run() { } }  // CEL0001
             """, "CEL0001");
         Assert.Contains("NotPartial", Message(run, "CEL0001"), StringComparison.Ordinal);
     }
@@ -22,7 +23,7 @@ public sealed class DiagnosticUnitTests
     {
         GeneratorRun run = Expect("""
             using Celeriac;
-            public static class Outer { public static partial class Inner { [Task] public static void Run() { } } }
+            public static class Outer { public static partial class Inner { [Task] public static void Run() { } } }  // CEL0001
             """, "CEL0001");
         Assert.Contains("'Outer'", Message(run, "CEL0001"), StringComparison.Ordinal);
     }
@@ -70,7 +71,7 @@ public sealed class DiagnosticUnitTests
         GeneratorRun run = Expect("""
             using Celeriac;
             public static partial class A { [Task(Name = "same")] public static void Run() { } }
-            public static partial class B { [Task(Name = "same")] public static void Go() { } }
+            public static partial class B { [Task(Name = "same")] public static void Go() { } }  // CEL0005
             """, "CEL0005");
         Assert.Contains("'same'", Message(run, "CEL0005"), StringComparison.Ordinal);
     }
@@ -81,13 +82,13 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class A
             {
-                [Task] public static void Run() { }
+                [Task] public static void Run() { }  // CEL0006
                 public static class RunTask { }
             }
             public static partial class B
             {
                 [Task] public static void Go(int x) { }
-                [Task] public static void Go(string x) { }
+                [Task] public static void Go(string x) { }  // CEL0006
             }
             """, "CEL0006", "CEL0006");
 
@@ -97,8 +98,8 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class I
             {
-                [Task] public static void A(CancellationToken a, CancellationToken b) { }
-                [Task] public static void B(TaskContext a, TaskContext b) { }
+                [Task] public static void A(CancellationToken a, CancellationToken b) { }  // CEL0007
+                [Task] public static void B(TaskContext a, TaskContext b) { }  // CEL0007
             }
             """, "CEL0007", "CEL0007");
 
@@ -106,7 +107,7 @@ public sealed class DiagnosticUnitTests
     public void CEL0008_InaccessibleContainingType()
         => Expect("""
             using Celeriac;
-            public partial class Outer { private static partial class Hidden { [Task] public static void Run() { } } }
+            public partial class Outer { private static partial class Hidden { [Task] public static void Run() { } } }  // CEL0008
             """, "CEL0008");
 
     [Fact]
@@ -115,8 +116,8 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class N
             {
-                [Task(Name = "has space")] public static void A() { }
-                [Task(Name = "")] public static void B() { }
+                [Task(Name = "has space")] public static void A() { }  // CEL0009
+                [Task(Name = "")] public static void B() { }  // CEL0009
                 [Task(Name = "ok.name_with-all:chars9")] public static void C() { }
             }
             """, "CEL0009", "CEL0009");
@@ -212,7 +213,7 @@ public sealed class DiagnosticUnitTests
     {
         GeneratorRun run = Expect("""
             using Celeriac;
-            public static partial class M { [Task(MaxRetries = -1)] public static void A() { } [Task(MaxRetries = 0)] public static void B() { } }
+            public static partial class M { [Task(MaxRetries = -1)] public static void A() { } [Task(MaxRetries = 0)] public static void B() { } }  // CEL0203
             """, "CEL0203");
         Assert.Equal("MaxRetries of task 'M.A' is -1; use 0 (never retry) or a positive count", Message(run, "CEL0203"));
     }
@@ -223,8 +224,8 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class P
             {
-                [Task(Priority = -1)] public static void A() { }
-                [Task(Priority = 10)] public static void B() { }
+                [Task(Priority = -1)] public static void A() { }  // CEL0204
+                [Task(Priority = 10)] public static void B() { }  // CEL0204
                 [Task(Priority = 0)] public static void C() { }
                 [Task(Priority = 9)] public static void D() { }
             }
@@ -237,8 +238,8 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class T
             {
-                [Task(TimeLimit = "1m", SoftTimeLimit = "60s")] public static void A() { }
-                [Task(TimeLimit = "1m", SoftTimeLimit = "2m")] public static void B() { }
+                [Task(TimeLimit = "1m", SoftTimeLimit = "60s")] public static void A() { }  // CEL0205
+                [Task(TimeLimit = "1m", SoftTimeLimit = "2m")] public static void B() { }  // CEL0205
                 [Task(TimeLimit = "1m", SoftTimeLimit = "59.999s")] public static void C() { }
             }
             """, "CEL0205", "CEL0205");
@@ -255,8 +256,8 @@ public sealed class DiagnosticUnitTests
             public sealed class NotAnError { }
             public static partial class E
             {
-                [Task(RetryOn = new[] { typeof(NotAnError), typeof(TimeoutException) })] public static void A() { }
-                [Task(DontRetryOn = new[] { typeof(string) })] public static void B() { }
+                [Task(RetryOn = new[] { typeof(NotAnError), typeof(TimeoutException) })] public static void A() { }  // CEL0206
+                [Task(DontRetryOn = new[] { typeof(string) })] public static void B() { }  // CEL0206
                 [Task(RetryOn = new[] { typeof(Exception) }, DontRetryOn = new[] { typeof(ArgumentException) })] public static void C() { }
             }
             """, "CEL0206", "CEL0206");
@@ -268,13 +269,13 @@ public sealed class DiagnosticUnitTests
     {
         GeneratorRun run = Expect("""
             using Celeriac;
-            [assembly: TaskQueue("has space")]
+            [assembly: TaskQueue("has space")]  // CEL0207
             [assembly: TaskQueue("ok")]
-            [assembly: TaskRoute("x.*", Queue = "{braces}")]
-            [assembly: TaskRoute("y.*")]
+            [assembly: TaskRoute("x.*", Queue = "{braces}")]  // CEL0207
+            [assembly: TaskRoute("y.*")]  // CEL0207
             public static partial class Q
             {
-                [Task(Name = "x.a", Queue = "bad/queue")] public static void A() { }
+                [Task(Name = "x.a", Queue = "bad/queue")] public static void A() { }  // CEL0207
                 [Task(Name = "y.b", Queue = "ok")] public static void B() { }
             }
             """, "CEL0207", "CEL0207", "CEL0207", "CEL0207");
@@ -286,7 +287,7 @@ public sealed class DiagnosticUnitTests
 
     [Fact]
     public void CEL0207_QueueNameTooLong()
-        => Expect("[assembly: Celeriac.TaskQueue(\"" + new string('q', 101) + "\")]", "CEL0207");
+        => Expect("[assembly: Celeriac.TaskQueue(\"" + new string('q', 101) + "\")]  // CEL0207", "CEL0207");
 
     [Fact]
     public void CEL0208_RouteToUndeclaredQueue()
@@ -294,7 +295,7 @@ public sealed class DiagnosticUnitTests
         GeneratorRun run = Expect("""
             using Celeriac;
             [assembly: TaskQueue("billing")]
-            [assembly: TaskRoute("billing.*", Queue = "biling")]
+            [assembly: TaskRoute("billing.*", Queue = "biling")]  // CEL0208
             [assembly: TaskRoute("mail.*", Queue = "default")]
             public static partial class R
             {
@@ -309,7 +310,7 @@ public sealed class DiagnosticUnitTests
     public void CEL0208_RouteWithoutAnyDeclaration()
         => Expect("""
             using Celeriac;
-            [assembly: TaskRoute("billing.*", Queue = "billing")]
+            [assembly: TaskRoute("billing.*", Queue = "billing")]  // CEL0208
             public static partial class R { [Task(Name = "billing.charge")] public static void A() { } }
             """, "CEL0208");
 
@@ -321,7 +322,7 @@ public sealed class DiagnosticUnitTests
             [assembly: TaskQueue("billing")]
             public static partial class T
             {
-                [Task(Queue = "biling")] public static void A() { }
+                [Task(Queue = "biling")] public static void A() { }  // CEL0209
                 [Task(Queue = "billing")] public static void B() { }
                 [Task(Queue = "default")] public static void C() { }
             }
@@ -342,10 +343,10 @@ public sealed class DiagnosticUnitTests
         GeneratorRun run = Expect("""
             using Celeriac;
             [assembly: TaskQueue("q")]
-            [assembly: TaskRoute("billing.[ab]*", Queue = "q")]
-            [assembly: TaskRoute("re:^billing", Queue = "q")]
-            [assembly: TaskRoute("", Queue = "q")]
-            [assembly: TaskRoute("has space*", Queue = "q")]
+            [assembly: TaskRoute("billing.[ab]*", Queue = "q")]  // CEL0210
+            [assembly: TaskRoute("re:^billing", Queue = "q")]  // CEL0210
+            [assembly: TaskRoute("", Queue = "q")]  // CEL0210
+            [assembly: TaskRoute("has space*", Queue = "q")]  // CEL0210
             [assembly: TaskRoute("ok.*", Queue = "q")]
             public static partial class G { [Task(Name = "ok.a")] public static void A() { } }
             """, "CEL0210", "CEL0210", "CEL0210", "CEL0210");
@@ -358,7 +359,7 @@ public sealed class DiagnosticUnitTests
         GeneratorRun run = Expect("""
             using Celeriac;
             [assembly: TaskQueue("q")]
-            [assembly: TaskRoute("Billing.*", Queue = "q")]
+            [assembly: TaskRoute("Billing.*", Queue = "q")]  // CEL0211
             [assembly: TaskRoute("billing.*", Queue = "q")]
             public static partial class D { [Task(Name = "billing.charge")] public static void A() { } }
             """, "CEL0211");
@@ -379,7 +380,7 @@ public sealed class DiagnosticUnitTests
             [assembly: TaskRoute("x.r??", Queue = "a")]
             public static partial class O
             {
-                [Task(Name = "x.run")] public static void A() { }
+                [Task(Name = "x.run")] public static void A() { }  // CEL0212
                 [Task(Name = "y.run")] public static void B() { }
                 [Task(Name = "x.run2", Queue = "b")] public static void C() { }
             }
@@ -491,7 +492,7 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class P
             {
-                [Task(Name = "p", Priority = 12)] public static void A() { }
+                [Task(Name = "p", Priority = 12)] public static void A() { }  // CEL0204
             }
             """, "CEL0204");
         Diagnostic diagnostic = run.GeneratorDiagnostics.Single();
@@ -506,7 +507,7 @@ public sealed class DiagnosticUnitTests
             using Celeriac;
             public static partial class Mixed
             {
-                [Task] public static void Bad(ref int x) { }
+                [Task] public static void Bad(ref int x) { }  // CEL0003
                 [Task] public static int Good(int x) => x;
             }
             """, "CEL0003");
@@ -520,7 +521,7 @@ public sealed class DiagnosticUnitTests
     {
         GeneratorRun run = Expect("""
             using Celeriac;
-            public static class NotPartial { [Task] public static void Run() { } }
+            public static class NotPartial { [Task] public static void Run() { } }  // CEL0001
             """, "CEL0001");
         Diagnostic diagnostic = run.GeneratorDiagnostics.Single();
         Assert.Equal(RepositoryUrl() + "/blob/main/docs/diagnostics/CEL0001.md", diagnostic.Descriptor.HelpLinkUri);
@@ -583,37 +584,4 @@ public sealed class DiagnosticUnitTests
     private static string RepositoryRoot() => Infrastructure.RepositoryPaths.Root;
 
     private static string Message(GeneratorRun run, string id) => run.GeneratorDiagnostics.Single(d => d.Id == id).GetMessage();
-
-    /// <summary>
-    /// Runs the generator and compares its diagnostics with <paramref name="expectedIds"/>. When the source marks lines
-    /// with a trailing <c>// CELnnnn</c> comment (several IDs allowed), each diagnostic must also be reported on a line
-    /// that carries its ID, once per mark: a diagnostic that moves to the wrong member fails the test.
-    /// </summary>
-    private static GeneratorRun Expect(string source, params string[] expectedIds)
-    {
-        GeneratorRun run = GeneratorHarness.Run(source);
-        List<string> actual = run.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal).ToList();
-        List<string> expected = expectedIds.Order(StringComparer.Ordinal).ToList();
-        Assert.True(
-            actual.SequenceEqual(expected),
-            "Expected [" + string.Join(", ", expected) + "] but the generator reported:\n" + string.Join("\n", run.GeneratorDiagnostics.Select(d => "  " + d)));
-
-        string[] lines = source.ReplaceLineEndings("\n").Split('\n');
-        List<string> marked = [.. lines.SelectMany((line, i) => MarkedIds(line).Select(id => $"{id}@{i + 1}")).Order(StringComparer.Ordinal)];
-        if (marked.Count > 0)
-        {
-            List<string> located = [.. run.GeneratorDiagnostics.Select(d => $"{d.Id}@{d.Location.GetLineSpan().StartLinePosition.Line + 1}").Order(StringComparer.Ordinal)];
-            Assert.True(
-                located.SequenceEqual(marked),
-                "Expected the diagnostics on the marked lines [" + string.Join(", ", marked) + "] but they were reported at [" + string.Join(", ", located) + "]");
-        }
-
-        return run;
-    }
-
-    private static IEnumerable<string> MarkedIds(string line)
-    {
-        int comment = line.LastIndexOf("// CEL", StringComparison.Ordinal);
-        return comment < 0 ? [] : line[(comment + 3)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(t => t.StartsWith("CEL", StringComparison.Ordinal));
-    }
 }

@@ -2,6 +2,7 @@ using System.Reflection;
 using Celeriac.Generators.Parsing;
 using Celeriac.GeneratorTests.Infrastructure;
 using Cronos;
+using static Celeriac.GeneratorTests.Infrastructure.DiagnosticExpectations;
 
 namespace Celeriac.GeneratorTests;
 
@@ -70,12 +71,12 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Task, Periodic("0 25 * * *")] public static void A() { }
-                [Task, Periodic("* * * *")] public static void B() { }
-                [Task, Periodic("@fortnightly")] public static void C() { }
-                [Task, Periodic("0 0 5-1 * *")] public static void D() { }
-                [Task, Periodic("*/0 * * * *")] public static void E() { }
-                [Task, Periodic("0 0 ? * FOO")] public static void F() { }
+                [Task, Periodic("0 25 * * *")] public static void A() { }  // CEL0301
+                [Task, Periodic("* * * *")] public static void B() { }  // CEL0301
+                [Task, Periodic("@fortnightly")] public static void C() { }  // CEL0301
+                [Task, Periodic("0 0 5-1 * *")] public static void D() { }  // CEL0301
+                [Task, Periodic("*/0 * * * *")] public static void E() { }  // CEL0301
+                [Task, Periodic("0 0 ? * FOO")] public static void F() { }  // CEL0301
             }
             """, "CEL0301", "CEL0301", "CEL0301", "CEL0301", "CEL0301", "CEL0301");
         string[] messages = [.. run.GeneratorDiagnostics.Select(d => d.GetMessage())];
@@ -92,8 +93,8 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Task, Periodic("0 3 * * *", TimeZone = "europe/berlin")] public static void A() { }
-                [Task, Periodic("0 3 * * *", TimeZone = "W. Europe Standard Time")] public static void B() { }
+                [Task, Periodic("0 3 * * *", TimeZone = "europe/berlin")] public static void A() { }  // CEL0302
+                [Task, Periodic("0 3 * * *", TimeZone = "W. Europe Standard Time")] public static void B() { }  // CEL0302
                 [Task, Periodic("0 3 * * *", TimeZone = "America/New_York")] public static void Ok() { }
             }
             """, "CEL0302", "CEL0302");
@@ -107,7 +108,7 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Task, Periodic("0 9 1 * *")] public static void Invoice(string customer, TaskContext ctx) { }
+                [Task, Periodic("0 9 1 * *")] public static void Invoice(string customer, TaskContext ctx) { }  // CEL0303
                 [Task, Periodic("0 9 1 * *")] public static void InvoiceAll(TaskContext ctx, CancellationToken ct) { }
             }
             """, "CEL0303");
@@ -120,8 +121,8 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Task, Periodic] public static void A() { }
-                [Task, Periodic("* * * * *", Every = "1m")] public static void B() { }
+                [Task, Periodic] public static void A() { }  // CEL0304
+                [Task, Periodic("* * * * *", Every = "1m")] public static void B() { }  // CEL0304
             }
             """, "CEL0304", "CEL0304");
 
@@ -131,10 +132,10 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Task, Periodic(Every = "30 seconds")] public static void A() { }
-                [Task, Periodic(Every = "500ms")] public static void B() { }
-                [Task, Periodic(Every = "400d")] public static void C() { }
-                [Task, Periodic(Every = "")] public static void D() { }
+                [Task, Periodic(Every = "30 seconds")] public static void A() { }  // CEL0305
+                [Task, Periodic(Every = "500ms")] public static void B() { }  // CEL0305
+                [Task, Periodic(Every = "400d")] public static void C() { }  // CEL0305
+                [Task, Periodic(Every = "")] public static void D() { }  // CEL0305
                 [Task, Periodic(Every = "1s500ms")] public static void Ok() { }
             }
             """, "CEL0305", "CEL0305", "CEL0305", "CEL0305");
@@ -143,7 +144,7 @@ public sealed class PeriodicUnitTests
     public void CEL0306_TimeZoneWithInterval()
         => Expect("""
             using Celeriac;
-            public static partial class J { [Task, Periodic(Every = "1h", TimeZone = "Europe/Berlin")] public static void A() { } }
+            public static partial class J { [Task, Periodic(Every = "1h", TimeZone = "Europe/Berlin")] public static void A() { } }  // CEL0306
             """, "CEL0306");
 
     [Fact]
@@ -152,8 +153,8 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Task, Periodic(Every = "1m", MaxMissedRuns = 0)] public static void A() { }
-                [Task, Periodic(Every = "1m", MaxMissedRuns = 1001)] public static void B() { }
+                [Task, Periodic(Every = "1m", MaxMissedRuns = 0)] public static void A() { }  // CEL0307
+                [Task, Periodic(Every = "1m", MaxMissedRuns = 1001)] public static void B() { }  // CEL0307
             }
             """, "CEL0307", "CEL0307");
 
@@ -161,7 +162,7 @@ public sealed class PeriodicUnitTests
     public void CEL0308_UnknownMissedTicks()
         => Expect("""
             using Celeriac;
-            public static partial class J { [Task, Periodic(Every = "1m", MissedTicks = (MissedTicks)7)] public static void A() { } }
+            public static partial class J { [Task, Periodic(Every = "1m", MissedTicks = (MissedTicks)7)] public static void A() { } }  // CEL0308
             """, "CEL0308");
 
     [Fact]
@@ -171,7 +172,7 @@ public sealed class PeriodicUnitTests
             using Celeriac;
             public static partial class J
             {
-                [Periodic("0 3 * * *")] public static void Forgotten() { }
+                [Periodic("0 3 * * *")] public static void Forgotten() { }  // CEL0309
                 [Task, Periodic("0 3 * * *")] public static void Fine() { }
             }
             """, "CEL0309");
@@ -224,16 +225,5 @@ public sealed class PeriodicUnitTests
             Assert.Contains(id, TimeZoneIds.All);
             Assert.NotNull(TimeZoneInfo.FindSystemTimeZoneById(id));
         }
-    }
-
-    private static GeneratorRun Expect(string source, params string[] expectedIds)
-    {
-        GeneratorRun run = GeneratorHarness.Run(source);
-        List<string> actual = run.GeneratorDiagnostics.Select(d => d.Id).Order(StringComparer.Ordinal).ToList();
-        List<string> expected = expectedIds.Order(StringComparer.Ordinal).ToList();
-        Assert.True(
-            actual.SequenceEqual(expected),
-            "Expected [" + string.Join(", ", expected) + "] but the generator reported:\n" + string.Join("\n", run.GeneratorDiagnostics.Select(d => "  " + d)));
-        return run;
     }
 }

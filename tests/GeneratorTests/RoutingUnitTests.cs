@@ -61,6 +61,8 @@ public sealed class RoutingUnitTests
         Assert.Equal("a", QueueOf(run, "RunTask"));
         Diagnostic overlap = Assert.Single(run.GeneratorDiagnostics);
         Assert.Equal("Task 'x.run' matches route 'x.*' (queue 'a') and the later route 'x.r*' (queue 'b'); the first match wins, so it goes to 'a'", overlap.GetMessage());
+        Assert.Equal("Source1.cs", overlap.Location.GetLineSpan().Path); // on the task, not on either route
+        Assert.Equal(3, overlap.Location.GetLineSpan().StartLinePosition.Line);
     }
 
     [Fact]

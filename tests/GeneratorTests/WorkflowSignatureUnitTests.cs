@@ -103,6 +103,7 @@ public sealed class WorkflowSignatureUnitTests
         Assert.Empty(run.GeneratorDiagnostics);
         Diagnostic error = Assert.Single(run.CompilationProblems());
         Assert.Equal("CEL0401", error.Id);
+        Assert.Equal("public static object Build() => Images.SeedTask.Then();", LineOf(error)); // at the call, in the user's file
         Assert.Equal(DiagnosticSeverity.Error, error.Severity);
         Assert.Contains("Samples.Flow.Images.Seed", error.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         Assert.EndsWith("docs/diagnostics/CEL0401.md", error.Descriptor.HelpLinkUri, StringComparison.Ordinal);
@@ -122,4 +123,7 @@ public sealed class WorkflowSignatureUnitTests
             """;
         GeneratorHarness.Run(Source, user).AssertCompilesCleanly();
     }
+
+    private static string LineOf(Diagnostic diagnostic)
+        => diagnostic.Location.SourceTree!.GetText().Lines[diagnostic.Location.GetLineSpan().StartLinePosition.Line].ToString().Trim();
 }

@@ -60,9 +60,16 @@ public abstract class BadInputContract(ITestOutputHelper output) : IAsyncLifetim
         ], default);
         TaskHandle<int> after = await Calc.AddTask.DelayAsync(client, 3, 4);
 
-        // A client waiting on the unknown task gets a failure, not a timeout.
+        // A client waiting on the unknown task, or on a message whose envelope cannot be read, gets a failure, not a timeout.
         TaskFailedException unknownFailure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(client, "unknown").WaitAsync(Timeout));
         output.WriteLine($"waiting on 'unknown': {unknownFailure.Message}");
+        foreach ((string id, string type) in (ValueTuple<string, string>[])[("truncated", "Celeriac.UndecodableMessage"), ("v99", "Celeriac.UnsupportedVersion")])
+        {
+            TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => new TaskHandle(client, id).WaitAsync(Timeout));
+            output.WriteLine($"waiting on '{id}': {failure.RemoteType}: {failure.RemoteMessage}");
+            Assert.Equal(type, failure.RemoteType);
+        }
+
         Assert.Equal(3, await before.GetAsync(Timeout));
         Assert.Equal(7, await after.GetAsync(Timeout));
 

@@ -36,11 +36,16 @@ public sealed class ResolverUnitTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_generated_formatter_round_trips_without_the_standard_resolver()
+    public void A_generated_formatter_writes_and_reads_the_documented_bytes_without_the_standard_resolver()
     {
         var value = new Order("ada", Tier.Gold, [1, 2, 3], 0.25m, null);
         byte[] bytes = MessagePackSerializer.Serialize(value, TestTasksResolver.Options);
-        Order back = MessagePackSerializer.Deserialize<Order>(bytes, TestTasksResolver.Options);
+
+        // Written out by hand: a record is an array of its members in order; an enum is its number; a decimal is
+        // MessagePack's own string form.
+        byte[] expected = [0x95, 0xa3, .. "ada"u8, 0x02, 0x93, 0x01, 0x02, 0x03, 0xa4, .. "0.25"u8, 0xc0];
+        Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(bytes));
+        Order back = MessagePackSerializer.Deserialize<Order>(expected, TestTasksResolver.Options);
         output.WriteLine($"{bytes.Length} bytes: {MessagePackSerializer.ConvertToJson(bytes)}");
         Assert.Equal(value.Customer, back.Customer);
         Assert.Equal(value.Tier, back.Tier);

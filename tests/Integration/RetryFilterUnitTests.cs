@@ -44,7 +44,8 @@ public sealed class RetryFilterUnitTests(ITestOutputHelper output)
             ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
             TaskHandle<int> handle = await Calc.AddTask.DelayAsync(client, 1, 2);
             TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => handle.GetAsync(TimeSpan.FromSeconds(20)));
-            await Task.Delay(300); // five retries of 1 ms would have run by now
+            // FAILURE is final: a retry would have recorded RETRY instead, and the wait would have ended only after the
+            // last of five more runs. So the counts below are complete once the wait has ended; no time needs to pass.
             TaskResult record = await handle.GetResultAsync();
             output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}; runs {runs}, filter calls {filterCalls}, retries {record.Retries}");
             Assert.Equal(typeof(InvalidOperationException).FullName, failure.RemoteType);

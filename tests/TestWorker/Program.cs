@@ -1,4 +1,4 @@
-// A worker process for the fault tests (tests/Integration/WorkerKillTests): runs the tasks of Celeriac.TestTasks against
+// A worker process for the fault tests (tests/Integration/FaultSuite and the other process tests): runs the tasks of Celeriac.TestTasks against
 // Redis with a Redis ledger, prints READY once the host has started, and runs until SIGTERM (graceful) or SIGKILL.
 //   --redis host:port --prefix P --queues a,b --concurrency N --visibility-ms M
 //   [--ledger host:port (where the ledger lives; default the --redis server)]

@@ -7,7 +7,10 @@ namespace Celeriac.IntegrationTests.Brokers;
 
 /// <summary>
 /// The semantics every <see cref="ITaskBroker"/> promises, run against each implementation (Redis and in-memory).
-/// Real time with short leases (300-500 ms); every wait is bounded. Each test has its own broker and queue names.
+/// Time is the broker's own clock (<see cref="Time"/>): real time with short leases (300-500 ms) on Redis, a
+/// <c>FakeTimeProvider</c> moved by the test in process, so leases, due times, waits and TTLs are checked there in no
+/// wall time and without a race against a loaded machine. Every wait is bounded. Each test has its own broker and
+/// queue names.
 /// </summary>
 public abstract class BrokerContract : IAsyncLifetime
 {
@@ -22,6 +25,18 @@ public abstract class BrokerContract : IAsyncLifetime
     private protected ITaskBroker Broker => _broker ?? throw new InvalidOperationException("The broker was not created.");
 
     private protected abstract Task<ITaskBroker> CreateBrokerAsync();
+
+    /// <summary>The clock the broker under test reads (leases, due times, TTLs, the end of a wait).</summary>
+    private protected virtual TimeProvider Time => TimeProvider.System;
+
+    /// <summary>Lets <paramref name="span"/> of the broker's time pass: a real wait, or a fake clock moved forward.</summary>
+    private protected virtual Task PassAsync(TimeSpan span) => Task.Delay(span);
+
+    /// <summary>
+    /// Awaits <paramref name="operation"/>, which may be waiting on the broker's clock, while up to <paramref name="span"/>
+    /// of that clock passes (a fake clock is moved in small steps, so the operation ends close to when it is due).
+    /// </summary>
+    private protected virtual Task<T> PassingAsync<T>(Task<T> operation, TimeSpan span, string what) => Wait.WithinAsync(operation, span + Long, what);
 
     public async Task InitializeAsync() => _broker = await CreateBrokerAsync();
 
@@ -91,7 +106,7 @@ public abstract class BrokerContract : IAsyncLifetime
         // Drained: the broker may skip its first look and block at once; a message sent meanwhile must wake it.
         var into = new List<Delivery>();
         Task<int> fetch = Broker.FetchAsync(new FetchRequest([q], 5, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), "w1", Drained: true), into, default);
-        await Task.Delay(100);
+        await PassAsync(TimeSpan.FromMilliseconds(100));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await Broker.EnqueueAsync([Item("second", q)], default);
         Assert.Equal(1, await fetch.WaitAsync(TimeSpan.FromSeconds(10)));
@@ -99,9 +114,9 @@ public abstract class BrokerContract : IAsyncLifetime
         Assert.Equal("second", into[0].Id);
 
         // A scheduled message that fell due after the drained fetch is found although no one enqueued since.
-        await Broker.EnqueueAsync([Item("later", q, dueAtMs: DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 300)], default);
+        await Broker.EnqueueAsync([Item("later", q, dueAtMs: Now() + 300)], default);
         Assert.Empty(await FetchAsync([q], 5, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50))); // not due yet: learns when it is, takes the enqueue's token
-        await Task.Delay(400);
+        await PassAsync(TimeSpan.FromMilliseconds(400));
         into.Clear();
         Assert.Equal(1, await Broker.FetchAsync(new FetchRequest([q], 5, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20), "w1", Drained: true), into, default).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal("later", into[0].Id);
@@ -149,14 +164,14 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("leased7", q, priority: 7)], default);
         Assert.Equal("leased7", Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300))).Id);
         await Broker.EnqueueAsync([Item("low0", q), Item("mid3", q, priority: 3)], default);
-        await Task.Delay(TimeSpan.FromMilliseconds(600)); // past the 300 ms lease: the next fetch reclaims it
+        await PassAsync(TimeSpan.FromMilliseconds(600)); // past the 300 ms lease: the next fetch reclaims it
         string order = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(30), worker: "w2")).Select(d => d.Id));
         Output.WriteLine($"after a reclaim: {order}");
         Assert.Equal("leased7,mid3,low0", order);
 
         // A due promotion: a scheduled message falls due onto its priority's list.
         await Broker.EnqueueAsync([Item("due5", q, dueAtMs: Now() + 300, priority: 5), Item("now0", q)], default);
-        await Task.Delay(TimeSpan.FromMilliseconds(600));
+        await PassAsync(TimeSpan.FromMilliseconds(600));
         order = string.Join(",", (await FetchAsync([q], 10, TimeSpan.FromSeconds(30))).Select(d => d.Id));
         Output.WriteLine($"after a promotion: {order}");
         Assert.Equal("due5,now0", order);
@@ -254,9 +269,9 @@ public abstract class BrokerContract : IAsyncLifetime
         string q = Queue();
         await Broker.EnqueueAsync([Item("held", q)], default);
         Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(10)));
-        var clock = Stopwatch.StartNew();
+        long start = Now();
         List<Delivery> again = await FetchAsync([q], 10, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(300), worker: "w2");
-        Output.WriteLine($"second fetch returned {again.Count} after {clock.ElapsedMilliseconds} ms");
+        Output.WriteLine($"second fetch returned {again.Count} after {Now() - start} ms");
         Assert.Empty(again);
     }
 
@@ -266,14 +281,15 @@ public abstract class BrokerContract : IAsyncLifetime
     {
         string q = Queue();
         await Broker.EnqueueAsync([Item("r", q)], default);
+        long start = Now();
         Delivery first = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(300)));
-        var clock = Stopwatch.StartNew();
         Delivery second = await FetchUntilAsync(q, TimeSpan.FromSeconds(10), "w2");
-        Output.WriteLine($"redelivered after {clock.ElapsedMilliseconds} ms: dc {first.DeliveryCount} -> {second.DeliveryCount}, token {first.LeaseToken} -> {second.LeaseToken}");
+        long after = Now() - start;
+        Output.WriteLine($"redelivered after {after} ms: dc {first.DeliveryCount} -> {second.DeliveryCount}, token {first.LeaseToken} -> {second.LeaseToken}");
         Assert.Equal("r", second.Id);
         Assert.Equal(2, second.DeliveryCount);
         Assert.NotEqual(first.LeaseToken, second.LeaseToken);
-        Assert.True(clock.ElapsedMilliseconds >= 250, $"redelivered after {clock.ElapsedMilliseconds} ms, before the 300 ms lease could have expired");
+        Assert.True(after >= 290, $"redelivered after {after} ms, before the 300 ms lease could have expired");
         Assert.Equal(EnvelopeOf("r"), second.Envelope.ToArray());
     }
 
@@ -316,18 +332,18 @@ public abstract class BrokerContract : IAsyncLifetime
         TimeSpan lease = TimeSpan.FromMilliseconds(400);
         await Broker.EnqueueAsync([Item("x", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, lease));
-        var clock = Stopwatch.StartNew();
+        long start = Now();
         int rounds = 0;
-        while (clock.ElapsedMilliseconds < 1300)
+        while (Now() - start < 1300)
         {
             Assert.Equal(1, await Broker.ExtendLeasesAsync([d], lease, default));
             rounds++;
             List<Delivery> stolen = await FetchAsync([q], 1, lease, maxWait: TimeSpan.Zero, worker: "thief");
-            Assert.True(stolen.Count == 0, $"the message was redelivered after {clock.ElapsedMilliseconds} ms although its lease was extended");
-            await Task.Delay(100);
+            Assert.True(stolen.Count == 0, $"the message was redelivered after {Now() - start} ms although its lease was extended");
+            await PassAsync(TimeSpan.FromMilliseconds(100));
         }
 
-        Output.WriteLine($"held for {clock.ElapsedMilliseconds} ms with a {lease.TotalMilliseconds} ms lease and {rounds} extensions");
+        Output.WriteLine($"held for {Now() - start} ms with a {lease.TotalMilliseconds} ms lease and {rounds} extensions");
         Assert.True(await CompleteAsync(d, Success(7), Ttl), "the extended lease must still be held");
     }
 
@@ -336,12 +352,12 @@ public abstract class BrokerContract : IAsyncLifetime
     public async Task A_scheduled_message_is_not_fetched_before_it_is_due_and_is_fetched_after()
     {
         string q = Queue();
-        var clock = Stopwatch.StartNew();
-        long due = Now() + 700;
+        long start = Now();
+        long due = start + 700;
         await Broker.EnqueueAsync([Item("eta", q, due)], default);
         List<Delivery> early = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(100));
         long lengthBefore = await Broker.GetQueueLengthAsync(q, default);
-        Output.WriteLine($"early fetch at {clock.ElapsedMilliseconds} ms: {early.Count}, queue length {lengthBefore}");
+        Output.WriteLine($"early fetch at {Now() - start} ms: {early.Count}, queue length {lengthBefore}");
         Assert.Empty(early);
         Assert.Equal(0, lengthBefore);
 
@@ -349,11 +365,11 @@ public abstract class BrokerContract : IAsyncLifetime
         // not after MaxWait (a fetch may return 0 early on a wake-up; the loop counts those).
         int rounds = 0;
         List<Delivery> later = [];
-        while (later.Count == 0 && clock.Elapsed < TimeSpan.FromSeconds(10))
+        while (later.Count == 0 && Now() - start < 10_000)
         {
             rounds++;
-            later = await Wait.WithinAsync(FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(5)), Long, "a blocking fetch of a scheduled message");
-            Output.WriteLine($"blocking fetch #{rounds} returned {later.Count} at {clock.ElapsedMilliseconds} ms ({Now() - due} ms relative to due)");
+            later = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(5));
+            Output.WriteLine($"blocking fetch #{rounds} returned {later.Count} at {Now() - start} ms ({Now() - due} ms relative to due)");
         }
 
         long late = Now() - due;
@@ -369,11 +385,12 @@ public abstract class BrokerContract : IAsyncLifetime
     {
         string q = Queue();
         await Broker.EnqueueAsync([Item("later", q, Now() + 60_000)], default);
-        var clock = Stopwatch.StartNew();
+        long start = Now();
         List<Delivery> got = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.Zero);
-        Output.WriteLine($"MaxWait 0 with a message due in 60 s: {got.Count} after {clock.ElapsedMilliseconds} ms");
+        long after = Now() - start;
+        Output.WriteLine($"MaxWait 0 with a message due in 60 s: {got.Count} after {after} ms");
         Assert.Empty(got);
-        Assert.True(clock.ElapsedMilliseconds < 1000, $"a fetch with MaxWait 0 blocked for {clock.ElapsedMilliseconds} ms");
+        Assert.True(after < 5000, $"a fetch with MaxWait 0 blocked for {after} ms"); // a hang guard: waiting for the due time would take 60 s
     }
 
     [Fact]
@@ -381,14 +398,16 @@ public abstract class BrokerContract : IAsyncLifetime
     public async Task A_blocking_fetch_wakes_promptly_when_a_message_arrives()
     {
         string q = Queue();
-        var clock = Stopwatch.StartNew();
-        Task<List<Delivery>> fetch = FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(10));
-        await Task.Delay(300);
-        Assert.False(fetch.IsCompleted, $"the fetch on an empty queue returned after {clock.ElapsedMilliseconds} ms with nothing enqueued");
-        long enqueuedAt = clock.ElapsedMilliseconds;
+        long start = Now();
+        var into = new List<Delivery>();
+        Task<int> fetch = Broker.FetchAsync(new FetchRequest([q], 1, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10), "w1"), into, default);
+        await PassAsync(TimeSpan.FromMilliseconds(300));
+        Assert.False(fetch.IsCompleted, $"the fetch on an empty queue returned after {Now() - start} ms with nothing enqueued");
+        long enqueuedAt = Now();
         await Broker.EnqueueAsync([Item("wake", q)], default);
-        List<Delivery> got = await Wait.WithinAsync(fetch, Long, "the blocked fetch");
-        long latency = clock.ElapsedMilliseconds - enqueuedAt;
+        await Wait.WithinAsync(fetch, Long, "the blocked fetch"); // no broker time passes meanwhile: only the enqueue can end it
+        List<Delivery> got = into;
+        long latency = Now() - enqueuedAt;
         Output.WriteLine($"fetched {got.Count} {latency} ms after the enqueue (MaxWait 10 s)");
         Assert.Equal("wake", Assert.Single(got).Id);
         Assert.True(latency < 1000, $"the blocked fetch took {latency} ms to notice the message (MaxWait 10 s): it should be woken, not poll");
@@ -399,12 +418,12 @@ public abstract class BrokerContract : IAsyncLifetime
     public async Task A_blocking_fetch_on_an_empty_queue_returns_nothing_after_MaxWait()
     {
         string q = Queue();
-        var clock = Stopwatch.StartNew();
-        List<Delivery> got = await Wait.WithinAsync(FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(500)), Long, "a fetch with MaxWait 500 ms");
-        Output.WriteLine($"returned {got.Count} after {clock.ElapsedMilliseconds} ms (MaxWait 500 ms)");
+        long start = Now();
+        List<Delivery> got = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(500));
+        long after = Now() - start;
+        Output.WriteLine($"returned {got.Count} after {after} ms (MaxWait 500 ms)");
         Assert.Empty(got);
-        Assert.True(clock.ElapsedMilliseconds >= 400, $"returned after {clock.ElapsedMilliseconds} ms, well before MaxWait");
-        Assert.True(clock.ElapsedMilliseconds < 3000, $"returned after {clock.ElapsedMilliseconds} ms, long after MaxWait");
+        Assert.True(after >= 490, $"returned after {after} ms, before MaxWait");
     }
 
     [Fact]
@@ -415,11 +434,12 @@ public abstract class BrokerContract : IAsyncLifetime
         string q = Queue();
         await Broker.EnqueueAsync([Item("only", q)], default);
         Assert.Single(await FetchAsync([q], 10, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromSeconds(1)));
-        var clock = Stopwatch.StartNew();
-        List<Delivery> got = await Wait.WithinAsync(FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(500)), Long, "a fetch with MaxWait 500 ms on a drained queue");
-        Output.WriteLine($"drained queue: returned {got.Count} after {clock.ElapsedMilliseconds} ms (MaxWait 500 ms)");
+        long start = Now();
+        List<Delivery> got = await FetchAsync([q], 1, TimeSpan.FromSeconds(10), maxWait: TimeSpan.FromMilliseconds(500));
+        long after = Now() - start;
+        Output.WriteLine($"drained queue: returned {got.Count} after {after} ms (MaxWait 500 ms)");
         Assert.Empty(got);
-        Assert.True(clock.ElapsedMilliseconds >= 400, $"the fetch returned 0 after {clock.ElapsedMilliseconds} ms, well before MaxWait: a stale wake-up token was left behind");
+        Assert.True(after >= 490, $"the fetch returned 0 after {after} ms, before MaxWait: a stale wake-up token was left behind");
     }
 
     [Fact]
@@ -463,6 +483,7 @@ public abstract class BrokerContract : IAsyncLifetime
         await Broker.EnqueueAsync([Item("d1", q), Item("d2", q)], default);
         List<Delivery> got = await FetchAsync([q], 2, TimeSpan.FromSeconds(30));
         long before = Now();
+        Assert.Equal(1, await StartAsync(got[0], null, Ttl)); // a run started: the requeue must not carry it over
         Assert.True(await Broker.DeadLetterAsync(got[0], "unknown-task: no task named 'x'", Failure("no task named 'x'"), Ttl, default));
         Assert.True(await Broker.DeadLetterAsync(got[1], "undecodable: garbage", null, Ttl, default));
 
@@ -495,6 +516,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Output.WriteLine($"requeued d1: result after requeue {afterRequeue.State}; fetched {again.Id} dc={again.DeliveryCount}");
         Assert.Equal("d1", again.Id);
         Assert.Equal(1, again.DeliveryCount);
+        Assert.Equal(0, again.Runs); // a fresh start: the redelivery cap counts from zero again
         Assert.Equal(EnvelopeOf("d1"), again.Envelope.ToArray());
         Assert.True(afterRequeue.State == TaskState.Pending, $"a requeued task must not keep its old final result ({afterRequeue.State}): a client waiting on it would see the stale failure");
         Assert.True(await CompleteAsync(again, Success(5), Ttl));
@@ -526,23 +548,21 @@ public abstract class BrokerContract : IAsyncLifetime
         string q = Queue();
         await Broker.EnqueueAsync([Item("w", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
-        var clock = Stopwatch.StartNew();
+        long start = Now();
         Task<TaskResult> waiting = Broker.WaitResultAsync("w", q, TimeSpan.FromSeconds(10), default);
-        await Task.Delay(300);
-        Assert.False(waiting.IsCompleted, $"WaitResultAsync returned after {clock.ElapsedMilliseconds} ms before the task completed");
-        long completedAt = clock.ElapsedMilliseconds;
+        await PassAsync(TimeSpan.FromMilliseconds(300));
+        Assert.False(waiting.IsCompleted, $"WaitResultAsync returned after {Now() - start} ms before the task completed");
+        long completedAt = Now();
         Assert.True(await CompleteAsync(d, Success(9), Ttl));
-        TaskResult result = await Wait.WithinAsync(waiting, Long, "WaitResultAsync after the completion");
-        long latency = clock.ElapsedMilliseconds - completedAt;
+        TaskResult result = await Wait.WithinAsync(waiting, Long, "WaitResultAsync after the completion"); // no broker time passes meanwhile
+        long latency = Now() - completedAt;
         Output.WriteLine($"woken {latency} ms after the completion with {result.State} (timeout 10 s)");
         Assert.Equal(TaskState.Success, result.State);
         Assert.True(latency < 1000, $"WaitResultAsync took {latency} ms to notice the completion (timeout 10 s): it should be woken");
 
-        clock.Restart();
-        TaskResult ready = await Broker.WaitResultAsync("w", q, TimeSpan.FromSeconds(10), default);
-        Output.WriteLine($"waiting on a ready result returned {ready.State} in {clock.ElapsedMilliseconds} ms");
+        TaskResult ready = await Wait.WithinAsync(Broker.WaitResultAsync("w", q, TimeSpan.FromSeconds(10), default), Long, "WaitResultAsync on a ready result");
+        Output.WriteLine($"waiting on a ready result returned {ready.State}");
         Assert.Equal(TaskState.Success, ready.State);
-        Assert.True(clock.ElapsedMilliseconds < 1000);
     }
 
     [Fact]
@@ -552,15 +572,15 @@ public abstract class BrokerContract : IAsyncLifetime
         string q = Queue();
         await Broker.EnqueueAsync([Item("slow", q)], default);
         Assert.Equal(1, await StartAsync(Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30))), State(TaskState.Started), Ttl));
-        var clock = Stopwatch.StartNew();
-        TaskResult result = await Wait.WithinAsync(Broker.WaitResultAsync("slow", null, TimeSpan.FromMilliseconds(600), default), Long, "WaitResultAsync with a 600 ms timeout");
-        Output.WriteLine($"returned {result.State} after {clock.ElapsedMilliseconds} ms (timeout 600 ms)");
+        long start = Now();
+        TaskResult result = await PassingAsync(Broker.WaitResultAsync("slow", null, TimeSpan.FromMilliseconds(600), default), TimeSpan.FromMilliseconds(600), "WaitResultAsync with a 600 ms timeout");
+        long after = Now() - start;
+        Output.WriteLine($"returned {result.State} after {after} ms (timeout 600 ms)");
         Assert.Equal(TaskState.Started, result.State);
-        Assert.True(clock.ElapsedMilliseconds >= 500, $"returned after {clock.ElapsedMilliseconds} ms, before the timeout");
+        Assert.True(after >= 590, $"returned after {after} ms, before the timeout");
 
-        clock.Restart();
-        TaskResult unknown = await Broker.WaitResultAsync("unknown", null, TimeSpan.FromMilliseconds(300), default);
-        Output.WriteLine($"unknown id: {unknown.State} after {clock.ElapsedMilliseconds} ms");
+        TaskResult unknown = await PassingAsync(Broker.WaitResultAsync("unknown", null, TimeSpan.FromMilliseconds(300), default), TimeSpan.FromMilliseconds(300), "WaitResultAsync for an unknown id");
+        Output.WriteLine($"unknown id: {unknown.State}");
         Assert.Equal(TaskState.Pending, unknown.State);
     }
 
@@ -571,13 +591,13 @@ public abstract class BrokerContract : IAsyncLifetime
         string q = Queue();
         await Broker.EnqueueAsync([Item("ttl", q)], default);
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
-        var clock = Stopwatch.StartNew();
+        long start = Now();
         Assert.True(await CompleteAsync(d, Success(1), TimeSpan.FromMilliseconds(400)));
         TaskState right = (await Broker.GetResultAsync("ttl", null, default)).State;
-        TimeSpan gone = await Wait.UntilAsync(async () => (await Broker.GetResultAsync("ttl", null, default)).State == TaskState.Pending, TimeSpan.FromSeconds(5), "the result with a 400 ms TTL to expire");
-        Output.WriteLine($"right after completion: {right}; PENDING again after {gone.TotalMilliseconds:0} ms (TTL 400 ms)");
+        long gone = await PassUntilAsync(async () => (await Broker.GetResultAsync("ttl", null, default)).State == TaskState.Pending, TimeSpan.FromSeconds(5), "the result with a 400 ms TTL to expire");
+        Output.WriteLine($"right after completion: {right}; PENDING again after {gone} ms (TTL 400 ms)");
         Assert.Equal(TaskState.Success, right);
-        Assert.True(gone.TotalMilliseconds >= 300, $"the result vanished after {gone.TotalMilliseconds:0} ms, before its 400 ms TTL");
+        Assert.True(gone - start >= 390, $"the result vanished after {gone - start} ms, before its 400 ms TTL");
     }
 
     [Fact]
@@ -647,7 +667,7 @@ public abstract class BrokerContract : IAsyncLifetime
         var zDelivery = new Delivery { Id = z, Queue = q, Envelope = default, DeliveryCount = 1 };
         await Broker.RevokeAsync(z, TimeSpan.FromMilliseconds(1500), default);
         Assert.Equal([z], await Broker.FindRevokedAsync([zDelivery], default));
-        await Task.Delay(1700);
+        await PassAsync(TimeSpan.FromMilliseconds(1700));
         Assert.Empty(await Broker.FindRevokedAsync([zDelivery], default));
         Assert.Equal([x, y], (await Broker.FindRevokedAsync(got, default)).Order(StringComparer.Ordinal)); // the long ones stay
     }
@@ -675,7 +695,7 @@ public abstract class BrokerContract : IAsyncLifetime
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromMilliseconds(400)));
         for (int i = 0; i < 4; i++)
         {
-            await Task.Delay(200);
+            await PassAsync(TimeSpan.FromMilliseconds(200));
             await Task.WhenAll(Broker.StartExtendLeases([d], TimeSpan.FromMilliseconds(400))).WaitAsync(TimeSpan.FromSeconds(5));
         }
 
@@ -796,8 +816,8 @@ public abstract class BrokerContract : IAsyncLifetime
 
         // The first lease expires (its worker died while running it): the next delivery sees one run without an outcome.
         var again = new List<Delivery>();
-        var clock = Stopwatch.StartNew();
-        while (again.Count < 3 && clock.Elapsed < Long)
+        long start = Now();
+        while (again.Count < 3 && Now() - start < Long.TotalMilliseconds)
         {
             again.AddRange(await FetchAsync([q], 3, TimeSpan.FromSeconds(30), maxWait: TimeSpan.FromMilliseconds(100), worker: "w2"));
         }
@@ -816,7 +836,7 @@ public abstract class BrokerContract : IAsyncLifetime
         using var cancel = new CancellationTokenSource();
         var lost = new List<Delivery>();
         Task<int> blocked = Broker.FetchAsync(new FetchRequest([q], 5, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(2), "gone", StartCount: 5), lost, cancel.Token);
-        await Task.Delay(200);
+        await PassAsync(TimeSpan.FromMilliseconds(200));
         await cancel.CancelAsync();
         try
         {
@@ -899,14 +919,13 @@ public abstract class BrokerContract : IAsyncLifetime
         Delivery d = Assert.Single(await FetchAsync([q], 1, TimeSpan.FromSeconds(30)));
         d.ReplyTo = Broker.ReplyChannel; // what the worker copies from the envelope's reply_to
 
-        var clock = Stopwatch.StartNew();
         Task<TaskResult> waiting = Broker.WaitResultAsync(id, q, TimeSpan.FromSeconds(30), default);
-        await Task.Delay(200);
+        await PassAsync(TimeSpan.FromMilliseconds(200));
         Assert.False(waiting.IsCompleted);
         var completed = new int[1];
         await Broker.CompleteManyAsync([new(d, Success(7))], Ttl, completed, default);
-        TaskResult result = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
-        Output.WriteLine($"woken after {clock.ElapsedMilliseconds} ms: {result.State} task={result.TaskName} worker={result.Worker}");
+        TaskResult result = await waiting.WaitAsync(TimeSpan.FromSeconds(10)); // no broker time passes meanwhile
+        Output.WriteLine($"woken: {result.State} task={result.TaskName} worker={result.Worker}");
         Assert.Equal(1, completed[0]);
         Assert.Equal(TaskState.Success, result.State);
         Assert.Equal(new byte[] { 7 }, result.Value.ToArray());
@@ -975,7 +994,7 @@ public abstract class BrokerContract : IAsyncLifetime
 
     private static string Queue() => "q" + Guid.NewGuid().ToString("N")[..8];
 
-    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    private long Now() => Time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private static TaskResult Success(byte value) => new() { State = TaskState.Success, Value = new[] { value }, TaskName = "contract.task", Worker = "w1", Timestamp = DateTimeOffset.UtcNow };
 
@@ -986,7 +1005,8 @@ public abstract class BrokerContract : IAsyncLifetime
     private async Task<List<Delivery>> FetchAsync(IReadOnlyList<string> queues, int max, TimeSpan lease, TimeSpan? maxWait = null, string worker = "w1")
     {
         var into = new List<Delivery>();
-        int n = await Broker.FetchAsync(new FetchRequest(queues, max, lease, maxWait ?? TimeSpan.FromMilliseconds(200), worker), into, default);
+        TimeSpan wait = maxWait ?? TimeSpan.FromMilliseconds(200);
+        int n = await PassingAsync(Broker.FetchAsync(new FetchRequest(queues, max, lease, wait, worker), into, default), wait, "a fetch");
         Assert.Equal(into.Count, n);
         return into;
     }
@@ -994,8 +1014,8 @@ public abstract class BrokerContract : IAsyncLifetime
     /// <summary>Fetches from <paramref name="queue"/> until something comes (a reclaimed lease), within <paramref name="timeout"/>.</summary>
     private async Task<Delivery> FetchUntilAsync(string queue, TimeSpan timeout, string worker)
     {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < timeout)
+        long start = Now();
+        while (Now() - start < timeout.TotalMilliseconds)
         {
             List<Delivery> got = await FetchAsync([queue], 1, TimeSpan.FromSeconds(30), maxWait: TimeSpan.FromMilliseconds(100), worker: worker);
             if (got.Count > 0)
@@ -1005,5 +1025,25 @@ public abstract class BrokerContract : IAsyncLifetime
         }
 
         throw new TimeoutException($"Nothing was redelivered from {queue} within {timeout.TotalSeconds} s: the expired lease was not reclaimed.");
+    }
+
+    /// <summary>
+    /// Checks <paramref name="condition"/> every 50 ms of the broker's time until it holds, within <paramref name="timeout"/>
+    /// of that time; returns the broker's time (unix ms) at which it was seen to hold.
+    /// </summary>
+    private async Task<long> PassUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        long start = Now();
+        while (!await condition())
+        {
+            if (Now() - start > timeout.TotalMilliseconds)
+            {
+                throw new TimeoutException($"Waited {timeout.TotalSeconds:0.#} s for: {what}. It did not happen.");
+            }
+
+            await PassAsync(TimeSpan.FromMilliseconds(50));
+        }
+
+        return Now();
     }
 }

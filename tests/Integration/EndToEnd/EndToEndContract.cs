@@ -258,6 +258,121 @@ public abstract class EndToEndContract(ITestOutputHelper output) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_stop_hands_back_the_prefetched_task_at_once_lets_a_running_one_finish_and_releases_an_uncooperative_one_at_the_deadline_without_a_retry()
+    {
+        IHost host = await StartHostAsync("stopping", prefix: RedisFixture.NewPrefix(), worker: w =>
+        {
+            w.Queues = ["slow"];
+            w.Concurrency = 2;
+            w.Prefetch = 3;
+            w.ShutdownTimeout = TimeSpan.FromSeconds(3);
+        });
+        var client = host.Services.GetRequiredService<CeleriacClient>();
+        string run = "stop-" + Guid.NewGuid().ToString("N")[..8], late = run + "-late";
+        try
+        {
+            // Two slots, each held by a run that ignores its token: one waits at a gate the test opens during the stop,
+            // the other at a gate opened only after it. A third task is prefetched and waits for a slot.
+            TaskHandle<int> finishing = await Overrun.GatedTask.DelayAsync(client, run, 1);
+            TaskHandle<int> overdue = await Overrun.GatedTask.DelayAsync(client, late, 2);
+            await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Contains("start:1") && (await Ledger.ReadAsync(late)).Contains("start:2"), Timeout, "both slots to be busy");
+            TaskHandle<int> waiting = await Work.SleepTask.DelayAsync(client, run, 3, 10);
+            await Wait.UntilAsync(async () => (await client.FindTaskAsync(waiting.Id))?.Place == Inspection.TaskPlace.Active, Timeout, "the third task to be prefetched");
+
+            Task stopping = host.StopAsync(CancellationToken.None);
+            await Wait.UntilAsync(async () => (await client.FindTaskAsync(waiting.Id))?.Place == Inspection.TaskPlace.Pending, Timeout, "the prefetched task to be handed back");
+            IReadOnlyList<string> atHandBack = await Ledger.ReadAsync(run);
+            Assert.DoesNotContain("done:1", atHandBack); // handed back while the running ones still run
+            Overrun.Open(run);
+            await Wait.WithinAsync(stopping.ContinueWith(_ => 0, TaskScheduler.Default), TimeSpan.FromSeconds(30), "the stop");
+
+            IReadOnlyList<string> entries = [.. await Ledger.ReadAsync(run), .. await Ledger.ReadAsync(late)];
+            TaskResult finished = await finishing.GetResultAsync(), interrupted = await overdue.GetResultAsync();
+            Inspection.TaskLocation? overdueAt = await client.FindTaskAsync(overdue.Id), waitingAt = await client.FindTaskAsync(waiting.Id);
+            Output.WriteLine($"OBSERVED: ledger [{string.Join(", ", entries)}]; finishing {finished.State}; overdue {interrupted.State} (retries {interrupted.Retries}) at {overdueAt?.Place}; waiting at {waitingAt?.Place}");
+            Assert.Equal(TaskState.Success, finished.State);
+            Assert.Equal(1, entries.Count(e => e == "start:1"));
+            Assert.Equal(1, entries.Count(e => e == "done:1"));
+            Assert.Equal(1, entries.Count(e => e == "start:2"));
+            Assert.Contains("cancelled:2", entries); // its token was cancelled at the deadline; it went on regardless
+            Assert.DoesNotContain("done:2", entries);
+            Assert.Equal(Inspection.TaskPlace.Pending, overdueAt?.Place); // handed back at the deadline, not left leased
+            Assert.True(interrupted.State is TaskState.Started or TaskState.Pending, $"the interrupted task's record is {interrupted.State}: an interrupted run is neither a failure nor a retry");
+            Assert.Equal(0, interrupted.Retries);
+            Assert.DoesNotContain("start:3", entries);
+            Assert.Equal(Inspection.TaskPlace.Pending, waitingAt?.Place);
+        }
+        finally
+        {
+            Overrun.Open(run);
+            Overrun.Open(late);
+        }
+    }
+
+    [Fact]
+    public async Task Priority_from_the_attribute_and_per_call_decides_which_waiting_task_runs_first()
+    {
+        // One slot (and a prefetch of one): while the gated holder keeps it, the others wait in the queue in their
+        // priorities' order, not in the order they were sent.
+        IHost host = await StartHostAsync("one-slot", prefix: RedisFixture.NewPrefix(), worker: w =>
+        {
+            w.Queues = ["slow"];
+            w.Concurrency = 1;
+        });
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        string run = "prio-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            TaskHandle<int> holder = await Overrun.GatedTask.DelayAsync(client, run, 0);
+            await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Contains("start:0"), Timeout, "the holder to start");
+            TaskHandle<int> plain = await Work.SleepTask.DelayAsync(client, run, 1, 0);
+            TaskHandle<int> byAttribute = await Overrun.UrgentTask.DelayAsync(client, run, 2); // [Task(Priority = 7)]
+            TaskHandle<int> perCall = await Work.SleepTask.ApplyAsync(client, run, 3, 0, new TaskOptions { Priority = 9 });
+            Overrun.Open(run);
+            int[] values = await Task.WhenAll(holder.GetAsync(Timeout), plain.GetAsync(Timeout), byAttribute.GetAsync(Timeout), perCall.GetAsync(Timeout));
+            Assert.Equal([0, 1, 2, 3], values);
+            string[] starts = [.. (await Ledger.ReadAsync(run)).Where(e => e.StartsWith("start:", StringComparison.Ordinal))];
+            Output.WriteLine($"OBSERVED: started in the order [{string.Join(", ", starts)}]");
+            Assert.Equal(["start:0", "start:3", "start:2", "start:1"], starts);
+        }
+        finally
+        {
+            Overrun.Open(run);
+        }
+    }
+
+    [Fact]
+    public async Task A_result_is_kept_for_ResultTtl_then_forgotten()
+    {
+        IHost host = await StartHostAsync("short-results", o => o.ResultTtl = TimeSpan.FromSeconds(1), prefix: RedisFixture.NewPrefix());
+        ITaskClient client = host.Services.GetRequiredService<ITaskClient>();
+        TaskHandle<int> handle = await Calc.AddTask.DelayAsync(client, 2, 2);
+        Assert.Equal(4, await handle.GetAsync(Timeout));
+        TimeSpan gone = await Wait.UntilAsync(async () => await handle.GetStateAsync() == TaskState.Pending, Timeout, "the result to expire (ResultTtl 1 s; the default keeps it a day)");
+        Output.WriteLine($"OBSERVED: the SUCCESS record was gone {gone.TotalMilliseconds:0} ms after the wait returned it");
+    }
+
+    [Fact]
+    public async Task A_revocation_is_kept_for_RevokeTtl_then_forgotten()
+    {
+        TimeSpan ttl = TimeSpan.FromSeconds(2);
+        IHost host = await StartHostAsync("short-revokes", o => o.RevokeTtl = ttl, prefix: RedisFixture.NewPrefix());
+        var client = host.Services.GetRequiredService<CeleriacClient>();
+        string kept = "kept-" + Guid.NewGuid().ToString("N"), forgotten = "forgotten-" + Guid.NewGuid().ToString("N");
+        await client.RevokeAsync(kept);
+        await client.RevokeAsync(forgotten);
+
+        // Within the TTL, a task sent under a revoked id ends REVOKED without running.
+        TaskHandle<int> early = await Calc.AddTask.ApplyAsync(client, 1, 1, new TaskOptions { TaskId = kept });
+        await Assert.ThrowsAsync<TaskRevokedException>(() => early.GetAsync(Timeout));
+
+        // Past it, the revocation is forgotten: the id runs (the default RevokeTtl keeps it a week).
+        await Task.Delay(ttl + TimeSpan.FromMilliseconds(500)); // a TTL: time has to pass
+        TaskHandle<int> late = await Calc.AddTask.ApplyAsync(client, 2, 3, new TaskOptions { TaskId = forgotten });
+        Assert.Equal(5, await late.GetAsync(Timeout));
+    }
+
+    [Fact]
     public async Task A_null_for_a_non_nullable_argument_is_refused_at_send_and_nothing_is_sent()
     {
         string queue = "nulls-" + Guid.NewGuid().ToString("N")[..8];

@@ -8,14 +8,16 @@ using Microsoft.Extensions.Hosting;
 namespace Celeriac.IntegrationTests.FaultSuite;
 
 /// <summary>
-/// Retry policies declared on [Task] (generated TaskPolicy), soft time limits and revoke, end to end in one process,
-/// run against each broker.
+/// Retry policies declared on [Task] (generated TaskPolicy), soft and hard time limits (the abandoned run's slot, late
+/// value and DI scope) and the revoke of a running task, end to end in one process, run against each broker.
 /// </summary>
 public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
     private readonly MemoryLedger _ledger = new();
+    private readonly List<IHost> _hosts = [];
     private IHost? _host;
+    private string? _redis;
 
     protected ITestOutputHelper Output { get; } = output;
 
@@ -25,11 +27,12 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
 
     public async Task InitializeAsync()
     {
-        string? redis = await RedisAsync();
-        _host = await TestHost.StartAsync(Output, "worker", redis, RedisFixture.NewPrefix(), _ledger);
+        _redis = await RedisAsync();
+        _host = await TestHost.StartAsync(Output, "worker", _redis, RedisFixture.NewPrefix(), _ledger);
+        _hosts.Add(_host);
     }
 
-    public Task DisposeAsync() => _host is null ? Task.CompletedTask : TestHost.StopAllAsync([_host]);
+    public Task DisposeAsync() => TestHost.StopAllAsync(_hosts);
 
     [Fact]
     public async Task A_retried_exception_is_retried_until_it_succeeds()
@@ -139,7 +142,8 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
         TaskHandle<int> hardHandle = await Faults.HardLimitedWithRetriesTask.DelayAsync(Client, hard);
         TaskFailedException softFailure = await Assert.ThrowsAsync<TaskFailedException>(() => softHandle.GetAsync(Bound));
         TaskFailedException hardFailure = await Assert.ThrowsAsync<TaskFailedException>(() => hardHandle.GetAsync(Bound));
-        await Task.Delay(500); // 50 retry backoffs of 10 ms: a retry would have started by now
+        // FAILURE is final: a retry would have recorded RETRY instead, and the waits would have ended only after the last
+        // of three more runs. So the ledgers below are complete once the waits have ended; no time needs to pass.
         Output.WriteLine($"OBSERVED: soft {softFailure.RemoteMessage}; hard {hardFailure.RemoteMessage}; tries {(await _ledger.ReadAsync(soft)).Count} and {(await _ledger.ReadAsync(hard)).Count}");
         Assert.Equal("Celeriac.TimeLimitExceeded", softFailure.RemoteType);
         Assert.Equal("Celeriac.TimeLimitExceeded", hardFailure.RemoteType);
@@ -147,6 +151,47 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
         Assert.Equal(["try"], await _ledger.ReadAsync(hard));
         Assert.Equal(0, (await softHandle.GetResultAsync()).Retries);
         Assert.Equal(0, (await hardHandle.GetResultAsync()).Retries);
+    }
+
+    [Fact]
+    public async Task A_hard_time_limit_frees_the_slot_ignores_the_late_outcome_and_disposes_the_scope_when_the_run_ends()
+    {
+        string run = Guid.NewGuid().ToString("N");
+        try
+        {
+            // One run per slot (concurrency 4), each blocking its thread past its 300 ms hard limit until the gate opens.
+            TaskHandle<int>[] hung = await Overrun.BlockedTask.DelayManyAsync(Client, [.. Enumerable.Range(1, 4).Select(n => (run, n))]);
+            foreach (TaskHandle<int> h in hung)
+            {
+                TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => h.GetAsync(Bound));
+                Assert.Equal("Celeriac.TimeLimitExceeded", failure.RemoteType);
+            }
+
+            // Every slot is free although all four runs still block: a new task runs; and no abandoned run's DI scope
+            // was disposed under it.
+            Assert.Equal(99, await (await Work.RecordTask.DelayAsync(Client, run, 99)).GetAsync(Bound));
+            IReadOnlyList<string> whileBlocked = await _ledger.ReadAsync(run);
+            Output.WriteLine($"OBSERVED while the abandoned runs block: [{string.Join(", ", whileBlocked)}]");
+            Assert.Contains("99", whileBlocked);
+            Assert.DoesNotContain(whileBlocked, e => e.StartsWith("late:", StringComparison.Ordinal) || e.StartsWith("disposed:", StringComparison.Ordinal));
+
+            Overrun.Open(run);
+            await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Count(e => e.StartsWith("disposed:", StringComparison.Ordinal)) == 4, Bound, "the four abandoned runs' scopes to be disposed");
+            IReadOnlyList<string> entries = await _ledger.ReadAsync(run);
+            Output.WriteLine($"OBSERVED after the gate opened: [{string.Join(", ", entries)}]");
+            for (int n = 1; n <= 4; n++)
+            {
+                string id = n.ToString(CultureInfo.InvariantCulture);
+                Assert.Single(entries, e => e == "start:" + id); // not retried
+                int late = IndexOf(entries, "late:" + id), disposed = IndexOf(entries, "disposed:" + id);
+                Assert.True(late < disposed, $"run {n}'s scope was disposed before the abandoned run returned");
+                Assert.Equal(TaskState.Failure, (await hung[n - 1].GetResultAsync()).State); // its late value is not recorded
+            }
+        }
+        finally
+        {
+            Overrun.Open(run);
+        }
     }
 
     [Fact]
@@ -175,7 +220,6 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
         TaskHandle<int> waiting = await Work.RecordTask.DelayAsync(Client, run, 99);
         // Prefetch = concurrency here: the task waits in the queue and the fetch script flags it revoked. The worker's
         // own path (a task already leased into a prefetch larger than the concurrency) is EndToEnd/HeldTaskTests.
-        await Task.Delay(200);
         await client.RevokeAsync(waiting.Id);
         TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => waiting.GetAsync(Bound));
         foreach (TaskHandle<int> h in busy)
@@ -189,16 +233,54 @@ public abstract class RetryPolicyContract(ITestOutputHelper output) : IAsyncLife
     }
 
     [Fact]
-    public async Task Revoking_a_running_task_cancels_its_token_and_ends_it_REVOKED()
+    public async Task A_running_task_is_revoked_by_the_announcement_long_before_the_heartbeat_would_see_it()
     {
+        // A 60 s visibility timeout: the heartbeat re-checks revocations every 20 s, so an end within 5 s is the
+        // announcement's doing (Redis pub/sub; the in-process broker's subscribers), not the re-check's.
+        IHost host = await TestHost.StartAsync(Output, "long-lease", _redis, RedisFixture.NewPrefix(), _ledger, celeriac: o => o.VisibilityTimeout = TimeSpan.FromSeconds(60));
+        _hosts.Add(host);
+        CeleriacClient client = host.Services.GetRequiredService<CeleriacClient>();
         string run = Guid.NewGuid().ToString("N");
-        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(Client, run, 1, 20_000);
+        TaskHandle<int> handle = await Work.SleepTask.DelayAsync(client, run, 1, 50_000);
         await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("start:1"), Bound, "the task to start");
         var clock = Stopwatch.StartNew();
-        await _host!.Services.GetRequiredService<CeleriacClient>().RevokeAsync(handle.Id);
-        TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => handle.GetAsync(Bound));
-        Output.WriteLine($"OBSERVED: REVOKED ({revoked.Reason}) {clock.ElapsedMilliseconds} ms after RevokeAsync");
+        await client.RevokeAsync(handle.Id);
+        TaskRevokedException revoked = await Assert.ThrowsAsync<TaskRevokedException>(() => handle.GetAsync(TimeSpan.FromSeconds(15)));
+        Output.WriteLine($"OBSERVED: REVOKED ({revoked.Reason}) {clock.ElapsedMilliseconds} ms after RevokeAsync (heartbeat every 20 s)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"revoked after {clock.ElapsedMilliseconds} ms: the announcement did not reach the worker");
         Assert.DoesNotContain("done:1", await _ledger.ReadAsync(run));
+        Assert.Equal(TaskState.Revoked, (await handle.GetResultAsync()).State);
+    }
+
+    [Fact]
+    public async Task A_revoked_running_task_that_still_returns_its_value_ends_SUCCESS()
+    {
+        // docs/protocol.md: a revoked running task ends REVOKED unless it still returns successfully (its work was done).
+        string run = Guid.NewGuid().ToString("N");
+        try
+        {
+            TaskHandle<int> handle = await Overrun.GatedTask.DelayAsync(Client, run, 7);
+            await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("start:7"), Bound, "the task to start");
+            await _host!.Services.GetRequiredService<CeleriacClient>().RevokeAsync(handle.Id);
+            await Wait.UntilAsync(async () => (await _ledger.ReadAsync(run)).Contains("cancelled:7"), Bound, "the revoke to cancel the running task's token");
+            Overrun.Open(run); // the task ignores its token and returns its value
+            int value = await handle.GetAsync(Bound);
+            TaskResult result = await handle.GetResultAsync();
+            Output.WriteLine($"OBSERVED: {result.State} with {value}; ledger [{string.Join(", ", await _ledger.ReadAsync(run))}]");
+            Assert.Equal(7, value);
+            Assert.Equal(TaskState.Success, result.State);
+        }
+        finally
+        {
+            Overrun.Open(run);
+        }
+    }
+
+    private static int IndexOf(IReadOnlyList<string> entries, string entry)
+    {
+        int index = entries.ToList().IndexOf(entry);
+        Assert.True(index >= 0, $"'{entry}' is not in the ledger [{string.Join(", ", entries)}]");
+        return index;
     }
 }
 

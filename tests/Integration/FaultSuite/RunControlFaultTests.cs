@@ -142,7 +142,7 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
     }
 
     [Fact]
-    public async Task F8_revoke_stops_a_running_task_and_sticks_for_queued_scheduled_and_retrying_tasks_while_workers_are_offline()
+    public async Task F8_revoke_sticks_for_queued_scheduled_and_retrying_tasks_while_workers_are_offline()
     {
         ConnectionMultiplexer redis = await RedisFixture.GetAsync();
         var ledger = new RedisLedger(redis);
@@ -151,15 +151,10 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         WorkerProcess first = await StartWorkerAsync(Workers, output, "W1", RedisFixture.Configuration, prefix, "slow,default", 2, 3000);
         Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
 
-        TaskHandle<int> running = await Work.SleepTask.DelayAsync(Client, run, 3, 20_000);
+        // A running task's revoke is RetryPolicyContract's (both brokers, the announcement alone) and HeldTaskTests'
+        // (the heartbeat's re-check alone); here, revocations that must wait for a worker to come back.
         TaskHandle<int> retrying = await Faults.AskRetryTask.DelayAsync(Client, run + "-retry", 2500);
-        await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Contains("start:3"), TimeSpan.FromSeconds(20), "the long task to start");
         await Wait.UntilAsync(async () => await retrying.GetStateAsync() == TaskState.Retry, TimeSpan.FromSeconds(20), "the retrying task to be in its retry backoff");
-
-        var clock = Stopwatch.StartNew();
-        await Client.RevokeAsync(running.Id);
-        await Assert.ThrowsAsync<TaskRevokedException>(() => running.GetAsync(TimeSpan.FromSeconds(10)));
-        long runningRevokedMs = clock.ElapsedMilliseconds;
 
         await first.SignalAsync("TERM");
         await first.WaitForExitAsync(TimeSpan.FromSeconds(20));
@@ -177,11 +172,9 @@ public sealed class RunControlFaultTests(ITestOutputHelper output) : ProcessTest
         await Wait.UntilAsync(async () => (await Task.WhenAll(queued.GetStateAsync().AsTask(), scheduled.GetStateAsync().AsTask(), retrying.GetStateAsync().AsTask())).All(s => s == TaskState.Revoked), TimeSpan.FromSeconds(10), "the three revoked tasks to be recorded REVOKED");
         IReadOnlyList<string> entries = await ledger.ReadAsync(run);
         IReadOnlyList<string> retryEntries = await ledger.ReadAsync(run + "-retry");
-        output.WriteLine($"OBSERVED: running task REVOKED {runningRevokedMs} ms after RevokeAsync (worker notified by pub/sub); offline revokes: queued {states[0]}, scheduled {states[1]}, in retry backoff {states[2]} (right after the control task ran); ledger [{string.Join(", ", entries)}]; retrying task's runs [{string.Join(", ", retryEntries)}]");
+        output.WriteLine($"OBSERVED: offline revokes: queued {states[0]}, scheduled {states[1]}, in retry backoff {states[2]} (right after the control task ran); ledger [{string.Join(", ", entries)}]; retrying task's runs [{string.Join(", ", retryEntries)}]");
         Assert.DoesNotContain("1", entries);
         Assert.DoesNotContain("2", entries);
-        Assert.DoesNotContain("done:3", entries);
         Assert.Single(retryEntries);
-        Assert.True(runningRevokedMs < 3000, $"the running task took {runningRevokedMs} ms to be revoked");
     }
 }
