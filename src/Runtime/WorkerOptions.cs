@@ -53,6 +53,23 @@ public sealed partial class WorkerOptions
     /// </summary>
     public int Prefetch { get; set; }
 
+    /// <summary>
+    /// Solo (Celery's <c>-P solo</c>), for debugging: one task at a time, each run inline on the worker's one consumer,
+    /// <see cref="TaskExecution.Cpu"/> tasks included (no CPU threads are made), so a breakpoint or a stack trace in a
+    /// task shows the consumer loop that runs it and nothing else runs meanwhile. <see cref="Concurrency"/> and
+    /// <see cref="Prefetch"/> are not used (both are 1); control grow/shrink commands are refused. A task with a hard time
+    /// limit still starts off the consumer, so that it can be abandoned at its limit. Default <see langword="false"/>.
+    /// </summary>
+    public bool Solo { get; set; }
+
+    /// <summary>
+    /// Autoscale (Celery's <c>--autoscale</c>): the concurrency moves between <see cref="AutoscaleOptions.Min"/>, where it
+    /// starts, and <see cref="AutoscaleOptions.Max"/>, grown while work waits and shrunk when run slots stay unused; a
+    /// shrink interrupts no running task. <see cref="Concurrency"/> is not used while it is on, and a <see cref="Prefetch"/>
+    /// above the minimum keeps its margin over the concurrency as it moves. Default <see langword="null"/>: off, at no cost.
+    /// </summary>
+    public AutoscaleOptions? Autoscale { get; set; }
+
     /// <summary>The default of <see cref="MaxMemoryInFlight"/>: 64 MiB.</summary>
     public const long DefaultMaxMemoryInFlight = 64L * 1024 * 1024;
 
@@ -160,7 +177,10 @@ public sealed partial class WorkerOptions
     /// <summary>The worker's name in results and logs. Default <c>{host}:{pid}</c>.</summary>
     public string? Name { get; set; }
 
-    internal int EffectivePrefetch => Prefetch == 0 ? Concurrency : Prefetch;
+    /// <summary>The concurrency the worker starts with: 1 when solo, the autoscale minimum when autoscale is on, else <see cref="Concurrency"/>.</summary>
+    internal int InitialConcurrency => Solo ? 1 : Autoscale?.Min ?? Concurrency;
+
+    internal int EffectivePrefetch => Solo ? 1 : Prefetch == 0 ? InitialConcurrency : Prefetch;
 
     internal IReadOnlyList<string> EffectiveQueues => Queues.Count == 0 ? [TaskAttribute.DefaultQueue] : Queues;
 
@@ -183,9 +203,21 @@ public sealed partial class WorkerOptions
             return $"Celeriac:Worker:MaxMemoryInFlight must be 0 (no budget) or positive (it is {MaxMemoryInFlight}).";
         }
 
-        if (Prefetch != 0 && Prefetch < Concurrency)
+        if (Solo && Autoscale is not null)
         {
-            return $"Celeriac:Worker:Prefetch must be 0 (the concurrency) or at least Concurrency ({Concurrency}); it is {Prefetch}.";
+            return "Celeriac:Worker:Solo and Celeriac:Worker:Autoscale cannot both be set: a solo worker runs one task at a time.";
+        }
+
+        if (Autoscale?.Validate() is { } autoscale)
+        {
+            return autoscale;
+        }
+
+        if (Prefetch != 0 && Prefetch < InitialConcurrency)
+        {
+            return Autoscale is null
+                ? $"Celeriac:Worker:Prefetch must be 0 (the concurrency) or at least Concurrency ({Concurrency}); it is {Prefetch}."
+                : $"Celeriac:Worker:Prefetch must be 0 (the concurrency) or at least Autoscale:Min ({Autoscale.Min}); it is {Prefetch}.";
         }
 
         if (ShutdownTimeout < TimeSpan.Zero)

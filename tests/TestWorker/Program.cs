@@ -10,6 +10,7 @@
 //   [--processes N (WorkerOptions.Processes: this process supervises N copies of itself)] [--max-tasks N (MaxTasksPerProcess)]
 //   [--max-memory-mb N (MaxMemoryPerProcess)] [--crash-at-start true (a supervised child throws before its host starts)]
 //   [--name NAME (WorkerOptions.Name)]
+//   [--autoscale min,max[,interval-ms,idle-ms] (WorkerOptions.Autoscale)] [--track-started false (default true)]
 using System.Diagnostics;
 using Celeriac;
 using Celeriac.Diagnostics;
@@ -52,6 +53,19 @@ if (options.TryGetValue("schedule", out string? schedule))
 
 bool scheduler = !(options.TryGetValue("scheduler", out string? sc) && sc == "off");
 bool events = options.TryGetValue("events", out string? ev) && ev == "true";
+AutoscaleOptions? autoscale = null;
+if (options.TryGetValue("autoscale", out string? au))
+{
+    int[] parts = [.. au.Split(',').Select(p => int.Parse(p, System.Globalization.CultureInfo.InvariantCulture))];
+    autoscale = new AutoscaleOptions { Min = parts[0], Max = parts[1] };
+    if (parts.Length > 3)
+    {
+        autoscale.Interval = TimeSpan.FromMilliseconds(parts[2]);
+        autoscale.IdleTime = TimeSpan.FromMilliseconds(parts[3]);
+    }
+}
+
+bool trackStarted = !(options.TryGetValue("track-started", out string? ts) && ts == "false");
 TimeSpan eventHeartbeat = options.TryGetValue("event-heartbeat-ms", out string? eh) ? TimeSpan.FromMilliseconds(int.Parse(eh, System.Globalization.CultureInfo.InvariantCulture)) : WorkerOptions.DefaultEventHeartbeat;
 if (options.TryGetValue("trace", out string? trace) && trace == "true")
 {
@@ -97,7 +111,8 @@ builder.Services
         w.ShutdownTimeout = TimeSpan.FromMilliseconds(shutdownMs);
         w.MaxDeliveries = maxDeliveries;
         w.Prefetch = prefetch;
-        w.TrackStarted = true; // the kill tests observe STARTED before they kill
+        w.TrackStarted = trackStarted; // the kill tests observe STARTED before they kill
+        w.Autoscale = autoscale;
         w.Scheduler = scheduler;
         w.RegistryInterval = TimeSpan.FromMilliseconds(registryMs);
         w.Events = events;

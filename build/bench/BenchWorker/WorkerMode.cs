@@ -48,6 +48,20 @@ internal static class WorkerMode
 
 #if !CELERIAC_BENCH_DRIVE_ONLY // an older runtime (run.sh's ref option) may not have the option
                 w.TaskLogScopes = taskScopes;
+
+                // CELERIAC_BENCH_AUTOSCALE=min,max[,interval-ms]: every worker of the run (tuned and defaults rows) with
+                // autoscale (it starts at min) instead of a fixed concurrency.
+                if (Environment.GetEnvironmentVariable("CELERIAC_BENCH_AUTOSCALE") is { Length: > 0 } autoscale)
+                {
+                    string[] bounds = autoscale.Split(',');
+                    w.Autoscale = new AutoscaleOptions { Min = int.Parse(bounds[0], CultureInfo.InvariantCulture), Max = int.Parse(bounds[1], CultureInfo.InvariantCulture) };
+                    if (bounds.Length > 2)
+                    {
+                        w.Autoscale.Interval = TimeSpan.FromMilliseconds(int.Parse(bounds[2], CultureInfo.InvariantCulture));
+                    }
+
+                    w.Prefetch = 0;
+                }
 #endif
             });
 

@@ -247,6 +247,12 @@ internal static class ControlCodec
         w.WriteNumber("active", stats.Active);
         w.WriteNumber("reserved", stats.Reserved);
         w.WriteBoolean("broker_reachable", stats.BrokerReachable);
+        if (stats.AutoscaleMin is { } min && stats.AutoscaleMax is { } max)
+        {
+            w.WriteNumber("autoscale_min", min);
+            w.WriteNumber("autoscale_max", max);
+        }
+
         w.WriteEndObject();
     }
 
@@ -266,6 +272,8 @@ internal static class ControlCodec
         Active = e.GetProperty("active").GetInt32(),
         Reserved = e.GetProperty("reserved").GetInt32(),
         BrokerReachable = e.GetProperty("broker_reachable").GetBoolean(),
+        AutoscaleMin = e.TryGetProperty("autoscale_min", out JsonElement min) ? min.GetInt32() : null,
+        AutoscaleMax = e.TryGetProperty("autoscale_max", out JsonElement max) ? max.GetInt32() : null,
     };
 
     public static string ReadString(JsonElement e) => e.GetString()!;

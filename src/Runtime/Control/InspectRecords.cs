@@ -92,6 +92,12 @@ public sealed class WorkerStats
 
     /// <summary>Whether its last call to the broker succeeded.</summary>
     public required bool BrokerReachable { get; init; }
+
+    /// <summary>The least concurrency autoscale moves between (<see cref="WorkerOptions.Autoscale"/>), or <see langword="null"/> when autoscale is off.</summary>
+    public int? AutoscaleMin { get; init; }
+
+    /// <summary>The most concurrency autoscale moves between (<see cref="WorkerOptions.Autoscale"/>), or <see langword="null"/> when autoscale is off.</summary>
+    public int? AutoscaleMax { get; init; }
 }
 
 /// <summary>One worker's answer to a command: a value, or why the worker refused.</summary>

@@ -114,6 +114,8 @@ internal sealed partial class CeleriacWorker : IControlledWorker
             Active = active,
             Reserved = reserved,
             BrokerReachable = _status.IsBrokerReachable,
+            AutoscaleMin = _autoscaler?.Min,
+            AutoscaleMax = _autoscaler?.Max,
         };
     }
 
@@ -166,6 +168,7 @@ internal sealed partial class CeleriacWorker : IControlledWorker
     /// <inheritdoc />
     public (int Concurrency, string? Error) Resize(int delta)
     {
+        int target;
         lock (_resizeGate)
         {
             if (_stopping)
@@ -173,53 +176,70 @@ internal sealed partial class CeleriacWorker : IControlledWorker
                 return (_concurrency, "the worker is stopping");
             }
 
-            int target = Math.Max(1, _concurrency + delta);
-            int change = target - _concurrency;
-            if (change == 0)
+            if (_worker.Solo)
+            {
+                return (_concurrency, "the worker runs solo (one task at a time: Celeriac:Worker:Solo)");
+            }
+
+            target = Math.Max(1, _concurrency + delta);
+            if (target == _concurrency)
             {
                 return (_concurrency, delta < 0 ? "the concurrency is already 1" : null);
             }
 
-            if (change > 0)
-            {
-                int permits = Give(change, ref _owedPermits, ref _withheldPermits);
-                if (permits > 0)
-                {
-                    _runPermits.Release(permits);
-                }
-
-                int slots = Give(change, ref _owedSlots, ref _withheldSlots);
-                if (slots > 0)
-                {
-                    _slots.Release(slots);
-                }
-
-                while (_consumers.Count < target)
-                {
-                    StartConsumerLocked();
-                }
-            }
-            else
-            {
-                _owedPermits += -change;
-                _owedSlots += -change;
-                while (_owedPermits > 0 && _runPermits.Wait(0))
-                {
-                    _owedPermits--;
-                    _withheldPermits++;
-                }
-
-                while (_owedSlots > 0 && _slots.Wait(0))
-                {
-                    _owedSlots--;
-                    _withheldSlots++;
-                }
-            }
-
-            _concurrency = target;
-            Volatile.Write(ref _prefetch, _prefetch + change);
-            return (target, null);
+            ResizeLocked(target);
         }
+
+        // Outside the resize gate (the autoscaler takes its own gate first, then this one).
+        _autoscaler?.Widen(target);
+        return (target, null);
+    }
+
+    /// <summary>
+    /// Moves the concurrency, and the prefetch with it, to <paramref name="target"/> (under <see cref="_resizeGate"/>):
+    /// a grow adds permits, slots and consumers at once; a shrink takes back what is free and is owed the rest.
+    /// </summary>
+    private void ResizeLocked(int target)
+    {
+        int change = target - _concurrency;
+        if (change > 0)
+        {
+            int permits = Give(change, ref _owedPermits, ref _withheldPermits);
+            if (permits > 0)
+            {
+                _runPermits.Release(permits);
+            }
+
+            int slots = Give(change, ref _owedSlots, ref _withheldSlots);
+            if (slots > 0)
+            {
+                _slots.Release(slots);
+            }
+
+            while (_consumers.Count < target)
+            {
+                StartConsumerLocked();
+            }
+        }
+        else
+        {
+            _owedPermits += -change;
+            _owedSlots += -change;
+            while (_owedPermits > 0 && _runPermits.Wait(0))
+            {
+                _owedPermits--;
+                _withheldPermits++;
+            }
+
+            while (_owedSlots > 0 && _slots.Wait(0))
+            {
+                _owedSlots--;
+                _withheldSlots++;
+            }
+        }
+
+        _concurrency = target;
+        Volatile.Write(ref _prefetch, _prefetch + change);
     }
 
     /// <inheritdoc />

@@ -92,15 +92,30 @@ internal sealed partial class CeleriacWorker
                 drained = false;
             }
 
+            if (_autoscaler is not null)
+            {
+                FetchStarting();
+            }
+
             try
             {
                 await _broker!.FetchAsync(request with { Queues = selector.Next(), MaxCount = free, StartCount = startNow, Drained = drained, MaxBytes = maxBytes }, batch, stoppingToken).ConfigureAwait(false);
                 drained = single && batch.Count < free;
+                if (_autoscaler is not null)
+                {
+                    FetchEnded(batch.Count, free);
+                }
+
                 backoffMs = 0;
                 _status.BrokerReached(); // the first one makes the worker ready
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                if (_autoscaler is not null)
+                {
+                    FetchEnded(0, free); // no work seen: counted as a fetch that ran dry
+                }
+
                 backoffMs = Math.Clamp(backoffMs * 2, 50, 2000);
                 drained = false;
                 _status.BrokerFailed(ex);

@@ -78,23 +78,25 @@ internal sealed partial class CeleriacWorker : BackgroundService
         // No maximum count: a control command may grow the concurrency, and the prefetch with it (CeleriacWorker.Control.cs).
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch);
         _prefetch = _worker.EffectivePrefetch;
-        _concurrency = _worker.Concurrency;
+        _concurrency = _worker.InitialConcurrency;
         _queues = [.. _worker.EffectiveQueues];
         _held = new HeldSet(_worker.EffectivePrefetch);
         _budget = _worker.MaxMemoryInFlight > 0 ? new MemoryBudget(_worker.MaxMemoryInFlight) : null;
         _deliveries = new DeliveryPool { Budget = _budget };
-        _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.Concurrency);
+        _dispatch = new Dispatch(_worker.EffectivePrefetch, _worker.InitialConcurrency);
         _queueSelector = new QueueSelector(_worker.EffectiveQueues, _worker.QueueOrder, _worker.QueueWeights);
-        _runPermits = new SemaphoreSlim(_worker.Concurrency);
+        _runPermits = new SemaphoreSlim(_worker.InitialConcurrency);
         _starts = new GroupCommit<StartItem>(SendStartsAsync, OnCommitError, _options.VisibilityTimeout, time);
         _completes = new GroupCommit<CompleteItem>(SendCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _flowCompletes = new GroupCommit<Workflows.FlowCompletion>(SendFlowCompletesAsync, OnCommitError, _options.VisibilityTimeout, time);
         _middleware = middleware ?? Middleware.MiddlewarePipeline.None;
         _events = events ?? new Control.EventPublisher(brokers, _options, time, logger);
-        _cpu = _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
+        // Solo runs every task inline on its consumer: no CPU threads, so Cpu tasks run there too.
+        _cpu = !_worker.Solo && _catalog.Tasks.Any(static t => t.Policy.Execution == TaskExecution.Cpu) ? new CpuPool(_worker.CpuThreads) : null;
         _outcomes = new OutcomeObserver(logger, listeners, time, catalog, _middleware, _name, _events);
         _taskLogger = _worker.TaskLogScopes ? loggers.CreateLogger(TaskLogScope.Category) : null;
         _status = status;
+        _autoscaler = _worker.Autoscale is { } autoscale ? new Autoscaler(this, autoscale, time, logger) : null;
     }
 
     /// <summary>The dedicated CPU threads, or <see langword="null"/> when no loaded task runs there (tests).</summary>
@@ -130,7 +132,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         {
             // Headroom for the I/O completions (lease renewals, outcomes) when every handler blocks its thread.
             ThreadPool.GetMinThreads(out int workers, out int io);
-            int wanted = _worker.Concurrency + Environment.ProcessorCount;
+            int wanted = (_worker.Solo ? 1 : _worker.Autoscale?.Max ?? _worker.Concurrency) + Environment.ProcessorCount;
             if (workers < wanted && ThreadPool.SetMinThreads(wanted, io))
             {
                 Log.ThreadPoolReserved(_logger, workers, wanted);
@@ -140,7 +142,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _broker = await _brokers.GetAsync(stoppingToken).ConfigureAwait(false);
         // Events: the run-time switch is read before the first fetch, so a worker started while events are on writes from its first task.
         await _events.AttachWorkerAsync(_name, _worker.Events, _worker.EventHeartbeat, () => CountHeld().Active).ConfigureAwait(false); // the running tasks (the concurrency may change at run time: control grow/shrink)
-        Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.Concurrency, _worker.EffectivePrefetch, _catalog.Count);
+        Log.WorkerStarted(_logger, _name, _broker.Name, string.Join(", ", _worker.EffectiveQueues), _worker.InitialConcurrency, _worker.EffectivePrefetch, _catalog.Count);
 
         try
         {
@@ -207,7 +209,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         Task heartbeat = heartbeatDone.Task;
         lock (_resizeGate)
         {
-            for (int i = 0; i < _worker.Concurrency; i++)
+            for (int i = 0; i < _worker.InitialConcurrency; i++)
             {
                 StartConsumerLocked();
             }
@@ -215,7 +217,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
         _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 
+        using var autoscaleStop = new CancellationTokenSource();
+        Task autoscale = _autoscaler is null ? Task.CompletedTask : Task.Run(() => _autoscaler.RunAsync(autoscaleStop.Token), CancellationToken.None);
         await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
+        await autoscaleStop.CancelAsync().ConfigureAwait(false);
+        await autoscale.ConfigureAwait(false);
         _status.Stopping();
         if (_middleware.Any)
         {

@@ -33,6 +33,9 @@ internal sealed class CpuPool : IDisposable
     /// <summary>How many threads the pool has.</summary>
     public int Threads => _threads.Length;
 
+    /// <summary>How many runs wait for a free thread now.</summary>
+    public int Waiting => _work.Count;
+
     /// <summary>The most runs that computed at once so far (tests and stats).</summary>
     public int Peak => Volatile.Read(ref _peak);
 

@@ -54,4 +54,7 @@ internal static partial class Log
 
     [LoggerMessage(2016, LogLevel.Debug, "Raised the thread pool's minimum worker threads from {From} to {To} (WorkerOptions.ReserveThreadPool)")]
     public static partial void ThreadPoolReserved(ILogger logger, int from, int to);
+
+    [LoggerMessage(2700, LogLevel.Information, "Celeriac worker {Worker} autoscaled its concurrency from {From} to {To}: {Reason}")]
+    public static partial void Autoscaled(ILogger logger, string worker, int from, int to, string reason);
 }
