@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Celeriac;
 using Celeriac.Control;
 using Spectre.Console;
 
@@ -115,6 +116,7 @@ internal static class WorkerCommands
                     w.WriteStartObject();
                     w.WriteString("name", task.Name);
                     w.WriteString("queue", task.Queue);
+                    w.WriteString("execution", task.Execution == TaskExecution.Cpu ? "cpu" : "pool");
                     w.WriteEndObject();
                 }
 
@@ -122,12 +124,12 @@ internal static class WorkerCommands
             },
             (terminal, replies) =>
             {
-                Table table = terminal.NewTable("WORKER", "TASK", "QUEUE");
+                Table table = terminal.NewTable("WORKER", "TASK", "QUEUE", "RUNS ON");
                 foreach (WorkerReply<IReadOnlyList<RegisteredTask>> reply in replies.Replies)
                 {
                     foreach (RegisteredTask task in reply.Value ?? [])
                     {
-                        table.AddRow(Terminal.Cell(reply.Worker), Terminal.Cell(task.Name, "bold"), Terminal.Cell(task.Queue));
+                        table.AddRow(Terminal.Cell(reply.Worker), Terminal.Cell(task.Name, "bold"), Terminal.Cell(task.Queue), Terminal.Cell(task.Execution == TaskExecution.Cpu ? "cpu threads" : "thread pool"));
                     }
                 }
 
@@ -152,6 +154,18 @@ internal static class WorkerCommands
                 w.WriteNumber("uptimeSeconds", Math.Round(stats.Uptime.TotalSeconds, 3));
                 WriteStrings(w, "queues", stats.Queues);
                 w.WriteNumber("concurrency", stats.Concurrency);
+                if (stats.AutoscaleMin is { } min && stats.AutoscaleMax is { } max)
+                {
+                    w.WriteStartObject("autoscale");
+                    w.WriteNumber("min", min);
+                    w.WriteNumber("max", max);
+                    w.WriteEndObject();
+                }
+                else
+                {
+                    w.WriteNull("autoscale");
+                }
+
                 w.WriteNumber("prefetch", stats.Prefetch);
                 w.WriteNumber("processed", stats.Processed);
                 w.WriteNumber("failed", stats.Failed);
@@ -171,7 +185,7 @@ internal static class WorkerCommands
                     }
 
                     table.AddRow(Terminal.Cell(reply.Worker, "bold"), Terminal.Cell(s.Host), Terminal.Cell(Int(s.ProcessId)), Terminal.Cell(Duration(s.Uptime)),
-                        Terminal.Cell(string.Join(",", s.Queues)), Terminal.Cell(Int(s.Concurrency)), Terminal.Cell(Int(s.Processed)), Terminal.Cell(Int(s.Failed)),
+                        Terminal.Cell(string.Join(",", s.Queues)), Terminal.Cell(s.AutoscaleMin is { } min && s.AutoscaleMax is { } max ? $"{Int(s.Concurrency)} ({Int(min)}-{Int(max)})" : Int(s.Concurrency)), Terminal.Cell(Int(s.Processed)), Terminal.Cell(Int(s.Failed)),
                         Terminal.Cell(Int(s.Active)), Terminal.Cell(Int(s.Reserved)), Terminal.Cell(s.BrokerReachable ? "ok" : "unreachable", s.BrokerReachable ? "green" : "red"));
                 }
 

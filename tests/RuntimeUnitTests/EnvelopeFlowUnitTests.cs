@@ -85,4 +85,93 @@ public sealed class EnvelopeFlowUnitTests
         Assert.Equal(("q2", "id-2", "t.next", "E"), (fail.Queue, fail.Id, fail.Task, fail.Error.Type));
         Assert.Contains("step 't.first' (task id-1) of the chain failed: boom", fail.Error.Message, StringComparison.Ordinal);
     }
+
+    private static readonly FlowStep Member = new("m-1", "t.member", "q3", 0, null, null, 2, new byte[] { 0x05 });
+
+    [Fact]
+    public void A_group_step_whose_members_are_single_steps_is_written_as_before_member_chains_existed()
+    {
+        // The layout an earlier version wrote (and reads): a group step is 10 fields, its members 8 each.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var w = new MessagePackWriter(buffer);
+        w.WriteArrayHeader(10);
+        w.Write("id-g");
+        w.Write("celeriac.group");
+        w.Write("q3");
+        w.Write(0);
+        w.WriteNil();
+        w.WriteNil();
+        w.Write(1);
+        w.Write(ReadOnlySpan<byte>.Empty);
+        w.Write("group-7");
+        w.WriteArrayHeader(1);
+        w.WriteArrayHeader(8);
+        w.Write("m-1");
+        w.Write("t.member");
+        w.Write("q3");
+        w.Write(0);
+        w.WriteNil();
+        w.WriteNil();
+        w.Write(2);
+        w.Write(new byte[] { 0x05 });
+        w.Flush();
+        byte[] earlier = buffer.WrittenSpan.ToArray();
+
+        var group = new FlowStep("id-g", FlowStep.GroupTask, "q3", 0, null, null, 1, default, "group-7", [Member]);
+        byte[] flow = FlowCodec.EncodeFlow(new Flow([group], null, -1, "id-g", "q3", FlowStep.GroupTask));
+        Assert.True(flow.AsSpan().IndexOf(earlier) >= 0, "a group step of single steps keeps its earlier bytes");
+        FlowStep read = Assert.Single(FlowCodec.DecodeFlow(flow).Next);
+        Assert.Equal("group-7", read.GroupId);
+        Assert.Null(Assert.Single(read.Members!).Tail);
+    }
+
+    [Fact]
+    public void A_group_steps_member_chain_reads_back_with_its_later_steps_a_group_step_among_them()
+    {
+        var inner = new FlowStep("id-h", FlowStep.GroupTask, "q3", 0, null, null, 1, default, "group-8", [Member with { Id = "m-3" }, Member with { Id = "m-4" }]);
+        var chain = Member with { Tail = [Next, inner] };
+        var group = new FlowStep("id-g", FlowStep.GroupTask, "q3", 0, null, null, 1, default, "group-7", [chain, Member with { Id = "m-2" }]);
+        Flow decoded = FlowCodec.DecodeFlow(FlowCodec.EncodeFlow(new Flow([group], null, -1, "id-g", "q3", FlowStep.GroupTask)));
+
+        FlowStep[] members = [.. Assert.Single(decoded.Next).Members!];
+        Assert.Equal(["m-1", "m-2"], members.Select(m => m.Id));
+        Assert.Null(members[1].Tail);
+        FlowStep[] tail = [.. members[0].Tail!];
+        Assert.Equal(("id-2", "t.next", 3), (tail[0].Id, tail[0].Task, tail[0].ArgCount));
+        Assert.Null(tail[0].Members);
+        Assert.Equal(("group-8", 2), (tail[1].GroupId, tail[1].Members!.Count));
+
+        var ids = new List<string>();
+        group.CollectIds(ids);
+        Assert.Equal(["id-g", "m-1", "id-2", "id-h", "m-3", "m-4", "m-2"], ids); // what revoking the workflow reaches
+    }
+
+    [Fact]
+    public void A_chords_spec_is_written_as_before_unless_the_chord_is_a_batchs_member()
+    {
+        var spec = new GroupSpec(3, Next, default, null, "root", null, "id-2", "q2", "t.next");
+        byte[] plain = FlowCodec.EncodeSpec(spec);
+        Assert.Equal(0x99, plain[0]); // 9 fields, as before
+        Assert.Null(FlowCodec.DecodeSpec(plain).BatchId);
+        Assert.Equal("batch-1", FlowCodec.DecodeSpec(FlowCodec.EncodeSpec(spec with { BatchId = "batch-1" })).BatchId);
+    }
+
+    [Fact]
+    public void A_batchs_chain_is_counted_by_its_last_step_and_a_failure_midway_is_recorded_there_first()
+    {
+        var last = Next with { Id = "id-3" };
+        Envelope first = Sample(FlowCodec.EncodeFlow(new Flow([Next, last], null, -1, "id-3", "q2", "t.next", "batch-1")));
+        FollowUp send = Assert.Single(FlowCodec.OnSuccess(first, FlowCodec.DecodeFlow(first.Flow), [0x01], 0)); // no count yet
+        Envelope second = EnvelopeCodec.Decode(FlowCodec.DecodeFollowUp(send.Payload).Enqueue!.Value.Envelope);
+        Envelope third = EnvelopeCodec.Decode(FlowCodec.DecodeFollowUp(Assert.Single(FlowCodec.OnSuccess(second, FlowCodec.DecodeFlow(second.Flow), [0x01], 0)).Payload).Enqueue!.Value.Envelope);
+        Flow lastFlow = FlowCodec.DecodeFlow(third.Flow);
+        Assert.Equal(("batch-1", "id-3", 0), (lastFlow.BatchId, lastFlow.FinalId, lastFlow.Next.Count)); // the last step carries the batch
+
+        FollowUp counted = Assert.Single(FlowCodec.OnSuccess(third, lastFlow, [0x01], 0));
+        Assert.Equal(("batch-1", "id-3", true), FlowCodec.DecodeFollowUp(counted.Payload).Batch!.Value);
+        Assert.Equal(("batch-1", "id-3", false), FlowCodec.DecodeFollowUp(Assert.Single(FlowCodec.OnFailure(third, lastFlow, new TaskError("E", "boom", null))).Payload).Batch!.Value);
+
+        List<FollowUp> midway = FlowCodec.OnFailure(second, FlowCodec.DecodeFlow(second.Flow), new TaskError("E", "boom", null));
+        Assert.Equal(["f:id-3", "b:batch-1:id-3"], midway.Select(f => f.Key));
+    }
 }

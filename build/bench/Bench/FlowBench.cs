@@ -7,8 +7,8 @@ namespace Celeriac.Bench;
 /// <summary>
 /// The workflow bench (build/bench/run.sh flow): with one worker process, alternately (a) a plain drain of N no-op
 /// tasks sent in bulk, timed from the send to the last task's result, and (b) a chord of N no-op members and a sum
-/// callback, timed from the send to the callback's result; then the round trip of a 3-step chain beside a single
-/// task's. Prints the figures (medians over the runs); exits 1 when a result is wrong.
+/// callback, timed from the send to the callback's result, (c) a chain into a group step of N members and a sum, and
+/// (d) the same with N/2 member chains of two steps each; then the round trip of a 3-step chain beside a single task's. Prints the figures (medians over the runs); exits 1 when a result is wrong.
 /// </summary>
 internal static class FlowBench
 {
@@ -38,17 +38,26 @@ internal static class FlowBench
         _ = await PlainAsync(client, 500);
         _ = await ChordAsync(client, 500);
 
+        _ = await GroupStepAsync(client, 500, chains: false);
+        _ = await GroupStepAsync(client, 500, chains: true);
+
         var plain = new List<double>();
         var chord = new List<double>();
+        var steps = new List<double>();
+        var chains = new List<double>();
         bool wrong = false;
         for (int run = 1; run <= runs; run++)
         {
             (double plainRate, bool plainOk) = await PlainAsync(client, n);
             (double chordRate, bool chordOk) = await ChordAsync(client, n);
-            wrong |= !plainOk || !chordOk;
+            (double stepRate, bool stepOk) = await GroupStepAsync(client, n, chains: false);
+            (double chainRate, bool chainOk) = await GroupStepAsync(client, n, chains: true);
+            wrong |= !plainOk || !chordOk || !stepOk || !chainOk;
             plain.Add(plainRate);
             chord.Add(chordRate);
-            Console.Error.WriteLine($"flow bench: run {run}: plain drain {plainRate:0} tasks/s, chord {chordRate:0} members/s ({chordRate / plainRate:P0})");
+            steps.Add(stepRate);
+            chains.Add(chainRate);
+            Console.Error.WriteLine($"flow bench: run {run}: plain drain {plainRate:0} tasks/s, chord {chordRate:0} members/s ({chordRate / plainRate:P0}), group step {stepRate:0} tasks/s ({stepRate / plainRate:P0}), group step of 2-step chains {chainRate:0} tasks/s ({chainRate / plainRate:P0})");
         }
 
         double[] single = new double[trips];
@@ -77,6 +86,9 @@ internal static class FlowBench
         Console.WriteLine("| --- | --- |");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| plain drain: N no-op tasks, bulk send to last result | {plainMedian:0} tasks/s |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chord: N no-op members + sum callback, send to callback result | {chordMedian:0} members/s ({chordMedian / plainMedian:P0} of plain) |"));
+        double stepMedian = Median(steps), chainMedian = Median(chains);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chain into a group step of N members, then a sum: send to result | {stepMedian:0} tasks/s ({stepMedian / plainMedian:P0} of plain) |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chain into a group step of N/2 two-step chains, then a sum: send to result | {chainMedian:0} tasks/s ({chainMedian / plainMedian:P0} of plain) |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| round trip, single task (p50 / p99) | {Percentile(single, 50):0.000} / {Percentile(single, 99):0.000} ms |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| round trip, 3-step chain (p50 / p99) | {Percentile(chain, 50):0.000} / {Percentile(chain, 99):0.000} ms |"));
         if (wrong)
@@ -117,6 +129,24 @@ internal static class FlowBench
         long sum = await total.GetAsync(TimeSpan.FromSeconds(120));
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         return (n / seconds, sum == ((long)n * (n - 1) / 2) + n);
+    }
+
+    /// <summary>
+    /// A chain into a group step and a sum, N tasks in the group step: N single members (<paramref name="chains"/> false),
+    /// or N/2 member chains of two steps each; the rate (the group's tasks, the seed and the sum) from the send to the sum's result.
+    /// </summary>
+    private static async Task<(double Rate, bool Ok)> GroupStepAsync(CeleriacClient client, int n, bool chains)
+    {
+        int members = chains ? n / 2 : n;
+        TaskGroupStep<int, int> group = chains
+            ? Workflow.Group(Enumerable.Range(0, members).Select(i => Workflow.Chain(FlowTasks.MemberTask.Then(i), FlowTasks.IncTask.Then())))
+            : Workflow.Group(Enumerable.Range(0, members).Select(i => FlowTasks.MemberTask.Then(i)));
+        long start = Stopwatch.GetTimestamp();
+        TaskHandle<long> total = await Workflow.Chain(FlowTasks.IncTask.Sig(0)).Then(group).Then(FlowTasks.SumTask.Then()).DelayAsync(client);
+        long sum = await total.GetAsync(TimeSpan.FromSeconds(120));
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        long expected = ((long)members * (members - 1) / 2) + (members * (chains ? 2L : 1L)); // seed 1, + i, (+ 1)
+        return (((chains ? members * 2 : members) + 2) / seconds, sum == expected);
     }
 
     private static double Median(List<double> values)

@@ -221,6 +221,7 @@ internal static class ControlCodec
             w.WriteStartObject();
             w.WriteString("name", task.Name);
             w.WriteString("queue", task.Queue);
+            w.WriteString("execution", ExecutionName(task.Execution));
             w.WriteEndObject();
         }
 
@@ -228,7 +229,15 @@ internal static class ControlCodec
     }
 
     public static IReadOnlyList<RegisteredTask> ReadRegistered(JsonElement e)
-        => [.. e.EnumerateArray().Select(t => new RegisteredTask { Name = t.GetProperty("name").GetString()!, Queue = t.GetProperty("queue").GetString()! })];
+        => [.. e.EnumerateArray().Select(t => new RegisteredTask
+        {
+            Name = t.GetProperty("name").GetString()!,
+            Queue = t.GetProperty("queue").GetString()!,
+            Execution = t.TryGetProperty("execution", out JsonElement x) && x.GetString() == "cpu" ? TaskExecution.Cpu : TaskExecution.Pool, // absent: a worker before the field
+        })];
+
+    /// <summary>The wire name of an execution kind: <c>pool</c> or <c>cpu</c> (docs/cli.md).</summary>
+    public static string ExecutionName(TaskExecution execution) => execution == TaskExecution.Cpu ? "cpu" : "pool";
 
     public static void WriteStats(Utf8JsonWriter w, WorkerStats stats)
     {

@@ -46,6 +46,9 @@ public sealed class RegisteredTask
 
     /// <summary>The queue its messages are routed to by default.</summary>
     public required string Queue { get; init; }
+
+    /// <summary>Where the worker runs it (<see cref="TaskPolicy.Execution"/>: the thread pool, or the worker's CPU threads).</summary>
+    public TaskExecution Execution { get; init; }
 }
 
 /// <summary>A worker's counters and settings now, as <see cref="WorkerInspector.StatsAsync"/> reports them.</summary>

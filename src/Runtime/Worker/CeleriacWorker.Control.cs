@@ -91,7 +91,7 @@ internal sealed partial class CeleriacWorker : IControlledWorker
 
     /// <inheritdoc />
     public IReadOnlyList<RegisteredTask> Registered()
-        => [.. _catalog.Tasks.Select(t => new RegisteredTask { Name = t.Name, Queue = t.Queue }).OrderBy(t => t.Name, StringComparer.Ordinal)];
+        => [.. _catalog.Tasks.Select(t => new RegisteredTask { Name = t.Name, Queue = t.Queue, Execution = t.Policy.Execution }).OrderBy(t => t.Name, StringComparer.Ordinal)];
 
     /// <inheritdoc />
     public WorkerStats Stats()

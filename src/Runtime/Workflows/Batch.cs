@@ -6,23 +6,23 @@ namespace Celeriac;
 /// <summary>
 /// A batch (Sidekiq Pro's batches): tasks of any kinds sent together, with callbacks that run once when every one has
 /// finished (<see cref="OnComplete{TAny}"/>) or succeeded (<see cref="OnSuccess{TAny}"/>), a status readable by id, and
-/// members that may add more tasks to the batch while they run (<see cref="BatchHandle.AddAsync{T}"/>). Immutable: every
+/// members that may add more tasks to the batch while they run (<see cref="BatchHandle.AddAsync{T}(TaskSignature{T}, CancellationToken)"/>). Immutable: every
 /// method returns a copy. Made with <see cref="Workflow.Batch"/>.
 /// </summary>
 public sealed class TaskBatch
 {
-    private readonly IReadOnlyList<(StepHeader Header, ReadOnlyMemory<byte> Args)> _members;
+    private readonly IReadOnlyList<BatchMember> _members;
     private readonly StepSpec? _onSuccess;
     private readonly StepSpec? _onComplete;
 
-    internal TaskBatch(IReadOnlyList<(StepHeader, ReadOnlyMemory<byte>)> members, StepSpec? onSuccess, StepSpec? onComplete)
+    internal TaskBatch(IReadOnlyList<BatchMember> members, StepSpec? onSuccess, StepSpec? onComplete)
     {
         _members = members;
         _onSuccess = onSuccess;
         _onComplete = onComplete;
     }
 
-    /// <summary>How many tasks the batch is sent with.</summary>
+    /// <summary>How many members the batch is sent with: a task, a chain or a chord counts as one, a group as its members.</summary>
     public int Count => _members.Count;
 
     /// <summary>The batch with one more task (of any kind).</summary>
@@ -32,8 +32,46 @@ public sealed class TaskBatch
     public TaskBatch Add<T>(TaskSignature<T> task)
     {
         ArgumentNullException.ThrowIfNull(task);
-        return new TaskBatch([.. _members, (task.Header, task.Args)], _onSuccess, _onComplete);
+        return With(new BatchMember(Workflow.Chain(task).Spec, null));
     }
+
+    /// <summary>
+    /// The batch with one more member that is a chain: it counts as one member, finished when its last step's outcome is
+    /// recorded (a success when that step succeeded; a failure when any step failed for good, which ends the chain).
+    /// </summary>
+    /// <typeparam name="T">The chain's result (not read by the batch).</typeparam>
+    /// <param name="chain">The chain.</param>
+    /// <returns>The larger batch.</returns>
+    public TaskBatch Add<T>(TaskChain<T> chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        return With(new BatchMember(chain.Spec, null));
+    }
+
+    /// <summary>The batch with every member of <paramref name="group"/> (a task or a chain each) as a member of its own.</summary>
+    /// <typeparam name="T">The members' result (not read by the batch).</typeparam>
+    /// <param name="group">The group.</param>
+    /// <returns>The larger batch.</returns>
+    public TaskBatch Add<T>(TaskGroup<T> group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        return new TaskBatch([.. _members, .. group.Members.Select(chain => new BatchMember(chain.Spec, null))], _onSuccess, _onComplete);
+    }
+
+    /// <summary>
+    /// The batch with one more member that is a chord: it counts as one member, finished when the chord's last task's
+    /// outcome is recorded (its callback's, or the last step's chained after it), or when the chord fails.
+    /// </summary>
+    /// <typeparam name="T">The chord's result (not read by the batch).</typeparam>
+    /// <param name="chord">The chord.</param>
+    /// <returns>The larger batch.</returns>
+    public TaskBatch Add<T>(TaskChord<T> chord)
+    {
+        ArgumentNullException.ThrowIfNull(chord);
+        return With(new BatchMember(null, chord.Spec));
+    }
+
+    private TaskBatch With(BatchMember member) => new([.. _members, member], _onSuccess, _onComplete);
 
     /// <summary>The batch with a callback that runs once when every member has succeeded (never when one failed for good); its first argument is the batch's id.</summary>
     /// <typeparam name="TAny">The callback's result (not read).</typeparam>
@@ -56,8 +94,8 @@ public sealed class TaskBatch
     }
 
     /// <summary>
-    /// Writes the batch's state (every member pending), then sends every member in bulk. The worker that records the
-    /// last pending member's outcome sends the callbacks, each exactly once.
+    /// Writes the batch's state (every member pending) and its chords' join states, then sends every member in bulk.
+    /// The worker that records the last pending member's outcome sends the callbacks, each exactly once.
     /// </summary>
     /// <param name="client">The client (a <see cref="CeleriacClient"/>).</param>
     /// <param name="cancellationToken">Cancels the send.</param>
@@ -71,42 +109,57 @@ public sealed class TaskBatch
         }
 
         CeleriacClient celeriac = Workflow.ClientOf(client);
-        foreach ((StepHeader header, _) in _members)
+        foreach (BatchMember member in _members)
         {
-            celeriac.CheckQueue(header.Queue);
+            member.Chain?.Check(celeriac);
+            member.Chord?.Check(celeriac);
         }
 
-        foreach (StepSpec? callback in (StepSpec?[])[_onSuccess, _onComplete])
-        {
-            if (callback is not null)
-            {
-                celeriac.CheckQueue(callback.Header.Queue);
-            }
-        }
-
+        _onSuccess?.Check(celeriac);
+        _onComplete?.Check(celeriac);
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
         IWorkflowStore store = Workflow.StoreOf(broker);
         string batchId = broker.NewTaskId();
         string rootId = CeleriacClient.CurrentRootId() ?? batchId;
         var spec = new BatchSpec(_onSuccess?.Assign(broker.NewTaskId()), _onComplete?.Assign(broker.NewTaskId()), rootId);
-        byte[] flow = FlowCodec.EncodeFlow(new Flow([], null, -1, null, null, null, batchId));
-        var items = new EnqueueItem[_members.Count];
+
+        // A member is counted by its last task (a task alone is its own): the ids the batch starts with.
+        var items = new List<EnqueueItem>(_members.Count);
         var ids = new string[_members.Count];
-        for (int i = 0; i < items.Length; i++)
+        var tree = new List<string>(_members.Count + 2);
+        var writes = new List<Task>(2);
+        for (int i = 0; i < ids.Length; i++)
         {
-            ids[i] = broker.NewTaskId();
-            items[i] = celeriac.BuildSignatureItem(broker, _members[i].Header, _members[i].Args, ids[i], flow, rootId, reply: false);
+            if (_members[i].Chain is { } chain)
+            {
+                (EnqueueItem first, ids[i], _) = chain.Build(celeriac, broker, null, -1, rootId, reply: false, tree, batchId);
+                items.Add(first);
+            }
+            else
+            {
+                ChordSpec chord = _members[i].Chord!;
+                string groupId = broker.NewTaskId();
+                ChordSending sending = chord.Prepare(celeriac, broker, groupId, rootId, batchId, tree);
+                ids[i] = sending.Last.Id;
+                items.AddRange(sending.Items);
+                if (sending.Spec is { } groupSpec)
+                {
+                    writes.Add(store.CreateGroupAsync(groupId, chord.Members.Count, groupSpec, celeriac.ResultTtl, onlyIfAbsent: false, cancellationToken));
+                }
+            }
         }
 
-        List<string> tree = [.. ids];
         tree.AddRange(new[] { spec.OnSuccess?.Id, spec.OnComplete?.Id }.OfType<string>());
-        await Task.WhenAll(
-            store.CreateBatchAsync(batchId, ids, FlowCodec.EncodeBatchSpec(spec), celeriac.ResultTtl, cancellationToken),
-            Workflow.RecordAsync(celeriac, broker, rootId, batchId, tree, null, default, cancellationToken)).ConfigureAwait(false);
+        writes.Add(store.CreateBatchAsync(batchId, ids, FlowCodec.EncodeBatchSpec(spec), celeriac.ResultTtl, cancellationToken));
+        writes.Add(Workflow.RecordAsync(celeriac, broker, rootId, batchId, tree, null, default, cancellationToken));
+        await Task.WhenAll(writes).ConfigureAwait(false);
         await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
         return new BatchHandle(client, batchId);
     }
 }
+
+/// <summary>A batch's member before it is sent: a chain (a task is a chain of one) or a chord.</summary>
+internal sealed record BatchMember(ChainSpec? Chain, ChordSpec? Chord);
 
 /// <summary>A handle on a sent batch: its status, a wait for its completion, and tasks added to it while it is open.</summary>
 public sealed class BatchHandle
@@ -161,11 +214,26 @@ public sealed class BatchHandle
     /// <param name="cancellationToken">Cancels the send.</param>
     /// <exception cref="InvalidOperationException">The batch is already complete (or its state is gone).</exception>
     /// <returns>The task's handle.</returns>
-    public async Task<TaskHandle<T>> AddAsync<T>(TaskSignature<T> task, CancellationToken cancellationToken = default)
+    public Task<TaskHandle<T>> AddAsync<T>(TaskSignature<T> task, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
+        return AddAsync(Workflow.Chain(task), cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds a chain to the batch while it is open (as <see cref="AddAsync{T}(TaskSignature{T}, CancellationToken)"/>
+    /// adds a task): it counts as one member, finished when its last step's outcome is recorded.
+    /// </summary>
+    /// <typeparam name="T">The chain's result.</typeparam>
+    /// <param name="chain">The chain.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <exception cref="InvalidOperationException">The batch is already complete (or its state is gone).</exception>
+    /// <returns>The handle on the chain's last step.</returns>
+    public async Task<TaskHandle<T>> AddAsync<T>(TaskChain<T> chain, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
         CeleriacClient celeriac = Workflow.ClientOf(_client);
-        celeriac.CheckQueue(task.Queue);
+        chain.Spec.Check(celeriac);
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
         IWorkflowStore store = Workflow.StoreOf(broker);
         if (await store.ReadBatchAsync(Id, cancellationToken).ConfigureAwait(false) is not { IsComplete: false })
@@ -175,19 +243,18 @@ public sealed class BatchHandle
 
         // Sent first, counted second: a member that finishes before it is counted is counted by its own outcome (the
         // join adds an id it does not know while the batch is open), and the adder, still running, keeps the batch open.
-        string id = broker.NewTaskId();
         string rootId = CeleriacClient.CurrentRootId() ?? Id;
-        byte[] flow = FlowCodec.EncodeFlow(new Flow([], null, -1, null, null, null, Id));
-        EnqueueItem item = celeriac.BuildSignatureItem(broker, task.Header, task.Args, id, flow, rootId, reply: true);
+        var tree = new List<string>(chain.Spec.Steps.Count + 1);
+        (EnqueueItem item, string lastId, string lastQueue) = chain.Spec.Build(celeriac, broker, null, -1, rootId, reply: true, tree, Id);
         await Task.WhenAll(
             broker.EnqueueAsync([item], cancellationToken),
-            Workflow.RecordAsync(celeriac, broker, rootId, Id, [id], null, default, cancellationToken)).ConfigureAwait(false);
-        if (!await store.AddToBatchAsync(Id, [id], celeriac.ResultTtl, cancellationToken).ConfigureAwait(false))
+            Workflow.RecordAsync(celeriac, broker, rootId, Id, tree, null, default, cancellationToken)).ConfigureAwait(false);
+        if (!await store.AddToBatchAsync(Id, [lastId], celeriac.ResultTtl, cancellationToken).ConfigureAwait(false))
         {
-            throw new InvalidOperationException($"Batch {Id} completed while task {id} was added: the task was sent but is not counted in the batch.");
+            throw new InvalidOperationException($"Batch {Id} completed while task {lastId} was added: the task was sent but is not counted in the batch.");
         }
 
-        return new TaskHandle<T>(_client, id, task.Queue, task.ResultFormatter, task.SerializerOptions);
+        return new TaskHandle<T>(_client, lastId, lastQueue, chain.Formatter, chain.Options);
     }
 
     /// <inheritdoc/>

@@ -16,13 +16,27 @@ namespace Celeriac.Workflows;
 /// <param name="RestArgs">The encoded arguments after the first (values one after the other, no array header).</param>
 /// <param name="GroupId">For a group step (a group inside a chain: every member gets the previous step's result), the group's id; else null.</param>
 /// <param name="Members">For a group step, its members (each a task with every argument but the first); else null.</param>
-internal sealed record FlowStep(string Id, string Task, string Queue, int Priority, long? CountdownMs, long? ExpiresInMs, int ArgCount, ReadOnlyMemory<byte> RestArgs, string? GroupId = null, IReadOnlyList<FlowStep>? Members = null)
+/// <param name="Tail">
+/// For a group step's member that is a chain, the steps after its first (the member's own chain, its last step the one
+/// the group counts; a step of it may be a group step itself); else null.
+/// </param>
+internal sealed record FlowStep(string Id, string Task, string Queue, int Priority, long? CountdownMs, long? ExpiresInMs, int ArgCount, ReadOnlyMemory<byte> RestArgs, string? GroupId = null, IReadOnlyList<FlowStep>? Members = null, IReadOnlyList<FlowStep>? Tail = null)
 {
     /// <summary>The task name a group step's result record carries.</summary>
     public const string GroupTask = "celeriac.group";
 
     /// <summary>Whether this is a group step.</summary>
     public bool IsGroup => Members is not null;
+
+    /// <summary>Adds every task id this step may send to <paramref name="ids"/>: its own, a group step's members' and the steps of their chains, at any depth.</summary>
+    public void CollectIds(List<string> ids)
+    {
+        ids.Add(Id);
+        foreach (FlowStep step in (Members ?? []).Concat(Tail ?? []))
+        {
+            step.CollectIds(ids);
+        }
+    }
 }
 
 /// <summary>Where a workflow part came from, for the steps it sends: its id (their parent), its task, its root, the reply channel.</summary>
@@ -54,7 +68,8 @@ internal sealed record BatchSpec(FlowStep? OnSuccess, FlowStep? OnComplete, stri
 /// A chord's spec, written once with its join state: the callback (its first argument: the members' results), the
 /// error callback (its first argument: a description of the failure), and where a failure is recorded.
 /// </summary>
-internal sealed record GroupSpec(int Total, FlowStep Callback, ReadOnlyMemory<byte> CallbackFlow, FlowStep? ErrorCallback, string? RootId, string? ReplyTo, string FinalId, string FinalQueue, string FinalTask);
+/// <remarks><see cref="BatchId"/>: the batch the chord is a member of (its failure is counted there), or null.</remarks>
+internal sealed record GroupSpec(int Total, FlowStep Callback, ReadOnlyMemory<byte> CallbackFlow, FlowStep? ErrorCallback, string? RootId, string? ReplyTo, string FinalId, string FinalQueue, string FinalTask, string? BatchId = null);
 
 /// <summary>
 /// Encodes and decodes the workflow parts of the protocol (docs/workflows.md): an envelope's <c>flow</c> field, the
@@ -175,7 +190,7 @@ internal static class FlowCodec
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         var w = new MessagePackWriter(buffer);
-        w.WriteArrayHeader(9);
+        w.WriteArrayHeader(spec.BatchId is null ? 9 : 10);
         w.Write(spec.Total);
         WriteStep(ref w, spec.Callback);
         WriteBinOrNil(ref w, spec.CallbackFlow);
@@ -193,6 +208,11 @@ internal static class FlowCodec
         w.Write(spec.FinalId);
         w.Write(spec.FinalQueue);
         w.Write(spec.FinalTask);
+        if (spec.BatchId is not null)
+        {
+            w.Write(spec.BatchId);
+        }
+
         w.Flush();
         return buffer.WrittenSpan.ToArray();
     }
@@ -200,7 +220,7 @@ internal static class FlowCodec
     public static GroupSpec DecodeSpec(ReadOnlyMemory<byte> bytes)
     {
         var r = new MessagePackReader(bytes);
-        _ = r.ReadArrayHeader();
+        int fields = r.ReadArrayHeader();
         int total = r.ReadInt32();
         FlowStep callback = ReadStep(ref r);
         ReadOnlyMemory<byte> callbackFlow = ReadBinOrNil(ref r);
@@ -210,7 +230,8 @@ internal static class FlowCodec
         string finalId = r.ReadString()!;
         string finalQueue = r.ReadString()!;
         string finalTask = r.ReadString()!;
-        return new GroupSpec(total, callback, callbackFlow, error, root, replyTo, finalId, finalQueue, finalTask);
+        string? batch = fields >= 10 ? r.ReadString() : null;
+        return new GroupSpec(total, callback, callbackFlow, error, root, replyTo, finalId, finalQueue, finalTask, batch);
     }
 
     /// <summary>A group's members as recorded for re-created handles: each one's last task id and queue, in call order.</summary>
@@ -274,14 +295,13 @@ internal static class FlowCodec
             {
                 // The rest of the chain follows the group step: it is the group's continuation, always encoded (its
                 // final id at least says where a member's failure is recorded).
-                byte[] continuation = EncodeFlow(new Flow(flow.Next.Skip(1).ToArray(), flow.GroupId, flow.Index, flow.FinalId, flow.FinalQueue, flow.FinalTask));
+                byte[] continuation = EncodeFlow(Rest(flow));
                 followUps.Add(new FollowUp("g:" + step.GroupId, EncodeFanOut(step, value, continuation, origin.RootId ?? origin.Id, origin.Id, origin.ReplyTo)));
             }
             else
             {
-                byte[] nextFlow = more
-                    ? EncodeFlow(new Flow(flow.Next.Skip(1).ToArray(), flow.GroupId, flow.Index, flow.FinalId, flow.FinalQueue, flow.FinalTask))
-                    : [];
+                // The last step of a batch's chain carries the batch too: its outcome is the one the batch counts.
+                byte[] nextFlow = more || flow.BatchId is not null ? EncodeFlow(Rest(flow)) : [];
                 EnqueueItem item = BuildStep(step, value, nextFlow, origin.RootId ?? origin.Id, origin.Id, origin.ReplyTo, nowMs);
                 followUps.Add(new FollowUp("e:" + step.Id, EncodeEnqueue(item)));
             }
@@ -290,14 +310,18 @@ internal static class FlowCodec
         {
             followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: true, value)));
         }
-
-        if (flow.BatchId is not null)
+        else if (flow.BatchId is not null)
         {
-            followUps.Add(new FollowUp("b:" + flow.BatchId + ":" + origin.Id, EncodeBatchJoin(flow.BatchId, origin.Id, success: true)));
+            // A batch's member is counted by its last step's outcome (a task alone is its own last step).
+            string member = flow.FinalId ?? origin.Id;
+            followUps.Add(new FollowUp("b:" + flow.BatchId + ":" + member, EncodeBatchJoin(flow.BatchId, member, success: true)));
         }
 
         return followUps;
     }
+
+    /// <summary>The flow of the step after the next one: the rest of the chain, with the same group membership, last task and batch.</summary>
+    private static Flow Rest(Flow flow) => flow with { Next = [.. flow.Next.Skip(1)] };
 
     /// <summary>The follow-ups of a final failure (or revocation): the chord fails, or the chain's last step is recorded as failed.</summary>
     public static List<FollowUp> OnFailure(Envelope envelope, Flow flow, TaskError error)
@@ -311,15 +335,19 @@ internal static class FlowCodec
         {
             followUps.Add(new FollowUp(JoinKey(flow.GroupId, flow.Index), EncodeJoin(flow.GroupId, flow.Index, success: false, EncodeMemberError(origin.Id, origin.Task, error))));
         }
-        else if (flow.FinalId is not null)
+        else if (flow.FinalId is not null && !string.Equals(flow.FinalId, origin.Id, StringComparison.Ordinal))
         {
+            // (A batch's chain's last step carries its own id as the last task: its failure is already its record.)
             var failure = new TaskError(error.Type, $"step '{origin.Task}' (task {origin.Id}) of the chain failed: {error.Message}", error.StackTrace);
             followUps.Add(new FollowUp("f:" + flow.FinalId, EncodeFail(flow.FinalQueue!, flow.FinalId, flow.FinalTask!, failure, origin.ReplyTo)));
         }
 
-        if (flow.BatchId is not null)
+        if (flow.BatchId is not null && flow.GroupId is null)
         {
-            followUps.Add(new FollowUp("b:" + flow.BatchId + ":" + origin.Id, EncodeBatchJoin(flow.BatchId, origin.Id, success: false)));
+            // Counted by the member's last step: the chain's failure is recorded there first (the forwarder counts batch
+            // members after the other follow-ups), so a batch callback that reads it finds it.
+            string member = flow.FinalId ?? origin.Id;
+            followUps.Add(new FollowUp("b:" + flow.BatchId + ":" + member, EncodeBatchJoin(flow.BatchId, member, success: false)));
         }
 
         return followUps;
@@ -583,9 +611,12 @@ internal static class FlowCodec
         }
     }
 
+    // A step: [id, task, queue, priority, countdown or nil, expires or nil, argument count, rest arguments]; a group step
+    // two more: [..., group id, [member steps]]; a group step's member that is a chain three more (added after the
+    // others, so a step written without them reads as before): [..., nil, nil, [its later steps]].
     private static void WriteStep(ref MessagePackWriter w, FlowStep step)
     {
-        w.WriteArrayHeader(step.IsGroup ? 10 : 8);
+        w.WriteArrayHeader(step.Tail is not null ? 11 : step.IsGroup ? 10 : 8);
         w.Write(step.Id);
         w.Write(step.Task);
         w.Write(step.Queue);
@@ -594,14 +625,31 @@ internal static class FlowCodec
         WriteNullable(ref w, step.ExpiresInMs);
         w.Write(step.ArgCount);
         w.Write(step.RestArgs.Span);
-        if (step.Members is { } members)
+        if (step.Tail is null && step.Members is null)
         {
-            w.Write(step.GroupId);
-            w.WriteArrayHeader(members.Count);
-            foreach (FlowStep member in members)
-            {
-                WriteStep(ref w, member);
-            }
+            return;
+        }
+
+        w.Write(step.GroupId);
+        WriteSteps(ref w, step.Members);
+        if (step.Tail is { } tail)
+        {
+            WriteSteps(ref w, tail);
+        }
+    }
+
+    private static void WriteSteps(ref MessagePackWriter w, IReadOnlyList<FlowStep>? steps)
+    {
+        if (steps is null)
+        {
+            w.WriteNil();
+            return;
+        }
+
+        w.WriteArrayHeader(steps.Count);
+        foreach (FlowStep step in steps)
+        {
+            WriteStep(ref w, step);
         }
     }
 
@@ -621,14 +669,31 @@ internal static class FlowCodec
             return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest);
         }
 
-        string group = r.ReadString()!;
-        var members = new FlowStep[r.ReadArrayHeader()];
-        for (int i = 0; i < members.Length; i++)
+        string? group = r.ReadString();
+        FlowStep[]? members = ReadSteps(ref r);
+        FlowStep[]? tail = fields >= 11 ? ReadSteps(ref r) : null;
+        for (int i = 11; i < fields; i++)
         {
-            members[i] = ReadStep(ref r);
+            r.Skip(); // written by a later version: not this one's to read
         }
 
-        return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest, group, members);
+        return new FlowStep(id, task, queue, priority, countdown, expires, argCount, rest, group, members, tail);
+    }
+
+    private static FlowStep[]? ReadSteps(ref MessagePackReader r)
+    {
+        if (r.TryReadNil())
+        {
+            return null;
+        }
+
+        var steps = new FlowStep[r.ReadArrayHeader()];
+        for (int i = 0; i < steps.Length; i++)
+        {
+            steps[i] = ReadStep(ref r);
+        }
+
+        return steps;
     }
 
     private static void WriteNullable(ref MessagePackWriter w, long? value)

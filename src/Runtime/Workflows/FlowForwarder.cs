@@ -158,12 +158,15 @@ internal sealed partial class FlowForwarder
             calls.Add(JoinAsync(group, members, cancellationToken));
         }
 
-        foreach ((string batch, List<(string, bool)> outcomes) in batches ?? [])
+        await Task.WhenAll(calls).ConfigureAwait(false);
+        if (batches is null)
         {
-            calls.Add(JoinBatchAsync(batch, outcomes, cancellationToken));
+            return;
         }
 
-        await Task.WhenAll(calls).ConfigureAwait(false);
+        // Batch members are counted last: a member that is a chain has its failure recorded on its last task by the
+        // follow-ups above, before the count that may complete the batch and send its callbacks.
+        await Task.WhenAll(batches.Select(batch => JoinBatchAsync(batch.Key, batch.Value, cancellationToken))).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -180,8 +183,8 @@ internal sealed partial class FlowForwarder
         var sends = new Task[members.Count];
         for (int i = 0; i < sends.Length; i++)
         {
-            // A member is one task (a group step's members are steps, never groups): its flow is its count in the group.
-            byte[] flow = FlowCodec.EncodeFlow(new Flow([], step.GroupId, i, null, null, null));
+            // A member is a step, or a chain of steps (its later steps travel in its flow): its last step is counted in the group.
+            byte[] flow = FlowCodec.EncodeFlow(new Flow(members[i].Tail ?? [], step.GroupId, i, null, null, null));
             EnqueueItem item = FlowCodec.BuildStep(members[i], fan.Value.Span, flow, fan.RootId, fan.ParentId, null, now);
             sends[i] = _store.EnqueueOnceAsync(item, cancellationToken);
         }
@@ -272,6 +275,13 @@ internal sealed partial class FlowForwarder
                 {
                     EnqueueItem errback = FlowCodec.BuildStep(onError, FlowCodec.EncodeString(description), default, spec.RootId, group, spec.ReplyTo, now);
                     await _store.EnqueueOnceAsync(errback, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (spec.BatchId is { } batch)
+                {
+                    // A chord that is a batch's member is counted by its last task, which will never run: counted failed
+                    // here (once per id, so a repeat of this join counts nothing more).
+                    await JoinBatchAsync(batch, [(spec.FinalId, false)], cancellationToken).ConfigureAwait(false);
                 }
 
                 break;

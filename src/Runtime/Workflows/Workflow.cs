@@ -55,6 +55,43 @@ public static class Workflow
     public static TaskChain<T4> Chain<T1, T2, T3, T4>(TaskSignature<T1> first, TaskStep<T1, T2> second, TaskStep<T2, T3> third, TaskStep<T3, T4> fourth)
         => Chain(first).Then(second).Then(third).Then(fourth);
 
+    /// <summary>
+    /// A chain that starts with a step (its first argument still to come): a member of a group or chord inside a chain
+    /// (<see cref="Group{TInput, T}(IEnumerable{TaskChainStep{TInput, T}})"/>), whose first step gets the previous step's
+    /// result and whose last step's result is the one the group collects. Extend it with <c>Then</c>.
+    /// </summary>
+    /// <typeparam name="TInput">What the step before the chain returns: the first step's first parameter.</typeparam>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChainStep<TInput, T1> Chain<TInput, T1>(TaskStep<TInput, T1> first)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        return new TaskChainStep<TInput, T1>([new StepSpec(first.Header, first.ArgCount, first.RestArgs)], first.ResultFormatter, first.SerializerOptions);
+    }
+
+    /// <summary>A chain of two steps that starts with a step (<see cref="Chain{TInput, T1}(TaskStep{TInput, T1})"/>).</summary>
+    /// <typeparam name="TInput">What the step before the chain returns: the first step's first parameter.</typeparam>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <typeparam name="T2">The second step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <param name="second">The second step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChainStep<TInput, T2> Chain<TInput, T1, T2>(TaskStep<TInput, T1> first, TaskStep<T1, T2> second)
+        => Chain(first).Then(second);
+
+    /// <summary>A chain of three steps that starts with a step (<see cref="Chain{TInput, T1}(TaskStep{TInput, T1})"/>).</summary>
+    /// <typeparam name="TInput">What the step before the chain returns: the first step's first parameter.</typeparam>
+    /// <typeparam name="T1">The first step's result.</typeparam>
+    /// <typeparam name="T2">The second step's result.</typeparam>
+    /// <typeparam name="T3">The third step's result.</typeparam>
+    /// <param name="first">The first step.</param>
+    /// <param name="second">The second step.</param>
+    /// <param name="third">The third step.</param>
+    /// <returns>The chain.</returns>
+    public static TaskChainStep<TInput, T3> Chain<TInput, T1, T2, T3>(TaskStep<TInput, T1> first, TaskStep<T1, T2> second, TaskStep<T2, T3> third)
+        => Chain(first).Then(second).Then(third);
+
     /// <summary>A group: the signatures run in parallel; the handle gives their results in call order.</summary>
     /// <typeparam name="T">The members' result.</typeparam>
     /// <param name="members">The members.</param>
@@ -93,6 +130,44 @@ public static class Workflow
         }
 
         return new TaskGroupStep<TInput, T>([.. steps.Select(m => new StepSpec(m.Header, m.ArgCount, m.RestArgs))], steps[0].ResultFormatter, steps[0].SerializerOptions);
+    }
+
+    /// <summary>
+    /// A group of chains inside a chain (Celery's <c>chain(a, group(chain(b, c), chain(d, e)))</c>): each member chain's
+    /// first step gets the previous step's result, its steps run in order, and the chains run in parallel; the chain goes
+    /// on with each member chain's last result, in call order. A step of a member chain that fails for good fails the group.
+    /// </summary>
+    /// <typeparam name="TInput">What the previous step returns: every member chain's first step's first parameter.</typeparam>
+    /// <typeparam name="T">The member chains' result.</typeparam>
+    /// <param name="members">The member chains (<see cref="Chain{TInput, T1}(TaskStep{TInput, T1})"/>), at least one.</param>
+    /// <returns>The group step.</returns>
+    public static TaskGroupStep<TInput, T> Group<TInput, T>(IEnumerable<TaskChainStep<TInput, T>> members)
+    {
+        ArgumentNullException.ThrowIfNull(members);
+        TaskChainStep<TInput, T>[] chains = [.. members];
+        if (chains.Length == 0)
+        {
+            throw new ArgumentException("A group inside a chain needs at least one member.", nameof(members));
+        }
+
+        return new TaskGroupStep<TInput, T>([.. chains.Select(chain => (chain ?? throw new ArgumentNullException(nameof(members), "A member is null.")).AsMember())], chains[0].Formatter, chains[0].Options);
+    }
+
+    /// <summary>
+    /// A chord of chains inside a chain: each member chain's first step gets the previous step's result, and once every
+    /// chain's last step has succeeded <paramref name="callback"/> runs, exactly once, with their results in call order.
+    /// </summary>
+    /// <typeparam name="TInput">What the previous step returns: every member chain's first step's first parameter.</typeparam>
+    /// <typeparam name="T">The member chains' result.</typeparam>
+    /// <typeparam name="TResult">The callback's result.</typeparam>
+    /// <param name="members">The member chains, at least one.</param>
+    /// <param name="callback">The callback; its first parameter is a <typeparamref name="T"/>[].</param>
+    /// <returns>The chord step.</returns>
+    public static TaskChordStep<TInput, TResult> Chord<TInput, T, TResult>(IEnumerable<TaskChainStep<TInput, T>> members, TaskStep<T[], TResult> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        TaskGroupStep<TInput, T> group = Group(members);
+        return new TaskChordStep<TInput, TResult>(group.Members, new StepSpec(callback.Header, callback.ArgCount, callback.RestArgs), callback.ResultFormatter, callback.SerializerOptions);
     }
 
     /// <summary>
@@ -219,7 +294,7 @@ public static class Workflow
         return TaskSignature<T[]>.Create(MapTask.Definition(first.Queue, first.Priority, first.SerializerOptions), new MapTask.Calls(items), new ResultArrayFormatter<T>(first.ResultFormatter), first.SerializerOptions);
     }
 
-    /// <summary>An empty batch, to fill with <see cref="TaskBatch.Add{T}"/> (Sidekiq Pro's batches; docs/workflows.md).</summary>
+    /// <summary>An empty batch, to fill with <see cref="TaskBatch.Add{T}(TaskSignature{T})"/> (Sidekiq Pro's batches; docs/workflows.md).</summary>
     /// <returns>The batch.</returns>
     public static TaskBatch Batch() => new([], null, null);
 
@@ -358,7 +433,8 @@ public static class Workflow
 /// A later step without its id yet: task, options, and the arguments after the first; or a group step (a group inside a
 /// chain), whose <paramref name="Members"/> each get the previous step's result.
 /// </summary>
-internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<byte> RestArgs, IReadOnlyList<StepSpec>? Members = null)
+/// <remarks><see cref="Tail"/>: for a group step's member that is a chain (<see cref="TaskChainStep{TInput, TResult}"/>), the steps after its first.</remarks>
+internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<byte> RestArgs, IReadOnlyList<StepSpec>? Members = null, IReadOnlyList<StepSpec>? Tail = null)
 {
     public FlowStep Assign(string id) => new(
         id,
@@ -370,11 +446,29 @@ internal sealed record StepSpec(StepHeader Header, int ArgCount, ReadOnlyMemory<
         ArgCount,
         RestArgs);
 
-    /// <summary>The step with ids chosen now: its own (for a group step, where its results are recorded), a group step's group and members'.</summary>
+    /// <summary>
+    /// The step with ids chosen now: its own (for a group step, where its results are recorded), a group step's group
+    /// and members', and the steps of a member's chain, at any depth.
+    /// </summary>
     public FlowStep Assign(ITaskBroker broker)
     {
         FlowStep step = Assign(broker.NewTaskId());
-        return Members is null ? step : step with { GroupId = broker.NewTaskId(), Members = [.. Members.Select(m => m.Assign(broker.NewTaskId()))] };
+        if (Members is not null)
+        {
+            step = step with { GroupId = broker.NewTaskId(), Members = [.. Members.Select(m => m.Assign(broker))] };
+        }
+
+        return Tail is null ? step : step with { Tail = Workflow.Assign(broker, Tail) };
+    }
+
+    /// <summary>Refuses a queue of the step (a group step's members and their chains included) that a per-call override would refuse.</summary>
+    public void Check(CeleriacClient client)
+    {
+        client.CheckQueue(Header.Queue);
+        foreach (StepSpec step in (Members ?? []).Concat(Tail ?? []))
+        {
+            step.Check(client);
+        }
     }
 
     /// <summary>A group step over <paramref name="members"/>: its result is recorded in the first member's queue.</summary>
@@ -398,28 +492,24 @@ internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArg
         client.CheckQueue(First.Queue);
         foreach (StepSpec step in Steps)
         {
-            client.CheckQueue(step.Header.Queue);
-            foreach (StepSpec member in step.Members ?? [])
-            {
-                client.CheckQueue(member.Header.Queue);
-            }
+            step.Check(client);
         }
     }
 
     /// <summary>
     /// The message of the chain's first step, with ids chosen for every step; alone, its last step is where a failure
     /// is recorded; as member <paramref name="index"/> of chord <paramref name="groupId"/>, its last step's outcome is
-    /// counted by the chord's join.
+    /// counted by the chord's join; as a member of batch <paramref name="batchId"/>, its last step's outcome is counted
+    /// by the batch. Every task id it may send is added to <paramref name="ids"/>.
     /// </summary>
-    public (EnqueueItem First, string LastId, string LastQueue) Build(CeleriacClient client, ITaskBroker broker, string? groupId, int index, string? rootId, bool reply, List<string> ids)
+    public (EnqueueItem First, string LastId, string LastQueue) Build(CeleriacClient client, ITaskBroker broker, string? groupId, int index, string? rootId, bool reply, List<string> ids, string? batchId = null)
     {
         string firstId = broker.NewTaskId();
         FlowStep[] later = Workflow.Assign(broker, Steps);
         ids.Add(firstId);
         foreach (FlowStep step in later)
         {
-            ids.Add(step.Id);
-            ids.AddRange((step.Members ?? []).Select(m => m.Id));
+            step.CollectIds(ids);
         }
 
         ReadOnlyMemory<byte> flow = default;
@@ -431,7 +521,11 @@ internal sealed record ChainSpec(StepHeader First, ReadOnlyMemory<byte> FirstArg
         else if (later.Length > 0)
         {
             _ = Workflow.StoreOf(broker);
-            flow = FlowCodec.EncodeFlow(new Flow(later, null, -1, later[^1].Id, later[^1].Queue, later[^1].Task));
+            flow = FlowCodec.EncodeFlow(new Flow(later, null, -1, later[^1].Id, later[^1].Queue, later[^1].Task, batchId));
+        }
+        else if (batchId is not null)
+        {
+            flow = FlowCodec.EncodeFlow(new Flow([], null, -1, null, null, null, batchId));
         }
 
         return (client.BuildSignatureItem(broker, First, FirstArgs, firstId, flow, rootId, reply), lastId, lastQueue);
@@ -495,6 +589,16 @@ public sealed class TaskChain<TResult>
         return new TaskChain<TNext>(Spec with { Steps = [.. Spec.Steps, StepSpec.Group(chord.Members), chord.Callback] }, chord.Formatter, chord.Options);
     }
 
+    /// <summary>The chain followed by another chain whose first step gets this chain's result: one longer chain.</summary>
+    /// <typeparam name="TNext">The other chain's result.</typeparam>
+    /// <param name="chain">The chain (<see cref="Workflow.Chain{TInput, T1}(TaskStep{TInput, T1})"/>).</param>
+    /// <returns>The longer chain.</returns>
+    public TaskChain<TNext> Then<TNext>(TaskChainStep<TResult, TNext> chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        return new TaskChain<TNext>(Spec with { Steps = [.. Spec.Steps, .. chain.Steps] }, chain.Formatter, chain.Options);
+    }
+
     /// <summary>
     /// Sends the chain's first step; each later step is sent by the worker that records its previous step's success, in
     /// the same atomic step. A step that fails for good ends the chain: the handle then throws with that step's error.
@@ -528,6 +632,8 @@ public sealed class TaskGroup<T>
 
     /// <summary>How many members the group has.</summary>
     public int Count => _members.Count;
+
+    internal IReadOnlyList<TaskChain<T>> Members => _members;
 
     /// <summary>The group followed by a step that gets every member's result (Celery upgrades such a chain to a chord): <see cref="Workflow.Chord{T, TResult}(IEnumerable{TaskChain{T}}, TaskStep{T[], TResult})"/>.</summary>
     /// <typeparam name="TResult">The callback's result.</typeparam>
@@ -619,25 +725,20 @@ public sealed class GroupHandle<T>
 /// <typeparam name="TResult">The result of the chord's last step (its callback, or the last step chained after it).</typeparam>
 public sealed class TaskChord<TResult>
 {
-    private readonly IReadOnlyList<ChainSpec> _members;
-    private readonly StepSpec _callback;
-    private readonly IReadOnlyList<StepSpec> _then;
-    private readonly StepSpec? _onError;
     private readonly IMessagePackFormatter<TResult> _formatter;
     private readonly MessagePackSerializerOptions _options;
 
     internal TaskChord(IReadOnlyList<ChainSpec> members, StepSpec callback, IReadOnlyList<StepSpec> then, StepSpec? onError, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
     {
-        _members = members;
-        _callback = callback;
-        _then = then;
-        _onError = onError;
+        Spec = new ChordSpec(members, callback, then, onError);
         _formatter = formatter;
         _options = options;
     }
 
     /// <summary>How many members the chord has.</summary>
-    public int Count => _members.Count;
+    public int Count => Spec.Members.Count;
+
+    internal ChordSpec Spec { get; }
 
     /// <summary>
     /// The chord with an error callback: when a member fails for good, <paramref name="errorCallback"/> runs once, its
@@ -649,7 +750,7 @@ public sealed class TaskChord<TResult>
     public TaskChord<TResult> OnError<TAny>(TaskStep<string, TAny> errorCallback)
     {
         ArgumentNullException.ThrowIfNull(errorCallback);
-        return new TaskChord<TResult>(_members, _callback, _then, new StepSpec(errorCallback.Header, errorCallback.ArgCount, errorCallback.RestArgs), _formatter, _options);
+        return new TaskChord<TResult>(Spec.Members, Spec.Callback, Spec.Then, new StepSpec(errorCallback.Header, errorCallback.ArgCount, errorCallback.RestArgs), _formatter, _options);
     }
 
     /// <summary>The chord followed by a step that gets its result (a chain after the chord).</summary>
@@ -659,7 +760,7 @@ public sealed class TaskChord<TResult>
     public TaskChord<TNext> Then<TNext>(TaskStep<TResult, TNext> step)
     {
         ArgumentNullException.ThrowIfNull(step);
-        return new TaskChord<TNext>(_members, _callback, [.. _then, new StepSpec(step.Header, step.ArgCount, step.RestArgs)], _onError, step.ResultFormatter, step.SerializerOptions);
+        return new TaskChord<TNext>(Spec.Members, Spec.Callback, [.. Spec.Then, new StepSpec(step.Header, step.ArgCount, step.RestArgs)], Spec.OnError, step.ResultFormatter, step.SerializerOptions);
     }
 
     /// <summary>
@@ -672,62 +773,90 @@ public sealed class TaskChord<TResult>
     public async ValueTask<TaskHandle<TResult>> DelayAsync(ITaskClient client, CancellationToken cancellationToken = default)
     {
         CeleriacClient celeriac = Workflow.ClientOf(client);
-        foreach (ChainSpec member in _members)
-        {
-            member.Check(celeriac);
-        }
-
-        celeriac.CheckQueue(_callback.Header.Queue);
-        foreach (StepSpec step in _then)
-        {
-            celeriac.CheckQueue(step.Header.Queue);
-        }
-
-        if (_onError is not null)
-        {
-            celeriac.CheckQueue(_onError.Header.Queue);
-        }
-
+        Spec.Check(celeriac);
         ITaskBroker broker = await celeriac.GetBrokerAsync(cancellationToken).ConfigureAwait(false);
-        IWorkflowStore store = Workflow.StoreOf(broker);
         string groupId = broker.NewTaskId();
         string rootId = CeleriacClient.CurrentRootId() ?? groupId;
-        FlowStep callback = _callback.Assign(broker.NewTaskId());
-        FlowStep[] then = Workflow.Assign(broker, _then);
-        FlowStep last = then.Length > 0 ? then[^1] : callback;
-        ReadOnlyMemory<byte> callbackFlow = then.Length > 0 ? FlowCodec.EncodeFlow(new Flow(then, null, -1, last.Id, last.Queue, last.Task)) : default;
-        var handle = new TaskHandle<TResult>(client, last.Id, last.Queue, _formatter, _options);
-        if (_members.Count == 0)
+        var ids = new List<string>(Spec.Members.Count + Spec.Then.Count + 2);
+        ChordSending sending = Spec.Prepare(celeriac, broker, groupId, rootId, null, ids);
+        var handle = new TaskHandle<TResult>(client, sending.Last.Id, sending.Last.Queue, _formatter, _options);
+        if (sending.Spec is { } spec)
         {
-            // Nothing to wait for: the callback is sent now, with no results.
-            EnqueueItem now = FlowCodec.BuildStep(callback, FlowCodec.EncodeArray([]), callbackFlow, rootId, groupId, broker.ReplyChannel, TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
-            await broker.EnqueueAsync([now], cancellationToken).ConfigureAwait(false);
-            return handle;
+            await Task.WhenAll(
+                Workflow.StoreOf(broker).CreateGroupAsync(groupId, Spec.Members.Count, spec, celeriac.ResultTtl, onlyIfAbsent: false, cancellationToken),
+                Workflow.RecordAsync(celeriac, broker, rootId, sending.Last.Id, ids, null, default, cancellationToken)).ConfigureAwait(false);
         }
 
-        FlowStep? onError = _onError?.Assign(broker.NewTaskId());
-        var spec = new GroupSpec(_members.Count, callback, callbackFlow, onError, rootId, broker.ReplyChannel, last.Id, last.Queue, last.Task);
-        var ids = new List<string>(_members.Count + then.Length + 2) { callback.Id };
+        await broker.EnqueueAsync(sending.Items, cancellationToken).ConfigureAwait(false);
+        return handle;
+    }
+}
+
+/// <summary>A chord without ids yet: its members (chains), its callback, the steps chained after it, its error callback.</summary>
+internal sealed record ChordSpec(IReadOnlyList<ChainSpec> Members, StepSpec Callback, IReadOnlyList<StepSpec> Then, StepSpec? OnError)
+{
+    /// <summary>Refuses a queue of the chord that a per-call override would refuse.</summary>
+    public void Check(CeleriacClient client)
+    {
+        foreach (ChainSpec member in Members)
+        {
+            member.Check(client);
+        }
+
+        Callback.Check(client);
+        foreach (StepSpec step in Then)
+        {
+            step.Check(client);
+        }
+
+        OnError?.Check(client);
+    }
+
+    /// <summary>
+    /// Chooses the chord's ids and builds its messages, writing nothing: the members' first steps (with the group's
+    /// spec to write before they are sent), or, with no member, the callback to send now. As a member of batch
+    /// <paramref name="batchId"/>, the chord's last task carries the batch (its outcome is the one the batch counts) and
+    /// so does the spec (a failed chord is counted there). Every task id it may send is added to <paramref name="ids"/>.
+    /// </summary>
+    public ChordSending Prepare(CeleriacClient client, ITaskBroker broker, string groupId, string rootId, string? batchId, List<string> ids)
+    {
+        FlowStep callback = Callback.Assign(broker.NewTaskId());
+        FlowStep[] then = Workflow.Assign(broker, Then);
+        FlowStep last = then.Length > 0 ? then[^1] : callback;
+        ReadOnlyMemory<byte> callbackFlow = then.Length > 0 || batchId is not null
+            ? FlowCodec.EncodeFlow(new Flow(then, null, -1, last.Id, last.Queue, last.Task, batchId))
+            : default;
+        if (Members.Count == 0)
+        {
+            // Nothing to wait for: the callback is sent now, with no results.
+            ids.Add(callback.Id);
+            ids.AddRange(then.Select(step => step.Id));
+            EnqueueItem now = FlowCodec.BuildStep(callback, FlowCodec.EncodeArray([]), callbackFlow, rootId, groupId, broker.ReplyChannel, TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+            return new ChordSending(last, [now], null);
+        }
+
+        FlowStep? onError = OnError?.Assign(broker.NewTaskId());
+        var spec = new GroupSpec(Members.Count, callback, callbackFlow, onError, rootId, broker.ReplyChannel, last.Id, last.Queue, last.Task, batchId);
+        ids.Add(callback.Id);
         ids.AddRange(then.Select(step => step.Id));
         if (onError is not null)
         {
             ids.Add(onError.Id);
         }
 
-        var items = new EnqueueItem[_members.Count];
+        var items = new EnqueueItem[Members.Count];
         for (int i = 0; i < items.Length; i++)
         {
             // No reply channel: nobody waits on a member by itself, so its result is not published to this client.
-            (items[i], _, _) = _members[i].Build(celeriac, broker, groupId, i, rootId, reply: false, ids);
+            (items[i], _, _) = Members[i].Build(client, broker, groupId, i, rootId, reply: false, ids);
         }
 
-        await Task.WhenAll(
-            store.CreateGroupAsync(groupId, _members.Count, FlowCodec.EncodeSpec(spec), celeriac.ResultTtl, onlyIfAbsent: false, cancellationToken),
-            Workflow.RecordAsync(celeriac, broker, rootId, last.Id, ids, null, default, cancellationToken)).ConfigureAwait(false);
-        await broker.EnqueueAsync(items, cancellationToken).ConfigureAwait(false);
-        return handle;
+        return new ChordSending(last, items, FlowCodec.EncodeSpec(spec));
     }
 }
+
+/// <summary>A chord made ready to send (<see cref="ChordSpec.Prepare"/>): its last task, its messages, and its join state's spec to write first (null: no member, nothing to join).</summary>
+internal sealed record ChordSending(FlowStep Last, EnqueueItem[] Items, byte[]? Spec);
 
 /// <summary>
 /// A group inside a chain (<see cref="Workflow.Group{TInput, T}(IEnumerable{TaskStep{TInput, T}})"/>): each member is a
@@ -780,6 +909,65 @@ public sealed class TaskChordStep<TInput, TResult>
     internal IMessagePackFormatter<TResult> Formatter { get; }
 
     internal MessagePackSerializerOptions Options { get; }
+}
+
+/// <summary>
+/// A chain that starts with a step whose first argument is still to come (<see cref="Workflow.Chain{TInput, T1}(TaskStep{TInput, T1})"/>):
+/// a member of a group or chord inside a chain, or the rest of a chain (<see cref="TaskChain{TResult}.Then{TNext}(TaskChainStep{TResult, TNext})"/>).
+/// Immutable: <c>Then</c> returns a longer one.
+/// </summary>
+/// <typeparam name="TInput">What the step before the chain must return: its first step's first parameter.</typeparam>
+/// <typeparam name="TResult">The chain's last step's result.</typeparam>
+public sealed class TaskChainStep<TInput, TResult>
+{
+    internal TaskChainStep(IReadOnlyList<StepSpec> steps, IMessagePackFormatter<TResult> formatter, MessagePackSerializerOptions options)
+    {
+        Steps = steps;
+        Formatter = formatter;
+        Options = options;
+    }
+
+    /// <summary>How many steps the chain has (a group inside it counts as one step, a chord as two: its group and its callback).</summary>
+    public int Count => Steps.Count;
+
+    internal IReadOnlyList<StepSpec> Steps { get; }
+
+    internal IMessagePackFormatter<TResult> Formatter { get; }
+
+    internal MessagePackSerializerOptions Options { get; }
+
+    /// <summary>The chain with one more step, which gets this chain's result as its first argument.</summary>
+    /// <typeparam name="TNext">The new last step's result.</typeparam>
+    /// <param name="step">The step.</param>
+    /// <returns>The longer chain.</returns>
+    public TaskChainStep<TInput, TNext> Then<TNext>(TaskStep<TResult, TNext> step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        return new TaskChainStep<TInput, TNext>([.. Steps, new StepSpec(step.Header, step.ArgCount, step.RestArgs)], step.ResultFormatter, step.SerializerOptions);
+    }
+
+    /// <summary>The chain followed by a group whose members each get this chain's result; its result is theirs, in call order.</summary>
+    /// <typeparam name="T">The members' result.</typeparam>
+    /// <param name="group">The group (<see cref="Workflow.Group{TInput, T}(IEnumerable{TaskStep{TInput, T}})"/>).</param>
+    /// <returns>The longer chain.</returns>
+    public TaskChainStep<TInput, T[]> Then<T>(TaskGroupStep<TResult, T> group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        return new TaskChainStep<TInput, T[]>([.. Steps, StepSpec.Group(group.Members)], new ResultArrayFormatter<T>(group.Formatter), group.Options);
+    }
+
+    /// <summary>The chain followed by a chord whose members each get this chain's result; its result is the callback's.</summary>
+    /// <typeparam name="TNext">The callback's result.</typeparam>
+    /// <param name="chord">The chord (<see cref="Workflow.Chord{TInput, T, TResult}(IEnumerable{TaskStep{TInput, T}}, TaskStep{T[], TResult})"/>).</param>
+    /// <returns>The longer chain.</returns>
+    public TaskChainStep<TInput, TNext> Then<TNext>(TaskChordStep<TResult, TNext> chord)
+    {
+        ArgumentNullException.ThrowIfNull(chord);
+        return new TaskChainStep<TInput, TNext>([.. Steps, StepSpec.Group(chord.Members), chord.Callback], chord.Formatter, chord.Options);
+    }
+
+    /// <summary>The chain as a group step's member: its first step, carrying the later ones (none: a plain member).</summary>
+    internal StepSpec AsMember() => Steps.Count == 1 ? Steps[0] : Steps[0] with { Tail = [.. Steps.Skip(1)] };
 }
 
 /// <summary>Reads (and writes) a group step's result: a MessagePack array of its members' results, each read with the members' own formatter.</summary>

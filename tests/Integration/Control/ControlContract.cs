@@ -156,6 +156,8 @@ public abstract class ControlContract(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(TaskCatalog.Global.Tasks.Select(t => t.Name).Order(StringComparer.Ordinal), registered.Select(t => t.Name));
         Assert.Equal("slow", registered.Single(t => t.Name == Work.SleepTask.Name).Queue);
         Assert.Equal("default", registered.Single(t => t.Name == Calc.AddTask.Name).Queue);
+        Assert.Equal(TaskExecution.Cpu, registered.Single(t => t.Name == Cpu.SpinTask.Name).Execution); // the choice shows in the table
+        Assert.Equal(TaskExecution.Pool, registered.Single(t => t.Name == Calc.AddTask.Name).Execution);
     }
 
     [Fact]

@@ -618,6 +618,202 @@ public abstract class WorkflowContract(ITestOutputHelper output) : IAsyncLifetim
         await Assert.ThrowsAsync<KeyNotFoundException>(() => Workflow.OpenBatch(Client, "no-such-batch").GetStatusAsync());
         Assert.Null(Workflow.CurrentBatch(Client)); // not inside a task
     }
+
+    [Fact]
+    public async Task A_group_of_chains_inside_a_chain_gives_each_chain_the_previous_result_and_the_chain_goes_on_with_their_last_results()
+    {
+        string run = NewRun();
+        // 2 * 10 + 1 = 21; chain 0: (21 + 1) * 10 + 1 = 221; chain 1: (21 + 2) * 10 + 1 + 100 = 331; sum 552; 552 * 10 + 1.
+        TaskChainStep<long, long>[] chains =
+        [
+            Workflow.Chain(Flows.PlusTask.Then(run, 1), Flows.StepTask.Then(run, "0b", 30)),
+            Workflow.Chain(Flows.PlusTask.Then(run, 2), Flows.StepTask.Then(run, "1b", 0), Flows.PlusTask.Then(run, 100)),
+        ];
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 0))
+            .Then(Workflow.Group(chains))
+            .Then(Flows.SumTask.Then(run))
+            .Then(Flows.StepTask.Then(run, "z", 0))
+            .DelayAsync(Client);
+        Assert.Equal(5521, await last.GetAsync(Timeout));
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Output.WriteLine($"ledger [{string.Join(", ", ledger)}]");
+        Assert.Equal(["sum:2:552"], ledger.Where(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+        Assert.Equal(["plus:1", "plus:100", "plus:2"], ledger.Where(e => e.StartsWith("plus:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)); // every step once
+        List<string> order = [.. ledger];
+        Assert.True(order.IndexOf("done:0b") < order.FindIndex(e => e.StartsWith("sum:", StringComparison.Ordinal)), "the sum runs after chain 0's last step");
+        Assert.True(order.IndexOf("plus:100") < order.FindIndex(e => e.StartsWith("sum:", StringComparison.Ordinal)), "the sum runs after chain 1's last step");
+        Assert.True(order.IndexOf("plus:2") < order.IndexOf("start:1b") && order.IndexOf("done:1b") < order.IndexOf("plus:100"), "a member chain's steps run in order");
+    }
+
+    [Fact]
+    public async Task A_group_of_chains_that_end_in_groups_inside_a_chain_returns_every_inner_result()
+    {
+        string run = NewRun();
+        // Step(1) = 11; member n: 11 + n, then a group of +10 and +20 over it.
+        IEnumerable<TaskChainStep<long, long[]>> chains = Enumerable.Range(1, 2).Select(n => Workflow.Chain(Flows.PlusTask.Then(run, n)).Then(Workflow.Group(Pluses(run, 10, 20))));
+        TaskHandle<long[][]> values = await Workflow.Chain(Flows.StepTask.Sig(1, run, "a", 0)).Then(Workflow.Group(chains)).DelayAsync(Client);
+        long[][] all = await values.GetAsync(Timeout);
+        Assert.Equal(new long[] { 22, 32 }, all[0]);
+        Assert.Equal(new long[] { 23, 33 }, all[1]);
+
+        TaskHandle<long> total = await Workflow.Chain(Flows.StepTask.Sig(1, run, "b", 0)).Then(Workflow.Group(chains)).Then(Flows.SumNestedTask.Then(run)).DelayAsync(Client);
+        Assert.Equal(110, await total.GetAsync(Timeout));
+        Assert.Equal(["nested:2:110"], (await Ledger.ReadAsync(run)).Where(e => e.StartsWith("nested:", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task A_chord_of_chains_inside_a_chain_runs_its_callback_once_after_every_chains_last_step()
+    {
+        string run = NewRun();
+        // Step(3) = 31; member n: (31 + n) * 10 + 1; sum over n = 1..3: 321 + 331 + 341 = 993; 993 * 10 + 1.
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(3, run, "a", 0))
+            .Then(Workflow.Chord(Enumerable.Range(1, 3).Select(n => Workflow.Chain(Flows.PlusTask.Then(run, n), Flows.StepTask.Then(run, $"{n}b", 10 * n))), Flows.SumTask.Then(run)))
+            .Then(Flows.StepTask.Then(run, "z", 0))
+            .DelayAsync(Client);
+        Assert.Equal(9931, await last.GetAsync(Timeout));
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Equal(["sum:3:993"], ledger.Where(e => e.StartsWith("sum:", StringComparison.Ordinal)));
+        int sum = ledger.ToList().FindIndex(e => e.StartsWith("sum:", StringComparison.Ordinal));
+        Assert.All(new[] { "done:1b", "done:2b", "done:3b" }, done => Assert.InRange(ledger.ToList().IndexOf(done), 0, sum - 1));
+    }
+
+    [Fact]
+    public async Task A_step_of_a_member_chain_that_fails_fails_the_group_and_the_chain_and_nothing_after_it_runs()
+    {
+        string run = NewRun();
+        TaskChainStep<long, long>[] chains =
+        [
+            Workflow.Chain(Flows.PlusTask.Then(run, 1), Flows.StepTask.Then(run, "0b", 0)),
+            Workflow.Chain(Flows.PlusTask.Then(run, 2), Flows.FailStepTask.Then(run), Flows.StepTask.Then(run, "1c", 0)),
+        ];
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 0))
+            .Then(Workflow.Group(chains))
+            .Then(Flows.SumTask.Then(run))
+            .DelayAsync(Client);
+        TaskFailedException failure = await Assert.ThrowsAsync<TaskFailedException>(() => last.GetAsync(Timeout));
+        Output.WriteLine($"{failure.RemoteType}: {failure.RemoteMessage}");
+        Assert.Equal(typeof(ArgumentException).FullName, failure.RemoteType);
+        Assert.Contains("group member 1", failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains(Flows.FailStepTask.Name, failure.RemoteMessage, StringComparison.Ordinal);
+        Assert.Contains("step got 23 and refuses it", failure.RemoteMessage, StringComparison.Ordinal);
+        await Task.Delay(500); // a step or a callback sent by mistake would run now
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.DoesNotContain("start:1c", ledger);
+        Assert.DoesNotContain(ledger, e => e.StartsWith("sum:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Revoking_a_chain_with_a_group_of_chains_revokes_every_step_of_every_member_chain()
+    {
+        string run = NewRun();
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 300))
+            .Then(Workflow.Group(Enumerable.Range(1, 2).Select(n => Workflow.Chain(Flows.PlusTask.Then(run, n), Flows.PlusTask.Then(run, 10 * n)))))
+            .Then(Flows.SumTask.Then(run))
+            .DelayAsync(Client);
+        int revoked = await Workflow.RevokeAsync(Client, last.Id);
+        Assert.Equal(7, revoked); // the first step, the group step, the member chains' four steps, the sum
+
+        Exception ended = await Assert.ThrowsAnyAsync<Exception>(() => last.GetAsync(Timeout));
+        Output.WriteLine($"{ended.GetType().Name}: {ended.Message}");
+        Assert.True(ended is TaskFailedException or TaskRevokedException, ended.ToString());
+        await Task.Delay(500);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.DoesNotContain(ledger, e => e.StartsWith("plus:", StringComparison.Ordinal) || e.StartsWith("sum:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_chain_that_continues_with_a_chain_of_steps_is_one_longer_chain()
+    {
+        string run = NewRun();
+        TaskChainStep<long, long> rest = Workflow.Chain(Flows.StepTask.Then(run, "b", 0), Flows.PlusTask.Then(run, 5));
+        TaskHandle<long> last = await Workflow.Chain(Flows.StepTask.Sig(1, run, "a", 0)).Then(rest).DelayAsync(Client);
+        Assert.Equal(116, await last.GetAsync(Timeout)); // (11 * 10 + 1) + 5
+        Assert.Equal(2, rest.Count);
+    }
+
+    [Fact]
+    public async Task A_batch_of_a_chain_a_group_a_chord_and_a_chain_into_a_group_counts_each_when_its_last_task_is_done()
+    {
+        string run = NewRun();
+        TaskBatch batch = Workflow.Batch()
+            .Add(Workflow.Chain(Flows.StepTask.Sig(1, run, "c1", 0), Flows.StepTask.Then(run, "c2", 300)))
+            .Add(Workflow.Group([Flows.SquareTask.Sig(run, 5, 0), Flows.SquareTask.Sig(run, 6, 0)]))
+            .Add(Workflow.Chord([Flows.SquareTask.Sig(run, 7, 0), Flows.SquareTask.Sig(run, 8, 200)], Flows.SumTask.Then(run)))
+            .Add(Workflow.Chain(Flows.StepTask.Sig(2, run, "g", 0)).Then(Workflow.Group(Pluses(run, 1, 2))))
+            .OnSuccess(Batches.CalledTask.Then(run, "success"))
+            .OnComplete(Batches.CalledTask.Then(run, "complete"));
+        Assert.Equal(5, batch.Count); // the chain, the group's two members, the chord, the chain into a group
+        BatchHandle handle = await batch.DelayAsync(Client);
+
+        BatchStatus done = await handle.WaitAsync(Timeout);
+        Output.WriteLine(done.ToString());
+        Assert.Equal((5, 0, 5, 0), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Count(e => e.StartsWith("success:", StringComparison.Ordinal) || e.StartsWith("complete:", StringComparison.Ordinal)) == 2, Timeout, "both callbacks to run");
+        await Task.Delay(500); // a second callback would run now
+        List<string> ledger = [.. await Ledger.ReadAsync(run)];
+        Output.WriteLine($"ledger [{string.Join(", ", ledger)}]");
+        Assert.Equal(["success:" + handle.Id], ledger.Where(e => e.StartsWith("success:", StringComparison.Ordinal)));
+        Assert.Equal(["complete:" + handle.Id], ledger.Where(e => e.StartsWith("complete:", StringComparison.Ordinal)));
+        int first = Math.Min(ledger.FindIndex(e => e.StartsWith("success:", StringComparison.Ordinal)), ledger.FindIndex(e => e.StartsWith("complete:", StringComparison.Ordinal)));
+        foreach (string last in new[] { "done:c2", "done:5", "done:6", "sum:2:113", "plus:1", "plus:2" })
+        {
+            Assert.True(ledger.IndexOf(last) is >= 0 and var at && at < first, $"{last} before the callbacks");
+        }
+    }
+
+    [Fact]
+    public async Task A_batch_whose_chain_fails_midway_and_whose_chord_fails_counts_both_failed_once_they_end()
+    {
+        string run = NewRun();
+        BatchHandle handle = await Workflow.Batch()
+            .Add(Workflow.Chain(Flows.StepTask.Sig(2, run, "a", 0), Flows.FailStepTask.Then(run), Flows.StepTask.Then(run, "never", 0)))
+            .Add(Workflow.Chord([Flows.SquareTask.Sig(run, 1, 0), Flows.BrokenTask.Sig(run, 2)], Flows.SumTask.Then(run)))
+            .Add(Flows.SquareTask.Sig(run, 3, 0))
+            .OnSuccess(Batches.CalledTask.Then(run, "success"))
+            .OnComplete(Batches.CalledTask.Then(run, "complete"))
+            .DelayAsync(Client);
+
+        BatchStatus done = await handle.WaitAsync(Timeout);
+        Output.WriteLine(done.ToString());
+        Assert.Equal((3, 0, 1, 2), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("complete:", StringComparison.Ordinal)), Timeout, "OnComplete to run");
+        await Task.Delay(500);
+        IReadOnlyList<string> ledger = await Ledger.ReadAsync(run);
+        Assert.Single(ledger, e => e.StartsWith("complete:", StringComparison.Ordinal));
+        Assert.DoesNotContain(ledger, e => e.StartsWith("success:", StringComparison.Ordinal) || e.StartsWith("sum:", StringComparison.Ordinal));
+        Assert.DoesNotContain("start:never", ledger);
+    }
+
+    [Fact]
+    public async Task A_batchs_chain_through_a_group_of_chains_is_counted_once_the_step_after_the_group_is_done()
+    {
+        string run = NewRun();
+        // Step(1) = 11; member chain 0: (11 + 1) * 10 + 1 = 121 (slow); member chain 1: 11 + 2 = 13; the sum 134 ends the chain.
+        TaskChain<long> chain = Workflow.Chain(Flows.StepTask.Sig(1, run, "a", 0))
+            .Then(Workflow.Group([Workflow.Chain(Flows.PlusTask.Then(run, 1), Flows.StepTask.Then(run, "m0", 300)), Workflow.Chain(Flows.PlusTask.Then(run, 2))]))
+            .Then(Flows.SumTask.Then(run));
+        BatchHandle handle = await Workflow.Batch().Add(chain).OnSuccess(Batches.CalledTask.Then(run, "success")).DelayAsync(Client);
+
+        BatchStatus done = await handle.WaitAsync(Timeout);
+        Assert.Equal((1, 0, 1, 0), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        await Wait.UntilAsync(async () => (await Ledger.ReadAsync(run)).Any(e => e.StartsWith("success:", StringComparison.Ordinal)), Timeout, "OnSuccess to run");
+        List<string> ledger = [.. await Ledger.ReadAsync(run)];
+        Output.WriteLine($"ledger [{string.Join(", ", ledger)}]");
+        Assert.True(ledger.IndexOf("sum:2:134") is >= 0 and var sum && sum < ledger.FindIndex(e => e.StartsWith("success:", StringComparison.Ordinal)), "the batch completes after the chain's last step");
+    }
+
+    [Fact]
+    public async Task A_chain_added_to_an_open_batch_keeps_it_open_until_its_last_step_is_done()
+    {
+        string run = NewRun();
+        BatchHandle batch = await Workflow.Batch().Add(Flows.SquareTask.Sig(run, 9, 1000)).DelayAsync(Client);
+        TaskHandle<long> added = await batch.AddAsync(Workflow.Chain(Flows.StepTask.Sig(3, run, "late1", 0), Flows.StepTask.Then(run, "late2", 1500)));
+
+        BatchStatus done = await batch.WaitAsync(Timeout);
+        Assert.Equal((2, 0, 2, 0), (done.Total, done.Pending, done.Succeeded, done.Failed));
+        Assert.Contains("done:late2", await Ledger.ReadAsync(run)); // complete only after the chain's last step
+        Assert.Equal(311, await added.GetAsync(Timeout));
+    }
 }
 
 /// <summary>The workflow contract on Redis.</summary>
