@@ -101,6 +101,34 @@ if dotnet publish samples/AotWorker -r linux-x64 -c Release -p:PublishAot=true -
     aot_failed=1; echo "AOT end-to-end FAILED; worker log tail:"; tail -20 "$work/aot-worker.log"
   fi
   kill "$aot_worker_pid" 2>/dev/null; wait "$aot_worker_pid" 2>/dev/null; aot_worker_pid=""
+  # Supervised under AOT (Celeriac:Worker:Processes=2): the native binary starts two copies of itself; a SIGKILLed child
+  # is replaced; the children serve the native client; SIGTERM to the supervisor stops them all and it exits 0.
+  sup_problem=""
+  Celeriac__Redis="$CELERIAC_TEST_REDIS" Celeriac__KeyPrefix=aot-sup Celeriac__Worker__Queues__0=default \
+    Celeriac__Worker__Queues__1=billing Celeriac__Worker__Concurrency=8 Celeriac__Worker__Processes=2 "$aot/worker/celeriac-aot-worker" >"$work/aot-sup.log" 2>&1 &
+  aot_worker_pid=$!
+  for _ in $(seq 1 200); do [ "$(grep -c READY "$work/aot-sup.log")" -ge 3 ] && break; sleep 0.05; done
+  sup_children=$(pgrep -P "$aot_worker_pid" | sort)
+  [ "$(echo "$sup_children" | grep -c .)" = 2 ] || sup_problem="$sup_problem; not 2 children: [$sup_children]"
+  victim=$(echo "$sup_children" | head -1)
+  [ -n "$victim" ] && kill -9 "$victim"
+  replaced_ms=""
+  for i in $(seq 1 200); do
+    now_children=$(pgrep -P "$aot_worker_pid" | sort)
+    if [ "$(echo "$now_children" | grep -c .)" = 2 ] && ! echo "$now_children" | grep -qx "$victim"; then replaced_ms=$((i * 50)); break; fi
+    sleep 0.05
+  done
+  [ -n "$replaced_ms" ] || sup_problem="$sup_problem; SIGKILLed child $victim not replaced within 10 s"
+  "$aot/client/celeriac-aot-client" --redis "$CELERIAC_TEST_REDIS" --prefix aot-sup --count 200 >"$work/aot-sup-client.log" 2>&1 || sup_problem="$sup_problem; the client failed: $(tail -3 "$work/aot-sup-client.log")"
+  all_children=$(pgrep -P "$aot_worker_pid")
+  kill -TERM "$aot_worker_pid"; wait "$aot_worker_pid"; sup_rc=$?; aot_worker_pid=""
+  [ "$sup_rc" = 0 ] || sup_problem="$sup_problem; the supervisor exited with $sup_rc after SIGTERM"
+  for child in $all_children; do [ -d "/proc/$child" ] && [ "$(awk '{print $3}' "/proc/$child/stat" 2>/dev/null)" != Z ] && sup_problem="$sup_problem; child $child still runs"; done
+  if [ -z "$sup_problem" ]; then
+    aot_passed=$((aot_passed + 1)); echo "supervised native worker: 2 children, a SIGKILLed one replaced in ~${replaced_ms} ms, 200 tasks served, SIGTERM -> exit 0 and no child left"
+  else
+    aot_failed=$((aot_failed + 1)); echo "supervised native worker FAILED:${sup_problem}"; tail -20 "$work/aot-sup.log"
+  fi
   # Options bound and validated under AOT: a bad setting stops the native worker at start, naming the setting.
   if Celeriac__Redis="$CELERIAC_TEST_REDIS" Celeriac__Worker__Concurrency=0 timeout 20 "$aot/worker/celeriac-aot-worker" >"$work/aot-badconfig.log" 2>&1; then
     aot_failed=$((aot_failed + 1)); echo "the native worker started with Concurrency=0"

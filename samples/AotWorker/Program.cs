@@ -5,7 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 // A worker as a native binary. Configuration comes from environment variables (Celeriac__Redis=localhost:6379,
-// Celeriac__Worker__Concurrency=8) or arguments (--Celeriac:Redis=localhost:6379); the tasks come from the referenced
+// Celeriac__Worker__Concurrency=8) or arguments (--Celeriac:Redis=localhost:6379); Celeriac__Worker__Processes=4 runs it as a
+// supervisor of 4 copies of itself (docs/workers.md). The tasks come from the referenced
 // Celeriac.Samples.Tasks library through its generated registry. The slim builder keeps the binary small: no JSON
 // configuration files, one log provider.
 long startTicks = Stopwatch.GetTimestamp();
@@ -22,7 +23,7 @@ host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.
 try
 {
     await host.RunAsync();
-    return 0;
+    return Environment.ExitCode; // 75 (WorkerOptions.RecycleExitCode) when the worker recycled itself, else 0
 }
 catch (Microsoft.Extensions.Options.OptionsValidationException invalid)
 {

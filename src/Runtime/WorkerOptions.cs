@@ -1,7 +1,7 @@
 namespace Celeriac;
 
 /// <summary>How a worker consumes: which queues, how many tasks at once, how many held ahead, how it stops.</summary>
-public sealed class WorkerOptions
+public sealed partial class WorkerOptions
 {
     /// <summary>The default grace period on shutdown: 30 seconds.</summary>
     public static readonly TimeSpan DefaultShutdownTimeout = TimeSpan.FromSeconds(30);
@@ -264,6 +264,11 @@ public sealed class WorkerOptions
             return $"Celeriac:Worker:EventHeartbeat must be between 100 ms and 10 minutes (it is {EventHeartbeat}).";
         }
 
+        if (ValidateProcesses() is { } processes)
+        {
+            return processes;
+        }
+
         foreach ((string queue, int weight) in QueueWeights)
         {
             if (weight is < 1 or > 1000)
@@ -367,6 +372,9 @@ public sealed class WorkerOptions
         options.Scheduler = false;
         options.Name = workerName + "/" + name;
         options.Pools = new(StringComparer.Ordinal);
+        options.Processes = 0; // the worker recycles the process (its task count and memory), not its pools
+        options.MaxTasksPerProcess = 0;
+        options.MaxMemoryPerProcess = 0;
         return options;
     }
 }

@@ -7,6 +7,9 @@
 //   [--registry-ms N (the worker registry's heartbeat interval)]
 //   [--trace true (prints every Celeriac span it ends as a line: SPAN kind trace-id span-id parent-span-id task-id)]
 //   [--events true (WorkerOptions.Events)] [--event-heartbeat-ms N (WorkerOptions.EventHeartbeat)]
+//   [--processes N (WorkerOptions.Processes: this process supervises N copies of itself)] [--max-tasks N (MaxTasksPerProcess)]
+//   [--max-memory-mb N (MaxMemoryPerProcess)] [--crash-at-start true (a supervised child throws before its host starts)]
+//   [--name NAME (WorkerOptions.Name)]
 //   [--autoscale min,max[,interval-ms,idle-ms] (WorkerOptions.Autoscale)] [--track-started false (default true)]
 // Settings of the host's configuration under Celeriac:Worker (environment variables such as
 // Celeriac__Worker__Pools__reports__Concurrency=1) are bound after these options.
@@ -76,6 +79,15 @@ if (options.TryGetValue("trace", out string? trace) && trace == "true")
     });
 }
 
+int processes = options.TryGetValue("processes", out string? pr) ? int.Parse(pr, System.Globalization.CultureInfo.InvariantCulture) : 0;
+long maxTasks = options.TryGetValue("max-tasks", out string? mx) ? long.Parse(mx, System.Globalization.CultureInfo.InvariantCulture) : 0;
+long maxMemory = options.TryGetValue("max-memory-mb", out string? mm) ? long.Parse(mm, System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024 : 0;
+if (options.TryGetValue("crash-at-start", out string? crash) && crash == "true" && Environment.GetEnvironmentVariable("CELERIAC_WORKER_INDEX") is { } index)
+{
+    // A child that can never start (a bad deployment): its supervisor must back off, not restart it in a tight loop.
+    throw new InvalidOperationException($"worker process {index} crashes at start (--crash-at-start)");
+}
+
 HostApplicationBuilder builder = Host.CreateApplicationBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information);
@@ -107,6 +119,10 @@ builder.Services
         w.RegistryInterval = TimeSpan.FromMilliseconds(registryMs);
         w.Events = events;
         w.EventHeartbeat = eventHeartbeat;
+        w.Processes = processes;
+        w.MaxTasksPerProcess = maxTasks;
+        w.MaxMemoryPerProcess = maxMemory;
+        w.Name = options.TryGetValue("name", out string? name) ? name : null;
     })
     .AddWorker(builder.Configuration.GetSection("Celeriac:Worker")); // then the host's configuration (e.g. Celeriac__Worker__Pools__reports__Concurrency)
 
@@ -126,8 +142,8 @@ Console.Out.WriteLine($"READY pid={Environment.ProcessId} tasks={TaskCatalog.Glo
 Console.Out.Flush();
 await host.WaitForShutdownAsync();
 await ledgerConnection.CloseAsync();
-Console.Out.WriteLine("STOPPED");
-return 0;
+Console.Out.WriteLine($"STOPPED pid={Environment.ProcessId} exit={Environment.ExitCode}");
+return Environment.ExitCode; // WorkerOptions.RecycleExitCode after a recycle
 
 static Dictionary<string, string> ParseArgs(string[] args)
 {

@@ -166,9 +166,11 @@ public sealed class CeleriacBuilder
         Services.AddOptions<Celeriac.WorkerOptions>().ValidateOnStart();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Celeriac.WorkerOptions>, WorkerOptionsValidator>());
         Services.TryAddSingleton(sp => new Celeriac.WorkerStatus(sp.GetRequiredService<TimeProvider>()));
+        Services.TryAddSingleton(sp => Celeriac.Supervision.ProcessRole.For(sp.GetRequiredService<IOptions<Celeriac.WorkerOptions>>().Value));
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerStartup>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CeleriacWorker>());
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, Celeriac.Scheduling.PeriodicScheduler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, Celeriac.Supervision.SupervisionService>());
         if (FindTaskServices() is null)
         {
             // The worker's catalog: the one UseCatalog set before, else the one AddCeleriac registered (Global).

@@ -26,9 +26,11 @@ internal sealed class PeriodicScheduler : BackgroundService
     private IScheduleStore? _store;
     private long _version = -1;
     private long _nextRefreshMs;
+    private readonly bool _supervisor;
 
-    public PeriodicScheduler(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, ILogger<PeriodicScheduler> logger, TimeProvider time)
+    public PeriodicScheduler(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, ILogger<PeriodicScheduler> logger, TimeProvider time, Supervision.ProcessRole? role = null)
     {
+        _supervisor = role?.IsSupervisor == true;
         _envelopes = new EnvelopeFactory(options.Value, catalog, time);
         _brokers = brokers;
         _worker = worker.Value;
@@ -51,9 +53,9 @@ internal sealed class PeriodicScheduler : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!_worker.Scheduler)
+        if (!_worker.Scheduler || _supervisor)
         {
-            return;
+            return; // a supervisor's children run the scheduler (WorkerOptions.Processes)
         }
 
         await Task.Yield(); // the host's start is not held up by the first read

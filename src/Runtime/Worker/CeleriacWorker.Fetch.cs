@@ -73,6 +73,12 @@ internal sealed partial class CeleriacWorker
                 break;
             }
 
+            // A worker recycled after so many tasks takes no more than are left (a branch per batch).
+            if (_worker.MaxTasksPerProcess > 0)
+            {
+                free = CapToTasksLeft(free);
+            }
+
             // Deliveries that idle consumers will take at once start in the fetch call itself (their run is counted
             // there): no separate start call for them. The STARTED state, when tracked, still goes through the start call.
             int startNow = _worker.TrackStarted ? 0 : Math.Clamp(_dispatch.IdleCount - _dispatch.ReadyCount, 0, free);
@@ -154,6 +160,12 @@ internal sealed partial class CeleriacWorker
 
                 _held.Add(delivery);
                 _dispatch.Post(delivery);
+            }
+
+            if (_worker.MaxTasksPerProcess > 0 && _fetched >= _worker.MaxTasksPerProcess)
+            {
+                await RecycleAfterTasksAsync(stoppingToken).ConfigureAwait(false);
+                break;
             }
         }
     }

@@ -23,6 +23,11 @@ internal sealed partial class CeleriacWorker
         WaitHandle[] waits = [stop.WaitHandle, tick];
         while (timer is null ? !stop.WaitHandle.WaitOne(interval) : WaitHandle.WaitAny(waits) != 0)
         {
+            if (_worker.MaxMemoryPerProcess > 0)
+            {
+                CheckMemory();
+            }
+
             snapshot.Clear();
             _held.CopyLeasesTo(snapshot);
             if (snapshot.Count == 0)

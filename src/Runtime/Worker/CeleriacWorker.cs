@@ -65,15 +65,19 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private Workflows.FlowForwarder? _flows;
     private Workflows.IWorkflowStore? _flowStore;
 
-    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null)
-        : this(brokers, options.Value, worker.Value, null, null, catalog, scopes, logger, time, listeners, loggers, status, lifetime, middleware, events)
+    public CeleriacWorker(BrokerProvider brokers, IOptions<CeleriacOptions> options, IOptions<WorkerOptions> worker, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware = null, Control.EventPublisher? events = null, Supervision.ProcessRole? role = null)
+        : this(brokers, options.Value, worker.Value, null, null, catalog, scopes, logger, time, listeners, loggers, status, lifetime, middleware, events, role)
     {
     }
 
-    /// <summary>The worker (<paramref name="pool"/> null), or its pool <paramref name="poolName"/>, with <paramref name="worker"/> the pool's options.</summary>
-    private CeleriacWorker(BrokerProvider brokers, CeleriacOptions options, WorkerOptions worker, string? poolName, WorkerPool? pool, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware, Control.EventPublisher? events)
+    /// <summary>
+    /// The worker (<paramref name="pool"/> null), or its pool <paramref name="poolName"/>, with <paramref name="worker"/>
+    /// the pool's options. A pool plays no process role: the worker recycles and names the process.
+    /// </summary>
+    private CeleriacWorker(BrokerProvider brokers, CeleriacOptions options, WorkerOptions worker, string? poolName, WorkerPool? pool, TaskCatalog catalog, IServiceScopeFactory scopes, ILogger<CeleriacWorker> logger, TimeProvider time, IEnumerable<IOutcomeListener> listeners, ILoggerFactory loggers, WorkerStatus status, IHostApplicationLifetime lifetime, Middleware.MiddlewarePipeline? middleware, Control.EventPublisher? events, Supervision.ProcessRole? role)
     {
         _lifetime = lifetime;
+        _role = role ?? Supervision.ProcessRole.Alone;
         _brokers = brokers;
         _options = options;
         _worker = worker;
@@ -83,7 +87,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _scopes = scopes;
         _logger = logger;
         _time = time;
-        _name = _worker.Name ?? $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..6]}";
+        _name = _role.WorkerName(_worker.Name);
         // No maximum count: a control command may grow the concurrency, and the prefetch with it (CeleriacWorker.Control.cs).
         _slots = new SemaphoreSlim(_worker.EffectivePrefetch);
         _prefetch = _worker.EffectivePrefetch;
@@ -110,7 +114,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
         _autoscaler = _worker.Autoscale is { } autoscale ? new Autoscaler(this, autoscale, time, logger) : null;
         _pools = pool is not null || _worker.Pools.Count == 0
             ? []
-            : [.. _worker.Pools.OrderBy(static p => p.Key, StringComparer.Ordinal).Select(p => new CeleriacWorker(brokers, options, _worker.ForPool(p.Key, p.Value, _name), p.Key, p.Value, catalog, scopes, logger, time, listeners, loggers, status, lifetime, middleware, _events))];
+            : [.. _worker.Pools.OrderBy(static p => p.Key, StringComparer.Ordinal).Select(p => new CeleriacWorker(brokers, options, _worker.ForPool(p.Key, p.Value, _name), p.Key, p.Value, catalog, scopes, logger, time, listeners, loggers, status, lifetime, middleware, _events, null))];
         _root = this;
         foreach (CeleriacWorker child in _pools)
         {
@@ -126,6 +130,11 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (_role.IsSupervisor)
+        {
+            return; // the supervisor's children run the workers (WorkerOptions.Processes)
+        }
+
         _startedAt = _time.GetUtcNow();
         _status.Starting(_name);
         // The pools stop with the worker, and the worker with a pool that failed (CeleriacWorker.Pools.cs).
