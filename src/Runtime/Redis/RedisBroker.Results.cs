@@ -99,21 +99,39 @@ internal sealed partial class RedisBroker
     /// A wait rides out an outage: while the broker cannot be read it keeps trying (woken when the connection is
     /// restored, and at least every 250 ms) until its timeout, and only then throws <see cref="BrokerUnavailableException"/>.
     /// </remarks>
-    public async Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<TaskResult> WaitResultAsync(string taskId, string? queue, TimeSpan timeout, CancellationToken cancellationToken)
+        => RideOutOutageAsync(
+            left => WaitOnceAsync(taskId, queue, left, cancellationToken),
+            timeout,
+            ex => ex as BrokerUnavailableException ?? BrokerUnavailableException.Unreadable(taskId, ex),
+            cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="attempt"/> (given the time left) again while the broker cannot be read, pausing until the
+    /// connection may be back (at most 250 ms), until <paramref name="timeout"/>; then throws what
+    /// <paramref name="giveUp"/> makes of the last failure.
+    /// </summary>
+    private async Task<T> RideOutOutageAsync<T>(Func<TimeSpan, Task<T>> attempt, TimeSpan timeout, Func<Exception, Exception> giveUp, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
         while (true)
         {
             try
             {
-                return await WaitOnceAsync(taskId, queue, timeout - _time.GetElapsedTime(started), cancellationToken).ConfigureAwait(false);
+                return await attempt(timeout - _time.GetElapsedTime(started)).ConfigureAwait(false);
             }
             catch (Exception ex) when (RedisErrors.IsUnavailable(ex) || ex is BrokerUnavailableException)
             {
                 TimeSpan remaining = timeout - _time.GetElapsedTime(started);
                 if (remaining <= TimeSpan.Zero)
                 {
-                    throw ex as BrokerUnavailableException ?? BrokerUnavailableException.Unreadable(taskId, ex);
+                    Exception thrown = giveUp(ex);
+                    if (ReferenceEquals(thrown, ex))
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex); // as it was, with its stack
+                    }
+
+                    throw thrown;
                 }
 
                 await Task.Delay(remaining < TimeSpan.FromMilliseconds(250) ? remaining : TimeSpan.FromMilliseconds(250), _time, cancellationToken).ConfigureAwait(false);

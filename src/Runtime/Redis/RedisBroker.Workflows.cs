@@ -369,32 +369,18 @@ internal sealed partial class RedisBroker : IWorkflowStore
     }
 
     /// <inheritdoc />
-    public async Task<BatchStatus?> WaitBatchAsync(string batchId, TimeSpan timeout, CancellationToken cancellationToken)
+    public Task<BatchStatus?> WaitBatchAsync(string batchId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        long started = _time.GetTimestamp();
-        while (true)
-        {
-            try
-            {
-                return await WaitOnChannelAsync(
-                    RedisChannel.Literal(Keys.BatchDoneChannelName(batchId)),
-                    ct => ReadBatchAsync(batchId, ct),
-                    static status => status is null or { IsComplete: true },
-                    timeout - _time.GetElapsedTime(started),
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (RedisErrors.IsUnavailable(ex))
-            {
-                // As a result wait: an outage within the timeout is waited out (the read after the restore catches up).
-                TimeSpan remaining = timeout - _time.GetElapsedTime(started);
-                if (remaining <= TimeSpan.Zero)
-                {
-                    throw;
-                }
-
-                await Task.Delay(remaining < TimeSpan.FromMilliseconds(250) ? remaining : TimeSpan.FromMilliseconds(250), _time, cancellationToken).ConfigureAwait(false);
-            }
-        }
+        return RideOutOutageAsync( // as a result wait: an outage within the timeout is waited out
+            left => WaitOnChannelAsync(
+                RedisChannel.Literal(Keys.BatchDoneChannelName(batchId)),
+                ct => ReadBatchAsync(batchId, ct),
+                static status => status is null or { IsComplete: true },
+                left,
+                cancellationToken),
+            timeout,
+            static ex => ex,
+            cancellationToken);
     }
 }
