@@ -61,13 +61,31 @@ if ! dotnet build Celeriac.slnx -c Release -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+# CELERIAC_TEST_REPEAT=N runs the test projects N times in a row (one build; the stages below once): how the suite is
+# shown stable on a machine. Each pass prints its own tally and wall time; the last line counts them all.
+repeat=${CELERIAC_TEST_REPEAT:-1}
+case "$repeat" in ''|*[!0-9]*|0) echo "CELERIAC_TEST_REPEAT must be a positive number, not '$repeat'"; echo "0 passed, 1 failed"; exit 1;; esac
 status=0
-for project in tests/*/*.csproj; do
-  name=$(basename "$project" .csproj)
-  grep -q 'Microsoft.NET.Test.Sdk' "$project" || continue
-  echo "== $name"
-  TMPDIR="$work/tmp" dotnet test "$project" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
-    --results-directory "$work/results" -- RunConfiguration.TestSessionTimeout=1200000 || status=1
+for ((pass = 1; pass <= repeat; pass++)); do
+  results="$work/results"; [ "$repeat" -gt 1 ] && results="$work/results/pass-$pass"
+  started=$(date +%s)
+  label=""; [ "$repeat" -gt 1 ] && label=" (pass $pass of $repeat)"
+  for project in tests/*/*.csproj; do
+    name=$(basename "$project" .csproj)
+    grep -q 'Microsoft.NET.Test.Sdk' "$project" || continue
+    echo "== $name$label"
+    TMPDIR="$work/tmp" dotnet test "$project" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
+      --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1200000 || status=1
+  done
+  if [ "$repeat" -gt 1 ]; then
+    p=0; f=0
+    for trx in "$results"/*.trx; do
+      [ -f "$trx" ] || continue
+      counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+      p=$((p + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters"))); f=$((f + $(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")))
+    done
+    echo "pass $pass of $repeat: $p passed, $f failed in $(( $(date +%s) - started )) s" | tee -a "$work/passes.txt"
+  fi
 done
 
 # The fuzzer (tests/Fuzz, docs/reliability.md §8), bounded and seeded: 20,000 hostile and valid messages written
@@ -199,7 +217,7 @@ build/package-test.sh 2>&1 | tee "$work/package-test.log"
 read -r pkg_passed pkg_failed < <(tail -1 "$work/package-test.log" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p'; echo "0 1")
 
 passed=$((aot_passed + cli_passed + pkg_passed + fuzz_passed + quick_passed)); failed=$((aot_failed + cli_failed + pkg_failed + fuzz_failed + quick_failed))
-for trx in "$work"/results/*.trx; do
+for trx in "$work"/results/*.trx "$work"/results/pass-*/*.trx; do
   [ -f "$trx" ] || continue
   counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
   p=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")

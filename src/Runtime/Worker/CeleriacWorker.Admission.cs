@@ -162,17 +162,29 @@ internal sealed partial class CeleriacWorker
     /// <summary>
     /// Waits for one run permit, or for all of them (<paramref name="permits"/> 0: a suspect runs alone); returns how many
     /// were taken. All of them means every permit in circulation, which a shrink in progress lowers as runs end (it keeps
-    /// the permits they give back), so the count is read again while waiting.
+    /// the permits they give back), so the count is read again while waiting. While a suspect waits, other runs wait
+    /// behind it (<see cref="_suspectsWaiting"/>): what it gathers is never taken back by a run that came after it.
     /// </summary>
     private async Task<int> AcquireRunPermitsAsync(Delivery delivery, Envelope envelope, int permits)
     {
         if (permits == 1)
         {
+            // A suspect waiting to run alone goes first: this run queues behind it at the gate rather than race it for the
+            // permits it gathers. Otherwise a steady flow of runs can keep the last permit from it for ever (each run
+            // that ends hands its permit to the next run already waiting, ahead of the suspect's timed wait), and every
+            // suspect behind it waits too: the worker then runs one task at a time.
+            if (Volatile.Read(ref _suspectsWaiting) != 0)
+            {
+                await _exclusiveGate.WaitAsync().ConfigureAwait(false);
+                _exclusiveGate.Release();
+            }
+
             await _runPermits.WaitAsync().ConfigureAwait(false);
             return 1;
         }
 
         Log.RunningSuspectAlone(_logger, envelope.Id, envelope.Task, delivery.Runs);
+        Interlocked.Increment(ref _suspectsWaiting);
         await _exclusiveGate.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -187,6 +199,7 @@ internal sealed partial class CeleriacWorker
         }
         finally
         {
+            Interlocked.Decrement(ref _suspectsWaiting); // before the gate opens: a suspect queued behind still counts
             _exclusiveGate.Release();
         }
 

@@ -37,6 +37,8 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly CancellationTokenSource _hardStop = new();
     private readonly SemaphoreSlim _runPermits;
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
+    /// <summary>Suspects waiting to run alone (queued at <see cref="_exclusiveGate"/> or gathering every permit): other runs wait behind them.</summary>
+    private int _suspectsWaiting;
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
     private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
@@ -381,7 +383,7 @@ internal sealed partial class CeleriacWorker : BackgroundService
                 // that if it is a poison message its crash takes no innocent running task with it, and innocent suspects
                 // are not blamed again for a poison message they happened to run next to.
                 int permits = delivery.Runs > 0 ? 0 : 1; // 0: all of them (AcquireRunPermitsAsync)
-                if (permits != 1 || !_runPermits.Wait(0))
+                if (permits != 1 || Volatile.Read(ref _suspectsWaiting) != 0 || !_runPermits.Wait(0))
                 {
                     permits = await AcquireRunPermitsAsync(delivery, envelope, permits).ConfigureAwait(false);
                 }

@@ -1,8 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using Celeriac.Brokers;
 using Celeriac.IntegrationTests.Deployments;
 using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.Redis;
 using Celeriac.TestTasks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 using static Celeriac.IntegrationTests.FaultSuite.FaultHelpers;
 
@@ -87,5 +91,75 @@ public sealed class SuspectFaultTests(ITestOutputHelper output) : ProcessTestBas
         }
 
         Assert.Equal(0, await ActiveAsync(redis.GetDatabase(), prefix, "slow"));
+    }
+
+    [Fact]
+    public async Task A_suspect_that_arrives_while_other_runs_flow_is_not_starved_of_the_permits_it_gathers()
+    {
+        // Seen after a Sentinel failover: suspects arrived while ordinary runs kept the worker busy. The first suspect
+        // gathered every permit but the last, which each ending run handed to the next run already waiting (ahead of
+        // the suspect's timed wait); the other suspects waited behind it, and the worker ran one task at a time until
+        // the queue was empty. Now the runs that come after a suspect wait behind it.
+        const int Concurrency = 4, SuspectCount = 2, Others = 120, TaskMs = 150, GhostLeaseMs = 1000;
+        ConnectionMultiplexer redis = await RedisFixture.GetAsync();
+        string prefix = RedisFixture.NewPrefix();
+        string run = prefix + "-starved";
+        var ledger = new MemoryLedger();
+        Client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+
+        // A worker that died running the suspects: a fetch that counted their runs and never came back (no process to kill
+        // here; the broker's own fetch, as a worker's). Their leases expire while the live worker drains the others.
+        TaskHandle<int>[] suspects = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(0, SuspectCount).Select(n => (run, n, TaskMs))]);
+        await using var ghost = new RedisBroker(redis, new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix }, NullLogger.Instance, TimeProvider.System);
+        var leased = new List<Delivery>();
+        await ghost.FetchAsync(new FetchRequest(["slow"], SuspectCount, TimeSpan.FromMilliseconds(GhostLeaseMs), TimeSpan.FromMilliseconds(200), "ghost", StartCount: SuspectCount), leased, default);
+        var sinceLease = Stopwatch.StartNew();
+        Assert.Equal(SuspectCount, leased.Count);
+
+        TaskHandle<int>[] others = await Work.SleepTask.DelayManyAsync(Client, [.. Enumerable.Range(1000, Others).Select(n => (run, n, TaskMs))]);
+        IHost host = await TestHost.StartAsync(output, "worker", RedisFixture.Configuration, prefix, ledger, worker: w => w.Concurrency = Concurrency);
+        try
+        {
+            // The leases are gone from now on: the worker's next fetch reclaims the suspects (marked in the ledger's order).
+            TimeSpan toExpiry = TimeSpan.FromMilliseconds(GhostLeaseMs + 50) - sinceLease.Elapsed;
+            if (toExpiry > TimeSpan.Zero)
+            {
+                await Task.Delay(toExpiry); // a lease expires by the clock: nothing to wait on but time
+            }
+
+            await ledger.RecordAsync(run, "leases-expired");
+            int startedBefore = (await ledger.ReadAsync(run)).Count(e => e.StartsWith("start:", StringComparison.Ordinal));
+            Assert.True(startedBefore < Others / 2, $"{startedBefore} of the {Others} other tasks had started when the leases expired: the suspects must arrive mid-drain");
+
+            string[] ids = [.. suspects.Select(h => h.Id), .. others.Select(h => h.Id)];
+            await Wait.UntilAsync(async () => (await CountStatesAsync(Client, ids)).GetValueOrDefault(TaskState.Success) == ids.Length, TimeSpan.FromSeconds(60), "every task to succeed");
+
+            List<string> entries = [.. await ledger.ReadAsync(run)];
+            int expired = entries.IndexOf("leases-expired");
+            var overtaken = new List<int>();
+            var notAlone = new List<string>();
+            for (int n = 0; n < SuspectCount; n++)
+            {
+                int start = entries.IndexOf($"start:{n}");
+                Assert.True(start > expired, $"suspect {n} started at entry {start}, before its lease expired (entry {expired})");
+                overtaken.Add(entries.Skip(expired).Take(start - expired).Count(e => e.StartsWith("start:", StringComparison.Ordinal) && int.Parse(e[6..], CultureInfo.InvariantCulture) >= 1000));
+                if (entries[start + 1] != $"done:{n}")
+                {
+                    notAlone.Add($"{n}: after its start came {entries[start + 1]}");
+                }
+            }
+
+            output.WriteLine($"OBSERVED: {startedBefore} other tasks had started when the ghost's leases expired; other tasks started after that and before each suspect: [{string.Join(", ", overtaken)}] (of {Others - startedBefore} left); suspects not alone: [{string.Join("; ", notAlone)}]");
+            Assert.Empty(notAlone);
+            // After the leases expire: the fetch that reclaims them comes within a run or two, the runs already fetched
+            // start (the prefetch, Concurrency here), and a run already waiting for a permit may still take one. Starved,
+            // the suspects start only when the queue is empty.
+            const int Bound = 3 * Concurrency;
+            Assert.All(overtaken, count => Assert.True(count <= Bound, $"{count} other tasks started before a suspect whose lease had expired (bound {Bound}): the suspect was starved"));
+        }
+        finally
+        {
+            await TestHost.StopAllAsync([host]);
+        }
     }
 }
