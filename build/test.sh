@@ -70,12 +70,13 @@ for ((pass = 1; pass <= repeat; pass++)); do
   results="$work/results"; [ "$repeat" -gt 1 ] && results="$work/results/pass-$pass"
   started=$(date +%s)
   label=""; [ "$repeat" -gt 1 ] && label=" (pass $pass of $repeat)"
+  pass_status=0
   for project in tests/*/*.csproj; do
     name=$(basename "$project" .csproj)
     grep -q 'Microsoft.NET.Test.Sdk' "$project" || continue
     echo "== $name$label"
     TMPDIR="$work/tmp" dotnet test "$project" -c Release --no-build -nologo --logger "trx;LogFileName=$name.trx" \
-      --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1200000 || status=1
+      --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1200000 || { status=1; pass_status=1; }
   done
   if [ "$repeat" -gt 1 ]; then
     p=0; f=0
@@ -84,7 +85,8 @@ for ((pass = 1; pass <= repeat; pass++)); do
       counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
       p=$((p + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters"))); f=$((f + $(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")))
     done
-    echo "pass $pass of $repeat: $p passed, $f failed in $(( $(date +%s) - started )) s" | tee -a "$work/passes.txt"
+    aborted=""; [ "$pass_status" -ne 0 ] && [ "$f" -eq 0 ] && { f=1; aborted=" (a test run was aborted: its host crashed or timed out)"; }
+    echo "pass $pass of $repeat: $p passed, $f failed in $(( $(date +%s) - started )) s$aborted" | tee -a "$work/passes.txt"
   fi
 done
 

@@ -1,5 +1,9 @@
 using Celeriac.IntegrationTests.Deployments;
 using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.TestTasks;
+using Celeriac.Worker;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Celeriac.IntegrationTests;
 
@@ -58,5 +62,49 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output) : ProcessTes
 
         output.WriteLine($"{Stops} stops of an idle worker; warning or error lines: {alarming.Count}");
         Assert.Empty(alarming);
+    }
+
+    [Fact]
+    public async Task A_host_that_gives_up_on_the_stop_and_disposes_the_worker_midway_lets_the_stop_run_to_its_deadline_and_keeps_the_process_alive()
+    {
+        // Seen in a full run: a host disposed the worker while its stop still waited for a running task. The stop then
+        // failed on a disposed source at the deadline, and the lease heartbeat's thread, left running, threw on its own
+        // disposed stop signal at its next tick: an unhandled exception on a thread of ours, so the test host process died.
+        string prefix = RedisFixture.NewPrefix(), run = "disposed-" + Guid.NewGuid().ToString("N")[..8];
+        var ledger = new MemoryLedger();
+        IHost host = await TestHost.StartAsync(output, "disposed", RedisFixture.Configuration, prefix, ledger,
+            o => o.VisibilityTimeout = TimeSpan.FromSeconds(1), // a heartbeat every 333 ms
+            w =>
+            {
+                w.Queues = ["slow"];
+                w.Concurrency = 1;
+                w.ShutdownTimeout = TimeSpan.FromSeconds(1);
+            });
+        try
+        {
+            CeleriacWorker worker = host.Services.GetServices<IHostedService>().OfType<CeleriacWorker>().Single();
+            var client = host.Services.GetRequiredService<CeleriacClient>();
+            await Overrun.GatedTask.DelayAsync(client, run, 1); // ignores its token: the stop waits for it until the deadline
+            await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Contains("start:1"), Bound, "the task to run");
+
+            using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+            {
+                await Record.ExceptionAsync(() => host.StopAsync(giveUp.Token)); // the host's own shutdown timeout, reached
+            }
+
+            Assert.False(worker.ExecuteTask!.IsCompleted, "the worker's stop should still be waiting for the running task");
+            host.Dispose();
+
+            // The stop goes on: at the deadline the run's token is cancelled, then the worker's run ends (the heartbeat
+            // thread is waited for before it does).
+            await Wait.UntilAsync(async () => (await ledger.ReadAsync(run)).Contains("cancelled:1"), Bound, "the stop to reach its deadline and cancel the run");
+            await Wait.WithinAsync(worker.ExecuteTask.ContinueWith(_ => 0, TaskScheduler.Default), Bound, "the worker's run to end");
+            output.WriteLine($"OBSERVED: ledger [{string.Join(", ", await ledger.ReadAsync(run))}]; the worker's run ended {worker.ExecuteTask.Status}{(worker.ExecuteTask.Exception is { } e ? " (" + e.InnerException?.GetType().Name + ": " + e.InnerException?.Message + ")" : "")}");
+        }
+        finally
+        {
+            Overrun.Open(run);
+            host.Dispose();
+        }
     }
 }

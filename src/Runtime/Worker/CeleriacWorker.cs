@@ -39,6 +39,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
     private readonly SemaphoreSlim _exclusiveGate = new(1, 1);
     /// <summary>Suspects waiting to run alone (queued at <see cref="_exclusiveGate"/> or gathering every permit): other runs wait behind them.</summary>
     private int _suspectsWaiting;
+    /// <summary>
+    /// <see cref="RunIdle"/>, <see cref="RunActive"/> while <see cref="RunAsync"/> runs, or <see cref="RunDisposeDeferred"/>
+    /// when a dispose came meanwhile: the run's primitives are then disposed when it ends, not under it.
+    /// </summary>
+    private int _runState;
+    private const int RunIdle = 0, RunActive = 1, RunDisposeDeferred = 2;
     private readonly GroupCommit<StartItem> _starts;
     private readonly GroupCommit<CompleteItem> _completes;
     private readonly GroupCommit<Workflows.FlowCompletion> _flowCompletes;
@@ -165,6 +171,22 @@ internal sealed partial class CeleriacWorker : BackgroundService
 
     private async Task RunAsync(CancellationToken stoppingToken)
     {
+        Interlocked.CompareExchange(ref _runState, RunActive, RunIdle);
+        try
+        {
+            await RunCoreAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Exchange(ref _runState, RunIdle) == RunDisposeDeferred)
+            {
+                DisposePrimitives();
+            }
+        }
+    }
+
+    private async Task RunCoreAsync(CancellationToken stoppingToken)
+    {
         if (_worker.ReserveThreadPool)
         {
             // Headroom for the I/O completions (lease renewals, outcomes) when every handler blocks its thread.
@@ -238,6 +260,12 @@ internal sealed partial class CeleriacWorker : BackgroundService
             {
                 HeartbeatThread(heartbeatStop.Token);
             }
+            catch (Exception ex)
+            {
+                // An exception on a thread of our own would end the process: logged instead. Leases are then no longer
+                // renewed, so what this worker holds comes back to the queue when they expire.
+                Log.HeartbeatFailed(_logger, ex);
+            }
             finally
             {
                 heartbeatDone.TrySetResult();
@@ -249,34 +277,18 @@ internal sealed partial class CeleriacWorker : BackgroundService
         };
         heartbeatThread.Start();
         Task heartbeat = heartbeatDone.Task;
-        lock (_resizeGate)
+        try
         {
-            for (int i = 0; i < _worker.InitialConcurrency; i++)
-            {
-                StartConsumerLocked();
-            }
+            await ConsumeUntilStoppedAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // On every way out, an exception too: the thread waits on heartbeatStop, which is disposed when this method
+            // ends. Left running, its next wait would throw on the disposed source, on its own thread: the process dies.
+            await heartbeatStop.CancelAsync().ConfigureAwait(false);
+            await heartbeat.ConfigureAwait(false);
         }
 
-        if (!_isPool)
-        {
-            _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-        }
-
-        using var autoscaleStop = new CancellationTokenSource();
-        Task autoscale = _autoscaler is null ? Task.CompletedTask : Task.Run(() => _autoscaler.RunAsync(autoscaleStop.Token), CancellationToken.None);
-        await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
-        await autoscaleStop.CancelAsync().ConfigureAwait(false);
-        await autoscale.ConfigureAwait(false);
-        _status.Stopping();
-        if (_middleware.Any && !_isPool)
-        {
-            _middleware.WorkerStopping(_name);
-        }
-
-        await StopGracefullyAsync(ConsumerTasks()).ConfigureAwait(false);
-
-        await heartbeatStop.CancelAsync().ConfigureAwait(false);
-        await heartbeat.ConfigureAwait(false);
         await sweepStop.CancelAsync().ConfigureAwait(false);
         await sweep.ConfigureAwait(false);
         _flows?.Complete(); // the consumers are done: what they posted is carried out before the worker stops
@@ -306,6 +318,39 @@ internal sealed partial class CeleriacWorker : BackgroundService
             await _poolsDone.ConfigureAwait(false); // every pool has handed back what it held (or throws what failed one)
             await _events.WorkerOfflineAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The consumers and the fetch loop, from the start until the stop (<paramref name="stoppingToken"/>) has run its
+    /// graceful course: prefetched tasks handed back, running ones finished or handed back at the deadline.
+    /// </summary>
+    private async Task ConsumeUntilStoppedAsync(CancellationToken stoppingToken)
+    {
+        lock (_resizeGate)
+        {
+            for (int i = 0; i < _worker.InitialConcurrency; i++)
+            {
+                StartConsumerLocked();
+            }
+        }
+
+        if (!_isPool)
+        {
+            _ = _status.Ready.ContinueWith(static (_, s) => ((CeleriacWorker)s!).OnReady(), this, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+        }
+
+        using var autoscaleStop = new CancellationTokenSource();
+        Task autoscale = _autoscaler is null ? Task.CompletedTask : Task.Run(() => _autoscaler.RunAsync(autoscaleStop.Token), CancellationToken.None);
+        await FetchLoopAsync(stoppingToken).ConfigureAwait(false);
+        await autoscaleStop.CancelAsync().ConfigureAwait(false);
+        await autoscale.ConfigureAwait(false);
+        _status.Stopping();
+        if (_middleware.Any && !_isPool)
+        {
+            _middleware.WorkerStopping(_name);
+        }
+
+        await StopGracefullyAsync(ConsumerTasks()).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -772,12 +817,24 @@ internal sealed partial class CeleriacWorker : BackgroundService
             pool.Dispose();
         }
 
+        base.Dispose();
+        if (Interlocked.CompareExchange(ref _runState, RunDisposeDeferred, RunActive) == RunIdle)
+        {
+            DisposePrimitives();
+        }
+
+        // Else the host gave up waiting for the stop (its own shutdown timeout) and disposes the worker while the stop
+        // still runs: what the stop uses is disposed when it ends, so that it goes on to its end (the deadline, the
+        // hand-back) instead of failing halfway on disposed objects.
+    }
+
+    private void DisposePrimitives()
+    {
         _cpu?.Dispose();
         _stopWaiting.Dispose();
         _runPermits.Dispose();
         _exclusiveGate.Dispose();
         _hardStop.Dispose();
         _slots.Dispose();
-        base.Dispose();
     }
 }

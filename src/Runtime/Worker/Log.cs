@@ -52,6 +52,9 @@ internal static partial class Log
     [LoggerMessage(2015, LogLevel.Warning, "Task {TaskId} ({TaskName}) was started {Runs} time(s) before without an outcome (its worker probably died); running it alone")]
     public static partial void RunningSuspectAlone(ILogger logger, string taskId, string taskName, int runs);
 
+    [LoggerMessage(2017, LogLevel.Error, "The lease heartbeat stopped on an error; leases of the tasks held are no longer renewed")]
+    public static partial void HeartbeatFailed(ILogger logger, Exception exception);
+
     [LoggerMessage(2016, LogLevel.Debug, "Raised the thread pool's minimum worker threads from {From} to {To} (WorkerOptions.ReserveThreadPool)")]
     public static partial void ThreadPoolReserved(ILogger logger, int from, int to);
 
