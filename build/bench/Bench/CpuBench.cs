@@ -30,15 +30,15 @@ internal static class CpuBench
         int n = args.Int("n", 10_000);
         int concurrency = args.Int("concurrency", 16);
         string log = args.Get("worker-log", ".tmp/bench/worker.log");
-        await using ConnectionMultiplexer admin = await ConnectAdminAsync(redis);
+        await using ConnectionMultiplexer admin = await BenchKit.ConnectAdminAsync(redis, flush: true);
         IDatabase db = admin.GetDatabase();
         await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = redis + ",name=bench-client", KeyPrefix = Prefix });
         const int micros = TaskMicros;
         int cores = Environment.ProcessorCount;
         double idealSeconds = n * 0.001 / cores;
-        Console.Error.WriteLine($"cpu bench: N={n}, concurrency={concurrency}, {cores} cores; load average before: {LoadAverage()}");
+        Console.Error.WriteLine($"cpu bench: N={n}, concurrency={concurrency}, {cores} cores; load average before: {BenchKit.LoadAverage()}");
 
-        var rows = new List<string>();
+        var rows = new List<string[]>();
         foreach ((string kind, CpuKind cpuKind) in new[] { ("Cpu", CpuKind.Cpu), ("Pool", CpuKind.Pool) })
         {
             await using WorkerProcess worker = WorkerProcess.Start(workerBin, redis, Prefix, CpuTasks.QueueName, concurrency, concurrency, trackStarted: false, db, log);
@@ -59,19 +59,24 @@ internal static class CpuBench
             double driverCpu = (Environment.CpuUsage.TotalTime - driverCpu0).TotalSeconds;
             double coresLeft = cores - ((redisCpu + driverCpu) / seconds);
             double idealLeft = n * 0.001 / coresLeft;
-            Console.Error.WriteLine($"cpu bench: {kind}: drained {n} in {seconds:0.000} s; worker CPU {workerCpu:0.00} s, Redis {redisCpu:0.00} s, driver {driverCpu:0.00} s; load average {LoadAverage()}");
-            rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {kind} | {seconds:0.000} s | {idealSeconds:0.000} s | {idealSeconds / seconds:P0} | {workerCpu:0.00} s ({workerCpu / seconds:0.00} cores; {workerCpu * 1000 / n:0.000} ms/task) | {redisCpu:0.00} s + {driverCpu:0.00} s | {idealLeft:0.000} s ({coresLeft:0.00} cores) | {idealLeft / seconds:P0} |"));
+            Console.Error.WriteLine($"cpu bench: {kind}: drained {n} in {seconds:0.000} s; worker CPU {workerCpu:0.00} s, Redis {redisCpu:0.00} s, driver {driverCpu:0.00} s; load average {BenchKit.LoadAverage()}");
+            rows.Add(
+            [
+                kind,
+                BenchKit.F(seconds, "0.000") + " s",
+                BenchKit.F(idealSeconds, "0.000") + " s",
+                BenchKit.F(idealSeconds / seconds, "P0"),
+                string.Create(CultureInfo.InvariantCulture, $"{workerCpu:0.00} s ({workerCpu / seconds:0.00} cores; {workerCpu * 1000 / n:0.000} ms/task)"),
+                string.Create(CultureInfo.InvariantCulture, $"{redisCpu:0.00} s + {driverCpu:0.00} s"),
+                string.Create(CultureInfo.InvariantCulture, $"{idealLeft:0.000} s ({coresLeft:0.00} cores)"),
+                BenchKit.F(idealLeft / seconds, "P0"),
+            ]);
         }
 
-        Console.WriteLine();
-        Console.WriteLine($"W3: {n} tasks of 1 ms CPU each (1 ms of their thread's CPU time), one worker, concurrency {concurrency}, CPU threads = {cores}; load average after: {LoadAverage()}");
-        Console.WriteLine("| execution | drain | ideal (N × 1 ms / cores) | of ideal | worker CPU | Redis + driver CPU | ideal over the cores left | of that |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
-        foreach (string row in rows)
-        {
-            Console.WriteLine(row);
-        }
+        BenchKit.PrintTable(
+            $"W3: {n} tasks of 1 ms CPU each (1 ms of their thread's CPU time), one worker, concurrency {concurrency}, CPU threads = {cores}; load average after: {BenchKit.LoadAverage()}",
+            ["execution", "drain", "ideal (N × 1 ms / cores)", "of ideal", "worker CPU", "Redis + driver CPU", "ideal over the cores left", "of that"],
+            rows);
 
         return 0;
     }
@@ -84,13 +89,13 @@ internal static class CpuBench
         int concurrency = args.Int("concurrency", 64);
         int backlog = args.Int("backlog", 2000);
         string log = args.Get("worker-log", ".tmp/bench/worker.log");
-        await using ConnectionMultiplexer admin = await ConnectAdminAsync(redis);
+        await using ConnectionMultiplexer admin = await BenchKit.ConnectAdminAsync(redis, flush: true);
         IDatabase db = admin.GetDatabase();
         await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = redis + ",name=bench-client", KeyPrefix = Prefix });
         const int micros = TaskMicros;
-        Console.Error.WriteLine($"mixed bench: {trips} sequential I/O round trips per row, CPU backlog {backlog} tasks of 1 ms CPU, concurrency {concurrency}; load average before: {LoadAverage()}");
+        Console.Error.WriteLine($"mixed bench: {trips} sequential I/O round trips per row, CPU backlog {backlog} tasks of 1 ms CPU, concurrency {concurrency}; load average before: {BenchKit.LoadAverage()}");
 
-        var rows = new List<string>();
+        var rows = new List<string[]>();
         (string Label, CpuKind? Load, bool OwnPool)[] cases =
         [
             ("no CPU load", null, false),
@@ -152,19 +157,14 @@ internal static class CpuBench
             }
 
             Array.Sort(times);
-            Console.Error.WriteLine($"mixed bench: {label}: p50 {Percentile(times, 50):0.000} ms, p99 {Percentile(times, 99):0.000} ms, max {times[^1]:0.000} ms; CPU tasks done meanwhile {cpuDone} ({cpuDone / seconds:0}/s); load average {LoadAverage()}");
-            rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {label} | {Percentile(times, 50):0.000} ms | {Percentile(times, 99):0.000} ms | {times[^1]:0.000} ms | {(load is null ? "-" : $"{cpuDone / seconds:0}/s")} |"));
+            Console.Error.WriteLine($"mixed bench: {label}: p50 {BenchKit.Percentile(times, 50):0.000} ms, p99 {BenchKit.Percentile(times, 99):0.000} ms, max {times[^1]:0.000} ms; CPU tasks done meanwhile {cpuDone} ({cpuDone / seconds:0}/s); load average {BenchKit.LoadAverage()}");
+            rows.Add([label, BenchKit.F(BenchKit.Percentile(times, 50), "0.000") + " ms", BenchKit.F(BenchKit.Percentile(times, 99), "0.000") + " ms", BenchKit.F(times[^1], "0.000") + " ms", load is null ? "-" : BenchKit.F(cpuDone / seconds, "0") + "/s"]);
         }
 
-        Console.WriteLine();
-        Console.WriteLine($"Mixed: {trips} sequential I/O round trips (a task making one Redis call) on one worker (concurrency {concurrency}, CPU threads = {Environment.ProcessorCount}), beside a backlog of 1 ms CPU tasks; load average after: {LoadAverage()}");
-        Console.WriteLine("| CPU load | round trip p50 | p99 | max | CPU tasks done meanwhile |");
-        Console.WriteLine("| --- | --- | --- | --- | --- |");
-        foreach (string row in rows)
-        {
-            Console.WriteLine(row);
-        }
+        BenchKit.PrintTable(
+            $"Mixed: {trips} sequential I/O round trips (a task making one Redis call) on one worker (concurrency {concurrency}, CPU threads = {Environment.ProcessorCount}), beside a backlog of 1 ms CPU tasks; load average after: {BenchKit.LoadAverage()}",
+            ["CPU load", "round trip p50", "p99", "max", "CPU tasks done meanwhile"],
+            rows);
 
         return 0;
     }
@@ -173,15 +173,6 @@ internal static class CpuBench
     {
         Cpu,
         Pool,
-    }
-
-    private static async Task<ConnectionMultiplexer> ConnectAdminAsync(string redis)
-    {
-        ConfigurationOptions adminConfig = ConfigurationOptions.Parse(redis);
-        adminConfig.AllowAdmin = true;
-        ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(adminConfig);
-        await admin.GetDatabase().ExecuteAsync("FLUSHALL");
-        return admin;
     }
 
     private static async Task SendCpuAsync(CeleriacClient client, CpuKind kind, int micros, int count)
@@ -202,23 +193,5 @@ internal static class CpuBench
                 _ = await client.SendManyAsync(CpuTasks.SpinOnPoolTask.Definition, args, null, CancellationToken.None);
             }
         }
-    }
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "unknown";
-        }
-    }
-
-    private static double Percentile(double[] sorted, double p)
-    {
-        int rank = (int)Math.Ceiling(p / 100 * sorted.Length);
-        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 }

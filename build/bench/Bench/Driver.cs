@@ -17,10 +17,7 @@ internal static class Driver
     {
         var cfg = new Config(args);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(cfg.Out))!);
-        ConfigurationOptions adminConfig = ConfigurationOptions.Parse(cfg.Redis);
-        adminConfig.AllowAdmin = true;
-        adminConfig.ClientName = "bench-driver";
-        await using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(adminConfig);
+        await using ConnectionMultiplexer admin = await BenchKit.ConnectAdminAsync(cfg.Redis, flush: false, "bench-driver");
         IDatabase db = admin.GetDatabase();
         string version = (string)(await db.ExecuteAsync("INFO", "server"))!;
         string redisVersion = version.Split('\n').First(l => l.StartsWith("redis_version:", StringComparison.Ordinal)).Trim()[14..];
@@ -179,9 +176,9 @@ internal static class Driver
             double cpu1 = worker.ProcCpuMs();
             Array.Sort(latencies);
             JsonObject w2 = Phase(cfg.RoundTrips, w2Seconds, before, after);
-            w2["p50_ms"] = Percentile(latencies, 50);
-            w2["p90_ms"] = Percentile(latencies, 90);
-            w2["p99_ms"] = Percentile(latencies, 99);
+            w2["p50_ms"] = BenchKit.Percentile(latencies, 50);
+            w2["p90_ms"] = BenchKit.Percentile(latencies, 90);
+            w2["p99_ms"] = BenchKit.Percentile(latencies, 99);
             w2["max_ms"] = latencies[^1];
             w2["mean_ms"] = latencies.Average();
             w2["wrong"] = wrong;
@@ -282,8 +279,8 @@ internal static class Driver
         }
 
         Array.Sort(latencies);
-        defaults["p50_ms"] = Percentile(latencies, 50);
-        defaults["p99_ms"] = Percentile(latencies, 99);
+        defaults["p50_ms"] = BenchKit.Percentile(latencies, 50);
+        defaults["p99_ms"] = BenchKit.Percentile(latencies, 99);
         return defaults;
     }
 
@@ -389,12 +386,6 @@ internal static class Driver
         };
         WorkerSample end = samples[^1];
         into["alloc_bytes_per_task"] = (double)end.AllocBytes / Math.Max(1, end.Completed);
-    }
-
-    private static double Percentile(double[] sorted, double p)
-    {
-        int rank = (int)Math.Ceiling(p / 100 * sorted.Length);
-        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
     /// <summary>The median of every numeric leaf over the runs (same shape as one run).</summary>

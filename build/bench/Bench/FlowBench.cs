@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using StackExchange.Redis;
 
 namespace Celeriac.Bench;
@@ -23,11 +22,8 @@ internal static class FlowBench
         int prefetch = args.Int("prefetch", 128);
         string log = args.Get("worker-log", ".tmp/bench/worker.log");
 
-        ConfigurationOptions adminConfig = ConfigurationOptions.Parse(redis);
-        adminConfig.AllowAdmin = true;
-        await using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(adminConfig);
+        await using ConnectionMultiplexer admin = await BenchKit.ConnectAdminAsync(redis, flush: true);
         IDatabase db = admin.GetDatabase();
-        await db.ExecuteAsync("FLUSHALL");
         const string Prefix = "benchflow";
         await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = redis + ",name=bench-client", KeyPrefix = Prefix });
         await using WorkerProcess worker = WorkerProcess.Start(workerBin, redis, Prefix, FlowTasks.QueueName, concurrency, prefetch, trackStarted: false, db, log);
@@ -80,17 +76,22 @@ internal static class FlowBench
 
         Array.Sort(single);
         Array.Sort(chain);
-        double plainMedian = Median(plain), chordMedian = Median(chord);
-        Console.WriteLine();
-        Console.WriteLine($"| workflow bench ({Environment.ProcessorCount} cores, N = {n}, median of {runs}) | figure |");
-        Console.WriteLine("| --- | --- |");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| plain drain: N no-op tasks, bulk send to last result | {plainMedian:0} tasks/s |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chord: N no-op members + sum callback, send to callback result | {chordMedian:0} members/s ({chordMedian / plainMedian:P0} of plain) |"));
-        double stepMedian = Median(steps), chainMedian = Median(chains);
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chain into a group step of N members, then a sum: send to result | {stepMedian:0} tasks/s ({stepMedian / plainMedian:P0} of plain) |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| chain into a group step of N/2 two-step chains, then a sum: send to result | {chainMedian:0} tasks/s ({chainMedian / plainMedian:P0} of plain) |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| round trip, single task (p50 / p99) | {Percentile(single, 50):0.000} / {Percentile(single, 99):0.000} ms |"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| round trip, 3-step chain (p50 / p99) | {Percentile(chain, 50):0.000} / {Percentile(chain, 99):0.000} ms |"));
+        double plainMedian = BenchKit.Median(plain), chordMedian = BenchKit.Median(chord);
+        double stepMedian = BenchKit.Median(steps), chainMedian = BenchKit.Median(chains);
+        string OfPlain(double rate) => BenchKit.F(rate / plainMedian, "P0") + " of plain";
+        string P50P99(double[] sorted) => $"{BenchKit.F(BenchKit.Percentile(sorted, 50), "0.000")} / {BenchKit.F(BenchKit.Percentile(sorted, 99), "0.000")} ms";
+        BenchKit.PrintTable(
+            null,
+            [$"workflow bench ({Environment.ProcessorCount} cores, N = {n}, median of {runs})", "figure"],
+            [
+                ["plain drain: N no-op tasks, bulk send to last result", BenchKit.F(plainMedian, "0") + " tasks/s"],
+                ["chord: N no-op members + sum callback, send to callback result", $"{BenchKit.F(chordMedian, "0")} members/s ({OfPlain(chordMedian)})"],
+                ["chain into a group step of N members, then a sum: send to result", $"{BenchKit.F(stepMedian, "0")} tasks/s ({OfPlain(stepMedian)})"],
+                ["chain into a group step of N/2 two-step chains, then a sum: send to result", $"{BenchKit.F(chainMedian, "0")} tasks/s ({OfPlain(chainMedian)})"],
+                ["round trip, single task (p50 / p99)", P50P99(single)],
+                ["round trip, 3-step chain (p50 / p99)", P50P99(chain)],
+            ]);
+
         if (wrong)
         {
             Console.Error.WriteLine("flow bench: A RESULT WAS WRONG");
@@ -147,17 +148,5 @@ internal static class FlowBench
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long expected = ((long)members * (members - 1) / 2) + (members * (chains ? 2L : 1L)); // seed 1, + i, (+ 1)
         return (((chains ? members * 2 : members) + 2) / seconds, sum == expected);
-    }
-
-    private static double Median(List<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted[sorted.Length / 2];
-    }
-
-    private static double Percentile(double[] sorted, double p)
-    {
-        int rank = (int)Math.Ceiling(p / 100 * sorted.Length);
-        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 }

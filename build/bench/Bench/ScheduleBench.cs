@@ -30,9 +30,7 @@ internal static class ScheduleBench
         string prefix = "bench-sched-" + Guid.NewGuid().ToString("N")[..6];
         const string Queue = "bench-ticks";
 
-        ConfigurationOptions adminConfig = ConfigurationOptions.Parse(redis);
-        adminConfig.AllowAdmin = true;
-        await using ConnectionMultiplexer admin = await ConnectionMultiplexer.ConnectAsync(adminConfig);
+        await using ConnectionMultiplexer admin = await BenchKit.ConnectAdminAsync(redis, flush: false);
         IDatabase db = admin.GetDatabase();
         var options = new CeleriacOptions { Redis = redis, KeyPrefix = prefix };
 

@@ -75,7 +75,7 @@ public sealed class RedisHostileInputTests(ITestOutputHelper output) : IAsyncLif
         await CorruptAsync("bad", "dc=x");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Task<TaskResult> waiting = Broker.WaitResultAsync("bad", _queue, TimeSpan.FromSeconds(60), default);
-        await Task.Delay(200); // the waiter is subscribed before the fetch sets the message aside
+        await Wait.SubscribedAsync(Db, Broker.Keys.DoneChannelName("bad"), TimeSpan.FromSeconds(20), "the waiter to subscribe before the fetch sets the message aside");
         Assert.False(waiting.IsCompleted);
 
         Assert.Empty(await FetchAsync(10));

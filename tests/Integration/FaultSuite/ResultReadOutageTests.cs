@@ -1,7 +1,9 @@
 using Celeriac.IntegrationTests.Deployments;
 using Celeriac.IntegrationTests.Infrastructure;
+using Celeriac.Redis;
 using Celeriac.TestTasks;
 using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
 
 namespace Celeriac.IntegrationTests.FaultSuite;
 
@@ -57,7 +59,11 @@ public sealed class ResultReadOutageTests(ITestOutputHelper output) : IAsyncLife
             TimeSpan.FromSeconds(20), "the client to reconnect", pollMs: 100);
         TaskHandle<int> held = sent!;
         Task<int> waiting = held.GetAsync(TimeSpan.FromSeconds(60));
-        await Task.Delay(500);
+        await using (ConnectionMultiplexer watch = await ConnectionMultiplexer.ConnectAsync(server.Configuration))
+        {
+            await Wait.SubscribedAsync(watch.GetDatabase(), new RedisKeys(prefix).DoneChannelName(id), TimeSpan.FromSeconds(20), "the wait to subscribe before Redis is killed");
+        }
+
         await server.RestartAsync(TimeSpan.FromSeconds(1));
         int value = await waiting;
         output.WriteLine($"the wait across the restart returned {value}");

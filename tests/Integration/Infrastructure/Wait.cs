@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using StackExchange.Redis;
 
 namespace Celeriac.IntegrationTests.Infrastructure;
 
@@ -25,6 +26,13 @@ public static class Wait
             await Task.Delay(pollMs).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Waits until some client listens on <paramref name="channel"/> (<c>PUBSUB NUMSUB</c>): a result wait that has
+    /// subscribed, so what is published from now on reaches it as a message rather than by its first read.
+    /// </summary>
+    public static Task<TimeSpan> SubscribedAsync(IDatabase db, string channel, TimeSpan timeout, string what) =>
+        UntilAsync(async () => (long)((RedisResult[])(await db.ExecuteAsync("PUBSUB", "NUMSUB", channel).ConfigureAwait(false))!)[1] > 0, timeout, what);
 
     /// <summary>Awaits <paramref name="task"/> for at most <paramref name="timeout"/>, failing with <paramref name="what"/>.</summary>
     public static async Task<T> WithinAsync<T>(Task<T> task, TimeSpan timeout, string what)
