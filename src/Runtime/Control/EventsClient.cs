@@ -102,6 +102,7 @@ public sealed class TaskEventClient
     {
         IEventStream stream = await StreamAsync(cancellationToken).ConfigureAwait(false);
         await stream.SetEventsSwitchAsync(enabled, cancellationToken).ConfigureAwait(false);
+        _publisher.SwitchSet(enabled); // this client's own sends follow it from the next one
     }
 
     /// <summary>The run-time switch as stored: on, off, or <see langword="null"/> (unset: each worker follows its <see cref="WorkerOptions.Events"/>).</summary>

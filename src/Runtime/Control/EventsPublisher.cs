@@ -47,6 +47,8 @@ internal sealed partial class EventPublisher : IAsyncDisposable
     private volatile bool _enabled;
     private volatile bool _defaultOn;
     private bool? _switch;
+    private long _switchVersion;
+    private int _refreshWanted;
     private int _started;
     private long _queued;
     private long _done;
@@ -353,26 +355,48 @@ internal sealed partial class EventPublisher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the switch. Calls that arrive while a read is under way are not dropped: that read may have been answered
+    /// before the change they announce, so the reader reads once more after it (one more read however many arrived).
+    /// </summary>
     private async Task RefreshAsync(IEventStream stream)
     {
-        if (!await _refreshGate.WaitAsync(0).ConfigureAwait(false))
+        Volatile.Write(ref _refreshWanted, 1);
+        while (Volatile.Read(ref _refreshWanted) == 1 && await _refreshGate.WaitAsync(0).ConfigureAwait(false))
         {
-            return; // a read is under way: it sees this change too, or the next heartbeat does
+            try
+            {
+                while (Interlocked.Exchange(ref _refreshWanted, 0) == 1)
+                {
+                    long version = Interlocked.Read(ref _switchVersion);
+                    bool? read = await stream.GetEventsSwitchAsync(_stop.Token).ConfigureAwait(false);
+                    if (Interlocked.Read(ref _switchVersion) == version) // else this process set it meanwhile: keep that
+                    {
+                        _switch = read;
+                        Apply();
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
+            {
+                SwitchUnread(_logger, ex); // keep the last known state; the next heartbeat reads again
+            }
+            finally
+            {
+                _refreshGate.Release();
+            }
         }
+    }
 
-        try
-        {
-            _switch = await stream.GetEventsSwitchAsync(_stop.Token).ConfigureAwait(false);
-            Apply();
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
-        {
-            SwitchUnread(_logger, ex); // keep the last known state
-        }
-        finally
-        {
-            _refreshGate.Release();
-        }
+    /// <summary>
+    /// This process set the switch (<see cref="TaskEventClient.SetEnabledAsync"/>, stored already): it follows it at
+    /// once, not when its own notification comes back, and a read that started before is not applied over it.
+    /// </summary>
+    public void SwitchSet(bool? value)
+    {
+        Interlocked.Increment(ref _switchVersion);
+        _switch = value;
+        Apply();
     }
 
     private void Apply() => _enabled = _switch ?? _defaultOn;

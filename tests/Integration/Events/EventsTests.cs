@@ -216,6 +216,33 @@ public sealed class EventsTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task A_client_that_switches_events_follows_its_own_switch_from_its_very_next_send()
+    {
+        // The switch is stored and announced; the client that set it must not wait for its own notification to come
+        // back (nor lose it to a read already under way): its next send writes, or does not write, its event.
+        string prefix = RedisFixture.NewPrefix();
+        await using CeleriacClient client = await CeleriacClient.ConnectAsync(new CeleriacOptions { Redis = RedisFixture.Configuration, KeyPrefix = prefix });
+        var evented = new List<string>();
+        var silent = new List<string>();
+        silent.Add((await Calc.AddTask.DelayAsync(client, 0, 0)).Id); // unset: a client writes no events
+        for (int round = 0; round < 5; round++)
+        {
+            await client.Events.SetEnabledAsync(true);
+            evented.Add((await Calc.AddTask.DelayAsync(client, round, 1)).Id);
+            await client.Events.SetEnabledAsync(false);
+            silent.Add((await Calc.AddTask.DelayAsync(client, round, 2)).Id);
+        }
+
+        await client.Events.SetEnabledAsync(true);
+        string marker = (await Calc.AddTask.DelayAsync(client, 9, 9)).Id; // written after every event above (one writer, in order)
+        await Wait.UntilAsync(async () => (await client.Events.ReadLatestAsync(1000)).Any(e => e.TaskId == marker), Timeout, "the marker's sent event");
+        IReadOnlyList<TaskEvent> events = await client.Events.ReadLatestAsync(1000);
+        output.WriteLine($"{events.Count} events: {string.Join(", ", events.Select(e => $"{e.Kind} {e.TaskId}"))}");
+        Assert.All(evented, id => Assert.Contains(events, e => e.TaskId == id && e.Kind == TaskEventKind.TaskSent));
+        Assert.DoesNotContain(events, e => silent.Contains(e.TaskId ?? ""));
+    }
+
     /// <summary>Stops the host's worker, then reads everything the stream of <paramref name="prefix"/> holds with a new client (Redis) or the host's (in-process: the stream lives in the host); disposes the host.</summary>
     private static async Task<IReadOnlyList<TaskEvent>> StopThenReadAllAsync(bool redis, string prefix, IHost host)
     {
