@@ -43,12 +43,12 @@ internal sealed partial class EventPublisher : IAsyncDisposable
 
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstRead = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private volatile bool _enabled;
     private volatile bool _defaultOn;
     private bool? _switch;
     private long _switchVersion;
     private int _refreshWanted;
+    private int _refreshing;
     private int _started;
     private long _queued;
     private long _done;
@@ -362,7 +362,7 @@ internal sealed partial class EventPublisher : IAsyncDisposable
     private async Task RefreshAsync(IEventStream stream)
     {
         Volatile.Write(ref _refreshWanted, 1);
-        while (Volatile.Read(ref _refreshWanted) == 1 && await _refreshGate.WaitAsync(0).ConfigureAwait(false))
+        while (Volatile.Read(ref _refreshWanted) == 1 && Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0)
         {
             try
             {
@@ -383,7 +383,7 @@ internal sealed partial class EventPublisher : IAsyncDisposable
             }
             finally
             {
-                _refreshGate.Release();
+                Volatile.Write(ref _refreshing, 0);
             }
         }
     }
@@ -449,7 +449,6 @@ internal sealed partial class EventPublisher : IAsyncDisposable
         }
 
         _stop.Dispose();
-        _refreshGate.Dispose();
     }
 
     [LoggerMessage(5510, LogLevel.Warning, "Task events cannot be written (a batch of {Count} dropped); events are dropped and counted until the broker takes them again")]

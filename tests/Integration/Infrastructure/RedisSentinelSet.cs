@@ -111,17 +111,10 @@ public sealed class RedisSentinelSet : IDisposable
     /// </summary>
     public async Task<long> KillMasterWhenReplicatedAsync(TimeSpan bound)
     {
-        ConnectionMultiplexer master = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{MasterPort}");
-        try
-        {
-            long acks = await MarkAndWaitAsync(master.GetDatabase(), bound);
-            Master.Kill();
-            return acks;
-        }
-        finally
-        {
-            await master.DisposeAsync();
-        }
+        await using ConnectionMultiplexer master = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{MasterPort}");
+        long acks = await MarkAndWaitAsync(master.GetDatabase(), bound);
+        Master.Kill();
+        return acks;
     }
 
     // WAIT waits for the offset of this connection's own last write: on a connection that never wrote it returns at
